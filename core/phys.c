@@ -1,0 +1,3 @@
+#include "phys.h"
+
+uintptr_t phys_direct_map_base;

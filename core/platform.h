@@ -1,0 +1,61 @@
+/*
+ * The platform seam: what the kernel needs from the machine it runs on and cannot do itself.
+ *
+ * core/ is kernel code and never includes a host header. Everything host-specific (locks that
+ * may block a pthread, the current CPU number, how a panic is reported, where trace lines go)
+ * is declared here and implemented by the host (sim/platform.c for mmsim; a real kernel would
+ * bring its own). The privileged x86_64 instructions core needs are in arch/x86_64/cpu_ops.h.
+ */
+#ifndef MMSIM_CORE_PLATFORM_H
+#define MMSIM_CORE_PLATFORM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A lock provided by the host. core only ever sees opaque storage, so the host can put a
+ * pthread mutex (or a spin lock) in it. Lock objects live in kernel memory and must not be
+ * copied after plat_lock_init.
+ */
+typedef struct plat_lock {
+	_Alignas(16) unsigned char opaque[64];
+} plat_lock_t;
+
+void plat_lock_init(plat_lock_t *lock);
+void plat_lock_destroy(plat_lock_t *lock);
+void plat_lock_acquire(plat_lock_t *lock);
+void plat_lock_release(plat_lock_t *lock);
+
+/* Number of the simulated CPU the caller runs on, 0 <= id < plat_cpu_count(). */
+unsigned plat_cpu_id(void);
+unsigned plat_cpu_count(void);
+
+/*
+ * A bug inside the kernel: an invariant failed, a double free, a refcount underflow. The
+ * host reports it (mmsim: exit status 3 with the message and the scenario line) and never
+ * returns.
+ */
+_Noreturn void plat_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Narration for --trace. The kernel checks plat_trace_on first so that a run without
+ * tracing pays one predictable branch and never formats anything.
+ */
+extern bool plat_trace_on;
+void plat_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#define KTRACE(...)                                                                            \
+	do {                                                                                   \
+		if (plat_trace_on)                                                             \
+			plat_trace(__VA_ARGS__);                                               \
+	} while (0)
+
+#define KASSERT(cond, ...)                                                                     \
+	do {                                                                                   \
+		if (__builtin_expect(!(cond), 0))                                              \
+			plat_panic(__VA_ARGS__);                                               \
+	} while (0)
+
+#endif

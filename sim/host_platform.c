@@ -1,0 +1,109 @@
+#include "host_platform.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "platform.h"
+
+_Static_assert(sizeof(pthread_mutex_t) <= sizeof(((plat_lock_t *)0)->opaque),
+	       "plat_lock_t too small for a pthread mutex");
+
+static _Thread_local unsigned current_cpu;
+static unsigned cpu_count = 1;
+static FILE *trace_out;
+static host_panic_fn panic_handler;
+static char last_panic[1024];
+
+bool plat_trace_on;
+
+static pthread_mutex_t *as_mutex(plat_lock_t *lock)
+{
+	return (pthread_mutex_t *)(void *)lock->opaque;
+}
+
+void plat_lock_init(plat_lock_t *lock)
+{
+	memset(lock, 0, sizeof(*lock));
+	pthread_mutex_init(as_mutex(lock), NULL);
+}
+
+void plat_lock_destroy(plat_lock_t *lock)
+{
+	pthread_mutex_destroy(as_mutex(lock));
+}
+
+void plat_lock_acquire(plat_lock_t *lock)
+{
+	pthread_mutex_lock(as_mutex(lock));
+}
+
+void plat_lock_release(plat_lock_t *lock)
+{
+	pthread_mutex_unlock(as_mutex(lock));
+}
+
+unsigned plat_cpu_id(void)
+{
+	return current_cpu;
+}
+
+unsigned plat_cpu_count(void)
+{
+	return cpu_count;
+}
+
+void host_set_current_cpu(unsigned cpu)
+{
+	current_cpu = cpu;
+}
+
+void host_set_cpu_count(unsigned count)
+{
+	cpu_count = count ? count : 1;
+}
+
+void host_set_trace(FILE *out, bool on)
+{
+	trace_out = out;
+	plat_trace_on = on;
+}
+
+void plat_trace(const char *fmt, ...)
+{
+	FILE *out = trace_out ? trace_out : stdout;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+}
+
+void host_set_panic_handler(host_panic_fn fn)
+{
+	panic_handler = fn;
+}
+
+const char *host_last_panic(void)
+{
+	return last_panic;
+}
+
+_Noreturn void plat_panic(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_panic, sizeof(last_panic), fmt, ap);
+	va_end(ap);
+	if (panic_handler) {
+		panic_handler(last_panic);
+		abort();
+	}
+	fflush(stdout);
+	fprintf(stderr, "mmsim: kernel bug: %s\n", last_panic);
+	exit(3);
+}

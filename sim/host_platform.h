@@ -1,0 +1,29 @@
+/*
+ * The host's implementation of core/platform.h, and the knobs the simulator turns on it:
+ * which simulated CPU the calling thread is, where trace lines go, what a kernel panic does.
+ */
+#ifndef MMSIM_SIM_HOST_PLATFORM_H
+#define MMSIM_SIM_HOST_PLATFORM_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+/* The simulated CPU the calling host thread runs as (thread-local; default 0). */
+void host_set_current_cpu(unsigned cpu);
+void host_set_cpu_count(unsigned count);
+
+/* Trace lines go here when tracing is on (default stdout). */
+void host_set_trace(FILE *out, bool on);
+
+/*
+ * What plat_panic does after formatting the message. The default prints
+ * "mmsim: kernel bug: MSG" to stderr and exits with status 3. Tests install a handler that
+ * longjmps out; a handler that returns makes plat_panic abort().
+ */
+typedef void (*host_panic_fn)(const char *msg);
+void host_set_panic_handler(host_panic_fn fn);
+
+/* The message of the last panic (empty if none), for reports and tests. */
+const char *host_last_panic(void);
+
+#endif
