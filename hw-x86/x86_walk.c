@@ -1,0 +1,257 @@
+/*
+ * The hardware page walk: four levels read out of physical memory, the reserved-bit checks,
+ * the rights verdict and the accessed/dirty updates.
+ *
+ * Rules (Intel SDM vol. 3A ch. 4; ../shared/reference/x86-paging.md):
+ *  - Entries are read top-down. The first entry with P=0 ends the walk with #PF and P=0 in
+ *    the error code; none of its other bits is looked at. The first present entry with a
+ *    reserved bit ends it with #PF(P|RSVD); nothing below it is read. Both beat any rights
+ *    problem elsewhere on the path, since rights are judged only after a complete walk.
+ *  - Reserved when P=1: bits 51:MAXPHYADDR everywhere; bit 63 everywhere when EFER.NXE=0;
+ *    PML4E bit 7 (and bit 8 on AMD); PDPTE bit 7 when the CPU lacks 1 GiB pages; bits 29:13
+ *    of a 1 GiB PDPTE and bits 20:13 of a 2 MiB PDE (bit 12 there is PAT, not address).
+ *  - The frame of a large page comes from its own mask (bits M-1:21 or M-1:30): the 4 KiB
+ *    mask would fold the PAT bit into the physical address.
+ *  - A table read whose 8 bytes are not wholly inside physical memory ends the translation
+ *    with X86_BUS: the host memory beyond the arena is never touched.
+ *  - A/D are written only after the verdict allowed the access: A on every entry used, D on
+ *    the leaf only and only for a write. A fault writes nothing, so the 4 KiB PTE (and every
+ *    other entry) stays exactly as it was; bit 6 of a non-leaf entry is never written.
+ *    Each update is a compare-exchange on the whole entry; if another CPU changed the entry
+ *    since it was read, the walk is redone from CR3, so a verdict is never committed on
+ *    stale bits.
+ */
+#include "x86_internal.h"
+
+#include <string.h>
+
+#define PS_1G_RSVD 0x3fffe000ull	/* bits 29:13 of a 1 GiB PDPTE */
+#define PS_2M_RSVD 0x001fe000ull	/* bits 20:13 of a 2 MiB PDE */
+
+static uint64_t maxphy_hi_bits(unsigned m)
+{
+	if (m >= 52)
+		return 0;
+	return ((1ull << 52) - 1) & ~((1ull << m) - 1);
+}
+
+uint64_t x86_reserved_bits(const struct x86_cpu *cpu, int level, uint64_t e)
+{
+	uint64_t r = maxphy_hi_bits(cpu->maxphyaddr);
+
+	if (!cpu->efer_nxe)
+		r |= X86_PTE_XD;
+	switch (level) {
+	case 4:
+		r |= X86_PTE_PS;
+		if (cpu->vendor == X86_AMD)
+			r |= X86_PTE_G;
+		break;
+	case 3:
+		if (e & X86_PTE_PS)
+			r |= cpu->page1gb ? PS_1G_RSVD : X86_PTE_PS;
+		break;
+	case 2:
+		if (e & X86_PTE_PS)
+			r |= PS_2M_RSVD;
+		break;
+	default:
+		break;
+	}
+	return e & r;
+}
+
+static const char *const not_present_reason[5] = {
+	NULL,
+	"P=0 in the PT entry: no page mapped here",
+	"P=0 in the PD entry: no page table for this 2 MiB region",
+	"P=0 in the PDPT entry: no page directory for this 1 GiB region",
+	"P=0 in the PML4 entry: no PDPT for this 512 GiB region",
+};
+
+/* The most telling reserved bit wins the one-line explanation. */
+static const char *reserved_reason(const struct x86_cpu *cpu, int level, uint64_t rsvd)
+{
+	if (level == 4 && (rsvd & X86_PTE_PS))
+		return "PS=1 in a PML4 entry: bit 7 is reserved there";
+	if (level == 4 && (rsvd & X86_PTE_G))
+		return "bit 8 of a PML4 entry is reserved on AMD processors";
+	if (level == 3 && (rsvd & X86_PTE_PS))
+		return "PS=1 in a PDPT entry, but this processor has no 1 GiB pages";
+	if (rsvd & X86_PTE_XD)
+		return "XD (bit 63) set while EFER.NXE=0: bit 63 is reserved";
+	if (rsvd & maxphy_hi_bits(cpu->maxphyaddr))
+		return "address bits at or above MAXPHYADDR are set (reserved)";
+	if (level == 3)
+		return "bits 29:13 of a 1 GiB PDPT entry are reserved (bit 12 is PAT)";
+	return "bits 20:13 of a 2 MiB PD entry are reserved (bit 12 is PAT)";
+}
+
+const char *x86_deny_reason(enum x86_deny d)
+{
+	switch (d) {
+	case X86_DENY_NONE:
+		return NULL;
+	case X86_DENY_USER_US:
+		return "U/S=0 on the path: supervisor-only page, user access";
+	case X86_DENY_USER_RW:
+		return "R/W=0 on the path: read-only page, user write";
+	case X86_DENY_USER_XD:
+		return "XD=1 on the path: no-execute page, user instruction fetch";
+	case X86_DENY_SUP_XD:
+		return "XD=1 on the path: no-execute page, supervisor instruction fetch";
+	case X86_DENY_SMEP:
+		return "SMEP: supervisor instruction fetch from a user page";
+	case X86_DENY_SMAP_AC:
+		return "SMAP: supervisor data access to a user page with EFLAGS.AC=0";
+	case X86_DENY_SMAP_IMPLICIT:
+		return "SMAP: implicit supervisor access to a user page (EFLAGS.AC does not apply)";
+	case X86_DENY_SUP_WP:
+		return "R/W=0 on the path and CR0.WP=1: supervisor write to a read-only page";
+	case X86_DENY_PK_AD:
+		return "protection key: PKRU access-disable bit set for the page's key";
+	case X86_DENY_PK_WD:
+		return "protection key: PKRU write-disable bit set for the page's key, write denied";
+	}
+	return NULL;
+}
+
+static void walk_stop(struct x86_walk *w, enum x86_stop stop, int level, uint32_t err,
+		      const char *reason)
+{
+	w->outcome = X86_PF;
+	w->err = err;
+	w->stop = stop;
+	w->stop_level = level;
+	w->reason = reason;
+}
+
+void x86_walk_tables(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
+		     bool implicit, struct x86_walk *w)
+{
+	bool usermode = user && !implicit;
+	uint32_t ec = x86_access_ec(cpu, kind, usermode);
+	uint64_t table = cpu->cr3 & X86_ADDR_MASK & ~maxphy_hi_bits(cpu->maxphyaddr);
+	bool rw = true, us = true, xd = false;
+	enum x86_deny deny;
+	int level;
+
+	w->n = 0;
+	w->pa = 0;
+	w->bad_pa = 0;
+	w->err = 0;
+	w->rsvd_bits = 0;
+	w->reason = NULL;
+
+	for (level = 4; level >= 1; level--) {
+		unsigned idx = (unsigned)(va >> (12 + 9 * (level - 1))) & 511;
+		uint64_t pa = table + 8 * (uint64_t)idx;
+		uint64_t e, rsvd;
+
+		if (!x86_phys_ok(&cpu->phys, pa)) {
+			w->outcome = X86_BUS;
+			w->bad_pa = pa;
+			w->stop = X86_STOP_BUS;
+			w->stop_level = level;
+			w->reason = "the page-table entry lies outside physical memory";
+			return;
+		}
+		e = x86_phys_load(&cpu->phys, pa);
+		w->entry_pa[w->n] = pa;
+		w->entry[w->n] = e;
+		w->level[w->n] = level;
+		w->index[w->n] = idx;
+		w->n++;
+
+		if (!(e & X86_PTE_P)) {
+			walk_stop(w, X86_STOP_NOT_PRESENT, level, ec, not_present_reason[level]);
+			return;
+		}
+		rsvd = x86_reserved_bits(cpu, level, e);
+		if (rsvd) {
+			w->rsvd_bits = rsvd;
+			walk_stop(w, X86_STOP_RESERVED, level, ec | X86_PF_P | X86_PF_RSVD,
+				  reserved_reason(cpu, level, rsvd));
+			return;
+		}
+		rw = rw && (e & X86_PTE_RW);
+		us = us && (e & X86_PTE_US);
+		xd = xd || (e & X86_PTE_XD);
+		/* PS in a PML4E, or in a PDPTE without Page1GB, was rejected as reserved above. */
+		if (level == 1 || (e & X86_PTE_PS))
+			break;
+		table = e & X86_ADDR_MASK;
+	}
+
+	w->rw = rw;
+	w->us = us;
+	w->xd = xd;
+	w->leaf = w->entry[w->n - 1];
+	w->pkey = (unsigned)(w->leaf >> 59) & 15;
+	w->page_shift = (uint8_t)(12 + 9 * (level - 1));
+
+	deny = x86_judge(cpu, kind, usermode, implicit, rw, us, xd, w->pkey);
+	if (deny != X86_DENY_NONE) {
+		bool pk = x86_deny_is_pk(deny);
+
+		walk_stop(w, pk ? X86_STOP_PKEY : X86_STOP_PROTECTION, level,
+			  ec | X86_PF_P | (pk ? X86_PF_PK : 0), x86_deny_reason(deny));
+		return;
+	}
+
+	{
+		uint64_t size = 1ull << w->page_shift;
+		uint64_t frame = w->leaf & X86_ADDR_MASK & ~(size - 1);
+
+		w->outcome = X86_OK;
+		w->pa = frame | (va & (size - 1));
+		w->stop = X86_STOP_LEAF;
+		w->stop_level = level;
+	}
+}
+
+bool x86_walk_commit_ad(struct x86_cpu *cpu, struct x86_walk *w, enum x86_access kind)
+{
+	uint64_t now[4];
+	int i, j;
+
+	for (i = 0; i < w->n; i++) {
+		uint64_t want = X86_PTE_A;
+		uint64_t expect = w->entry[i];
+
+		if (i == w->n - 1 && kind == X86_WRITE)
+			want |= X86_PTE_D;
+		/* A recursive mapping meets the same entry twice: it already holds our update. */
+		for (j = 0; j < i; j++)
+			if (w->entry_pa[j] == w->entry_pa[i])
+				expect = now[j];
+		now[i] = expect | want;
+		if ((expect & want) == want)
+			continue;
+		if (!x86_phys_cas(&cpu->phys, w->entry_pa[i], expect, now[i]))
+			return false;
+		cpu->stats.ad_updates++;
+	}
+	w->leaf = now[w->n - 1];
+	return true;
+}
+
+void x86_walk_to_trace(const struct x86_walk *w, struct x86_walk_trace *trace)
+{
+	int i;
+
+	memset(trace, 0, sizeof(*trace));
+	trace->tlb_hit = false;
+	trace->nsteps = w->n;
+	for (i = 0; i < w->n; i++) {
+		trace->steps[i].level = w->level[i];
+		trace->steps[i].index = w->index[i];
+		trace->steps[i].entry_pa = w->entry_pa[i];
+		trace->steps[i].entry = w->entry[i];
+	}
+	trace->stop = w->stop;
+	trace->stop_level = w->stop_level;
+	trace->rsvd_bits = w->rsvd_bits;
+	trace->reason = w->reason;
+	trace->page_shift = w->outcome == X86_OK ? w->page_shift : 0;
+}
