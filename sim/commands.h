@@ -1,0 +1,19 @@
+/*
+ * The command tables of the scenario language, one per subject, and helpers that several
+ * of them share.
+ */
+#ifndef MMSIM_SIM_COMMANDS_H
+#define MMSIM_SIM_COMMANDS_H
+
+#include "scenario.h"
+
+#define SIM_MAX_CPUS 64
+
+extern const struct sc_command machine_commands[];
+extern const struct sc_command phys_commands[];
+extern const struct sc_command cpu_commands[];
+
+/* The cpu=N option shared by every command that runs on a CPU. */
+bool sp_opt_cpu(struct sc_parse *p);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * The mmsim command line.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scenario.h"
+#include "sim.h"
+
+#ifndef MMSIM_VERSION
+#define MMSIM_VERSION "unknown"
+#endif
+
+static void usage(FILE *out)
+{
+	fputs("usage: mmsim run FILE [--trace] [--thp] [--prefault]\n"
+	      "       mmsim check FILE\n"
+	      "       mmsim help [COMMAND]\n"
+	      "       mmsim --version\n"
+	      "\n"
+	      "  run FILE     run a scenario; exit 0 when every expectation held, 1 when one\n"
+	      "               failed, 2 when the file or the command line is wrong (nothing runs),\n"
+	      "               3 when the simulated kernel caught a bug in itself\n"
+	      "  check FILE   only parse FILE and report its errors\n"
+	      "  help [CMD]   the scenario language, or the commands starting with CMD\n"
+	      "\n"
+	      "  --trace      narrate every event: walks level by level, faults, TLB flushes\n"
+	      "  --thp        back physical memory with transparent huge pages (fewer host faults)\n"
+	      "  --prefault   touch all physical memory before the run (no host fault during it)\n"
+	      "\n"
+	      "FILE may be - for standard input.\n",
+	      out);
+}
+
+static void help(const char *topic)
+{
+	if (!topic) {
+		fputs("mmsim " MMSIM_VERSION ": a kernel memory manager in a simulated x86_64 machine\n\n",
+		      stdout);
+		usage(stdout);
+		fputs("\nThe scenario language (one command per line, # comments, \\ continues a line,\n"
+		      "options key=value anywhere after the command, numbers decimal or 0x hex with _\n"
+		      "separators and K/M/G suffixes):\n\n",
+		      stdout);
+	}
+	sc_print_help(stdout, topic);
+}
+
+static int cmd_run(int argc, char **argv, bool run)
+{
+	struct sim_options opts = {0};
+	const char *file = NULL;
+	struct scenario sc;
+	struct sim sim;
+	int status;
+
+	for (int i = 0; i < argc; i++) {
+		if (run && strcmp(argv[i], "--trace") == 0) {
+			opts.trace = true;
+		} else if (run && strcmp(argv[i], "--thp") == 0) {
+			opts.arena_flags |= ARENA_THP;
+		} else if (run && strcmp(argv[i], "--prefault") == 0) {
+			opts.arena_flags |= ARENA_PREFAULT;
+		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
+			fprintf(stderr, "mmsim: unknown option '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		} else if (file) {
+			fprintf(stderr, "mmsim: one scenario file at a time ('%s' and '%s')\n", file,
+				argv[i]);
+			return 2;
+		} else {
+			file = argv[i];
+		}
+	}
+	if (!file) {
+		fprintf(stderr, "mmsim: %s: missing FILE\n", run ? "run" : "check");
+		usage(stderr);
+		return 2;
+	}
+	if (!scenario_load(&sc, file, stderr)) {
+		scenario_free(&sc);
+		return 2;
+	}
+	if (!run) {
+		scenario_free(&sc);
+		return 0;
+	}
+	if (!sim_create(&sim, &sc.machine, &opts, sc.file, stdout, stderr)) {
+		scenario_free(&sc);
+		return 2;
+	}
+	status = sim_run(&sim, &sc);
+	sim_destroy(&sim);
+	scenario_free(&sc);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("mmsim %s\n", MMSIM_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		help(NULL);
+		return 0;
+	}
+	if (strcmp(argv[1], "help") == 0) {
+		if (argc > 3) {
+			fprintf(stderr, "mmsim: help takes one topic\n");
+			return 2;
+		}
+		help(argc == 3 ? argv[2] : NULL);
+		return 0;
+	}
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 2, argv + 2, true);
+	if (strcmp(argv[1], "check") == 0)
+		return cmd_run(argc - 2, argv + 2, false);
+	fprintf(stderr, "mmsim: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

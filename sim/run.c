@@ -1,0 +1,131 @@
+/*
+ * The run loop: builds the machine, executes the statements in order, and turns the first
+ * failure into the exit status of the contract (1 expectation, 2 scenario error found at run
+ * time, 3 kernel bug).
+ */
+#include "sim.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host_platform.h"
+
+bool sim_create(struct sim *sim, const struct machine_cfg *cfg, const struct sim_options *opts,
+		const char *file, FILE *out, FILE *err)
+{
+	enum arena_error ae;
+	struct x86_phys phys;
+
+	memset(sim, 0, sizeof(*sim));
+	sim->cfg = *cfg;
+	sim->opts = *opts;
+	sim->file = file;
+	sim->out = out;
+	sim->err = err;
+	ae = arena_create(&sim->arena, cfg->memory, opts->arena_flags);
+	if (ae != ARENA_OK) {
+		fprintf(err, "%s: error: cannot create %llu bytes of physical memory: %s\n", file,
+			(unsigned long long)cfg->memory, arena_strerror(ae));
+		return false;
+	}
+	sim->cpus = calloc(cfg->cpus, sizeof(*sim->cpus));
+	if (!sim->cpus) {
+		fprintf(err, "%s: error: out of host memory\n", file);
+		arena_destroy(&sim->arena);
+		return false;
+	}
+	phys.base = sim->arena.base;
+	phys.size = sim->arena.size;
+	for (unsigned i = 0; i < cfg->cpus; i++) {
+		if (!x86_cpu_init(&sim->cpus[i], phys, cfg->tlb_entries, cfg->maxphyaddr)) {
+			fprintf(err, "%s: error: cannot create cpu %u\n", file, i);
+			sim->ncpus = i;
+			sim_destroy(sim);
+			return false;
+		}
+		sim->cpus[i].vendor = cfg->vendor;
+		sim->cpus[i].page1gb = cfg->page1gb;
+		sim->ncpus = i + 1;
+	}
+	host_set_cpu_count(cfg->cpus);
+	host_set_trace(out, opts->trace);
+	return true;
+}
+
+void sim_destroy(struct sim *sim)
+{
+	for (unsigned i = 0; i < sim->ncpus; i++)
+		x86_cpu_destroy(&sim->cpus[i]);
+	free(sim->cpus);
+	arena_destroy(&sim->arena);
+	memset(sim, 0, sizeof(*sim));
+}
+
+struct x86_cpu *sim_cpu_for(struct sim *sim, const struct sc_stmt *st)
+{
+	if (st->cpu >= 0)
+		sim->cur_cpu = (unsigned)st->cpu;
+	host_set_current_cpu(sim->cur_cpu);
+	return &sim->cpus[sim->cur_cpu];
+}
+
+/* "expect peek 0x1000 == 5" is reported as "peek 0x1000 == 5". */
+static const char *what_of(const struct sc_stmt *st)
+{
+	const char *t = st->text;
+
+	if (strncmp(t, "expect ", 7) == 0)
+		t += 7;
+	return t;
+}
+
+enum sc_status sim_expect_failed(struct sim *sim, const struct sc_stmt *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(sim->out);
+	fprintf(sim->err, "%s:%d: expectation failed: %s: ", sim->file, st->line, what_of(st));
+	va_start(ap, fmt);
+	vfprintf(sim->err, fmt, ap);
+	va_end(ap);
+	fputc('\n', sim->err);
+	return SC_EXPECT_FAILED;
+}
+
+enum sc_status sim_run_error(struct sim *sim, const struct sc_stmt *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(sim->out);
+	fprintf(sim->err, "%s:%d:%d: error: ", sim->file, st->line, st->col);
+	va_start(ap, fmt);
+	vfprintf(sim->err, fmt, ap);
+	va_end(ap);
+	fputc('\n', sim->err);
+	return SC_RUN_ERROR;
+}
+
+int sim_run(struct sim *sim, const struct scenario *sc)
+{
+	for (size_t i = 0; i < sc->nstmts; i++) {
+		const struct sc_stmt *st = &sc->stmts[i];
+		enum sc_status s;
+
+		if (!st->cmd->exec)
+			continue;
+		s = st->cmd->exec(sim, st);
+		switch (s) {
+		case SC_CONTINUE:
+			break;
+		case SC_EXPECT_FAILED:
+			return 1;
+		case SC_RUN_ERROR:
+			return 2;
+		case SC_KERNEL_BUG:
+			return 3;
+		}
+	}
+	fflush(sim->out);
+	return 0;
+}

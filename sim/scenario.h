@@ -1,0 +1,157 @@
+/*
+ * The scenario language: a file is read whole, split into statements and checked against
+ * the command table before anything runs (any error: FILE:LINE:COL: error: ..., exit 2).
+ *
+ * The language is a table of commands (sim/commands.c lists the tables). A command is one
+ * word ("poke") or two ("expect access", "show cr3", "dump phys"); each entry brings its own
+ * parse and exec functions, so a new command never touches the lexer or this parser.
+ */
+#ifndef MMSIM_SIM_SCENARIO_H
+#define MMSIM_SIM_SCENARIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "x86_cpu.h"
+
+#define SC_NAME_MAX 32
+
+struct sc_word {
+	const char *text; /* NUL-terminated */
+	int line;
+	int col;
+};
+
+struct sc_option {
+	const char *key;   /* NUL-terminated copy of the part before '=' */
+	const char *value; /* the part after '=' */
+	int line;
+	int col;
+	bool used;
+};
+
+/* What the machine line set; later statements are checked against it. */
+struct machine_cfg {
+	uint64_t memory;     /* bytes */
+	unsigned cpus;
+	bool kernel;
+	unsigned maxphyaddr;
+	unsigned tlb_entries;
+	enum x86_vendor vendor;
+	bool page1gb;
+};
+
+enum sc_mode {
+	SC_KERNEL_OFF = 1u << 0, /* allowed on the bare processor */
+	SC_KERNEL_ON = 1u << 1,  /* allowed with the kernel */
+	SC_ANY = SC_KERNEL_OFF | SC_KERNEL_ON,
+};
+
+/* Comparison operators of expect lines. */
+enum sc_op { SC_EQ, SC_NE, SC_LT, SC_LE, SC_GT, SC_GE };
+
+struct sc_stmt;
+struct sim;
+struct sc_parse;
+
+enum sc_status {
+	SC_CONTINUE,
+	SC_EXPECT_FAILED, /* exit 1 */
+	SC_RUN_ERROR,     /* exit 2: the scenario asked for something the machine cannot do */
+	SC_KERNEL_BUG,    /* exit 3 */
+};
+
+struct sc_command {
+	const char *name;     /* "poke", "expect access" */
+	const char *synopsis; /* "poke PADDR VALUE [size=8]" */
+	const char *help;     /* one line for `mmsim help` */
+	unsigned modes;       /* enum sc_mode */
+	bool (*parse)(struct sc_parse *p);
+	enum sc_status (*exec)(struct sim *sim, const struct sc_stmt *st);
+};
+
+/* One parsed statement. The argument slots are the command's to use as it documents. */
+struct sc_stmt {
+	const struct sc_command *cmd;
+	int line;
+	int col;
+	char *text;     /* the statement as written, words joined by one blank */
+	uint64_t u[8];
+	unsigned flags;
+	int kind;
+	int op;         /* enum sc_op */
+	int64_t delta;  /* checkpoint arithmetic */
+	char name[3][SC_NAME_MAX];
+	char *path;
+	int cpu;        /* the cpu= option, -1 when absent */
+};
+
+struct scenario {
+	char *file;             /* as named on the command line */
+	struct machine_cfg machine;
+	bool machine_given;
+	struct sc_stmt *stmts;
+	size_t nstmts;
+	size_t cap;
+	unsigned nerrors;
+	FILE *err;              /* where parse errors go (stderr) */
+	/* names of checkpoints seen so far, to reject a use before its definition */
+	char (*checkpoints)[SC_NAME_MAX];
+	size_t ncheckpoints;
+};
+
+/* Parses the file's bytes. Returns true if there was no error; errors were printed. */
+bool scenario_parse(struct scenario *sc, const char *file, const char *bytes, size_t len,
+		    FILE *err);
+/* Reads and parses a file. */
+bool scenario_load(struct scenario *sc, const char *file, FILE *err);
+void scenario_free(struct scenario *sc);
+void machine_cfg_default(struct machine_cfg *cfg);
+
+/* ---- for command parse functions ---- */
+
+struct sc_parse {
+	struct scenario *sc;
+	struct sc_stmt *st;
+	const struct sc_word *cmdword;
+	const struct sc_word *pos; /* the words after the command's name, options removed */
+	int npos;
+	struct sc_option *opt;
+	int nopt;
+	int end_line, end_col;     /* just past the statement, for "missing argument" */
+};
+
+/* Each returns false after reporting the error at the offending word. */
+bool sp_error(struct sc_parse *p, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+bool sp_error_word(struct sc_parse *p, const struct sc_word *w, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* An error in an option's value, reported at the value. */
+bool sp_error_opt(struct sc_parse *p, const struct sc_option *o, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+bool sp_argc(struct sc_parse *p, int min, int max);
+bool sp_num(struct sc_parse *p, int i, uint64_t *out);
+bool sp_page_aligned(struct sc_parse *p, int i, uint64_t *out);
+bool sp_choice(struct sc_parse *p, int i, const char *const *choices, int *out);
+bool sp_name(struct sc_parse *p, int i, char out[SC_NAME_MAX]);
+bool sp_op(struct sc_parse *p, int i, bool only_equality, int *out);
+bool sp_word_is(const struct sc_parse *p, int i, const char *s);
+/* Options: present is set when the key was given. A missing key leaves *out alone. */
+bool sp_opt_num(struct sc_parse *p, const char *key, uint64_t *out, bool *present);
+bool sp_opt_bool(struct sc_parse *p, const char *key, bool *out, bool *present);
+bool sp_opt_choice(struct sc_parse *p, const char *key, const char *const *choices, int *out,
+		   bool *present);
+bool sp_opt_access_size(struct sc_parse *p, unsigned *size);
+struct sc_option *sp_opt_find(struct sc_parse *p, const char *key);
+
+const char *sc_op_text(int op);
+bool sc_op_holds(int op, uint64_t got, uint64_t want);
+
+/* The command tables (sim/commands.c). */
+const struct sc_command *sc_lookup(const char *first, const char *second, bool *used_second);
+bool sc_is_prefix(const char *word);
+void sc_print_help(FILE *out, const char *topic);
+
+#endif

@@ -1,0 +1,49 @@
+/*
+ * The running machine: the physical arena, the simulated CPUs and what the run loop needs
+ * to report results. One struct sim per `mmsim run`.
+ */
+#ifndef MMSIM_SIM_SIM_H
+#define MMSIM_SIM_SIM_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "arena.h"
+#include "scenario.h"
+#include "x86_cpu.h"
+
+struct sim_options {
+	bool trace;
+	unsigned arena_flags; /* enum arena_flags */
+};
+
+struct sim {
+	struct machine_cfg cfg;
+	struct sim_options opts;
+	struct arena arena;
+	struct x86_cpu *cpus;
+	unsigned ncpus;
+	unsigned cur_cpu;
+	const char *file;
+	FILE *out; /* what the scenario prints, and --trace */
+	FILE *err; /* failed expectations and run-time errors */
+};
+
+/* Builds the machine the scenario's machine line describes. Prints why on failure. */
+bool sim_create(struct sim *sim, const struct machine_cfg *cfg, const struct sim_options *opts,
+		const char *file, FILE *out, FILE *err);
+void sim_destroy(struct sim *sim);
+
+/* Runs every statement; returns the exit status (0, 1, 2 or 3). */
+int sim_run(struct sim *sim, const struct scenario *sc);
+
+/* The CPU a statement runs on (its cpu= option, else the current one); it becomes current. */
+struct x86_cpu *sim_cpu_for(struct sim *sim, const struct sc_stmt *st);
+
+/* Reporting from exec functions. */
+enum sc_status sim_expect_failed(struct sim *sim, const struct sc_stmt *st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+enum sc_status sim_run_error(struct sim *sim, const struct sc_stmt *st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * The scenario parser: numbers, lexical rules, and every class of bad input, each with the
+ * exact FILE:LINE:COL the user will see. Nothing here runs a machine.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "numbers.h"
+#include "scenario.h"
+
+static char errbuf[8192];
+
+/* Parses text as file "t.scn"; errbuf gets what the user would see on stderr. */
+static bool parse(struct scenario *sc, const char *text, size_t len)
+{
+	FILE *err = fmemopen(errbuf, sizeof(errbuf), "w");
+	bool ok;
+
+	ck_assert_ptr_nonnull(err);
+	memset(errbuf, 0, sizeof(errbuf));
+	ok = scenario_parse(sc, "t.scn", text, len, err);
+	fclose(err);
+	return ok;
+}
+
+static void expect_error(const char *text, const char *first_error)
+{
+	struct scenario sc;
+
+	ck_assert_msg(!parse(&sc, text, strlen(text)), "parsed: %s", text);
+	ck_assert_msg(strncmp(errbuf, first_error, strlen(first_error)) == 0,
+		      "for %s\nwanted: %s\ngot:    %s", text, first_error, errbuf);
+	scenario_free(&sc);
+}
+
+START_TEST(numbers_accepted)
+{
+	uint64_t v;
+
+	ck_assert_int_eq(parse_number("0x7fff_f000", &v), NUM_OK);
+	ck_assert_uint_eq(v, 0x7ffff000);
+	ck_assert_int_eq(parse_number("1_000_000", &v), NUM_OK);
+	ck_assert_uint_eq(v, 1000000);
+	ck_assert_int_eq(parse_number("4K", &v), NUM_OK);
+	ck_assert_uint_eq(v, 4096);
+	ck_assert_int_eq(parse_number("256M", &v), NUM_OK);
+	ck_assert_uint_eq(v, 256u << 20);
+	ck_assert_int_eq(parse_number("64G", &v), NUM_OK);
+	ck_assert_uint_eq(v, 64ull << 30);
+	ck_assert_int_eq(parse_number("0x10K", &v), NUM_OK);
+	ck_assert_uint_eq(v, 16384);
+	ck_assert_int_eq(parse_number("0xffff_ffff_ffff_ffff", &v), NUM_OK);
+	ck_assert_uint_eq(v, ~0ull);
+	ck_assert_int_eq(parse_number("18446744073709551615", &v), NUM_OK);
+	ck_assert_uint_eq(v, ~0ull);
+	ck_assert_int_eq(parse_number("0", &v), NUM_OK);
+	ck_assert_uint_eq(v, 0);
+}
+END_TEST
+
+START_TEST(numbers_rejected)
+{
+	uint64_t v = 77;
+
+	ck_assert_int_eq(parse_number("", &v), NUM_EMPTY);
+	ck_assert_int_eq(parse_number("0x", &v), NUM_EMPTY);
+	ck_assert_int_eq(parse_number("K", &v), NUM_EMPTY);
+	ck_assert_int_eq(parse_number("_1", &v), NUM_BAD_SEPARATOR);
+	ck_assert_int_eq(parse_number("1_", &v), NUM_BAD_SEPARATOR);
+	ck_assert_int_eq(parse_number("1__0", &v), NUM_BAD_SEPARATOR);
+	ck_assert_int_eq(parse_number("0x_1", &v), NUM_BAD_SEPARATOR);
+	ck_assert_int_eq(parse_number("12a", &v), NUM_BAD_DIGIT);
+	ck_assert_int_eq(parse_number("0xz", &v), NUM_BAD_DIGIT);
+	ck_assert_int_eq(parse_number("0xg", &v), NUM_EMPTY); /* "0x" with a G suffix */
+	ck_assert_int_eq(parse_number("-1", &v), NUM_BAD_DIGIT);
+	ck_assert_int_eq(parse_number("4KB", &v), NUM_BAD_DIGIT);
+	ck_assert_int_eq(parse_number("18446744073709551616", &v), NUM_OVERFLOW);
+	ck_assert_int_eq(parse_number("0x1_0000_0000_0000_0000", &v), NUM_OVERFLOW);
+	ck_assert_int_eq(parse_number("17179869184G", &v), NUM_OVERFLOW);
+	ck_assert_uint_eq(v, 77); /* untouched on error */
+}
+END_TEST
+
+START_TEST(lexical_rules)
+{
+	struct scenario sc;
+	const char *text = "# a comment line\n"
+			   "\n"
+			   "machine kernel=off memory=2M   # trailing comment\r\n"
+			   "poke 0x1000 \\\n"
+			   "     0x2003 size=4\n"
+			   "\tpeek\t0x1000  size=4\n"
+			   "expect peek 0x1000 == 0x2003 mask=0xffff size=4\n";
+
+	ck_assert_msg(parse(&sc, text, strlen(text)), "%s", errbuf);
+	ck_assert_uint_eq(sc.nstmts, 4);
+	ck_assert(!sc.machine.kernel);
+	ck_assert_uint_eq(sc.machine.memory, 2u << 20);
+	ck_assert_str_eq(sc.stmts[1].cmd->name, "poke");
+	ck_assert_int_eq(sc.stmts[1].line, 4);
+	ck_assert_uint_eq(sc.stmts[1].u[0], 0x1000);
+	ck_assert_uint_eq(sc.stmts[1].u[2], 0x2003);
+	ck_assert_uint_eq(sc.stmts[1].u[1], 4);
+	ck_assert_str_eq(sc.stmts[2].cmd->name, "peek");
+	ck_assert_int_eq(sc.stmts[2].col, 2);
+	ck_assert_str_eq(sc.stmts[3].cmd->name, "expect peek");
+	ck_assert_uint_eq(sc.stmts[3].u[3], 0xffff);
+	ck_assert_str_eq(sc.stmts[3].text, "expect peek 0x1000 == 0x2003 mask=0xffff size=4");
+	scenario_free(&sc);
+}
+END_TEST
+
+START_TEST(defaults_without_machine_line)
+{
+	struct scenario sc;
+	const char *text = "peek 0\n";
+
+	ck_assert_msg(parse(&sc, text, strlen(text)), "%s", errbuf);
+	ck_assert(sc.machine.kernel);
+	ck_assert_uint_eq(sc.machine.memory, 256u << 20);
+	ck_assert_uint_eq(sc.machine.cpus, 1);
+	ck_assert_uint_eq(sc.machine.maxphyaddr, 46);
+	scenario_free(&sc);
+}
+END_TEST
+
+START_TEST(access_and_options_anywhere)
+{
+	struct scenario sc;
+	const char *text = "machine kernel=off cpus=2\n"
+			   "expect access 0xffff800000001000 fetch user implicit -> pf cpu=1 0x15\n"
+			   "access 0x1234 write supervisor\n";
+
+	ck_assert_msg(parse(&sc, text, strlen(text)), "%s", errbuf);
+	ck_assert_uint_eq(sc.nstmts, 3);
+	ck_assert_uint_eq(sc.stmts[1].u[0], 0xffff800000001000ull);
+	ck_assert_int_eq(sc.stmts[1].kind, X86_FETCH);
+	ck_assert_uint_eq(sc.stmts[1].flags, 3);
+	ck_assert_uint_eq(sc.stmts[1].u[1], 1);
+	ck_assert_uint_eq(sc.stmts[1].u[2], 0x15);
+	ck_assert_int_eq(sc.stmts[1].cpu, 1);
+	ck_assert_int_eq(sc.stmts[2].kind, X86_WRITE);
+	ck_assert_uint_eq(sc.stmts[2].flags, 0);
+	ck_assert_int_eq(sc.stmts[2].cpu, -1);
+	scenario_free(&sc);
+}
+END_TEST
+
+START_TEST(bad_files)
+{
+	expect_error("", "t.scn:1:1: error: the scenario has no commands");
+	expect_error("# only a comment\n\n", "t.scn:1:1: error: the scenario has no commands");
+	expect_error("machine kernel=off\nfrobnicate 1\n",
+		     "t.scn:2:1: error: unknown command 'frobnicate'");
+	expect_error("machine kernel=off\n  \x01\x02\x03\n", "t.scn:2:3: error: unexpected byte 0x01");
+	expect_error("machine kernel=off\npeek \xff\n", "t.scn:2:6: error: unexpected byte 0xff");
+	expect_error("machine kernel=off\nexpect frob 1\n", "t.scn:2:8: error: unknown expect 'frob'");
+	expect_error("machine kernel=off\nshow\n", "t.scn:2:5: error: 'show' needs a subject");
+	expect_error("machine kernel=off\npoke 0x1000 \\\n", "t.scn:2:13: error: '\\' continues past");
+}
+END_TEST
+
+START_TEST(nul_byte)
+{
+	struct scenario sc;
+	static const char text[] = "machine kernel=off\npeek 0\0x\n";
+
+	ck_assert(!parse(&sc, text, sizeof(text) - 1));
+	ck_assert_str_eq(errbuf, "t.scn:2:7: error: NUL byte in the file (not a scenario?)\n");
+	scenario_free(&sc);
+}
+END_TEST
+
+START_TEST(bad_arguments)
+{
+	expect_error("machine kernel=off\npeek\n", "t.scn:2:5: error: missing argument: peek PADDR");
+	expect_error("machine kernel=off\npeek 1 2\n", "t.scn:2:8: error: unexpected '2'");
+	expect_error("machine kernel=off\npoke 0x10 99999999999999999999\n",
+		     "t.scn:2:11: error: '99999999999999999999': number does not fit in 64 bits");
+	expect_error("machine kernel=off\npoke 0x10 0x100 size=1\n",
+		     "t.scn:2:11: error: 0x100 does not fit in 1 byte");
+	expect_error("machine kernel=off\npoke 0x10 1 size=3\n",
+		     "t.scn:2:18: error: size= must be 1, 2, 4 or 8 bytes");
+	expect_error("machine kernel=off memory=1M\npeek 0xffffc\n",
+		     "t.scn:2:6: error: physical address 0xffffc (+8 bytes) is outside physical memory");
+	expect_error("machine kernel=off\nflush foo=1\n", "t.scn:2:7: error: 'flush' takes no option foo=");
+	expect_error("machine kernel=off\nflush cpu=1 cpu=0\n", "t.scn:2:13: error: option cpu= given twice");
+	expect_error("machine kernel=off\nflush cpu=1\n", "t.scn:2:11: error: cpu=1: this machine has 1 cpu");
+	expect_error("machine kernel=off\naccess 0 jump user\n",
+		     "t.scn:2:10: error: expected read|write|fetch, not 'jump'");
+	expect_error("machine kernel=off\nexpect access 0 read user pf 0x4\n",
+		     "t.scn:2:27: error: expected '->', not 'pf'");
+	expect_error("machine kernel=off\nexpect access 0 read user -> pa\n",
+		     "t.scn:2:32: error: missing argument");
+	expect_error("machine kernel=off\nexpect access 0 read user -> gp 5\n",
+		     "t.scn:2:33: error: unexpected '5'");
+	expect_error("machine kernel=off maxphyaddr=40\ncpu cr3=0x10000000000\n",
+		     "t.scn:2:9: error: cr3=0x10000000000 sets bits 63:40");
+	expect_error("machine kernel=off\ncpu wp=2\n", "t.scn:2:8: error: wp= must be 0|1, not '2'");
+	expect_error("machine kernel=off\nexpect cr2 < 5\n", "t.scn:2:12: error: expected ==|!=, not '<'");
+}
+END_TEST
+
+START_TEST(bad_machine)
+{
+	expect_error("peek 0\nmachine kernel=off\n", "t.scn:2:1: error: machine must precede every other command");
+	expect_error("machine kernel=off\nmachine kernel=off\n", "t.scn:2:1: error: a second machine line");
+	expect_error("machine memory=1000\n", "t.scn:1:16: error: memory= must be a multiple of 4K");
+	expect_error("machine memory=2M\n", "t.scn:1:16: error: memory= must be between 4M (with the kernel) and 64G");
+	expect_error("machine kernel=off memory=128G\n", "t.scn:1:27: error: memory= must be between 1M and 64G");
+	expect_error("machine kernel=off cpus=0\n", "t.scn:1:25: error: cpus= must be 1..64");
+	expect_error("machine kernel=off maxphyaddr=53\n", "t.scn:1:31: error: maxphyaddr= must be 36..52");
+	expect_error("machine kernel=off tlb=3\n", "t.scn:1:24: error: tlb= is the number of TLB entries");
+	expect_error("machine kernel=maybe\n", "t.scn:1:16: error: kernel= must be off|on, not 'maybe'");
+	expect_error("machine 5\n", "t.scn:1:9: error: unexpected '5'");
+	expect_error("machine\npoke 0 0\n", "t.scn:2:1: error: 'poke' drives the bare processor: it needs `machine kernel=off`");
+}
+END_TEST
+
+START_TEST(errors_are_all_reported)
+{
+	struct scenario sc;
+	const char *text = "machine kernel=off\nfoo\nbar\npeek 0\n";
+
+	ck_assert(!parse(&sc, text, strlen(text)));
+	ck_assert_uint_eq(sc.nerrors, 2);
+	ck_assert_str_eq(errbuf, "t.scn:2:1: error: unknown command 'foo' (see `mmsim help`)\n"
+				 "t.scn:3:1: error: unknown command 'bar' (see `mmsim help`)\n");
+	scenario_free(&sc);
+}
+END_TEST
+
+START_TEST(garbage_never_crashes)
+{
+	/* Random bytes, including long lines, must end in errors, never a crash. */
+	char buf[4096];
+	unsigned seed = 12345;
+
+	for (int round = 0; round < 200; round++) {
+		struct scenario sc;
+		size_t len = (size_t)(seed % sizeof(buf));
+
+		for (size_t i = 0; i < len; i++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[i] = round % 2 ? (char)(seed >> 16) : " \n#\\=0x1poke"[(seed >> 16) % 12];
+		}
+		parse(&sc, buf, len);
+		scenario_free(&sc);
+	}
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("scenario_parse");
+	TCase *tc = tcase_create("parse");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_test(tc, numbers_accepted);
+	tcase_add_test(tc, numbers_rejected);
+	tcase_add_test(tc, lexical_rules);
+	tcase_add_test(tc, defaults_without_machine_line);
+	tcase_add_test(tc, access_and_options_anywhere);
+	tcase_add_test(tc, bad_files);
+	tcase_add_test(tc, nul_byte);
+	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, bad_machine);
+	tcase_add_test(tc, errors_are_all_reported);
+	tcase_add_test(tc, garbage_never_crashes);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
