@@ -1,0 +1,587 @@
+/*
+ * Buddy allocator with per-CPU order-0 caches. See frame_alloc.h for the contract,
+ * page_info.h for the record states and frame_alloc_state.h for the state invariants.
+ *
+ * Record invariants kept by this file (A1-A3, A9):
+ * - A record is FREE iff it is the head of a block on buddy list `order`; its links are exact.
+ * - A record is USED iff it is the head of an allocated block of 2^order frames.
+ * - Every other frame of a free or allocated block has an all-zero INTERIOR record. Splitting
+ *   writes the new upper heads, merging clears the absorbed heads, so no record is ever stale:
+ *   a merge that finds a FREE sibling of the right order has found a real free block.
+ * - Blocks are maximally merged: a free block's buddy is never a free block of the same order.
+ */
+#include "frame_alloc.h"
+
+#include "frame_alloc_state.h"
+#include "frame_section.h"
+#include "kstring.h"
+#include "page_info.h"
+#include "platform.h"
+
+struct frame_alloc_state frame_alloc_state;
+struct frame_cpu_cache frame_cpu_caches[FRAME_MAX_CPUS];
+paddr_t frame_section_table_pa;
+uint64_t frame_section_window_count;
+
+static bool lock_ready;
+
+#define ST frame_alloc_state
+
+/* ---- records --------------------------------------------------------------------------- */
+
+/* Record of a frame known to be managed. */
+static inline struct page_info *rec(paddr_t pa)
+{
+	return frame_section_lookup(pa);
+}
+
+static inline void rec_set(struct page_info *r, uint64_t rc, uint64_t meta)
+{
+	atomic_store_explicit(&r->rc, rc, memory_order_relaxed);
+	atomic_store_explicit(&r->meta, meta, memory_order_relaxed);
+}
+
+static inline uint64_t rec_rc(struct page_info *r)
+{
+	return atomic_load_explicit(&r->rc, memory_order_relaxed);
+}
+
+static inline uint64_t rec_meta(struct page_info *r)
+{
+	return atomic_load_explicit(&r->meta, memory_order_relaxed);
+}
+
+struct page_info *get_page_info(frame_t f)
+{
+	struct page_info *r = frame_section_lookup(f.base);
+	if (!r || page_info_state(r) == PAGE_STATE_ABSENT)
+		return NULL;
+	return r;
+}
+
+/* ---- buddy lists (global lock held) --------------------------------------------------- */
+
+static void list_push(unsigned k, paddr_t f)
+{
+	paddr_t head = ST.heads[k];
+
+	rec_set(rec(f), 0, head | PAGE_META(PAGE_STATE_FREE, k));
+	if (head)
+		atomic_store_explicit(&rec(head)->rc, f, memory_order_relaxed);
+	else
+		ST.nonempty |= 1u << k;
+	ST.heads[k] = f;
+}
+
+static void list_unlink(unsigned k, paddr_t f, struct page_info *r)
+{
+	paddr_t prev = rec_rc(r);
+	paddr_t next = rec_meta(r) & PAGE_META_LINK_MASK;
+
+	if (prev) {
+		atomic_store_explicit(&rec(prev)->meta, next | PAGE_META(PAGE_STATE_FREE, k),
+				      memory_order_relaxed);
+	} else {
+		ST.heads[k] = next;
+		if (!next)
+			ST.nonempty &= ~(1u << k);
+	}
+	if (next)
+		atomic_store_explicit(&rec(next)->rc, prev, memory_order_relaxed);
+	(void)f;
+}
+
+/* Remove free block f of order k from its list and split it down to `order`, keeping the low
+ * half. The head record of the result is left as is: the caller writes its new state. */
+static paddr_t take_block(unsigned k, paddr_t f, unsigned order)
+{
+	list_unlink(k, f, rec(f));
+	while (k > order) {
+		k--;
+		list_push(k, f + (PAGE_SIZE << k));
+	}
+	ST.buddy_free -= 1ULL << order;
+	return f;
+}
+
+static paddr_t buddy_take(unsigned order)
+{
+	uint32_t avail = ST.nonempty >> order;
+	if (!avail)
+		return 0;
+	unsigned k = order + (unsigned)__builtin_ctz(avail);
+	return take_block(k, ST.heads[k], order);
+}
+
+static paddr_t buddy_take_lowest(unsigned order)
+{
+	paddr_t best = 0;
+	unsigned best_k = 0;
+
+	for (unsigned k = order; k < FRAME_ORDER_COUNT; k++)
+		for (paddr_t f = ST.heads[k]; f; f = rec_meta(rec(f)) & PAGE_META_LINK_MASK)
+			if (!best || f < best) {
+				best = f;
+				best_k = k;
+			}
+	return best ? take_block(best_k, best, order) : 0;
+}
+
+/* Give the block (f, order) back and merge it with free buddies. The block's head record
+ * may hold anything (USED, CACHED): it is cleared here. */
+static void buddy_give(paddr_t f, unsigned order)
+{
+	rec_set(rec(f), 0, 0);
+	ST.buddy_free += 1ULL << order;
+	for (; order < FRAME_MAX_ORDER; order++) {
+		paddr_t b = f ^ (PAGE_SIZE << order);
+		struct page_info *rb = frame_section_lookup(b);
+		if (!rb || (rec_meta(rb) & (PAGE_META_STATE_MASK | PAGE_META_ORDER_MASK)) !=
+				   PAGE_META(PAGE_STATE_FREE, order))
+			break;
+		list_unlink(order, b, rb);
+		rec_set(rb, 0, 0);
+		f &= ~(PAGE_SIZE << order);
+	}
+	list_push(order, f);
+}
+
+/* ---- per-CPU caches ------------------------------------------------------------------- */
+
+static inline unsigned floor_log2(uint32_t x)
+{
+	return 31u - (unsigned)__builtin_clz(x);
+}
+
+/* Fill an empty cache with up to a batch of frames, largest blocks first. Cache locked. */
+static uint32_t cache_refill(struct frame_cpu_cache *c)
+{
+	uint32_t n = 0;
+
+	plat_lock_acquire(&ST.lock);
+	while (n < FRAME_CPU_CACHE_BATCH && ST.nonempty) {
+		unsigned o = floor_log2(FRAME_CPU_CACHE_BATCH - n);
+		if (!(ST.nonempty >> o))
+			o = floor_log2(ST.nonempty);
+		paddr_t f = buddy_take(o);
+		struct page_info *r = rec(f);
+		/* push high to low so that pops hand out ascending addresses */
+		for (uint64_t i = 1ULL << o; i-- > 0;) {
+			rec_set(r + i, 0, PAGE_META(PAGE_STATE_CACHED, 0));
+			c->frames[n++] = f + i * PAGE_SIZE;
+		}
+	}
+	atomic_store_explicit(&c->count, n, memory_order_relaxed);
+	plat_lock_release(&ST.lock);
+	return n;
+}
+
+/* Return the `how_many` oldest frames of a locked cache to the buddy lists. */
+static void cache_drain(struct frame_cpu_cache *c, uint32_t how_many)
+{
+	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	uint32_t m = how_many < n ? how_many : n;
+
+	if (!m)
+		return;
+	plat_lock_acquire(&ST.lock);
+	for (uint32_t i = 0; i < m; i++) {
+		struct page_info *r = rec(c->frames[i]);
+		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
+			"frame: cached frame %#llx has record %#llx", (unsigned long long)c->frames[i],
+			(unsigned long long)rec_meta(r));
+		buddy_give(c->frames[i], 0);
+	}
+	for (uint32_t i = m; i < n; i++)
+		c->frames[i - m] = c->frames[i];
+	atomic_store_explicit(&c->count, n - m, memory_order_relaxed);
+	plat_lock_release(&ST.lock);
+}
+
+static inline struct frame_cpu_cache *this_cpu_cache(void)
+{
+	unsigned cpu = plat_cpu_id();
+	KASSERT(cpu < FRAME_MAX_CPUS, "frame: cpu %u >= FRAME_MAX_CPUS", cpu);
+	return &frame_cpu_caches[cpu];
+}
+
+static inline paddr_t cache_alloc(void)
+{
+	struct frame_cpu_cache *c = this_cpu_cache();
+
+	frame_cpu_cache_lock(c);
+	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	if (__builtin_expect(n == 0, 0)) {
+		n = cache_refill(c);
+		if (!n) {
+			frame_cpu_cache_unlock(c);
+			return 0;
+		}
+	}
+	paddr_t f = c->frames[--n];
+	atomic_store_explicit(&c->count, n, memory_order_relaxed);
+	struct page_info *r = rec(f);
+	KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
+		"frame: cached frame %#llx has record %#llx", (unsigned long long)f,
+		(unsigned long long)rec_meta(r));
+	rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, 0));
+	frame_cpu_cache_unlock(c);
+	return f;
+}
+
+static inline void cache_free(paddr_t f, struct page_info *r)
+{
+	struct frame_cpu_cache *c = this_cpu_cache();
+
+	frame_cpu_cache_lock(c);
+	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	if (__builtin_expect(n == FRAME_CPU_CACHE_CAPACITY, 0)) {
+		cache_drain(c, FRAME_CPU_CACHE_BATCH);
+		n -= FRAME_CPU_CACHE_BATCH;
+	}
+	rec_set(r, 0, PAGE_META(PAGE_STATE_CACHED, 0));
+	c->frames[n] = f;
+	atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
+	frame_cpu_cache_unlock(c);
+}
+
+uint64_t cached_frames(void)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++)
+		sum += atomic_load_explicit(&frame_cpu_caches[i].count, memory_order_relaxed);
+	return sum;
+}
+
+void frame_alloc_drain_cpu_caches(void)
+{
+	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
+		struct frame_cpu_cache *c = &frame_cpu_caches[i];
+		if (!atomic_load_explicit(&c->count, memory_order_relaxed))
+			continue;
+		frame_cpu_cache_lock(c);
+		cache_drain(c, FRAME_CPU_CACHE_CAPACITY);
+		frame_cpu_cache_unlock(c);
+	}
+	KTRACE("frame: drained per-CPU caches");
+}
+
+/* ---- allocation ----------------------------------------------------------------------- */
+
+static paddr_t alloc_from_buddy(unsigned order, enum frame_strategy strategy)
+{
+	plat_lock_acquire(&ST.lock);
+	paddr_t f = strategy == FRAME_STRATEGY_LOWEST ? buddy_take_lowest(order) : buddy_take(order);
+	if (f)
+		rec_set(rec(f), RC_USED, PAGE_META(PAGE_STATE_USED, order));
+	plat_lock_release(&ST.lock);
+	return f;
+}
+
+frame_t allocate_p2frame_complex(unsigned req_order, unsigned flags, enum frame_strategy strategy,
+				 unsigned min_order, unsigned *got_order)
+{
+	KASSERT(req_order <= FRAME_MAX_ORDER && min_order <= req_order,
+		"frame: bad orders req %u min %u", req_order, min_order);
+	KASSERT(!(flags & ~FRAME_ZERO), "frame: unknown flags %#x", flags);
+	KASSERT(strategy == FRAME_STRATEGY_FAST || strategy == FRAME_STRATEGY_LOWEST,
+		"frame: unknown strategy %d", (int)strategy);
+	KASSERT(ST.ready, "frame: allocation before frame_alloc_init");
+
+	for (int attempt = 0; attempt < 2; attempt++) {
+		for (unsigned o = req_order + 1; o-- > min_order;) {
+			paddr_t f = (o == 0 && strategy == FRAME_STRATEGY_FAST) ? cache_alloc()
+										: alloc_from_buddy(o, strategy);
+			if (!f)
+				continue;
+			if (flags & FRAME_ZERO)
+				kmemset(phys_to_virt(f), 0, (size_t)(PAGE_SIZE << o));
+			if (got_order)
+				*got_order = o;
+			KTRACE("frame: alloc %#llx order %u", (unsigned long long)f, o);
+			return (frame_t){ f };
+		}
+		if (!cached_frames())
+			break;
+		frame_alloc_drain_cpu_caches();
+	}
+	KTRACE("frame: alloc order %u..%u failed: out of memory", req_order, min_order);
+	return FRAME_NONE;
+}
+
+frame_t allocate_frame(void)
+{
+	paddr_t f = cache_alloc();
+	if (__builtin_expect(!f, 0))
+		return allocate_p2frame_complex(0, 0, FRAME_STRATEGY_FAST, 0, NULL);
+	KTRACE("frame: alloc %#llx order 0", (unsigned long long)f);
+	return (frame_t){ f };
+}
+
+frame_t allocate_zeroed_frame(void)
+{
+	return allocate_p2frame_complex(0, FRAME_ZERO, FRAME_STRATEGY_FAST, 0, NULL);
+}
+
+frame_t allocate_p2frame(unsigned order)
+{
+	return allocate_p2frame_complex(order, 0, FRAME_STRATEGY_FAST, order, NULL);
+}
+
+/* ---- deallocation --------------------------------------------------------------------- */
+
+static const char *const state_names[] = { "interior", "free", "used", "cached", "metadata",
+					   "absent" };
+
+static const char *state_name(uint64_t meta)
+{
+	uint64_t s = (meta & PAGE_META_STATE_MASK) >> PAGE_META_STATE_SHIFT;
+	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "corrupt";
+}
+
+/* The record of an allocated block being freed; panics on every misuse. */
+static inline struct page_info *checked_free_target(paddr_t f, unsigned order)
+{
+	struct page_info *r = frame_section_lookup(f);
+
+	if (__builtin_expect(!r || order > FRAME_MAX_ORDER, 0))
+		plat_panic("frame: free of unmanaged frame %#llx (order %u)", (unsigned long long)f, order);
+	uint64_t meta = rec_meta(r);
+	if (__builtin_expect(meta != PAGE_META(PAGE_STATE_USED, order), 0)) {
+		if ((meta & PAGE_META_STATE_MASK) == PAGE_META(PAGE_STATE_USED, 0))
+			plat_panic("frame: wrong-order free of %#llx: allocated order %u, freed as order %u",
+				   (unsigned long long)f, (unsigned)(meta & PAGE_META_ORDER_MASK), order);
+		if ((meta & PAGE_META_STATE_MASK) == PAGE_META(PAGE_STATE_FREE, 0) ||
+		    (meta & PAGE_META_STATE_MASK) == PAGE_META(PAGE_STATE_CACHED, 0))
+			plat_panic("frame: double free of %#llx order %u (frame is %s)",
+				   (unsigned long long)f, order, state_name(meta));
+		if (meta == 0)
+			plat_panic("frame: free of interior frame %#llx order %u: not a block head "
+				   "(inside a block, or a double free after merging)",
+				   (unsigned long long)f, order);
+		plat_panic("frame: free of %s frame %#llx order %u", state_name(meta),
+			   (unsigned long long)f, order);
+	}
+	uint64_t rc = rec_rc(r);
+	if (__builtin_expect(rc & RC_COUNT_MASK, 0))
+		plat_panic("frame: free of %#llx which still has %llu references",
+			   (unsigned long long)f, (unsigned long long)(rc & RC_COUNT_MASK));
+	return r;
+}
+
+void deallocate_p2frame(frame_t f, unsigned order)
+{
+	struct page_info *r = checked_free_target(f.base, order);
+
+	KTRACE("frame: free %#llx order %u", (unsigned long long)f.base, order);
+	if (order == 0) {
+		cache_free(f.base, r);
+		return;
+	}
+	plat_lock_acquire(&ST.lock);
+	KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_USED, order),
+		"frame: concurrent double free of %#llx", (unsigned long long)f.base);
+	buddy_give(f.base, order);
+	plat_lock_release(&ST.lock);
+}
+
+void deallocate_frame(frame_t f)
+{
+	deallocate_p2frame(f, 0);
+}
+
+void frame_split_block(frame_t f, unsigned order)
+{
+	struct page_info *r = checked_free_target(f.base, order);
+
+	for (uint64_t i = 1; i < (1ULL << order); i++) {
+		KASSERT(rec_meta(r + i) == 0, "frame: stale interior record in block %#llx",
+			(unsigned long long)f.base);
+		rec_set(r + i, RC_USED, PAGE_META(PAGE_STATE_USED, 0));
+	}
+	rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, 0));
+	KTRACE("frame: split %#llx order %u into %llu frames", (unsigned long long)f.base, order,
+	       (unsigned long long)(1ULL << order));
+}
+
+/* ---- accounting ----------------------------------------------------------------------- */
+
+uint64_t total_frames(void)
+{
+	return ST.total;
+}
+
+uint64_t metadata_frames(void)
+{
+	return ST.metadata;
+}
+
+uint64_t free_frames(void)
+{
+	plat_lock_acquire(&ST.lock);
+	uint64_t n = ST.buddy_free;
+	plat_lock_release(&ST.lock);
+	return n + cached_frames();
+}
+
+uint64_t used_frames(void)
+{
+	return ST.total - free_frames();
+}
+
+/* ---- initialisation ------------------------------------------------------------------- */
+
+#define SECTION_BYTES (1ULL << FRAME_SECTION_SHIFT)
+
+/* Calls visit(window, first_frame_offset, last_frame_offset_exclusive) for every window in
+ * ascending order with the span of managed frames it contains. */
+struct span_walk {
+	uint64_t window;
+	uint64_t first, end; /* frame offsets inside the window */
+	bool open;
+};
+
+static void span_flush(struct span_walk *w, uint64_t *spans_total, struct frame_section *table,
+		       paddr_t *next_infos)
+{
+	if (!w->open)
+		return;
+	uint64_t count = w->end - w->first;
+	*spans_total += count;
+	if (table) {
+		table[w->window].first = (uint32_t)w->first;
+		table[w->window].count = (uint32_t)count;
+		table[w->window].infos_pa = *next_infos;
+		*next_infos += count * sizeof(struct page_info);
+	}
+	w->open = false;
+}
+
+/* Walk the areas window by window; returns the total frames covered by all section spans. */
+static uint64_t walk_sections(const struct boot_area *areas, size_t n, struct frame_section *table,
+			      paddr_t infos_pa)
+{
+	struct span_walk w = { 0, 0, 0, false };
+	uint64_t spans = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		paddr_t s = areas[i].base, e = areas[i].base + areas[i].size;
+		while (s < e) {
+			uint64_t win = s >> FRAME_SECTION_SHIFT;
+			paddr_t win_end = (win + 1) * SECTION_BYTES;
+			paddr_t piece_end = e < win_end ? e : win_end;
+			if (w.open && w.window != win)
+				span_flush(&w, &spans, table, &infos_pa);
+			if (!w.open) {
+				w.window = win;
+				w.first = (s - win * SECTION_BYTES) >> PAGE_SHIFT;
+				w.open = true;
+			}
+			w.end = (piece_end - win * SECTION_BYTES) >> PAGE_SHIFT;
+			s = piece_end;
+		}
+	}
+	span_flush(&w, &spans, table, &infos_pa);
+	return spans;
+}
+
+static void set_records(paddr_t s, paddr_t e, uint64_t meta)
+{
+	for (paddr_t p = s; p < e; p += PAGE_SIZE)
+		rec_set(rec(p), 0, meta);
+}
+
+/* Push the maximal aligned blocks of [s, e) from the top down, so lists end up ascending. */
+static void free_run(paddr_t s, paddr_t e)
+{
+	while (e > s) {
+		unsigned o = (unsigned)__builtin_ctzll(e >> PAGE_SHIFT);
+		uint64_t len = (e - s) >> PAGE_SHIFT;
+		if (o > FRAME_MAX_ORDER)
+			o = FRAME_MAX_ORDER;
+		while ((1ULL << o) > len)
+			o--;
+		e -= PAGE_SIZE << o;
+		list_push(o, e);
+		ST.buddy_free += 1ULL << o;
+	}
+}
+
+enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
+{
+	if (!n)
+		return FRAME_INIT_NO_AREAS;
+	if (plat_cpu_count() > FRAME_MAX_CPUS)
+		return FRAME_INIT_TOO_MANY_CPUS;
+	for (size_t i = 0; i < n; i++) {
+		paddr_t b = areas[i].base, sz = areas[i].size;
+		if ((b | sz) & PAGE_MASK || !sz || b + sz < b || b + sz > (1ULL << 52) || b == 0 ||
+		    (i && b < areas[i - 1].base + areas[i - 1].size))
+			return FRAME_INIT_BAD_AREAS;
+	}
+
+	paddr_t max_end = areas[n - 1].base + areas[n - 1].size;
+	uint64_t windows = (max_end + SECTION_BYTES - 1) >> FRAME_SECTION_SHIFT;
+	uint64_t spans = walk_sections(areas, n, NULL, 0);
+	uint64_t meta_bytes = windows * sizeof(struct frame_section) + spans * sizeof(struct page_info);
+	uint64_t meta_frames = (meta_bytes + PAGE_SIZE - 1) >> PAGE_SHIFT;
+	size_t home = n;
+	for (size_t i = 0; i < n; i++)
+		if (areas[i].size >> PAGE_SHIFT >= meta_frames) {
+			home = i;
+			break;
+		}
+	if (home == n)
+		return FRAME_INIT_NO_ROOM_FOR_METADATA;
+
+	if (!lock_ready) {
+		plat_lock_init(&ST.lock);
+		lock_ready = true;
+	}
+	for (unsigned k = 0; k < FRAME_ORDER_COUNT; k++)
+		ST.heads[k] = 0;
+	ST.nonempty = 0;
+	ST.buddy_free = 0;
+	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
+		atomic_store_explicit(&frame_cpu_caches[i].count, 0, memory_order_relaxed);
+		atomic_store_explicit(&frame_cpu_caches[i].busy, false, memory_order_relaxed);
+	}
+
+	/* Section table first, the page-info arrays right after it. */
+	paddr_t meta_base = areas[home].base;
+	struct frame_section *table = (struct frame_section *)phys_to_virt(meta_base);
+	kmemset(table, 0, (size_t)(windows * sizeof(struct frame_section)));
+	walk_sections(areas, n, table, meta_base + windows * sizeof(struct frame_section));
+	frame_section_table_pa = meta_base;
+	frame_section_window_count = windows;
+
+	/* Every described frame starts ABSENT; the RAM of the areas becomes INTERIOR, the
+	 * metadata METADATA, and the rest is pushed as free blocks. */
+	for (uint64_t w = 0; w < windows; w++) {
+		struct page_info *r = (struct page_info *)phys_to_virt(table[w].infos_pa);
+		for (uint32_t i = 0; i < table[w].count; i++)
+			rec_set(&r[i], 0, PAGE_META(PAGE_STATE_ABSENT, 0));
+	}
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		set_records(areas[i].base, areas[i].base + areas[i].size, 0);
+		total += areas[i].size >> PAGE_SHIFT;
+	}
+	paddr_t meta_end = meta_base + (meta_frames << PAGE_SHIFT);
+	set_records(meta_base, meta_end, PAGE_META(PAGE_STATE_METADATA, 0));
+	for (size_t i = n; i-- > 0;) {
+		paddr_t s = i == home ? meta_end : areas[i].base;
+		free_run(s, areas[i].base + areas[i].size);
+	}
+
+	page_info_boot_reset();
+	ST.total = total;
+	ST.metadata = meta_frames;
+	ST.metadata_base = meta_base;
+	ST.ready = true;
+	KTRACE("frame: init %llu frames in %zu areas, %llu metadata frames at %#llx, %llu windows",
+	       (unsigned long long)total, n, (unsigned long long)meta_frames,
+	       (unsigned long long)meta_base, (unsigned long long)windows);
+	return FRAME_INIT_OK;
+}

@@ -1,0 +1,212 @@
+/*
+ * The reference-count state machine (redox-mm.md 3.2) over USED page-info records, the zero
+ * frame, init_frame and the owned-frame handle. Invariants are listed in page_info.h; the
+ * ones this file enforces: every transition keeps RC_USED and the `meta` word untouched;
+ * errors (kind mismatch, overflow) leave the count unchanged; underflow panics.
+ */
+#include "page_info.h"
+
+#include "frame_alloc.h"
+#include "platform.h"
+
+static frame_t the_zero_frame;
+static _Atomic uint64_t raii_holders;
+
+static inline uint64_t rc_load(const struct page_info *info)
+{
+	return atomic_load_explicit(&((struct page_info *)info)->rc, memory_order_relaxed);
+}
+
+bool page_info_is_used(const struct page_info *info)
+{
+	return page_info_state(info) == PAGE_STATE_USED;
+}
+
+bool page_info_is_free(const struct page_info *info)
+{
+	enum page_state s = page_info_state(info);
+	return s == PAGE_STATE_FREE || s == PAGE_STATE_CACHED || s == PAGE_STATE_INTERIOR;
+}
+
+static struct refcount decode(uint64_t raw)
+{
+	uint64_t n = raw & RC_COUNT_MASK;
+
+	if (!(raw & RC_USED))
+		return (struct refcount){ REFCOUNT_FREE, 0 };
+	if (n == 0)
+		return (struct refcount){ REFCOUNT_U0, 0 };
+	if (n == 1)
+		return (struct refcount){ REFCOUNT_ONE, 1 };
+	return (struct refcount){ raw & RC_SHARED ? REFCOUNT_SHARED : REFCOUNT_COW, n };
+}
+
+struct refcount page_info_refcount(const struct page_info *info)
+{
+	if (!page_info_is_used(info))
+		return (struct refcount){ REFCOUNT_FREE, 0 };
+	return decode(rc_load(info));
+}
+
+/* The raw word of a referenced frame; panics (with `what`) on free or U0. */
+static uint64_t referenced_raw(const struct page_info *info, const char *what)
+{
+	uint64_t raw = rc_load(info);
+
+	if (!page_info_is_used(info) || !(raw & RC_USED))
+		plat_panic("page_info: %s on a free frame (record %p)", what, (const void *)info);
+	if (!(raw & RC_COUNT_MASK))
+		plat_panic("page_info: %s on an unreferenced (U0) frame (record %p)", what,
+			   (const void *)info);
+	return raw;
+}
+
+enum add_ref_error add_ref(struct page_info *info, enum ref_kind kind)
+{
+	uint64_t raw = referenced_raw(info, "add_ref");
+	uint64_t n = raw & RC_COUNT_MASK;
+
+	if (n == 1) {
+		/* One -> Cow(2) / Shared(2): the single owner chooses the kind afresh. */
+		atomic_store_explicit(&info->rc, RC_USED | (kind == REF_SHARED ? RC_SHARED : 0) | 2,
+				      memory_order_relaxed);
+		return ADD_REF_OK;
+	}
+	bool shared = raw & RC_SHARED;
+	if (shared && kind == REF_COW)
+		return ADD_REF_SHARED_TO_COW;
+	if (!shared && kind == REF_SHARED)
+		return ADD_REF_COW_TO_SHARED;
+	uint64_t old = atomic_fetch_add_explicit(&info->rc, 1, memory_order_relaxed);
+	if ((old & RC_COUNT_MASK) >= RC_MAX) {
+		atomic_fetch_sub_explicit(&info->rc, 1, memory_order_relaxed);
+		return ADD_REF_OVERFLOW;
+	}
+	return ADD_REF_OK;
+}
+
+struct refcount remove_ref(struct page_info *info)
+{
+	uint64_t raw = referenced_raw(info, "remove_ref");
+
+	if ((raw & RC_COUNT_MASK) == 1) {
+		atomic_store_explicit(&info->rc, RC_USED, memory_order_relaxed);
+		return (struct refcount){ REFCOUNT_U0, 0 };
+	}
+	uint64_t old = atomic_fetch_sub_explicit(&info->rc, 1, memory_order_relaxed);
+	KASSERT((old & RC_USED) && (old & RC_COUNT_MASK) >= 2,
+		"page_info: remove_ref raced below One (old %#llx)", (unsigned long long)old);
+	return decode(old - 1);
+}
+
+bool allows_writable(const struct page_info *info)
+{
+	uint64_t raw = referenced_raw(info, "allows_writable");
+	return (raw & RC_COUNT_MASK) == 1 || (raw & RC_SHARED);
+}
+
+void page_info_set_refcount(struct page_info *info, struct refcount rc)
+{
+	uint64_t raw = rc_load(info);
+
+	KASSERT(page_info_is_used(info) && raw == RC_USED,
+		"page_info: set_refcount on a frame that is not U0 (record %p, rc %#llx)",
+		(const void *)info, (unsigned long long)raw);
+	switch (rc.kind) {
+	case REFCOUNT_ONE:
+		KASSERT(rc.count == 1, "page_info: One with count %llu", (unsigned long long)rc.count);
+		atomic_store_explicit(&info->rc, RC_USED | 1, memory_order_relaxed);
+		return;
+	case REFCOUNT_SHARED:
+	case REFCOUNT_COW:
+		KASSERT(rc.count >= 2 && rc.count <= RC_MAX, "page_info: bad count %llu",
+			(unsigned long long)rc.count);
+		atomic_store_explicit(&info->rc,
+				      RC_USED | (rc.kind == REFCOUNT_SHARED ? RC_SHARED : 0) | rc.count,
+				      memory_order_relaxed);
+		return;
+	case REFCOUNT_FREE:
+	case REFCOUNT_U0:
+		break;
+	}
+	plat_panic("page_info: set_refcount to kind %d", (int)rc.kind);
+}
+
+struct frame_or_error init_frame(struct refcount init_rc)
+{
+	frame_t f = allocate_zeroed_frame();
+
+	if (frame_is_none(f))
+		return (struct frame_or_error){ FRAME_NONE, MM_ENOMEM };
+	page_info_set_refcount(get_page_info(f), init_rc);
+	return (struct frame_or_error){ f, MM_OK };
+}
+
+enum mm_error zero_frame_init(void)
+{
+	struct frame_or_error r = init_frame(REFCOUNT_ONE_INIT);
+
+	the_zero_frame = r.frame;
+	KTRACE("page_info: zero frame %#llx", (unsigned long long)r.frame.base);
+	return r.error;
+}
+
+void page_info_boot_reset(void)
+{
+	the_zero_frame = FRAME_NONE;
+	atomic_store_explicit(&raii_holders, 0, memory_order_relaxed);
+}
+
+frame_t zero_frame(void)
+{
+	return the_zero_frame;
+}
+
+enum mm_error raii_frame_allocate(struct raii_frame *out)
+{
+	struct frame_or_error r = init_frame(REFCOUNT_ONE_INIT);
+
+	out->frame = r.frame;
+	if (r.error == MM_OK)
+		atomic_fetch_add_explicit(&raii_holders, 1, memory_order_relaxed);
+	return r.error;
+}
+
+void raii_frame_adopt(struct raii_frame *out, frame_t f)
+{
+	KASSERT(!frame_is_none(f), "page_info: adopting no frame");
+	out->frame = f;
+	atomic_fetch_add_explicit(&raii_holders, 1, memory_order_relaxed);
+}
+
+static void raii_forget(struct raii_frame *r)
+{
+	KASSERT(!frame_is_none(r->frame), "page_info: raii_frame released twice");
+	r->frame = FRAME_NONE;
+	uint64_t old = atomic_fetch_sub_explicit(&raii_holders, 1, memory_order_relaxed);
+	KASSERT(old > 0, "page_info: raii_frame holder count underflow");
+}
+
+void raii_frame_release(struct raii_frame *r)
+{
+	frame_t f = r->frame;
+
+	raii_forget(r);
+	struct page_info *info = get_page_info(f);
+	KASSERT(info, "page_info: raii_frame holds unmanaged frame %#llx", (unsigned long long)f.base);
+	if (remove_ref(info).kind == REFCOUNT_U0)
+		deallocate_frame(f);
+}
+
+frame_t raii_frame_take(struct raii_frame *r)
+{
+	frame_t f = r->frame;
+
+	raii_forget(r);
+	return f;
+}
+
+uint64_t raii_frame_holders(void)
+{
+	return atomic_load_explicit(&raii_holders, memory_order_relaxed);
+}

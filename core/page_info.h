@@ -1,0 +1,209 @@
+/*
+ * Per-frame metadata (one 16-byte record per managed frame) and the reference-count state
+ * machine of the memory manager (redox-mm.md section 3), ported with the weaknesses fixed:
+ * free and used-unreferenced are distinct states, and no interior record is ever stale.
+ *
+ * Record layout, two 64-bit atomic words:
+ *
+ *   word `meta` (bits 0..3 order, bits 4..7 state, bits 12..63 next-link address):
+ *     PAGE_STATE_INTERIOR  not a block head: a frame inside a block whose head is elsewhere.
+ *                          The record is all zero (meta == 0 and rc == 0).
+ *     PAGE_STATE_FREE      head of a free block of 2^order frames on buddy list `order`;
+ *                          bits 12..63 are the next link (0 = end of list).
+ *     PAGE_STATE_USED      head of an allocated block of 2^order frames (owned outside the
+ *                          allocator). `rc` holds the reference count below.
+ *     PAGE_STATE_CACHED    an order-0 frame held in a per-CPU cache of the allocator: free for
+ *                          accounting, but not on a buddy list and not allocatable by others.
+ *     PAGE_STATE_METADATA  a frame holding the allocator's own metadata (section table and
+ *                          page-info arrays): permanently used, counted in used_frames().
+ *     PAGE_STATE_ABSENT    a hole inside a section window (not RAM the allocator manages);
+ *                          get_page_info() returns NULL for it.
+ *
+ *   word `rc`:
+ *     FREE: the prev link address (0 = list head).
+ *     USED: RC_USED | (RC_SHARED if the frame is Shared, not CoW) | count (bits 0..60).
+ *     every other state: 0.
+ *
+ * Reference counts (only on USED heads):
+ *   count 0  -> U0: allocated but unreferenced (page tables, kernel stacks, heap pages, and
+ *               every frame right after allocation). add_ref/remove_ref panic on U0.
+ *   count 1  -> One (the kind bit is ignored).
+ *   count n>=2 -> Shared(n) or Cow(n) according to RC_SHARED.
+ *
+ * Invariants kept here (R6, R7):
+ * - add_ref and remove_ref never change the state bits, the RC_USED bit, or the order.
+ * - Overflow at RC_MAX returns ADD_REF_OVERFLOW and leaves the count unchanged.
+ * - CowToShared / SharedToCow return their error and leave the state unchanged.
+ * - remove_ref below One, add_ref on a free or U0 frame: kernel bug, plat_panic.
+ *
+ * Concurrency: the `meta` word and the FREE `rc` word change only under the allocator's lock
+ * (CACHED <-> USED under the owning CPU cache's lock, which never produces or consumes a FREE
+ * record, so the buddy merge that reads a sibling's state is never misled). Reference counts
+ * of USED frames change without any lock, atomically; transitions out of One are plain stores
+ * and are safe only for the single owner of a One frame (the address space that maps it,
+ * holding its lock), exactly as in the design being ported.
+ */
+#ifndef MMSIM_CORE_PAGE_INFO_H
+#define MMSIM_CORE_PAGE_INFO_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+struct page_info {
+	_Atomic uint64_t rc;
+	_Atomic uint64_t meta;
+};
+_Static_assert(sizeof(struct page_info) == 16, "page_info is two words");
+
+enum page_state {
+	PAGE_STATE_INTERIOR = 0,
+	PAGE_STATE_FREE = 1,
+	PAGE_STATE_USED = 2,
+	PAGE_STATE_CACHED = 3,
+	PAGE_STATE_METADATA = 4,
+	PAGE_STATE_ABSENT = 5,
+};
+
+#define PAGE_META_ORDER_MASK 0xfULL
+#define PAGE_META_STATE_SHIFT 4
+#define PAGE_META_STATE_MASK (0xfULL << PAGE_META_STATE_SHIFT)
+#define PAGE_META_LINK_MASK (~PAGE_MASK)
+#define PAGE_META(state, order) (((uint64_t)(state) << PAGE_META_STATE_SHIFT) | (uint64_t)(order))
+
+#define RC_USED (1ULL << 63)
+#define RC_SHARED (1ULL << 62)
+#define RC_MAX (1ULL << 61)
+#define RC_COUNT_MASK (RC_SHARED - 1)
+
+static inline uint64_t page_info_meta(const struct page_info *info)
+{
+	return atomic_load_explicit(&((struct page_info *)info)->meta, memory_order_relaxed);
+}
+
+static inline enum page_state page_info_state(const struct page_info *info)
+{
+	return (enum page_state)((page_info_meta(info) & PAGE_META_STATE_MASK) >> PAGE_META_STATE_SHIFT);
+}
+
+/* The block order recorded in a FREE, USED or CACHED head. */
+static inline unsigned page_info_order(const struct page_info *info)
+{
+	return (unsigned)(page_info_meta(info) & PAGE_META_ORDER_MASK);
+}
+
+/*
+ * The page info of a frame, or NULL if the allocator does not manage it (outside every
+ * section, or a hole inside one). O(1): sections are indexed by 128 MiB window.
+ */
+struct page_info *get_page_info(frame_t f);
+
+/* Not allocated: on a buddy list, inside a free block, or in a per-CPU cache. */
+bool page_info_is_free(const struct page_info *info);
+
+/* Allocated head (any reference count, including U0). */
+bool page_info_is_used(const struct page_info *info);
+
+/* ---- reference counts ---------------------------------------------------------------- */
+
+enum refcount_kind {
+	REFCOUNT_FREE,   /* not an allocated head: no count at all */
+	REFCOUNT_U0,     /* allocated, used by the kernel, no references */
+	REFCOUNT_ONE,
+	REFCOUNT_SHARED, /* count >= 2, writable sharing */
+	REFCOUNT_COW,    /* count >= 2, copy on write */
+};
+
+struct refcount {
+	enum refcount_kind kind;
+	uint64_t count; /* 0 for FREE and U0, 1 for ONE, >= 2 otherwise */
+};
+
+#define REFCOUNT_ONE_INIT ((struct refcount){ REFCOUNT_ONE, 1 })
+#define REFCOUNT_SHARED2_INIT ((struct refcount){ REFCOUNT_SHARED, 2 })
+
+enum ref_kind { REF_COW, REF_SHARED };
+
+enum add_ref_error {
+	ADD_REF_OK = 0,
+	ADD_REF_COW_TO_SHARED,
+	ADD_REF_SHARED_TO_COW,
+	ADD_REF_OVERFLOW,
+};
+
+/* Errors the memory manager hands to its callers (Redox's Enomem). */
+enum mm_error {
+	MM_OK = 0,
+	MM_ENOMEM,
+};
+
+struct refcount page_info_refcount(const struct page_info *info);
+
+/*
+ * One -> Cow(2) / Shared(2); Cow(n) + REF_COW -> Cow(n+1); Shared(n) + REF_SHARED ->
+ * Shared(n+1); Cow + REF_SHARED -> ADD_REF_COW_TO_SHARED; Shared + REF_COW ->
+ * ADD_REF_SHARED_TO_COW; at RC_MAX -> ADD_REF_OVERFLOW. Errors change nothing.
+ * Panics on a frame that is free or U0.
+ */
+enum add_ref_error add_ref(struct page_info *info, enum ref_kind kind);
+
+/*
+ * One -> U0 (returned as REFCOUNT_U0: the caller must deallocate the frame); n >= 2 -> n-1
+ * (2 decodes as One). Panics on a frame that is free or U0 (underflow).
+ */
+struct refcount remove_ref(struct page_info *info);
+
+/* One and Shared may be mapped writable, Cow may not. Panics on free or U0. */
+bool allows_writable(const struct page_info *info);
+
+/*
+ * Set the count of a U0 frame (One or Shared(2) normally; any ONE/SHARED/COW value is
+ * accepted). Panics if the frame is not U0 or the value is malformed.
+ */
+void page_info_set_refcount(struct page_info *info, struct refcount rc);
+
+/* ---- frames with a count ------------------------------------------------------------ */
+
+struct frame_or_error {
+	frame_t frame;       /* FRAME_NONE when error != MM_OK */
+	enum mm_error error;
+};
+
+/* Allocate one zero-filled frame and give it the count init_rc (One or Shared(2)). */
+struct frame_or_error init_frame(struct refcount init_rc);
+
+/*
+ * The permanently referenced zeroed frame. zero_frame_init (after frame_alloc_init) allocates
+ * it with count One, the base reference that is never released; zero_frame() is FRAME_NONE
+ * before that.
+ */
+enum mm_error zero_frame_init(void);
+frame_t zero_frame(void);
+
+/* Forget the zero frame and the raii holder count of a previous boot (frame_alloc_init). */
+void page_info_boot_reset(void);
+
+/*
+ * An owned reference to one frame. C has no destructor: whoever holds a raii_frame must call
+ * raii_frame_release (drops the reference, frees the frame at U0) or raii_frame_take (hands
+ * the reference to the caller) exactly once. raii_frame_holders() counts the live handles so
+ * the audit can see a forgotten release.
+ */
+struct raii_frame {
+	frame_t frame;
+};
+
+enum mm_error raii_frame_allocate(struct raii_frame *out);
+/* Adopt a reference the caller already holds. */
+void raii_frame_adopt(struct raii_frame *out, frame_t f);
+static inline frame_t raii_frame_get(const struct raii_frame *r)
+{
+	return r->frame;
+}
+void raii_frame_release(struct raii_frame *r);
+frame_t raii_frame_take(struct raii_frame *r);
+uint64_t raii_frame_holders(void);
+
+#endif
