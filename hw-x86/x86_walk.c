@@ -170,8 +170,6 @@ void x86_walk_tables(const struct x86_cpu *cpu, uint64_t va, enum x86_access kin
 		e = x86_phys_load(&cpu->phys, pa);
 		w->entry_pa[n] = pa;
 		w->entry[n] = e;
-		w->level[n] = level;
-		w->index[n] = idx;
 		w->n = ++n;
 
 		if (!(e & X86_PTE_P)) {
@@ -258,8 +256,8 @@ void x86_walk_to_trace(const struct x86_walk *w, struct x86_walk_trace *trace)
 	trace->tlb_hit = false;
 	trace->nsteps = w->n;
 	for (i = 0; i < w->n; i++) {
-		trace->steps[i].level = w->level[i];
-		trace->steps[i].index = w->index[i];
+		trace->steps[i].level = 4 - i;
+		trace->steps[i].index = (unsigned)(w->entry_pa[i] & 0xfff) / 8;
 		trace->steps[i].entry_pa = w->entry_pa[i];
 		trace->steps[i].entry = w->entry[i];
 	}
