@@ -143,7 +143,8 @@ struct x86_xlate {
 	uint64_t bad_pa;   /* X86_BUS */
 };
 
-/* Reset state (all control bits 0 but CR0.WP=1 and EFER.NXE=1, PKRU 0, CR3 0), empty TLB.
+/* Reset state (all control bits 0 but CR0.WP=1 and EFER.NXE=1, PKRU 0, CR3 0), empty TLB,
+ * vendor X86_INTEL and page1gb=true (both may be changed directly before the first access).
  * tlb_entries must be a power of two, 1..1<<20. Returns false if the TLB cannot be allocated
  * or an argument is out of range. */
 bool x86_cpu_init(struct x86_cpu *cpu, struct x86_phys phys, unsigned tlb_entries,
@@ -153,7 +154,7 @@ void x86_cpu_destroy(struct x86_cpu *cpu);
 /*
  * Architectural register writes, each with the TLB side effects of the instruction
  * (MOV to CR3 drops non-global entries; toggling CR4.PGE drops everything; SMEP 0->1 flushes;
- * CR0.WP changes flush). x86_write_cr3 returns false (#GP, nothing changed) when bits 63:M of
+ * CR0.WP changes flush; EFER.NXE changes flush, since bit 63 changes meaning). x86_write_cr3 returns false (#GP, nothing changed) when bits 63:M of
  * the value are set.
  */
 bool x86_write_cr3(struct x86_cpu *cpu, uint64_t value);
@@ -186,10 +187,13 @@ void x86_probe(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, boo
 
 /* Names and decoding for people. */
 const char *x86_level_name(int level);  /* "PML4", "PDPT", "PD", "PT" */
-/* Decoded flags of an entry at a level, e.g. "P RW US A D PS G XD pkey=3 addr=0x200000".
+/* Decoded flags of an entry at a level, e.g. "P RW US A D PS G XD pkey=3 -> 0x200000"; a
+ * non-leaf adds the next table's name, "not present (raw 0x...)" for P=0, and with a cpu any
+ * reserved bits as " RESERVED=0x...". cpu may be NULL.
  * Writes at most n bytes including the NUL; returns buf. */
 char *x86_format_entry(char *buf, size_t n, uint64_t entry, int level, const struct x86_cpu *cpu);
-/* The #PF error code as words, e.g. "P|W|U". */
+/* The #PF error code as words, e.g. "P|W|U (protection violation, write, user)" or
+ * "0 (not present, read, supervisor)". Same buffer contract as x86_format_entry. */
 char *x86_format_pf_error(char *buf, size_t n, uint32_t err);
 
 #endif

@@ -147,9 +147,7 @@ static inline bool x86_phys_cas(const struct x86_phys *phys, uint64_t pa, uint64
 struct x86_walk {
 	int n;				/* entries read */
 	uint64_t entry_pa[4];
-	uint64_t entry[4];		/* as read */
-	int level[4];
-	unsigned index[4];
+	uint64_t entry[4];		/* as read; step i is level 4 - i */
 
 	enum x86_outcome outcome;
 	uint32_t err;

@@ -31,7 +31,8 @@ void x86_tlb_fill(struct x86_cpu *cpu, uint64_t va, const struct x86_walk *w)
 	uint64_t size = 1ull << w->page_shift;
 	uint64_t frame = w->leaf & X86_ADDR_MASK & ~(size - 1);
 
-	slot_clear(tlb, s);
+	if (s->vpn_tag && s->page_shift > 12)
+		tlb->large_slices--;
 	s->vpn_tag = x86_tlb_tag(va);
 	s->pa_page = frame | (va & (size - 1) & ~0xfffull);
 	s->leaf_pa = w->entry_pa[w->n - 1];

@@ -84,12 +84,14 @@ translate_slow(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user
 		x86_walk_to_trace(&w, trace);
 }
 
-void x86_translate(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
-		   bool implicit, struct x86_xlate *out, struct x86_walk_trace *trace)
+/* Everything but an allowed, untraced TLB hit: kept out of line so the hit stays short. */
+static __attribute__((noinline)) void
+translate_other(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
+		bool implicit, struct x86_xlate *out, struct x86_walk_trace *trace)
 {
 	const struct x86_tlb_entry *s;
 
-	if (__builtin_expect(!x86_canonical(va), 0)) {
+	if (!x86_canonical(va)) {
 		cpu->stats.gp_faults++;
 		raise_gp(out, trace);
 		return;
@@ -101,7 +103,7 @@ void x86_translate(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool 
 		enum x86_deny d = x86_judge(cpu, kind, usermode, implicit, s->rw, s->us, s->xd,
 					    s->pkey);
 
-		if (__builtin_expect(d == X86_DENY_NONE, 1)) {
+		if (d == X86_DENY_NONE) {
 			/* D=0 cached: only a walk can set D in memory, so this write misses. */
 			if (kind == X86_WRITE && !s->dirty)
 				goto miss;
@@ -127,6 +129,29 @@ void x86_translate(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool 
 	}
 miss:
 	translate_slow(cpu, va, kind, user, implicit, out, trace);
+}
+
+void x86_translate(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
+		   bool implicit, struct x86_xlate *out, struct x86_walk_trace *trace)
+{
+	const struct x86_tlb_entry *s = x86_tlb_slot(&cpu->tlb, va);
+
+	/*
+	 * The hot path. A tag match implies a canonical va: the tag keeps all of bits 63:12,
+	 * and only canonical addresses are ever filled.
+	 */
+	if (__builtin_expect(s->vpn_tag == x86_tlb_tag(va) && !trace, 1) &&
+	    __builtin_expect(x86_judge(cpu, kind, user && !implicit, implicit, s->rw, s->us,
+				       s->xd, s->pkey) == X86_DENY_NONE, 1) &&
+	    __builtin_expect(kind != X86_WRITE || s->dirty, 1)) {
+		cpu->stats.tlb_hits++;
+		out->outcome = X86_OK;
+		out->pa = s->pa_page | (va & 0xfff);
+		out->err = 0;
+		out->bad_pa = 0;
+		return;
+	}
+	translate_other(cpu, va, kind, user, implicit, out, trace);
 }
 
 void x86_probe(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,

@@ -35,12 +35,17 @@ static uint64_t maxphy_hi_bits(unsigned m)
 	return ((1ull << 52) - 1) & ~((1ull << m) - 1);
 }
 
-uint64_t x86_reserved_bits(const struct x86_cpu *cpu, int level, uint64_t e)
+/* Reserved in every present entry: bits 51:M, and bit 63 while EFER.NXE=0. */
+static inline uint64_t common_reserved(const struct x86_cpu *cpu)
 {
-	uint64_t r = maxphy_hi_bits(cpu->maxphyaddr);
+	return maxphy_hi_bits(cpu->maxphyaddr) | (cpu->efer_nxe ? 0 : X86_PTE_XD);
+}
 
-	if (!cpu->efer_nxe)
-		r |= X86_PTE_XD;
+static inline uint64_t level_reserved(const struct x86_cpu *cpu, int level, uint64_t e,
+				      uint64_t common)
+{
+	uint64_t r = common;
+
 	switch (level) {
 	case 4:
 		r |= X86_PTE_PS;
@@ -59,6 +64,11 @@ uint64_t x86_reserved_bits(const struct x86_cpu *cpu, int level, uint64_t e)
 		break;
 	}
 	return e & r;
+}
+
+uint64_t x86_reserved_bits(const struct x86_cpu *cpu, int level, uint64_t e)
+{
+	return level_reserved(cpu, level, e, common_reserved(cpu));
 }
 
 static const char *const not_present_reason[5] = {
@@ -132,9 +142,10 @@ void x86_walk_tables(const struct x86_cpu *cpu, uint64_t va, enum x86_access kin
 	bool usermode = user && !implicit;
 	uint32_t ec = x86_access_ec(cpu, kind, usermode);
 	uint64_t table = cpu->cr3 & X86_ADDR_MASK & ~maxphy_hi_bits(cpu->maxphyaddr);
+	uint64_t common = common_reserved(cpu);
 	bool rw = true, us = true, xd = false;
 	enum x86_deny deny;
-	int level;
+	int level, n = 0;
 
 	w->n = 0;
 	w->pa = 0;
@@ -157,17 +168,15 @@ void x86_walk_tables(const struct x86_cpu *cpu, uint64_t va, enum x86_access kin
 			return;
 		}
 		e = x86_phys_load(&cpu->phys, pa);
-		w->entry_pa[w->n] = pa;
-		w->entry[w->n] = e;
-		w->level[w->n] = level;
-		w->index[w->n] = idx;
-		w->n++;
+		w->entry_pa[n] = pa;
+		w->entry[n] = e;
+		w->n = ++n;
 
 		if (!(e & X86_PTE_P)) {
 			walk_stop(w, X86_STOP_NOT_PRESENT, level, ec, not_present_reason[level]);
 			return;
 		}
-		rsvd = x86_reserved_bits(cpu, level, e);
+		rsvd = level_reserved(cpu, level, e, common);
 		if (rsvd) {
 			w->rsvd_bits = rsvd;
 			walk_stop(w, X86_STOP_RESERVED, level, ec | X86_PF_P | X86_PF_RSVD,
@@ -186,7 +195,7 @@ void x86_walk_tables(const struct x86_cpu *cpu, uint64_t va, enum x86_access kin
 	w->rw = rw;
 	w->us = us;
 	w->xd = xd;
-	w->leaf = w->entry[w->n - 1];
+	w->leaf = w->entry[n - 1];
 	w->pkey = (unsigned)(w->leaf >> 59) & 15;
 	w->page_shift = (uint8_t)(12 + 9 * (level - 1));
 
@@ -221,6 +230,9 @@ bool x86_walk_commit_ad(struct x86_cpu *cpu, struct x86_walk *w, enum x86_access
 
 		if (i == w->n - 1 && kind == X86_WRITE)
 			want |= X86_PTE_D;
+		now[i] = expect;
+		if ((expect & want) == want)
+			continue;
 		/* A recursive mapping meets the same entry twice: it already holds our update. */
 		for (j = 0; j < i; j++)
 			if (w->entry_pa[j] == w->entry_pa[i])
@@ -244,8 +256,8 @@ void x86_walk_to_trace(const struct x86_walk *w, struct x86_walk_trace *trace)
 	trace->tlb_hit = false;
 	trace->nsteps = w->n;
 	for (i = 0; i < w->n; i++) {
-		trace->steps[i].level = w->level[i];
-		trace->steps[i].index = w->index[i];
+		trace->steps[i].level = 4 - i;
+		trace->steps[i].index = (unsigned)(w->entry_pa[i] & 0xfff) / 8;
 		trace->steps[i].entry_pa = w->entry_pa[i];
 		trace->steps[i].entry = w->entry[i];
 	}
