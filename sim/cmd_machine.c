@@ -67,12 +67,27 @@ static bool parse_machine(struct sc_parse *p)
 		m->vendor = choice == 1 ? X86_AMD : X86_INTEL;
 	if (!sp_opt_bool(p, "page1gb", &m->page1gb, NULL))
 		return false;
+	{
+		static const char *const maps[] = {"none", "default", NULL};
+
+		if (!sp_opt_choice(p, "map", maps, &choice, &have))
+			return false;
+		if (have)
+			m->default_map = choice == 1;
+	}
+	if (!sp_opt_bool(p, "audit", &m->audit, NULL))
+		return false;
+	if (!m->kernel && (sp_opt_find(p, "map") || sp_opt_find(p, "audit"))) {
+		o = sp_opt_find(p, "map") ? sp_opt_find(p, "map") : sp_opt_find(p, "audit");
+		return sp_error(p, o->line, o->col, "%s= describes the kernel, but kernel=off", o->key);
+	}
 	return true;
 }
 
 const struct sc_command machine_commands[] = {
 	{"machine",
-	 "machine [memory=256M] [cpus=1] [kernel=on|off] [maxphyaddr=46] [tlb=64] [vendor=intel|amd] [page1gb=1]",
-	 "describe the machine; must be the first command", SC_ANY, parse_machine, NULL},
+	 "machine [memory=256M] [cpus=1] [kernel=on|off] [maxphyaddr=46] [tlb=64] [vendor=intel|amd] [page1gb=1] [map=default|none] [audit=0|1]",
+	 "describe the machine; must be the first command", SC_ANY | SC_BOOT_PHASE, parse_machine,
+	 NULL},
 	{NULL, NULL, NULL, 0, NULL, NULL},
 };

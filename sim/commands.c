@@ -9,6 +9,7 @@ static const struct sc_command *const tables[] = {
 	machine_commands,
 	phys_commands,
 	cpu_commands,
+	frame_commands,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

@@ -14,7 +14,7 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: mmsim run FILE [--trace] [--thp] [--prefault]\n"
+	fputs("usage: mmsim run FILE [--trace] [--audit] [--thp] [--prefault]\n"
 	      "       mmsim check FILE\n"
 	      "       mmsim help [COMMAND]\n"
 	      "       mmsim --version\n"
@@ -26,6 +26,7 @@ static void usage(FILE *out)
 	      "  help [CMD]   the scenario language, or the commands starting with CMD\n"
 	      "\n"
 	      "  --trace      narrate every event: walks level by level, faults, TLB flushes\n"
+	      "  --audit      check every kernel invariant after every command (exit 3 if one fails)\n"
 	      "  --thp        back physical memory with transparent huge pages (fewer host faults)\n"
 	      "  --prefault   touch all physical memory before the run (no host fault during it)\n"
 	      "\n"
@@ -58,6 +59,8 @@ static int cmd_run(int argc, char **argv, bool run)
 	for (int i = 0; i < argc; i++) {
 		if (run && strcmp(argv[i], "--trace") == 0) {
 			opts.trace = true;
+		} else if (run && strcmp(argv[i], "--audit") == 0) {
+			opts.audit = true;
 		} else if (run && strcmp(argv[i], "--thp") == 0) {
 			opts.arena_flags |= ARENA_THP;
 		} else if (run && strcmp(argv[i], "--prefault") == 0) {

@@ -9,7 +9,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host_cpu_ops.h"
 #include "host_platform.h"
+#include "phys.h"
+
+/* The statement being executed, for reports of kernel panics. */
+static const struct sim *panic_sim;
+static const struct sc_stmt *panic_stmt;
+
+static void report_panic(const char *msg)
+{
+	fflush(stdout);
+	if (panic_sim && panic_stmt)
+		fprintf(panic_sim->err, "%s:%d: kernel bug: %s\n", panic_sim->file, panic_stmt->line,
+			msg);
+	else
+		fprintf(stderr, "mmsim: kernel bug: %s\n", msg);
+	exit(3);
+}
 
 bool sim_create(struct sim *sim, const struct machine_cfg *cfg, const struct sim_options *opts,
 		const char *file, FILE *out, FILE *err)
@@ -50,11 +67,18 @@ bool sim_create(struct sim *sim, const struct machine_cfg *cfg, const struct sim
 	}
 	host_set_cpu_count(cfg->cpus);
 	host_set_trace(out, opts->trace);
+	host_cpu_ops_attach(sim->cpus, sim->ncpus);
+	host_set_panic_handler(report_panic);
+	phys_direct_map_base = (uintptr_t)sim->arena.base;
 	return true;
 }
 
 void sim_destroy(struct sim *sim)
 {
+	free(sim->checkpoints);
+	host_cpu_ops_attach(NULL, 0);
+	panic_sim = NULL;
+	panic_stmt = NULL;
 	for (unsigned i = 0; i < sim->ncpus; i++)
 		x86_cpu_destroy(&sim->cpus[i]);
 	free(sim->cpus);
@@ -106,25 +130,56 @@ enum sc_status sim_run_error(struct sim *sim, const struct sc_stmt *st, const ch
 	return SC_RUN_ERROR;
 }
 
+enum sc_status sim_kernel_bug(struct sim *sim, const struct sc_stmt *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(sim->out);
+	fprintf(sim->err, "%s:%d: kernel bug: ", sim->file, st->line);
+	va_start(ap, fmt);
+	vfprintf(sim->err, fmt, ap);
+	va_end(ap);
+	fputc('\n', sim->err);
+	return SC_KERNEL_BUG;
+}
+
+static int status_code(enum sc_status s)
+{
+	switch (s) {
+	case SC_CONTINUE:
+		return 0;
+	case SC_EXPECT_FAILED:
+		return 1;
+	case SC_RUN_ERROR:
+		return 2;
+	case SC_KERNEL_BUG:
+		return 3;
+	}
+	return 3;
+}
+
 int sim_run(struct sim *sim, const struct scenario *sc)
 {
+	bool audit = sim->opts.audit || sim->cfg.audit;
+
+	panic_sim = sim;
 	for (size_t i = 0; i < sc->nstmts; i++) {
 		const struct sc_stmt *st = &sc->stmts[i];
 		enum sc_status s;
 
+		panic_stmt = st;
+		if (sim->cfg.kernel && !sim->booted && !(st->cmd->modes & SC_BOOT_PHASE)) {
+			s = sim_boot_kernel(sim, st);
+			if (s != SC_CONTINUE)
+				return status_code(s);
+		}
 		if (!st->cmd->exec)
 			continue;
 		s = st->cmd->exec(sim, st);
-		switch (s) {
-		case SC_CONTINUE:
-			break;
-		case SC_EXPECT_FAILED:
-			return 1;
-		case SC_RUN_ERROR:
-			return 2;
-		case SC_KERNEL_BUG:
-			return 3;
-		}
+		if (s == SC_CONTINUE && audit && sim->booted)
+			s = sim_audit(sim, st);
+		if (s != SC_CONTINUE)
+			return status_code(s);
 	}
 	fflush(sim->out);
 	return 0;

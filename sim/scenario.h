@@ -41,12 +41,15 @@ struct machine_cfg {
 	unsigned tlb_entries;
 	enum x86_vendor vendor;
 	bool page1gb;
+	bool default_map; /* the bootloader reports the default PC memory map (map=default) */
+	bool audit;       /* run the kernel's invariant audit after every command */
 };
 
 enum sc_mode {
 	SC_KERNEL_OFF = 1u << 0, /* allowed on the bare processor */
 	SC_KERNEL_ON = 1u << 1,  /* allowed with the kernel */
 	SC_ANY = SC_KERNEL_OFF | SC_KERNEL_ON,
+	SC_BOOT_PHASE = 1u << 2, /* describes the machine: runs before the kernel boots */
 };
 
 /* Comparison operators of expect lines. */
@@ -92,6 +95,7 @@ struct scenario {
 	char *file;             /* as named on the command line */
 	struct machine_cfg machine;
 	bool machine_given;
+	bool past_boot_phase;   /* a command other than machine/bootmem was seen */
 	struct sc_stmt *stmts;
 	size_t nstmts;
 	size_t cap;

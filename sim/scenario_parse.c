@@ -81,6 +81,8 @@ void machine_cfg_default(struct machine_cfg *cfg)
 	cfg->tlb_entries = 64;
 	cfg->vendor = X86_INTEL;
 	cfg->page1gb = true;
+	cfg->default_map = true;
+	cfg->audit = false;
 }
 
 static void *xrealloc(void *p, size_t n)
@@ -502,6 +504,16 @@ static void parse_statement(struct scenario *sc, struct lexed *lx)
 						   : "machine must precede every other command");
 			return;
 		}
+	}
+	if (cmd->modes & SC_BOOT_PHASE) {
+		if (sc->past_boot_phase && strcmp(cmd->name, "machine") != 0) {
+			sc_error(sc, w[0].line, w[0].col,
+				 "'%s' describes the machine: it must come right after the machine line",
+				 cmd->name);
+			return;
+		}
+	} else {
+		sc->past_boot_phase = true;
 	}
 	if (strcmp(cmd->name, "machine") != 0) {
 		unsigned mode = sc->machine.kernel ? SC_KERNEL_ON : SC_KERNEL_OFF;

@@ -14,7 +14,21 @@
 
 struct sim_options {
 	bool trace;
+	bool audit;           /* --audit: the invariant audit after every command */
 	unsigned arena_flags; /* enum arena_flags */
+};
+
+/* A region the scenario added to the bootloader's memory map (bootmem). */
+struct sim_boot_region {
+	uint64_t base, size, kind;
+};
+
+#define SIM_MAX_BOOT_REGIONS 256
+#define SIM_MAX_COUNTERS 16
+
+struct sim_checkpoint {
+	char name[SC_NAME_MAX];
+	uint64_t values[SIM_MAX_COUNTERS];
 };
 
 struct sim {
@@ -27,7 +41,18 @@ struct sim {
 	const char *file;
 	FILE *out; /* what the scenario prints, and --trace */
 	FILE *err; /* failed expectations and run-time errors */
+
+	bool booted;
+	struct sim_boot_region boot_regions[SIM_MAX_BOOT_REGIONS];
+	unsigned nboot_regions;
+	struct sim_checkpoint *checkpoints;
+	size_t ncheckpoints;
 };
+
+/* Plays the bootloader: writes the memory map into low memory and runs kernel_init. */
+enum sc_status sim_boot_kernel(struct sim *sim, const struct sc_stmt *st);
+/* Every audit the kernel has; a violation is reported as a kernel bug (exit 3). */
+enum sc_status sim_audit(struct sim *sim, const struct sc_stmt *st);
 
 /* Builds the machine the scenario's machine line describes. Prints why on failure. */
 bool sim_create(struct sim *sim, const struct machine_cfg *cfg, const struct sim_options *opts,
@@ -44,6 +69,9 @@ struct x86_cpu *sim_cpu_for(struct sim *sim, const struct sc_stmt *st);
 enum sc_status sim_expect_failed(struct sim *sim, const struct sc_stmt *st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 enum sc_status sim_run_error(struct sim *sim, const struct sc_stmt *st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The kernel caught a bug in itself (exit 3): FILE:LINE: kernel bug: ... */
+enum sc_status sim_kernel_bug(struct sim *sim, const struct sc_stmt *st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
 #endif

@@ -152,6 +152,18 @@ def _():
     check(rc == 0 and out.splitlines()[0].startswith("cpu0: cr3=0x0 ") and out.splitlines()[1].startswith("cpu0: cr3=0x0 "), out)
 
 
+@case("--audit and the kernel's counters on a booted machine")
+def _():
+    rc, out, err = run(["run", "--audit", "-"], stdin="machine memory=64M\nexpect free_frames == 15553\nexpect total_frames < 15553\n")
+    check(rc == 1 and out == "" and err == "-:3: expectation failed: total_frames < 15553: expected total_frames < 15553, got 15616\n", (rc, out, err))
+
+
+@case("a machine the kernel cannot boot on is a clear run-time error")
+def _():
+    rc, out, err = run(["run", "-"], stdin="machine memory=8M map=none\nbootmem 0 1M free\naudit\n")
+    check(rc == 2 and "-:3:1: error: the kernel cannot boot on this machine: the boot memory map has no free memory above 1 MiB" in err, (rc, err))
+
+
 def golden(name, args):
     rc, out, err = run(args, cwd=ROOT)
     path = os.path.join(GOLDEN, name)
@@ -166,6 +178,11 @@ def golden(name, args):
 @case("golden: the tour narrated with --trace")
 def _():
     golden("tour.trace", ["run", "scenarios/tour.scn", "--trace"])
+
+
+@case("golden: the frame views")
+def _():
+    golden("frames.out", ["run", "tests/golden/frames.scn"])
 
 
 @case("golden: show tlb and show cpu")

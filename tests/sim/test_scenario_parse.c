@@ -219,6 +219,55 @@ START_TEST(bad_machine)
 }
 END_TEST
 
+START_TEST(kernel_commands)
+{
+	struct scenario sc;
+	const char *text = "machine memory=8M map=none audit=1\n"
+			   "bootmem 1M 7M free\n"
+			   "bootmem 0x100000 0x1000 kernel\n"
+			   "checkpoint start\n"
+			   "expect free_frames == start - 5\n"
+			   "expect used_frames >= 3\n"
+			   "expect total_frames != start + 0x10\n";
+
+	ck_assert_msg(parse(&sc, text, strlen(text)), "%s", errbuf);
+	ck_assert_uint_eq(sc.nstmts, 7);
+	ck_assert(!sc.machine.default_map);
+	ck_assert(sc.machine.audit);
+	ck_assert_uint_eq(sc.stmts[1].u[0], 1u << 20);
+	ck_assert_uint_eq(sc.stmts[1].u[1], 7u << 20);
+	ck_assert_str_eq(sc.stmts[4].name[0], "start");
+	ck_assert_int_eq(sc.stmts[4].delta, -5);
+	ck_assert_int_eq(sc.stmts[4].op, SC_EQ);
+	ck_assert_uint_eq(sc.stmts[5].u[0], 3);
+	ck_assert_int_eq(sc.stmts[5].op, SC_GE);
+	ck_assert_int_eq(sc.stmts[6].delta, 16);
+	scenario_free(&sc);
+}
+END_TEST
+
+START_TEST(bad_kernel_commands)
+{
+	expect_error("machine\npeek 0\nbootmem 0 1M free\n",
+		     "t.scn:3:1: error: 'bootmem' describes the machine: it must come right after the machine line");
+	expect_error("machine kernel=off\nbootmem 0 1M free\n",
+		     "t.scn:2:1: error: 'bootmem' needs the kernel, but this machine has kernel=off");
+	expect_error("machine kernel=off map=none\n", "t.scn:1:20: error: map= describes the kernel");
+	expect_error("machine\nbootmem 0x1001 1M free\n", "t.scn:2:9: error: 0x1001 is not page-aligned");
+	expect_error("machine\nbootmem 0 1M ram\n", "t.scn:2:14: error: expected free|reclaim|reserved");
+	expect_error("machine memory=8M\nbootmem 0 16M free\n", "t.scn:2:11: error: free memory beyond");
+	expect_error("machine\nexpect free_frames == nope\n",
+		     "t.scn:2:23: error: no checkpoint 'nope' before this line");
+	expect_error("machine\nexpect free_frames == later\ncheckpoint later\n",
+		     "t.scn:2:23: error: no checkpoint 'later' before this line");
+	expect_error("machine\ncheckpoint a\nexpect free_frames == a * 5\n",
+		     "t.scn:3:25: error: expected + or -, not '*'");
+	expect_error("machine\ncheckpoint a\nexpect free_frames == a -\n", "t.scn:3:26: error: missing argument");
+	expect_error("machine\nexpect free_frames = 5\n", "t.scn:2:20: error: expected ==|!=|<|<=|>|>=, not '='");
+	expect_error("machine\nshow frames count=3\n", "t.scn:2:20: error: count= goes with a start address");
+}
+END_TEST
+
 START_TEST(errors_are_all_reported)
 {
 	struct scenario sc;
@@ -268,6 +317,8 @@ int main(void)
 	tcase_add_test(tc, nul_byte);
 	tcase_add_test(tc, bad_arguments);
 	tcase_add_test(tc, bad_machine);
+	tcase_add_test(tc, kernel_commands);
+	tcase_add_test(tc, bad_kernel_commands);
 	tcase_add_test(tc, errors_are_all_reported);
 	tcase_add_test(tc, garbage_never_crashes);
 	suite_add_tcase(s, tc);

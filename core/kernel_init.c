@@ -1,0 +1,42 @@
+#include "kernel_init.h"
+
+#include "boot_memory.h"
+#include "frame_alloc.h"
+#include "page_info.h"
+#include "platform.h"
+
+enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count)
+{
+	boot_memory_reset();
+	if (register_bootloader_areas(boot_records_pa, count) != BOOT_MEMORY_OK)
+		return KERNEL_INIT_BAD_MEMORY_MAP;
+	if (boot_memory_init(KERNEL_LOW_LIMIT, 0) != BOOT_MEMORY_OK)
+		return KERNEL_INIT_BAD_MEMORY_MAP;
+	if (boot_memory_area_count() == 0)
+		return KERNEL_INIT_NO_FREE_MEMORY;
+	if (frame_alloc_init(boot_memory_areas(), boot_memory_area_count()) != FRAME_INIT_OK)
+		return KERNEL_INIT_FRAME_ALLOCATOR;
+	if (zero_frame_init() != MM_OK)
+		return KERNEL_INIT_OUT_OF_MEMORY;
+	KTRACE("kernel: memory ready: %llu frames, %llu free, zero frame %#llx",
+	       (unsigned long long)total_frames(), (unsigned long long)free_frames(),
+	       (unsigned long long)frame_base(zero_frame()));
+	return KERNEL_INIT_OK;
+}
+
+const char *kernel_init_strerror(enum kernel_init_error e)
+{
+	switch (e) {
+	case KERNEL_INIT_OK:
+		return "ok";
+	case KERNEL_INIT_BAD_MEMORY_MAP:
+		return "the boot memory map is invalid (bad kind, wrapping range, or too many entries)";
+	case KERNEL_INIT_NO_FREE_MEMORY:
+		return "the boot memory map has no free memory above 1 MiB";
+	case KERNEL_INIT_FRAME_ALLOCATOR:
+		return "the frame allocator cannot manage the free areas (no room for its metadata?)";
+	case KERNEL_INIT_OUT_OF_MEMORY:
+		return "out of memory while the kernel initialised itself";
+	}
+	return "unknown error";
+}

@@ -1,0 +1,29 @@
+/*
+ * The kernel's memory initialisation, in boot order: read the bootloader's memory map, compute
+ * the free areas, hand them to the frame allocator, allocate the zero frame. What a real
+ * kernel's start-up code does before the first process exists.
+ */
+#ifndef MMSIM_CORE_KERNEL_INIT_H
+#define MMSIM_CORE_KERNEL_INIT_H
+
+#include <stddef.h>
+
+#include "phys.h"
+
+/* The low end of memory the allocator may use: the first 1 MiB belongs to firmware and
+ * devices on a PC (and keeps physical frame 0, which cannot be represented, out). */
+#define KERNEL_LOW_LIMIT 0x100000ull
+
+enum kernel_init_error {
+	KERNEL_INIT_OK = 0,
+	KERNEL_INIT_BAD_MEMORY_MAP, /* the bootloader's records could not be registered */
+	KERNEL_INIT_NO_FREE_MEMORY, /* no free area above KERNEL_LOW_LIMIT */
+	KERNEL_INIT_FRAME_ALLOCATOR,/* the frame allocator refused the areas */
+	KERNEL_INIT_OUT_OF_MEMORY,  /* not even a frame for the kernel's own structures */
+};
+
+/* boot_records_pa: `count` packed bootloader_memory_record entries in physical memory. */
+enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count);
+const char *kernel_init_strerror(enum kernel_init_error e);
+
+#endif

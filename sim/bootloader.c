@@ -1,0 +1,62 @@
+/*
+ * The simulator plays the bootloader: it writes the machine's memory map as packed
+ * {base, size, kind} records into low physical memory, as a real bootloader hands it over,
+ * and calls the kernel's initialisation with their address. The records sit below 1 MiB,
+ * memory the kernel never allocates, so they survive until the kernel has read them.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "boot_memory.h"
+#include "frame_audit.h"
+#include "kernel_init.h"
+#include "sim.h"
+
+#define BOOT_RECORDS_PA 0x7000ull
+#define DEFAULT_REGIONS 4
+
+static void put_record(struct sim *sim, unsigned i, uint64_t base, uint64_t size, uint64_t kind)
+{
+	struct bootloader_memory_record r = {base, size, kind};
+
+	memcpy(sim->arena.base + BOOT_RECORDS_PA + (uint64_t)i * sizeof(r), &r, sizeof(r));
+}
+
+enum sc_status sim_boot_kernel(struct sim *sim, const struct sc_stmt *st)
+{
+	unsigned n = 0;
+	enum kernel_init_error e;
+
+	if (sim->cfg.default_map) {
+		put_record(sim, n++, 0, 0xA0000, BOOT_MEMORY_RESERVED);
+		put_record(sim, n++, 0xA0000, 0x100000 - 0xA0000, BOOT_MEMORY_DEVICE);
+		put_record(sim, n++, BOOT_MEMORY_DEFAULT_KERNEL_BASE, BOOT_MEMORY_DEFAULT_KERNEL_SIZE,
+			   BOOT_MEMORY_KERNEL);
+		put_record(sim, n++, 0x100000, sim->arena.size - 0x100000, BOOT_MEMORY_FREE);
+	}
+	for (unsigned i = 0; i < sim->nboot_regions; i++)
+		put_record(sim, n++, sim->boot_regions[i].base, sim->boot_regions[i].size,
+			   sim->boot_regions[i].kind);
+	sim->booted = true;
+	e = kernel_init(BOOT_RECORDS_PA, n);
+	if (e != KERNEL_INIT_OK)
+		return sim_run_error(sim, st, "the kernel cannot boot on this machine: %s",
+				     kernel_init_strerror(e));
+	return SC_CONTINUE;
+}
+
+enum sc_status sim_audit(struct sim *sim, const struct sc_stmt *st)
+{
+	char report[512];
+
+	if (!frame_audit(report, sizeof(report)))
+		return sim_kernel_bug(sim, st, "frame allocator audit failed after this command: %s",
+				      report);
+	return SC_CONTINUE;
+}
+
+_Static_assert(SIM_MAX_BOOT_REGIONS + DEFAULT_REGIONS <= BOOT_MEMORY_MAP_CAPACITY,
+	       "every bootmem region fits the kernel's memory map");
+_Static_assert(BOOT_RECORDS_PA + (SIM_MAX_BOOT_REGIONS + DEFAULT_REGIONS) *
+			       sizeof(struct bootloader_memory_record) <= 0xA0000,
+	       "the records stay in low memory");
