@@ -19,4 +19,18 @@ void arch_invlpg(uint64_t va);
 /* Toggle CR4.PGE off and on: drop every TLB entry of this CPU, global ones too. */
 void arch_flush_tlb_all(void);
 
+/*
+ * Send an inter-processor interrupt through the local APIC: the target CPU runs
+ * interrupt_entry(vector) (arch/x86_64/interrupts.h) at its next interrupt window. Returns at
+ * once; the sender learns of completion only through memory the handler writes.
+ */
+void arch_send_ipi(unsigned cpu, unsigned vector);
+
+/*
+ * PAUSE inside a spin loop, with interrupts enabled: on the simulator this is also where the
+ * CPU takes its pending IPIs, so two CPUs waiting for each other's acknowledgement both make
+ * progress (as they do on hardware when a shootdown waits with interrupts on).
+ */
+void arch_cpu_relax(void);
+
 #endif

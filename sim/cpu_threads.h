@@ -1,0 +1,25 @@
+/*
+ * The simulated CPUs of a machine with a kernel, one host thread each. The scenario driver
+ * (the main thread) is not a CPU: it hands each piece of work (an access, a system call) to
+ * the CPU it runs on and waits. An idle CPU waits for work or interrupts; a busy one takes
+ * its interrupts in arch_cpu_relax and at the interrupt windows the simulator opens between
+ * instructions.
+ */
+#ifndef MMSIM_SIM_CPU_THREADS_H
+#define MMSIM_SIM_CPU_THREADS_H
+
+#include <stdbool.h>
+
+/* Starts `count` CPU threads; false (with nothing started) if the host refuses a thread. */
+bool cpu_threads_start(unsigned count);
+/* Stops and joins every CPU thread. Idempotent. */
+void cpu_threads_stop(void);
+bool cpu_threads_running(void);
+
+/* Runs fn(arg) on CPU `cpu` and waits for it to return. */
+void cpu_threads_run(unsigned cpu, void (*fn)(void *arg), void *arg);
+
+/* Takes the calling CPU's pending interrupts now (an interrupt window between instructions). */
+void cpu_threads_interrupt_window(void);
+
+#endif
