@@ -98,7 +98,8 @@ enum boot_memory_error boot_memory_init(paddr_t low_limit, paddr_t high_limit);
 enum boot_memory_error boot_memory_default_map(uint64_t machine_bytes);
 
 size_t boot_memory_map_count(void);
-/* Entry i of the map (in registration order after merging); false if i is out of range. */
+/* Entry i of the map (unordered: merging removes entries by swapping in the last); false if
+ * i is out of range. */
 bool boot_memory_map_entry(size_t i, struct boot_memory_entry *out);
 
 size_t boot_memory_area_count(void);

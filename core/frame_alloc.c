@@ -154,7 +154,7 @@ static inline unsigned floor_log2(uint32_t x)
 }
 
 /* Fill an empty cache with up to a batch of frames, largest blocks first. Cache locked. */
-static uint32_t cache_refill(struct frame_cpu_cache *c)
+static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c)
 {
 	uint32_t n = 0;
 
@@ -168,7 +168,7 @@ static uint32_t cache_refill(struct frame_cpu_cache *c)
 		/* push high to low so that pops hand out ascending addresses */
 		for (uint64_t i = 1ULL << o; i-- > 0;) {
 			rec_set(r + i, 0, PAGE_META(PAGE_STATE_CACHED, 0));
-			c->frames[n++] = f + i * PAGE_SIZE;
+			c->slots[n++] = (struct frame_cpu_slot){ f + i * PAGE_SIZE, virt_to_phys(r + i) };
 		}
 	}
 	atomic_store_explicit(&c->count, n, memory_order_relaxed);
@@ -177,7 +177,7 @@ static uint32_t cache_refill(struct frame_cpu_cache *c)
 }
 
 /* Return the `how_many` oldest frames of a locked cache to the buddy lists. */
-static void cache_drain(struct frame_cpu_cache *c, uint32_t how_many)
+static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uint32_t how_many)
 {
 	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
 	uint32_t m = how_many < n ? how_many : n;
@@ -186,14 +186,14 @@ static void cache_drain(struct frame_cpu_cache *c, uint32_t how_many)
 		return;
 	plat_lock_acquire(&ST.lock);
 	for (uint32_t i = 0; i < m; i++) {
-		struct page_info *r = rec(c->frames[i]);
+		struct page_info *r = rec(c->slots[i].frame);
 		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
-			"frame: cached frame %#llx has record %#llx", (unsigned long long)c->frames[i],
+			"frame: cached frame %#llx has record %#llx", (unsigned long long)c->slots[i].frame,
 			(unsigned long long)rec_meta(r));
-		buddy_give(c->frames[i], 0);
+		buddy_give(c->slots[i].frame, 0);
 	}
 	for (uint32_t i = m; i < n; i++)
-		c->frames[i - m] = c->frames[i];
+		c->slots[i - m] = c->slots[i];
 	atomic_store_explicit(&c->count, n - m, memory_order_relaxed);
 	plat_lock_release(&ST.lock);
 }
@@ -205,44 +205,68 @@ static inline struct frame_cpu_cache *this_cpu_cache(void)
 	return &frame_cpu_caches[cpu];
 }
 
-static inline paddr_t cache_alloc(void)
+/* Pop the top slot of a locked, non-empty cache and mark its frame used; unlocks. */
+static inline paddr_t cache_pop(struct frame_cpu_cache *c, uint32_t n)
 {
-	struct frame_cpu_cache *c = this_cpu_cache();
-
-	frame_cpu_cache_lock(c);
-	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-	if (__builtin_expect(n == 0, 0)) {
-		n = cache_refill(c);
-		if (!n) {
-			frame_cpu_cache_unlock(c);
-			return 0;
-		}
-	}
-	paddr_t f = c->frames[--n];
+	struct frame_cpu_slot slot = c->slots[--n];
 	atomic_store_explicit(&c->count, n, memory_order_relaxed);
-	struct page_info *r = rec(f);
+	struct page_info *r = (struct page_info *)phys_to_virt(slot.info_pa);
 	KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
-		"frame: cached frame %#llx has record %#llx", (unsigned long long)f,
+		"frame: cached frame %#llx has record %#llx", (unsigned long long)slot.frame,
 		(unsigned long long)rec_meta(r));
 	rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, 0));
 	frame_cpu_cache_unlock(c);
-	return f;
+	return slot.frame;
 }
 
-static inline void cache_free(paddr_t f, struct page_info *r)
+/* The cache was empty: refill it (or find nothing) and pop. Cache locked; unlocks. */
+static __attribute__((noinline)) paddr_t cache_alloc_slow(struct frame_cpu_cache *c)
+{
+	uint32_t n = cache_refill(c);
+	if (!n) {
+		frame_cpu_cache_unlock(c);
+		return 0;
+	}
+	return cache_pop(c, n);
+}
+
+static inline __attribute__((always_inline)) paddr_t cache_alloc(void)
 {
 	struct frame_cpu_cache *c = this_cpu_cache();
 
 	frame_cpu_cache_lock(c);
 	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-	if (__builtin_expect(n == FRAME_CPU_CACHE_CAPACITY, 0)) {
-		cache_drain(c, FRAME_CPU_CACHE_BATCH);
-		n -= FRAME_CPU_CACHE_BATCH;
-	}
+	if (__builtin_expect(n == 0, 0))
+		return cache_alloc_slow(c);
+	return cache_pop(c, n);
+}
+
+/* Push a frame on a locked cache that has room; unlocks. */
+static inline void cache_push(struct frame_cpu_cache *c, uint32_t n, paddr_t f, struct page_info *r)
+{
 	rec_set(r, 0, PAGE_META(PAGE_STATE_CACHED, 0));
-	c->frames[n] = f;
+	c->slots[n] = (struct frame_cpu_slot){ f, virt_to_phys(r) };
 	atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
 	frame_cpu_cache_unlock(c);
+}
+
+/* The cache was full: return its oldest batch to the buddy lists, then push. Locked; unlocks. */
+static __attribute__((noinline)) void cache_free_slow(struct frame_cpu_cache *c, paddr_t f,
+						      struct page_info *r)
+{
+	cache_drain(c, FRAME_CPU_CACHE_BATCH);
+	cache_push(c, atomic_load_explicit(&c->count, memory_order_relaxed), f, r);
+}
+
+static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
+{
+	frame_cpu_cache_lock(c);
+	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	if (__builtin_expect(n == FRAME_CPU_CACHE_CAPACITY, 0)) {
+		cache_free_slow(c, f, r);
+		return;
+	}
+	cache_push(c, n, f, r);
 }
 
 uint64_t cached_frames(void)
@@ -340,33 +364,40 @@ static const char *state_name(uint64_t meta)
 	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "corrupt";
 }
 
-/* The record of an allocated block being freed; panics on every misuse. */
+/* Explain why (f, order) cannot be freed. Cold: only reached on a kernel bug. */
+static _Noreturn __attribute__((noinline, cold)) void free_misuse(paddr_t f, unsigned order,
+								  struct page_info *r)
+{
+	if (!r || order > FRAME_MAX_ORDER)
+		plat_panic("frame: free of unmanaged frame %#llx (order %u)", (unsigned long long)f, order);
+	uint64_t meta = rec_meta(r), state = meta & PAGE_META_STATE_MASK;
+	if (state == PAGE_META(PAGE_STATE_USED, 0) && (meta & PAGE_META_ORDER_MASK) != order)
+		plat_panic("frame: wrong-order free of %#llx: allocated order %u, freed as order %u",
+			   (unsigned long long)f, (unsigned)(meta & PAGE_META_ORDER_MASK), order);
+	if (state == PAGE_META(PAGE_STATE_FREE, 0) || state == PAGE_META(PAGE_STATE_CACHED, 0))
+		plat_panic("frame: double free of %#llx order %u (frame is %s)", (unsigned long long)f,
+			   order, state_name(meta));
+	if (meta == 0)
+		plat_panic("frame: free of interior frame %#llx order %u: not a block head "
+			   "(inside a block, or a double free after merging)",
+			   (unsigned long long)f, order);
+	if (state == PAGE_META(PAGE_STATE_USED, 0))
+		plat_panic("frame: free of %#llx which still has %llu references", (unsigned long long)f,
+			   (unsigned long long)(rec_rc(r) & RC_COUNT_MASK));
+	plat_panic("frame: free of %s frame %#llx order %u", state_name(meta), (unsigned long long)f,
+		   order);
+}
+
+/* The record of an allocated, unreferenced block being freed; panics on every misuse. */
 static inline struct page_info *checked_free_target(paddr_t f, unsigned order)
 {
 	struct page_info *r = frame_section_lookup(f);
 
-	if (__builtin_expect(!r || order > FRAME_MAX_ORDER, 0))
-		plat_panic("frame: free of unmanaged frame %#llx (order %u)", (unsigned long long)f, order);
-	uint64_t meta = rec_meta(r);
-	if (__builtin_expect(meta != PAGE_META(PAGE_STATE_USED, order), 0)) {
-		if ((meta & PAGE_META_STATE_MASK) == PAGE_META(PAGE_STATE_USED, 0))
-			plat_panic("frame: wrong-order free of %#llx: allocated order %u, freed as order %u",
-				   (unsigned long long)f, (unsigned)(meta & PAGE_META_ORDER_MASK), order);
-		if ((meta & PAGE_META_STATE_MASK) == PAGE_META(PAGE_STATE_FREE, 0) ||
-		    (meta & PAGE_META_STATE_MASK) == PAGE_META(PAGE_STATE_CACHED, 0))
-			plat_panic("frame: double free of %#llx order %u (frame is %s)",
-				   (unsigned long long)f, order, state_name(meta));
-		if (meta == 0)
-			plat_panic("frame: free of interior frame %#llx order %u: not a block head "
-				   "(inside a block, or a double free after merging)",
-				   (unsigned long long)f, order);
-		plat_panic("frame: free of %s frame %#llx order %u", state_name(meta),
-			   (unsigned long long)f, order);
-	}
-	uint64_t rc = rec_rc(r);
-	if (__builtin_expect(rc & RC_COUNT_MASK, 0))
-		plat_panic("frame: free of %#llx which still has %llu references",
-			   (unsigned long long)f, (unsigned long long)(rc & RC_COUNT_MASK));
+	if (__builtin_expect(!r || order > FRAME_MAX_ORDER ||
+				     rec_meta(r) != PAGE_META(PAGE_STATE_USED, order) ||
+				     (rec_rc(r) & RC_COUNT_MASK),
+			     0))
+		free_misuse(f, order, r);
 	return r;
 }
 
@@ -376,7 +407,7 @@ void deallocate_p2frame(frame_t f, unsigned order)
 
 	KTRACE("frame: free %#llx order %u", (unsigned long long)f.base, order);
 	if (order == 0) {
-		cache_free(f.base, r);
+		cache_free(this_cpu_cache(), f.base, r);
 		return;
 	}
 	plat_lock_acquire(&ST.lock);
@@ -388,7 +419,12 @@ void deallocate_p2frame(frame_t f, unsigned order)
 
 void deallocate_frame(frame_t f)
 {
-	deallocate_p2frame(f, 0);
+	/* the CPU first: fewer values live across the call */
+	struct frame_cpu_cache *c = this_cpu_cache();
+	struct page_info *r = checked_free_target(f.base, 0);
+
+	cache_free(c, f.base, r);
+	KTRACE("frame: free %#llx order 0", (unsigned long long)f.base);
 }
 
 void frame_split_block(frame_t f, unsigned order)

@@ -21,14 +21,23 @@
 #include "frame_alloc.h"
 #include "platform.h"
 
-#define FRAME_CPU_CACHE_CAPACITY 64
+#define FRAME_CPU_CACHE_CAPACITY 63
 #define FRAME_CPU_CACHE_BATCH 32
 
+/* One cached frame: its address and the physical address of its page-info record (so the
+ * allocation path needs no section lookup). */
+struct frame_cpu_slot {
+	paddr_t frame;
+	paddr_t info_pa;
+};
+
+/* 1 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line. */
 struct frame_cpu_cache {
 	_Alignas(64) atomic_bool busy;
 	_Atomic uint32_t count;
-	paddr_t frames[FRAME_CPU_CACHE_CAPACITY];
+	struct frame_cpu_slot slots[FRAME_CPU_CACHE_CAPACITY];
 };
+_Static_assert(sizeof(struct frame_cpu_cache) == 1024, "per-CPU cache is 1 KiB");
 
 struct frame_alloc_state {
 	plat_lock_t lock;

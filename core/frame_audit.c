@@ -189,9 +189,10 @@ static bool check_caches(struct audit *a)
 			break;
 		}
 		for (idx = 0; idx < n; idx++) {
-			paddr_t f = c->frames[idx];
+			paddr_t f = c->slots[idx].frame;
 			struct page_info *r = frame_section_lookup(f);
-			if (!r || ld(&r->meta) != PAGE_META(PAGE_STATE_CACHED, 0)) {
+			if (!r || ld(&r->meta) != PAGE_META(PAGE_STATE_CACHED, 0) ||
+			    (struct page_info *)phys_to_virt(c->slots[idx].info_pa) != r) {
 				kformat(a->buf, a->len, "cache: cpu %u slot %u holds %#llx which is not a cached frame",
 					cpu, idx, (ull)f);
 				ok = false;
@@ -214,7 +215,7 @@ static bool check_caches(struct audit *a)
 		if (n > FRAME_CPU_CACHE_CAPACITY)
 			n = FRAME_CPU_CACHE_CAPACITY;
 		for (uint32_t i = 0; i < n; i++) {
-			struct page_info *r = frame_section_lookup(c->frames[i]);
+			struct page_info *r = frame_section_lookup(c->slots[i].frame);
 			if (r && ld(&r->meta) == PAGE_META(PAGE_STATE_CACHED, 0))
 				atomic_store_explicit(&r->rc, 0, memory_order_relaxed);
 		}

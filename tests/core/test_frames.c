@@ -418,11 +418,11 @@ START_TEST(test_audit_detects_corruption)
 	deallocate_frame(g);
 	struct frame_cpu_cache *c = &frame_cpu_caches[0];
 	uint32_t n = atomic_load(&c->count);
-	paddr_t saved_slot = c->frames[n - 2];
-	c->frames[n - 2] = c->frames[n - 1];
+	struct frame_cpu_slot saved_slot = c->slots[n - 2];
+	c->slots[n - 2] = c->slots[n - 1];
 	ck_assert(!frame_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "cached twice"), "%s", buf);
-	c->frames[n - 2] = saved_slot;
+	c->slots[n - 2] = saved_slot;
 	audit_ok();
 	deallocate_p2frame(f, 2);
 	audit_ok();
