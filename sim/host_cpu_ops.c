@@ -1,5 +1,7 @@
 #include "host_cpu_ops.h"
 
+#include <string.h>
+
 #include "arch/x86_64/cpu_ops.h"
 #include "platform.h"
 
@@ -46,4 +48,32 @@ void arch_invlpg(uint64_t va)
 void arch_flush_tlb_all(void)
 {
 	x86_flush_all(this_cpu());
+}
+
+bool arch_user_access(uint64_t va, void *buf, size_t len, bool write, uint32_t *pf_error)
+{
+	struct x86_cpu *cpu = this_cpu();
+	struct x86_xlate x;
+	bool ac = cpu->rflags_ac;
+
+	KASSERT(len >= 1 && len <= 4096 && ((va & 0xfff) + len) <= 4096,
+		"user access of %zu bytes at %#llx crosses a page", len, (unsigned long long)va);
+	x86_set_ac(cpu, true);
+	x86_translate(cpu, va, write ? X86_WRITE : X86_READ, false, false, &x, NULL);
+	x86_set_ac(cpu, ac);
+	if (x.outcome == X86_PF) {
+		*pf_error = x.err;
+		return false;
+	}
+	KASSERT(x.outcome == X86_OK, "kernel access to user address %#llx: %s",
+		(unsigned long long)va, x.outcome == X86_GP ? "#GP (non-canonical)"
+							   : "page walk outside physical memory");
+	KASSERT(x.pa + len <= cpu->phys.size,
+		"kernel access to user address %#llx reaches physical %#llx, beyond memory",
+		(unsigned long long)va, (unsigned long long)x.pa);
+	if (write)
+		memcpy(cpu->phys.base + x.pa, buf, len);
+	else
+		memcpy(buf, cpu->phys.base + x.pa, len);
+	return true;
 }

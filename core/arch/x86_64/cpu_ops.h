@@ -6,6 +6,8 @@
 #ifndef MMSIM_CORE_ARCH_X86_64_CPU_OPS_H
 #define MMSIM_CORE_ARCH_X86_64_CPU_OPS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* MOV to CR3: switch address spaces; drops the non-global TLB entries of this CPU. */
@@ -18,6 +20,16 @@ uint64_t arch_read_cr2(void);
 void arch_invlpg(uint64_t va);
 /* Toggle CR4.PGE off and on: drop every TLB entry of this CPU, global ones too. */
 void arch_flush_tlb_all(void);
+
+/*
+ * One supervisor data access to a user address inside a STAC/CLAC window (EFLAGS.AC=1), as a
+ * copy loop's `rep movsb` would make it: len bytes (1..4096, not crossing a page boundary) at
+ * linear address va are read into buf or written from it, through the TLB and page walk with
+ * the current CR0.WP. Returns true when done; on a #PF returns false with *pf_error = the
+ * error code (CR2 = va), nothing copied: the kernel's exception table turns that into a fault
+ * it handles, then retries or fails the copy with EFAULT.
+ */
+bool arch_user_access(uint64_t va, void *buf, size_t len, bool write, uint32_t *pf_error);
 
 /*
  * Send an inter-processor interrupt through the local APIC: the target CPU runs
