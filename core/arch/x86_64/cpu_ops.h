@@ -27,7 +27,8 @@ void arch_flush_tlb_all(void);
  * linear address va are read into buf or written from it, through the TLB and page walk with
  * the current CR0.WP. Returns true when done; on a #PF returns false with *pf_error = the
  * error code (CR2 = va), nothing copied: the kernel's exception table turns that into a fault
- * it handles, then retries or fails the copy with EFAULT.
+ * it handles, then retries or fails the copy with EFAULT. va must lie in the user half (the
+ * caller checks the range first, as access_ok does): a non-canonical address would #GP.
  */
 bool arch_user_access(uint64_t va, void *buf, size_t len, bool write, uint32_t *pf_error);
 
