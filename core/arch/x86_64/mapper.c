@@ -1,0 +1,408 @@
+/*
+ * The page-table mapper (invariants M1..M7 in mapper.h).
+ */
+#include "arch/x86_64/mapper.h"
+
+#include "frame_alloc.h"
+#include "platform.h"
+
+static pte_t *table_of(paddr_t table_pa)
+{
+	return (pte_t *)phys_to_virt(table_pa);
+}
+
+static pte_t entry_load(const pte_t *slot)
+{
+	return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+}
+
+static void entry_store(pte_t *slot, pte_t value)
+{
+	__atomic_store_n(slot, value, __ATOMIC_RELEASE);
+}
+
+static pte_t entry_exchange(pte_t *slot, pte_t value)
+{
+	return __atomic_exchange_n(slot, value, __ATOMIC_ACQ_REL);
+}
+
+static bool entry_cas(pte_t *slot, pte_t *expected, pte_t desired)
+{
+	return __atomic_compare_exchange_n(slot, expected, desired, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
+}
+
+/* The canonical form of a 48-bit address (bit 47 copied into 63:48). */
+static uint64_t sign_extend(uint64_t va)
+{
+	return (va & (1ull << 47)) ? (va | 0xffff000000000000ull) : va;
+}
+
+const char *map_result_name(enum map_result r)
+{
+	switch (r) {
+	case MAP_OK:
+		return "ok";
+	case MAP_ENOMEM:
+		return "out of memory";
+	case MAP_EXISTS:
+		return "already mapped";
+	case MAP_NOT_MAPPED:
+		return "not mapped";
+	case MAP_HUGE_CONFLICT:
+		return "huge page conflict";
+	case MAP_EINVAL:
+		return "invalid argument";
+	}
+	return "?";
+}
+
+static frame_t alloc_table(void)
+{
+	return allocate_p2frame_complex(0, FRAME_ZERO, FRAME_STRATEGY_FAST, 0, NULL);
+}
+
+enum map_result mapper_new(struct mapper *m, enum mapper_space space)
+{
+	frame_t root = alloc_table();
+
+	if (frame_is_none(root))
+		return MAP_ENOMEM;
+	m->root = root;
+	m->space = space;
+	m->table_frames = 1;
+	return MAP_OK;
+}
+
+/* Does the mapper edit the half va lives in? */
+static bool half_matches(const struct mapper *m, uint64_t va)
+{
+	if (!va_canonical(va))
+		return false;
+	return va_is_user(va) ? m->space == MAPPER_USER : m->space == MAPPER_KERNEL;
+}
+
+/* Flag rules of a leaf at va (beyond encodability). */
+static bool leaf_flags_fit_half(uint64_t va, page_flags_t flags)
+{
+	if (va_is_user(va))
+		return (flags & PG_USER) && !(flags & PG_GLOBAL);
+	return !(flags & PG_USER);
+}
+
+static page_flags_t table_flags_for(uint64_t va)
+{
+	return PG_PRESENT | PG_WRITABLE | (va_is_user(va) ? PG_USER : 0);
+}
+
+/*
+ * Install a leaf at `level` for va (M1, M3, M4). The caller validated va, pa and flags.
+ */
+static enum map_result map_leaf(struct mapper *m, uint64_t va, paddr_t pa, page_flags_t flags,
+				unsigned level)
+{
+	frame_t fresh[3];
+	unsigned missing = 0, i, lvl;
+	paddr_t table = m->root.base;
+	pte_t *slot;
+	pte_t e;
+
+	/* Walk down while the tables exist. */
+	for (lvl = PT_LEVEL_PML4; lvl > level; lvl--) {
+		e = entry_load(&table_of(table)[pt_index(va, lvl)]);
+		if (!pte_present(e)) {
+			missing = lvl - level;
+			break;
+		}
+		if (pte_is_leaf(e, lvl))
+			return MAP_HUGE_CONFLICT;
+		table = pte_address(e, lvl);
+	}
+	if (missing == 0) {
+		/* lvl == level: the slot for the leaf is in `table`. */
+		slot = &table_of(table)[pt_index(va, level)];
+		if (pte_present(entry_load(slot)))
+			return MAP_EXISTS;
+		entry_store(slot, pte_make_leaf(pa, flags, level));
+		return MAP_OK;
+	}
+
+	/* Allocate every missing table first; none is visible until linked. */
+	for (i = 0; i < missing; i++) {
+		fresh[i] = alloc_table();
+		if (frame_is_none(fresh[i])) {
+			while (i--)
+				deallocate_frame(fresh[i]);
+			return MAP_ENOMEM;
+		}
+	}
+	/* Build the chain bottom-up: the leaf, then the links between fresh tables... */
+	table_of(fresh[missing - 1].base)[pt_index(va, level)] = pte_make_leaf(pa, flags, level);
+	for (i = missing - 1; i > 0; i--)
+		table_of(fresh[i - 1].base)[pt_index(va, lvl - i)] =
+			pte_make_table(fresh[i].base, table_flags_for(va), lvl - i);
+	/* ...and publish it with one store into the existing tree. */
+	entry_store(&table_of(table)[pt_index(va, lvl)],
+		    pte_make_table(fresh[0].base, table_flags_for(va), lvl));
+	m->table_frames += missing;
+	return MAP_OK;
+}
+
+static enum map_result check_leaf_args(const struct mapper *m, uint64_t va, paddr_t pa,
+				       page_flags_t flags, unsigned level)
+{
+	if (!half_matches(m, va))
+		return MAP_EINVAL;
+	if (va & (pt_level_size(level) - 1))
+		return MAP_EINVAL;
+	if (!leaf_flags_fit_half(va, flags))
+		return MAP_EINVAL;
+	if (!pte_leaf_encodable(pa, flags, level))
+		return MAP_EINVAL;
+	return MAP_OK;
+}
+
+enum map_result mapper_map(struct mapper *m, uint64_t va, frame_t frame, page_flags_t flags)
+{
+	enum map_result r = check_leaf_args(m, va, frame.base, flags, PT_LEVEL_PT);
+
+	if (r != MAP_OK)
+		return r;
+	return map_leaf(m, va, frame.base, flags, PT_LEVEL_PT);
+}
+
+enum map_result mapper_map_huge(struct mapper *m, uint64_t va, frame_t frame, page_flags_t flags,
+				unsigned level)
+{
+	enum map_result r;
+
+	if (level != PT_LEVEL_PD && level != PT_LEVEL_PDPT)
+		return MAP_EINVAL;
+	flags |= PG_HUGE;
+	r = check_leaf_args(m, va, frame.base, flags, level);
+	if (r != MAP_OK)
+		return r;
+	return map_leaf(m, va, frame.base, flags, level);
+}
+
+/* The path of a walk to the leaf mapping va: tables[lvl] is the table holding the entry at
+ * lvl. Returns the leaf level, or 0 if no present leaf maps va. */
+struct walk_path {
+	paddr_t tables[PT_LEVEL_PML4 + 1];
+};
+
+static unsigned walk_to_leaf(const struct mapper *m, uint64_t va, struct walk_path *p)
+{
+	paddr_t table = m->root.base;
+
+	for (unsigned lvl = PT_LEVEL_PML4; lvl >= PT_LEVEL_PT; lvl--) {
+		pte_t e = entry_load(&table_of(table)[pt_index(va, lvl)]);
+
+		p->tables[lvl] = table;
+		if (!pte_present(e))
+			return 0;
+		if (pte_is_leaf(e, lvl))
+			return lvl;
+		table = pte_address(e, lvl);
+	}
+	return 0; /* not reached: level 1 entries are always leaves */
+}
+
+void table_release_init(struct table_release *rel)
+{
+	rel->count = 0;
+}
+
+bool table_release_needs_flush(const struct table_release *rel)
+{
+	return TABLE_RELEASE_CAPACITY - rel->count < MAPPER_UNMAP_MAX_RELEASE;
+}
+
+void table_release_free(struct table_release *rel)
+{
+	for (unsigned i = 0; i < rel->count; i++)
+		deallocate_frame(rel->frames[i]);
+	rel->count = 0;
+}
+
+static bool table_empty(paddr_t table)
+{
+	const pte_t *t = table_of(table);
+
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		if (entry_load(&t[i]) != 0)
+			return false;
+	return true;
+}
+
+enum map_result mapper_unmap(struct mapper *m, uint64_t va, struct mapped_leaf *out,
+			     struct table_release *rel, unsigned *released)
+{
+	struct walk_path p;
+	unsigned level, lvl, n = 0;
+	pte_t old;
+
+	if (released)
+		*released = 0;
+	if (!half_matches(m, va) || (va & PAGE_MASK))
+		return MAP_EINVAL;
+	KASSERT(!rel || !table_release_needs_flush(rel),
+		"mapper_unmap: table_release full (%u of %u): flush it first", rel->count,
+		TABLE_RELEASE_CAPACITY);
+	level = walk_to_leaf(m, va, &p);
+	if (level == 0)
+		return MAP_NOT_MAPPED;
+	if (va & (pt_level_size(level) - 1))
+		return MAP_HUGE_CONFLICT;
+
+	old = entry_exchange(&table_of(p.tables[level])[pt_index(va, level)], 0);
+	if (out) {
+		out->frame = (frame_t){ pte_address(old, level) };
+		out->flags = pte_flags(old, level);
+		out->level = level;
+	}
+	if (va_is_user(va) && rel) {
+		/* M6: unlink emptied tables bottom-up; the root is never released. */
+		for (lvl = level; lvl < PT_LEVEL_PML4; lvl++) {
+			if (!table_empty(p.tables[lvl]))
+				break;
+			entry_store(&table_of(p.tables[lvl + 1])[pt_index(va, lvl + 1)], 0);
+			rel->frames[rel->count++] = (frame_t){ p.tables[lvl] };
+			m->table_frames--;
+			n++;
+		}
+	}
+	if (released)
+		*released = n;
+	return MAP_OK;
+}
+
+enum map_result mapper_remap(struct mapper *m, uint64_t va, page_flags_t flags,
+			     page_flags_t *old_flags)
+{
+	struct walk_path p;
+	unsigned level;
+	pte_t *slot, old, new_entry;
+	page_flags_t keep;
+
+	if (!half_matches(m, va) || (va & PAGE_MASK))
+		return MAP_EINVAL;
+	if (!leaf_flags_fit_half(va, flags))
+		return MAP_EINVAL;
+	level = walk_to_leaf(m, va, &p);
+	if (level == 0)
+		return MAP_NOT_MAPPED;
+	if (va & (pt_level_size(level) - 1))
+		return MAP_HUGE_CONFLICT;
+	flags &= ~(page_flags_t)(PG_HUGE | PG_ACCESSED | PG_DIRTY);
+	if (level > PT_LEVEL_PT)
+		flags |= PG_HUGE;
+
+	slot = &table_of(p.tables[level])[pt_index(va, level)];
+	old = entry_load(slot);
+	if (!pte_leaf_encodable(pte_address(old, level), flags, level))
+		return MAP_EINVAL;
+	/* M7: keep whatever A/D the processor set, even while we swap the entry. */
+	do {
+		keep = pte_flags(old, level) & (PG_ACCESSED | PG_DIRTY);
+		new_entry = pte_make_leaf(pte_address(old, level), flags | keep, level);
+	} while (!entry_cas(slot, &old, new_entry));
+	if (old_flags)
+		*old_flags = pte_flags(old, level);
+	return MAP_OK;
+}
+
+enum map_result mapper_translate(const struct mapper *m, uint64_t va, struct translation *out)
+{
+	struct walk_path p;
+	unsigned level;
+	pte_t e;
+
+	if (!va_canonical(va))
+		return MAP_EINVAL;
+	level = walk_to_leaf(m, va, &p);
+	if (level == 0)
+		return MAP_NOT_MAPPED;
+	e = entry_load(&table_of(p.tables[level])[pt_index(va, level)]);
+	out->entry = e;
+	out->leaf.frame = (frame_t){ pte_address(e, level) };
+	out->leaf.flags = pte_flags(e, level);
+	out->leaf.level = level;
+	out->pa = pte_address(e, level) + (va & (pt_level_size(level) - 1));
+	return MAP_OK;
+}
+
+static bool visit_table(paddr_t table, unsigned level, uint64_t va_base, unsigned first,
+			unsigned end, const struct mapper_visitor *v)
+{
+	const pte_t *t = table_of(table);
+
+	for (unsigned i = first; i < end; i++) {
+		pte_t e = entry_load(&t[i]);
+		uint64_t va = sign_extend(va_base + (uint64_t)i * pt_level_size(level));
+
+		if (!pte_present(e))
+			continue;
+		if (pte_is_leaf(e, level)) {
+			if (v->leaf && !v->leaf(v->ctx, va, e, level))
+				return false;
+			continue;
+		}
+		if (v->table && !v->table(v->ctx, (frame_t){ pte_address(e, level) }, level - 1, va))
+			return false;
+		if (!visit_table(pte_address(e, level), level - 1, va, 0, PT_ENTRIES, v))
+			return false;
+	}
+	return true;
+}
+
+bool mapper_visit(const struct mapper *m, enum mapper_visit_scope scope,
+		  const struct mapper_visitor *v)
+{
+	unsigned first = scope == MAPPER_VISIT_KERNEL ? PML4_KERNEL_FIRST_SLOT : 0;
+	unsigned end = scope == MAPPER_VISIT_USER ? PML4_USER_SLOTS : PT_ENTRIES;
+
+	if (v->table && !v->table(v->ctx, m->root, PT_LEVEL_PML4, sign_extend(
+		(uint64_t)first * pt_level_size(PT_LEVEL_PML4))))
+		return false;
+	return visit_table(m->root.base, PT_LEVEL_PML4, 0, first, end, v);
+}
+
+static void destroy_table(struct mapper *m, paddr_t table, unsigned level, uint64_t va_base,
+			  unsigned end,
+			  void (*leaf)(void *ctx, uint64_t va, pte_t entry, unsigned level),
+			  void *ctx)
+{
+	pte_t *t = table_of(table);
+
+	for (unsigned i = 0; i < end; i++) {
+		pte_t e = t[i];
+		uint64_t va = va_base + (uint64_t)i * pt_level_size(level);
+
+		if (!pte_present(e))
+			continue;
+		if (pte_is_leaf(e, level)) {
+			if (leaf)
+				leaf(ctx, va, e, level);
+		} else {
+			destroy_table(m, pte_address(e, level), level - 1, va, PT_ENTRIES, leaf, ctx);
+			deallocate_frame((frame_t){ pte_address(e, level) });
+			m->table_frames--;
+		}
+		t[i] = 0;
+	}
+}
+
+void mapper_destroy_user(struct mapper *m,
+			 void (*leaf)(void *ctx, uint64_t va, pte_t entry, unsigned level),
+			 void *ctx)
+{
+	KASSERT(m->space == MAPPER_USER, "mapper_destroy_user on a kernel mapper");
+	KASSERT(!frame_is_none(m->root), "mapper_destroy_user: no root");
+	destroy_table(m, m->root.base, PT_LEVEL_PML4, 0, PML4_USER_SLOTS, leaf, ctx);
+	deallocate_frame(m->root);
+	m->table_frames--;
+	KASSERT(m->table_frames == 0, "mapper_destroy_user: %llu table frames unaccounted for",
+		(unsigned long long)m->table_frames);
+	m->root = FRAME_NONE;
+}

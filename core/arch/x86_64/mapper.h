@@ -1,0 +1,196 @@
+/*
+ * The page-table mapper: edits one x86_64 four-level page-table tree, given its top-level
+ * table (PML4) frame. Every table is a frame from the frame allocator, reached through
+ * phys_to_virt; every entry is written with pte_make_leaf / pte_make_table (page_flags.h).
+ *
+ * A mapper edits one half of the address space:
+ *   MAPPER_USER   the lower half [0, USER_END): one per address space. It owns its PML4 and
+ *                 every table below PML4 slots 0..255. Slots 256..511 are copies of the kernel's
+ *                 (kernel_space_clone_upper) and are never edited nor freed through it.
+ *   MAPPER_KERNEL the upper half [KERNEL_HALF_START, 2^64): the kernel's own tree
+ *                 (kernel_space.h), edited only under the KernelMapper lock.
+ *
+ * Invariants kept here:
+ * - M1 a present leaf is never overwritten: mapping over one is MAP_EXISTS (the design being
+ *   ported overwrote it silently and leaked the old frame's reference);
+ * - M2 intermediate entries are P|RW, plus US for user-half addresses and supervisor for the
+ *   kernel half, never XD or G: the leaf alone decides about rights;
+ * - M3 a huge leaf is never walked through as a table: MAP_HUGE_CONFLICT;
+ * - M4 nothing is half-built: a map call allocates every missing table (zeroed) before it
+ *   links any, links them bottom-up so a concurrent hardware walk never sees a partial chain,
+ *   and on MAP_ENOMEM frees what it allocated (never visible to anyone) and changes nothing;
+ * - M5 table_frames counts exactly the tables reachable from this mapper that it owns (the
+ *   root included; a user mapper does not count the shared kernel-half tables);
+ * - M6 a user-half table that becomes empty on unmap is unlinked and handed back in a
+ *   table_release, never freed inside the unmap: the processor (and its paging-structure
+ *   caches) may still walk it until the caller's TLB shootdown. Kernel-half tables are never
+ *   released (they are shared by every address space).
+ * - M7 entries that the processor may update concurrently (A/D bits) are changed with atomic
+ *   exchange / compare-and-swap, so a remap or unmap never loses a D bit set meanwhile.
+ *
+ * Concurrency: a mapper is not locked inside; the caller serialises all edits of one tree
+ * (the address space's lock, or the KernelMapper lock). Reads by the processor may run at any
+ * time and always see either the old or the new entry.
+ */
+#ifndef MMSIM_CORE_ARCH_X86_64_MAPPER_H
+#define MMSIM_CORE_ARCH_X86_64_MAPPER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "arch/x86_64/page_flags.h"
+#include "frame.h"
+
+/* The end of the user half and the start of the kernel half (4-level paging, 48 bits). */
+#define USER_END 0x0000800000000000ull
+#define KERNEL_HALF_START 0xffff800000000000ull
+/* PML4 slots of the two halves. */
+#define PML4_USER_SLOTS 256u
+#define PML4_KERNEL_FIRST_SLOT 256u
+
+static inline bool va_canonical(uint64_t va)
+{
+	return va < USER_END || va >= KERNEL_HALF_START;
+}
+
+static inline bool va_is_user(uint64_t va)
+{
+	return va < USER_END;
+}
+
+enum map_result {
+	MAP_OK = 0,
+	MAP_ENOMEM,        /* a table could not be allocated; nothing changed */
+	MAP_EXISTS,        /* a present leaf (or, for a huge map, a table) is already there */
+	MAP_NOT_MAPPED,    /* no present leaf maps the address */
+	MAP_HUGE_CONFLICT, /* a huge leaf is where a table is needed, or va is inside (not at the
+			      base of) the huge leaf being unmapped or remapped */
+	MAP_EINVAL,        /* non-canonical or unaligned address, bad flags or level, address
+			      not encodable, or user/kernel half mismatch */
+};
+
+const char *map_result_name(enum map_result r);
+
+enum mapper_space {
+	MAPPER_USER,
+	MAPPER_KERNEL,
+};
+
+struct mapper {
+	frame_t root;
+	enum mapper_space space;
+	uint64_t table_frames; /* M5 */
+};
+
+/*
+ * Allocate a zeroed PML4 and make m a mapper over it. MAP_ENOMEM if no frame. A user mapper
+ * gets the kernel half by kernel_space_clone_upper(m->root) (see kernel_space_new_user).
+ */
+enum map_result mapper_new(struct mapper *m, enum mapper_space space);
+
+/*
+ * Map the 4 KiB page at va to frame. flags are leaf flags: PG_PRESENT required, PG_HUGE not
+ * allowed; a user-half va needs PG_USER and must not be PG_GLOBAL (a global user page would
+ * survive the address-space switch); a kernel-half va must not be PG_USER. Allocates missing
+ * tables zeroed (M4). No TLB flush is needed: a not-present translation is never cached.
+ */
+enum map_result mapper_map(struct mapper *m, uint64_t va, frame_t frame, page_flags_t flags);
+
+/*
+ * Map a 2 MiB (level PT_LEVEL_PD) or 1 GiB (level PT_LEVEL_PDPT) page at va to the block
+ * starting at frame; both aligned to the page size. PG_HUGE is implied. MAP_EXISTS if the
+ * slot holds a present leaf or a table (even an empty one), MAP_HUGE_CONFLICT if a larger
+ * leaf covers va, MAP_EINVAL for 1 GiB pages on a CPU without them.
+ */
+enum map_result mapper_map_huge(struct mapper *m, uint64_t va, frame_t frame, page_flags_t flags,
+				unsigned level);
+
+/* What an unmap or translate found. */
+struct mapped_leaf {
+	frame_t frame;      /* base of the page (first frame of a huge page) */
+	page_flags_t flags; /* the entry's flags, with A/D as the processor left them */
+	unsigned level;     /* 1 (4 KiB), 2 (2 MiB) or 3 (1 GiB) */
+};
+
+/*
+ * Tables emptied by unmaps, waiting for the TLB shootdown. Contract:
+ *  1. unmap with a table_release that has room for MAPPER_UNMAP_MAX_RELEASE more frames
+ *     (table_release_needs_flush() false); an unmap panics otherwise;
+ *  2. the caller shoots down the unmapped addresses on every CPU that may use the address
+ *     space (INVLPG also drops the paging-structure-cache entries for the address);
+ *  3. only then table_release_free() returns the frames to the frame allocator.
+ * Between 1 and 3 the frames are still allocated (used) but no longer counted in the
+ * mapper's table_frames.
+ */
+#define TABLE_RELEASE_CAPACITY 16u
+#define MAPPER_UNMAP_MAX_RELEASE 3u /* a PT, its PD and its PDPT */
+
+struct table_release {
+	unsigned count;
+	frame_t frames[TABLE_RELEASE_CAPACITY];
+};
+
+void table_release_init(struct table_release *rel);
+bool table_release_needs_flush(const struct table_release *rel);
+/* Free every held table frame (after the shootdown) and empty the list. */
+void table_release_free(struct table_release *rel);
+
+/*
+ * Remove the leaf mapping va and report it in *out (may be NULL). va must be the base of
+ * the leaf (MAP_HUGE_CONFLICT inside a huge page). For a user-half va and rel != NULL, every
+ * intermediate table left without a present entry is unlinked from its parent and appended
+ * to rel (M6); *released (may be NULL) gets how many. With rel == NULL empty tables stay
+ * linked (they are freed with the address space). The caller flushes the TLB.
+ */
+enum map_result mapper_unmap(struct mapper *m, uint64_t va, struct mapped_leaf *out,
+			     struct table_release *rel, unsigned *released);
+
+/*
+ * Replace the flags of the present leaf at va (its base, as for unmap). The frame, the page
+ * size and the processor's A/D bits are kept; the same flag rules as mapper_map apply.
+ * *old_flags (may be NULL) gets the previous flags. The caller flushes the TLB.
+ */
+enum map_result mapper_remap(struct mapper *m, uint64_t va, page_flags_t flags,
+			     page_flags_t *old_flags);
+
+struct translation {
+	paddr_t pa;           /* the physical address va translates to (offset included) */
+	struct mapped_leaf leaf;
+	pte_t entry;          /* the raw leaf entry */
+};
+
+/* Walk the tree as the processor would (without rights checks) for any canonical va. */
+enum map_result mapper_translate(const struct mapper *m, uint64_t va, struct translation *out);
+
+/*
+ * Visit the tree in address order. table(ctx, frame, level, va) is called for every table
+ * (the root with level 4 first, then each table before the entries inside it; va is the first
+ * address it covers); leaf(ctx, va, entry, level) for every present leaf. Either may be NULL.
+ * A callback returning false stops the walk; mapper_visit then returns false.
+ */
+enum mapper_visit_scope {
+	MAPPER_VISIT_USER,   /* PML4 slots 0..255 */
+	MAPPER_VISIT_KERNEL, /* PML4 slots 256..511 */
+	MAPPER_VISIT_ALL,
+};
+
+struct mapper_visitor {
+	bool (*table)(void *ctx, frame_t table, unsigned level, uint64_t va);
+	bool (*leaf)(void *ctx, uint64_t va, pte_t entry, unsigned level);
+	void *ctx;
+};
+
+bool mapper_visit(const struct mapper *m, enum mapper_visit_scope scope,
+		  const struct mapper_visitor *v);
+
+/*
+ * Exit: free every user-half table and the PML4 of a user mapper, calling leaf(ctx, va,
+ * entry, level) first for every present leaf (the caller drops the frames' references).
+ * The caller guarantees that no CPU still uses this tree (every CPU switched CR3 away and its
+ * TLB was shot down). Afterwards m->root is FRAME_NONE and m->table_frames 0.
+ */
+void mapper_destroy_user(struct mapper *m, void (*leaf)(void *ctx, uint64_t va, pte_t entry,
+							 unsigned level),
+			 void *ctx);
+
+#endif

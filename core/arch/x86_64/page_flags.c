@@ -1,0 +1,193 @@
+/*
+ * Encoding and decoding of x86_64 paging-structure entries (invariants in page_flags.h).
+ */
+#include "arch/x86_64/page_flags.h"
+
+#include "platform.h"
+
+/* Architectural bit positions (Intel SDM vol. 3A, tables 4-15 .. 4-20). */
+enum {
+	BIT_P = 0,
+	BIT_RW = 1,
+	BIT_US = 2,
+	BIT_PWT = 3,
+	BIT_PCD = 4,
+	BIT_A = 5,
+	BIT_D = 6,
+	BIT_PS = 7,
+	BIT_G = 8,
+	BIT_AVL9 = 9,
+	BIT_AVL10 = 10,
+	BIT_XD = 63,
+};
+
+#define BIT(n) ((uint64_t)1 << (n))
+
+/* Address field of a table entry or 4 KiB leaf: bits 51:12. */
+#define ADDR_4K 0x000ffffffffff000ull
+
+static struct paging_caps caps = { .phys_addr_bits = 52, .page_1g = true };
+
+void paging_caps_set(struct paging_caps c)
+{
+	KASSERT(c.phys_addr_bits >= 36 && c.phys_addr_bits <= 52,
+		"paging_caps: MAXPHYADDR %u outside 36..52", c.phys_addr_bits);
+	caps = c;
+}
+
+struct paging_caps paging_caps_get(void)
+{
+	return caps;
+}
+
+static bool pa_fits(paddr_t pa)
+{
+	return (pa >> caps.phys_addr_bits) == 0;
+}
+
+bool pte_leaf_encodable(paddr_t pa, page_flags_t flags, unsigned level)
+{
+	if (level < PT_LEVEL_PT || level > PT_LEVEL_PDPT)
+		return false;
+	if (level == PT_LEVEL_PDPT && !caps.page_1g)
+		return false;
+	if (flags & ~(page_flags_t)PG_ALL_LEAF_FLAGS)
+		return false;
+	if (!(flags & PG_PRESENT))
+		return false;
+	if (((flags & PG_HUGE) != 0) != (level > PT_LEVEL_PT))
+		return false;
+	if (pa & (pt_level_size(level) - 1))
+		return false; /* also keeps the reserved bits 20:13 / 29:13 of huge leaves clear */
+	return pa_fits(pa);
+}
+
+pte_t pte_make_leaf(paddr_t pa, page_flags_t flags, unsigned level)
+{
+	pte_t e = BIT(BIT_P);
+
+	KASSERT(pte_leaf_encodable(pa, flags, level),
+		"refusing to encode leaf pa=0x%llx flags=0x%x level %u (reserved bits)",
+		(unsigned long long)pa, flags, level);
+	e |= pa;
+	if (flags & PG_WRITABLE)
+		e |= BIT(BIT_RW);
+	if (flags & PG_USER)
+		e |= BIT(BIT_US);
+	if (flags & PG_WRITE_THROUGH)
+		e |= BIT(BIT_PWT);
+	if (flags & PG_CACHE_DISABLE)
+		e |= BIT(BIT_PCD);
+	if (flags & PG_ACCESSED)
+		e |= BIT(BIT_A);
+	if (flags & PG_DIRTY)
+		e |= BIT(BIT_D);
+	if (flags & PG_HUGE)
+		e |= BIT(BIT_PS);
+	if (flags & PG_GLOBAL)
+		e |= BIT(BIT_G);
+	if (flags & PG_SOFT0)
+		e |= BIT(BIT_AVL9);
+	if (flags & PG_SOFT1)
+		e |= BIT(BIT_AVL10);
+	if (flags & PG_NO_EXEC)
+		e |= BIT(BIT_XD);
+	return e;
+}
+
+pte_t pte_make_table(paddr_t table_pa, page_flags_t flags, unsigned level)
+{
+	pte_t e = BIT(BIT_P);
+
+	KASSERT(level >= PT_LEVEL_PD && level <= PT_LEVEL_PML4, "table entry at level %u", level);
+	KASSERT((flags & PG_PRESENT) && !(flags & ~(page_flags_t)PG_ALL_TABLE_FLAGS),
+		"table entry flags 0x%x", flags);
+	KASSERT(!(table_pa & PAGE_MASK) && pa_fits(table_pa),
+		"table address 0x%llx not encodable", (unsigned long long)table_pa);
+	e |= table_pa;
+	if (flags & PG_WRITABLE)
+		e |= BIT(BIT_RW);
+	if (flags & PG_USER)
+		e |= BIT(BIT_US);
+	if (flags & PG_ACCESSED)
+		e |= BIT(BIT_A);
+	return e;
+}
+
+bool pte_is_leaf(pte_t e, unsigned level)
+{
+	if (level == PT_LEVEL_PT)
+		return true;
+	if (level == PT_LEVEL_PD || level == PT_LEVEL_PDPT)
+		return (e & BIT(BIT_PS)) != 0;
+	return false;
+}
+
+paddr_t pte_address(pte_t e, unsigned level)
+{
+	if (level > PT_LEVEL_PT && pte_is_leaf(e, level))
+		return e & ADDR_4K & ~(pt_level_size(level) - 1);
+	return e & ADDR_4K;
+}
+
+page_flags_t pte_flags(pte_t e, unsigned level)
+{
+	page_flags_t f = 0;
+	bool leaf = pte_is_leaf(e, level);
+
+	if (e & BIT(BIT_P))
+		f |= PG_PRESENT;
+	if (e & BIT(BIT_RW))
+		f |= PG_WRITABLE;
+	if (e & BIT(BIT_US))
+		f |= PG_USER;
+	if (e & BIT(BIT_PWT))
+		f |= PG_WRITE_THROUGH;
+	if (e & BIT(BIT_PCD))
+		f |= PG_CACHE_DISABLE;
+	if (e & BIT(BIT_A))
+		f |= PG_ACCESSED;
+	if (e & BIT(BIT_XD))
+		f |= PG_NO_EXEC;
+	if (e & BIT(BIT_AVL9))
+		f |= PG_SOFT0;
+	if (e & BIT(BIT_AVL10))
+		f |= PG_SOFT1;
+	if (leaf) {
+		if (e & BIT(BIT_D))
+			f |= PG_DIRTY;
+		if (e & BIT(BIT_G))
+			f |= PG_GLOBAL;
+		if (level > PT_LEVEL_PT)
+			f |= PG_HUGE;
+	}
+	return f;
+}
+
+page_flags_t page_flags_from_prot(unsigned prot)
+{
+	page_flags_t f;
+
+	if (!(prot & (PROT_BIT_READ | PROT_BIT_WRITE | PROT_BIT_EXEC)))
+		return 0;
+	f = PG_PRESENT | PG_USER;
+	if (prot & PROT_BIT_WRITE)
+		f |= PG_WRITABLE;
+	if (!(prot & PROT_BIT_EXEC))
+		f |= PG_NO_EXEC;
+	return f;
+}
+
+unsigned page_flags_to_prot(page_flags_t flags)
+{
+	unsigned prot = 0;
+
+	if (!(flags & PG_PRESENT))
+		return 0;
+	prot |= PROT_BIT_READ;
+	if (flags & PG_WRITABLE)
+		prot |= PROT_BIT_WRITE;
+	if (!(flags & PG_NO_EXEC))
+		prot |= PROT_BIT_EXEC;
+	return prot;
+}

@@ -1,0 +1,137 @@
+/*
+ * The kernel's view of an x86_64 paging-structure entry: a bitset of logical page flags and
+ * pure functions that encode a leaf or table entry from (physical address, flags, level) and
+ * decode it back.
+ *
+ * This is the operating system's side of the encoding, written from the architecture manual
+ * (shared/reference/x86-paging.md sections 1 and 3), independently of the simulated processor.
+ * The logical flag values deliberately differ from the architectural bit positions, so every
+ * flag goes through one explicit translation in page_flags.c.
+ *
+ * Invariants (kept by the encoders, which panic on a violation: writing such an entry would be
+ * a kernel bug):
+ * - the kernel never writes an entry the processor would reject with a reserved-bit fault:
+ *   the address fits in the CPU's physical-address width (paging_caps), a 2 MiB leaf has
+ *   bits 20:13 clear and a 1 GiB leaf bits 29:13 clear (the address is aligned to the page
+ *   size), PS is never set in a PML4E nor in a PDPTE when the CPU lacks 1 GiB pages, and XD
+ *   is set only because the caller asked for PG_NO_EXEC (this kernel runs with EFER.NXE=1);
+ * - PAT (bit 7 of a PTE, bit 12 of a huge leaf) is never set: memory types come from PWT/PCD;
+ * - table (non-leaf) entries carry only P, R/W, U/S (and A when decoded): never G (bit 8 is
+ *   reserved in a PML4E on AMD), never PS, never XD (the leaf decides about execution);
+ * - a not-present entry is written as 0 and nothing else.
+ */
+#ifndef MMSIM_CORE_ARCH_X86_64_PAGE_FLAGS_H
+#define MMSIM_CORE_ARCH_X86_64_PAGE_FLAGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "phys.h"
+
+/* A raw 64-bit paging-structure entry as stored in a table. */
+typedef uint64_t pte_t;
+
+/* Logical page flags. */
+typedef uint32_t page_flags_t;
+
+enum page_flag {
+	PG_PRESENT = 1u << 0,
+	PG_WRITABLE = 1u << 1,
+	PG_USER = 1u << 2,
+	PG_NO_EXEC = 1u << 3,
+	PG_GLOBAL = 1u << 4,
+	PG_WRITE_THROUGH = 1u << 5,
+	PG_CACHE_DISABLE = 1u << 6,
+	PG_HUGE = 1u << 7,     /* a 2 MiB or 1 GiB leaf (PS); never given for a 4 KiB leaf */
+	PG_ACCESSED = 1u << 8, /* set by the processor; may be given to pre-set it */
+	PG_DIRTY = 1u << 9,    /* leaves only; set by the processor on a write */
+	PG_SOFT0 = 1u << 10,   /* bits available to software (architectural bits 9 and 10) */
+	PG_SOFT1 = 1u << 11,
+};
+
+#define PG_ALL_LEAF_FLAGS                                                                      \
+	(PG_PRESENT | PG_WRITABLE | PG_USER | PG_NO_EXEC | PG_GLOBAL | PG_WRITE_THROUGH |      \
+	 PG_CACHE_DISABLE | PG_HUGE | PG_ACCESSED | PG_DIRTY | PG_SOFT0 | PG_SOFT1)
+#define PG_ALL_TABLE_FLAGS (PG_PRESENT | PG_WRITABLE | PG_USER | PG_ACCESSED)
+
+/* Paging levels: the level of the table an entry lives in. */
+enum pt_level {
+	PT_LEVEL_PT = 1,   /* entries map 4 KiB pages */
+	PT_LEVEL_PD = 2,   /* entries point to PTs or map 2 MiB pages */
+	PT_LEVEL_PDPT = 3, /* entries point to PDs or map 1 GiB pages */
+	PT_LEVEL_PML4 = 4, /* entries point to PDPTs */
+};
+
+#define PT_ENTRIES 512u
+
+/* Bytes one entry at `level` covers: 4 KiB, 2 MiB, 1 GiB, 512 GiB. */
+static inline uint64_t pt_level_size(unsigned level)
+{
+	return (uint64_t)1 << (PAGE_SHIFT + 9 * (level - 1));
+}
+
+/* Index of va in the table at `level` (bits 47:39, 38:30, 29:21 or 20:12). */
+static inline unsigned pt_index(uint64_t va, unsigned level)
+{
+	return (unsigned)((va >> (PAGE_SHIFT + 9 * (level - 1))) & (PT_ENTRIES - 1));
+}
+
+/*
+ * What the processor supports, as the kernel learned it at boot (CPUID 80000008H:EAX[7:0]
+ * and 80000001H:EDX[26] on real hardware; the host tells mmsim's kernel). Defaults: 52 bits,
+ * 1 GiB pages available. Set before the first mapping.
+ */
+struct paging_caps {
+	unsigned phys_addr_bits; /* MAXPHYADDR, 36..52 */
+	bool page_1g;
+};
+void paging_caps_set(struct paging_caps caps);
+struct paging_caps paging_caps_get(void);
+
+/* True if (pa, flags) can be encoded as a leaf at level (1..3) without any reserved bit:
+ * pa aligned to the page size and within MAXPHYADDR, flags within PG_ALL_LEAF_FLAGS with
+ * PG_PRESENT, PG_HUGE exactly when level > 1, and level 3 only with 1 GiB pages. */
+bool pte_leaf_encodable(paddr_t pa, page_flags_t flags, unsigned level);
+
+/* Encode a present leaf. Panics unless pte_leaf_encodable(pa, flags, level). */
+pte_t pte_make_leaf(paddr_t pa, page_flags_t flags, unsigned level);
+
+/* Encode a present table entry at level (2..4) pointing to the table at table_pa. flags must
+ * be within PG_ALL_TABLE_FLAGS and include PG_PRESENT; panics otherwise. */
+pte_t pte_make_table(paddr_t table_pa, page_flags_t flags, unsigned level);
+
+static inline bool pte_present(pte_t e)
+{
+	return (e & 1u) != 0;
+}
+
+/* True if the present entry e at level is a leaf (level 1, or PS at level 2/3). */
+bool pte_is_leaf(pte_t e, unsigned level);
+
+/* The physical address an entry holds: the next table, or the page base of a leaf (with the
+ * mask of its size: bit 12 of a huge leaf is PAT, not address). */
+paddr_t pte_address(pte_t e, unsigned level);
+
+/* The logical flags of an entry at level (PG_HUGE for a huge leaf, PG_DIRTY only on leaves). */
+page_flags_t pte_flags(pte_t e, unsigned level);
+
+/* User-space protections, as mmap/mprotect give them. */
+enum prot_bits {
+	PROT_BIT_READ = 1u << 0,
+	PROT_BIT_WRITE = 1u << 1,
+	PROT_BIT_EXEC = 1u << 2,
+};
+
+/*
+ * Leaf flags of a user page with protection `prot`: present, user, writable iff
+ * PROT_BIT_WRITE, PG_NO_EXEC unless PROT_BIT_EXEC. x86 cannot express write-only or
+ * execute-only: write implies read, exec implies read. PROT_NONE (prot == 0) has no present
+ * encoding at all: the result is 0 (not present) and the page stays unmapped, so every access
+ * faults and the fault handler refuses it.
+ */
+page_flags_t page_flags_from_prot(unsigned prot);
+
+/* The protection a user leaf grants (read always for a present user leaf). */
+unsigned page_flags_to_prot(page_flags_t flags);
+
+#endif
