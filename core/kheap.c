@@ -9,7 +9,6 @@
 #include <stdatomic.h>
 
 #include "heap_list.h"
-#include "kformat.h"
 #include "kstring.h"
 #include "platform.h"
 #include "slab.h"
@@ -132,19 +131,11 @@ void kheap_get_stats(struct kheap_stats *out)
 
 bool kheap_audit(char *buf, size_t len)
 {
-	uint64_t slab_frames, list_frames;
-
-	if (!slab_audit(buf, len, &slab_frames) || !heap_list_audit(buf, len, &list_frames))
-		return false;
-	/* held_total includes reservations in flight: exact only when no allocation runs */
-	uint64_t total = heap_frames_held_total();
-	if (total < slab_frames + list_frames) {
-		kformat(buf, len, "kheap: allocators hold %llu + %llu frames, the gate counts %llu",
-			(unsigned long long)slab_frames, (unsigned long long)list_frames,
-			(unsigned long long)total);
-		return false;
-	}
-	if (len)
-		buf[0] = '\0';
-	return true;
+	/*
+	 * Each allocator compares the frames it finds with heap_frames_held(owner) under its own
+	 * lock, where that count is stable, so the check is exact even while other CPUs allocate.
+	 * (The gate's total also counts reservations in flight, so it is compared with the sum
+	 * only at quiescent points, by the tests.)
+	 */
+	return slab_audit(buf, len, NULL) && heap_list_audit(buf, len, NULL);
 }

@@ -82,10 +82,11 @@ struct kheap_stats {
 void kheap_get_stats(struct kheap_stats *out);
 
 /*
- * Check every invariant of both allocators (slab.c S1-S6, heap_list.c L1-L7) and that the
- * frames they hold are exactly what heap_frames counts. True if all hold; otherwise false and
- * the first violation, precisely, in buf. Allocates nothing; takes each allocator's lock in
- * turn. Cost: O(slabs x objects per slab + list blocks).
+ * Check every invariant of both allocators (slab.c S1-S6, heap_list.c L1-L7), including
+ * that the frames each holds are exactly what heap_frames counts for it. True if all hold;
+ * otherwise false and the first violation, precisely, in buf. Allocates nothing; takes each
+ * allocator's lock in turn, so it may run while other CPUs allocate.
+ * Cost: O(slabs x objects per slab + list blocks).
  */
 bool kheap_audit(char *buf, size_t len);
 
