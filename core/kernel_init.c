@@ -1,12 +1,22 @@
 #include "kernel_init.h"
 
+#include "arch/x86_64/cpu_ops.h"
+#include "arch/x86_64/interrupts.h"
+#include "arch/x86_64/kernel_space.h"
 #include "boot_memory.h"
 #include "frame_alloc.h"
+#include "heap_frames.h"
+#include "kheap.h"
 #include "page_info.h"
 #include "platform.h"
 
+/* The heap may hold at most this share of memory (1/KHEAP_SHARE): a runaway kernel object
+ * leak then shows as failed allocations, not as a machine with no memory for processes. */
+#define KHEAP_SHARE 4
+
 enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count)
 {
+	interrupt_reset();
 	boot_memory_reset();
 	if (register_bootloader_areas(boot_records_pa, count) != BOOT_MEMORY_OK)
 		return KERNEL_INIT_BAD_MEMORY_MAP;
@@ -18,10 +28,26 @@ enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count)
 		return KERNEL_INIT_FRAME_ALLOCATOR;
 	if (zero_frame_init() != MM_OK)
 		return KERNEL_INIT_OUT_OF_MEMORY;
+	switch (kernel_space_init()) {
+	case MAP_OK:
+		break;
+	case MAP_ENOMEM:
+		return KERNEL_INIT_OUT_OF_MEMORY;
+	default:
+		return KERNEL_INIT_BAD_MEMORY_MAP;
+	}
+	kheap_init(total_frames() / KHEAP_SHARE);
+	kheap_set_forbidden_check(kernel_mapper_held_by_this_cpu);
+	kernel_cpu_start();
 	KTRACE("kernel: memory ready: %llu frames, %llu free, zero frame %#llx",
 	       (unsigned long long)total_frames(), (unsigned long long)free_frames(),
 	       (unsigned long long)frame_base(zero_frame()));
 	return KERNEL_INIT_OK;
+}
+
+void kernel_cpu_start(void)
+{
+	arch_write_cr3(frame_base(kernel_space_pml4()));
 }
 
 const char *kernel_init_strerror(enum kernel_init_error e)

@@ -16,14 +16,21 @@
 
 enum kernel_init_error {
 	KERNEL_INIT_OK = 0,
-	KERNEL_INIT_BAD_MEMORY_MAP, /* the bootloader's records could not be registered */
+	KERNEL_INIT_BAD_MEMORY_MAP, /* the bootloader's records could not be registered, or the
+				       kernel half cannot cover them */
 	KERNEL_INIT_NO_FREE_MEMORY, /* no free area above KERNEL_LOW_LIMIT */
 	KERNEL_INIT_FRAME_ALLOCATOR,/* the frame allocator refused the areas */
 	KERNEL_INIT_OUT_OF_MEMORY,  /* not even a frame for the kernel's own structures */
 };
 
-/* boot_records_pa: `count` packed bootloader_memory_record entries in physical memory. */
+/*
+ * On the boot CPU: boot_records_pa holds `count` packed bootloader_memory_record entries.
+ * Builds the boot memory map, the frame allocator, the zero frame, the kernel half of the
+ * address space, the kernel heap, and switches the boot CPU to the kernel's tables.
+ */
 enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count);
+/* On every other CPU as it comes up: switch it to the kernel's tables. */
+void kernel_cpu_start(void);
 const char *kernel_init_strerror(enum kernel_init_error e);
 
 #endif

@@ -10,6 +10,7 @@
 #include "boot_memory.h"
 #include "frame_audit.h"
 #include "kernel_init.h"
+#include "kheap.h"
 #include "sim.h"
 
 #define BOOT_RECORDS_PA 0x7000ull
@@ -51,6 +52,9 @@ enum sc_status sim_audit(struct sim *sim, const struct sc_stmt *st)
 
 	if (!frame_audit(report, sizeof(report)))
 		return sim_kernel_bug(sim, st, "frame allocator audit failed after this command: %s",
+				      report);
+	if (!kheap_audit(report, sizeof(report)))
+		return sim_kernel_bug(sim, st, "kernel heap audit failed after this command: %s",
 				      report);
 	return SC_CONTINUE;
 }
