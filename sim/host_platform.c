@@ -76,6 +76,8 @@ void plat_trace(const char *fmt, ...)
 	FILE *out = trace_out ? trace_out : stdout;
 	va_list ap;
 
+	/* indented like the simulator's own narration, so scenario output stands out */
+	fputs("  ", out);
 	va_start(ap, fmt);
 	vfprintf(out, fmt, ap);
 	va_end(ap);
