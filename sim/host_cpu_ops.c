@@ -30,6 +30,14 @@ void arch_write_cr3(uint64_t value)
 		(unsigned long long)value);
 }
 
+void arch_cpuid_paging(unsigned *maxphyaddr, bool *page1gb)
+{
+	struct x86_cpu *cpu = this_cpu();
+
+	*maxphyaddr = cpu->maxphyaddr;
+	*page1gb = cpu->page1gb;
+}
+
 uint64_t arch_read_cr3(void)
 {
 	return this_cpu()->cr3;

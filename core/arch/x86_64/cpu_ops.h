@@ -21,6 +21,9 @@ void arch_invlpg(uint64_t va);
 /* Toggle CR4.PGE off and on: drop every TLB entry of this CPU, global ones too. */
 void arch_flush_tlb_all(void);
 
+/* CPUID 0x80000008 EAX[7:0] (MAXPHYADDR) and 0x80000001 EDX[26] (1 GiB pages). */
+void arch_cpuid_paging(unsigned *maxphyaddr, bool *page1gb);
+
 /*
  * One supervisor data access to a user address inside a STAC/CLAC window (EFLAGS.AC=1), as a
  * copy loop's `rep movsb` would make it: len bytes (1..4096, not crossing a page boundary) at
