@@ -15,7 +15,8 @@
  * leak then shows as failed allocations, not as a machine with no memory for processes. */
 #define KHEAP_SHARE 4
 
-enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count)
+enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count,
+				   const struct kernel_params *params)
 {
 	unsigned phys_bits;
 	bool page1gb;
@@ -45,6 +46,12 @@ enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count)
 	}
 	kheap_init(total_frames() / KHEAP_SHARE);
 	kheap_set_forbidden_check(kernel_mapper_held_by_this_cpu);
+	pressure_reset();
+	if (!pressure_configure(&params->pressure))
+		return KERNEL_INIT_BAD_PARAMS;
+	if (!init_reserve())
+		return KERNEL_INIT_OUT_OF_MEMORY;
+	pressure_register_shrinker("kernel heap", kheap_shrink);
 	kernel_cpu_start();
 	KTRACE("kernel: memory ready: %llu frames, %llu free, zero frame %#llx",
 	       (unsigned long long)total_frames(), (unsigned long long)free_frames(),
@@ -70,6 +77,8 @@ const char *kernel_init_strerror(enum kernel_init_error e)
 		return "the frame allocator cannot manage the free areas (no room for its metadata?)";
 	case KERNEL_INIT_OUT_OF_MEMORY:
 		return "out of memory while the kernel initialised itself";
+	case KERNEL_INIT_BAD_PARAMS:
+		return "the reserve or watermarks do not fit this machine (reserve above the UI's frames and at most half of memory, emergency <= warning)";
 	}
 	return "unknown error";
 }

@@ -38,8 +38,15 @@ enum sc_status sim_boot_kernel(struct sim *sim, const struct sc_stmt *st)
 	for (unsigned i = 0; i < sim->nboot_regions; i++)
 		put_record(sim, n++, sim->boot_regions[i].base, sim->boot_regions[i].size,
 			   sim->boot_regions[i].kind);
+	struct kernel_params params = {
+		.pressure = {.reserve = sim->cfg.reserve,
+			     .warning = sim->cfg.warning,
+			     .emergency = sim->cfg.emergency,
+			     .policy = sim->cfg.oom_picker ? OOM_PICKER : OOM_AUTO},
+	};
+
 	sim->booted = true;
-	e = kernel_init(BOOT_RECORDS_PA, n);
+	e = kernel_init(BOOT_RECORDS_PA, n, &params);
 	if (e != KERNEL_INIT_OK)
 		return sim_run_error(sim, st, "the kernel cannot boot on this machine: %s",
 				     kernel_init_strerror(e));

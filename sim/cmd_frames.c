@@ -13,6 +13,7 @@
 #include "frame_alloc.h"
 #include "frame_alloc_view.h"
 #include "page_info.h"
+#include "pressure.h"
 #include "sim.h"
 
 /* ---- bootmem BASE SIZE KIND: u[0] = base, u[1] = size, u[2] = kind ---- */
@@ -219,9 +220,9 @@ static enum sc_status exec_show_buddy(struct sim *sim, const struct sc_stmt *st)
 			fprintf(sim->out, " ...");
 		fputc('\n', sim->out);
 	}
-	fprintf(sim->out, "  %" PRIu64 " frames on the lists, %" PRIu64 " in per-CPU caches, %" PRIu64
-			  " free in all\n",
-		free_in_lists, cached_frames(), free_frames());
+	fprintf(sim->out, "  %" PRIu64 " frames on the lists and %" PRIu64
+			  " in per-CPU caches (available), %" PRIu64 " in the sacred reserve\n",
+		free_in_lists, cached_frames(), reserve_pool_frames());
 	return SC_CONTINUE;
 }
 
@@ -323,6 +324,7 @@ const struct sc_command frame_commands[] = {
 	EXPECT_COUNTER("used_frames"),
 	EXPECT_COUNTER("total_frames"),
 	EXPECT_COUNTER("available_frames"),
+	EXPECT_COUNTER("reserve_frames"),
 	{"show memmap", "show memmap", "the boot memory map and the free areas the allocator got",
 	 SC_KERNEL_ON, parse_no_args, exec_show_memmap},
 	{"show buddy", "show buddy", "the buddy allocator's free lists, order by order",

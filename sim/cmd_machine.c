@@ -77,16 +77,39 @@ static bool parse_machine(struct sc_parse *p)
 	}
 	if (!sp_opt_bool(p, "audit", &m->audit, NULL))
 		return false;
-	if (!m->kernel && (sp_opt_find(p, "map") || sp_opt_find(p, "audit"))) {
-		o = sp_opt_find(p, "map") ? sp_opt_find(p, "map") : sp_opt_find(p, "audit");
-		return sp_error(p, o->line, o->col, "%s= describes the kernel, but kernel=off", o->key);
+	if (!sp_opt_num(p, "reserve", &m->reserve, NULL) ||
+	    !sp_opt_num(p, "warning", &m->warning, NULL) ||
+	    !sp_opt_num(p, "emergency", &m->emergency, NULL))
+		return false;
+	{
+		static const char *const policies[] = {"auto", "picker", NULL};
+
+		if (!sp_opt_choice(p, "oom", policies, &choice, &have))
+			return false;
+		if (have)
+			m->oom_picker = choice == 1;
+	}
+	if (m->warning && m->emergency && m->emergency > m->warning) {
+		o = sp_opt_find(p, "emergency");
+		return sp_error_opt(p, o, "emergency= must not be above warning=");
+	}
+	if (!m->kernel) {
+		static const char *const kernel_keys[] = {"map", "audit", "reserve", "warning",
+							  "emergency", "oom", NULL};
+
+		for (int i = 0; kernel_keys[i]; i++) {
+			o = sp_opt_find(p, kernel_keys[i]);
+			if (o)
+				return sp_error(p, o->line, o->col,
+						"%s= describes the kernel, but kernel=off", o->key);
+		}
 	}
 	return true;
 }
 
 const struct sc_command machine_commands[] = {
 	{"machine",
-	 "machine [memory=256M] [cpus=1] [kernel=on|off] [maxphyaddr=46] [tlb=64] [vendor=intel|amd] [page1gb=1] [map=default|none] [audit=0|1]",
+	 "machine [memory=256M] [cpus=1] [kernel=on|off] [maxphyaddr=46] [tlb=64] [vendor=intel|amd] [page1gb=1] [map=default|none] [audit=0|1] [reserve=N] [warning=N] [emergency=N] [oom=auto|picker]",
 	 "describe the machine; must be the first command", SC_ANY | SC_BOOT_PHASE, parse_machine,
 	 NULL},
 	{NULL, NULL, NULL, 0, NULL, NULL},

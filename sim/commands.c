@@ -10,6 +10,7 @@ static const struct sc_command *const tables[] = {
 	phys_commands,
 	cpu_commands,
 	frame_commands,
+	pressure_commands,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

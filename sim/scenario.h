@@ -43,6 +43,8 @@ struct machine_cfg {
 	bool page1gb;
 	bool default_map; /* the bootloader reports the default PC memory map (map=default) */
 	bool audit;       /* run the kernel's invariant audit after every command */
+	uint64_t reserve, warning, emergency; /* frames; 0 = the governor's defaults */
+	bool oom_picker;  /* oom=picker: a person picks the victim */
 };
 
 enum sc_mode {

@@ -222,7 +222,7 @@ END_TEST
 START_TEST(kernel_commands)
 {
 	struct scenario sc;
-	const char *text = "machine memory=8M map=none audit=1\n"
+	const char *text = "machine memory=8M map=none audit=1 reserve=20 warning=300 emergency=100 oom=picker\n"
 			   "bootmem 1M 7M free\n"
 			   "bootmem 0x100000 0x1000 kernel\n"
 			   "checkpoint start\n"
@@ -234,6 +234,10 @@ START_TEST(kernel_commands)
 	ck_assert_uint_eq(sc.nstmts, 7);
 	ck_assert(!sc.machine.default_map);
 	ck_assert(sc.machine.audit);
+	ck_assert_uint_eq(sc.machine.reserve, 20);
+	ck_assert_uint_eq(sc.machine.warning, 300);
+	ck_assert_uint_eq(sc.machine.emergency, 100);
+	ck_assert(sc.machine.oom_picker);
 	ck_assert_uint_eq(sc.stmts[1].u[0], 1u << 20);
 	ck_assert_uint_eq(sc.stmts[1].u[1], 7u << 20);
 	ck_assert_str_eq(sc.stmts[4].name[0], "start");
@@ -265,6 +269,11 @@ START_TEST(bad_kernel_commands)
 	expect_error("machine\ncheckpoint a\nexpect free_frames == a -\n", "t.scn:3:26: error: missing argument");
 	expect_error("machine\nexpect free_frames = 5\n", "t.scn:2:20: error: expected ==|!=|<|<=|>|>=, not '='");
 	expect_error("machine\nshow frames count=3\n", "t.scn:2:20: error: count= goes with a start address");
+	expect_error("machine warning=10 emergency=20\n", "t.scn:1:30: error: emergency= must not be above warning=");
+	expect_error("machine kernel=off oom=auto\n", "t.scn:1:20: error: oom= describes the kernel");
+	expect_error("machine oom=random\n", "t.scn:1:13: error: oom= must be auto|picker");
+	expect_error("machine\nexpect pressure == calm\n", "t.scn:2:20: error: expected normal|warning|emergency|evacuating|picker|restoring, not 'calm'");
+	expect_error("machine\nexpect pressure < normal\n", "t.scn:2:17: error: expected ==|!=");
 }
 END_TEST
 

@@ -1,0 +1,616 @@
+/*
+ * Invariants kept here (checked by pressure_audit through mm_audit, and by the tests):
+ * - P1 the pool holds reserve_frames() - ui_taken - buffer_taken frames, all allocated (used)
+ *   frames that nothing maps; ui_taken <= EMERGENCY_UI_FRAMES, buffer_taken <= buffer;
+ * - P2 normal allocations never get a pool frame: the pool's frames left the buddy lists at
+ *   init_reserve and only alloc_emergency_frame / the OOM path's buffer take them;
+ * - P3 while frozen, check_before_alloc refuses; frozen iff the state is Evacuating, Picker or
+ *   Restoring (set_system_frozen lets tests and the shell freeze by hand too);
+ * - P4 UI frames are handed out only in Evacuating/Picker and all come back by Restoring.
+ *
+ * The pool is a stack linked through the first word of each free pool frame (kernel memory
+ * nobody else maps), so the reserve costs no heap and works at zero free memory.
+ */
+#include "pressure.h"
+
+#include <stdatomic.h>
+
+#include "arch/x86_64/cpu_ops.h"
+#include "frame_alloc.h"
+#include "kformat.h"
+#include "kstring.h"
+#include "phys.h"
+#include "platform.h"
+
+#define MAX_SHRINKERS 8
+#define CANDIDATES_PER_FRAME (PAGE_SIZE / sizeof(struct oom_candidate))
+
+struct shrinker {
+	const char *name;
+	pressure_shrinker_t fn;
+};
+
+static struct governor {
+	plat_lock_t lock;
+	bool lock_ready;
+	enum pressure_state state;
+	atomic_bool frozen;
+	struct pressure_config cfg;
+	uint64_t reserve, warning, emergency; /* in force, defaults resolved */
+	paddr_t pool_top;                     /* stack of pool frames, 0 = empty */
+	uint64_t pool_count;
+	unsigned ui_taken;
+	uint64_t buffer_taken;
+	frame_t ui[EMERGENCY_UI_FRAMES];
+	size_t ui_text_len;
+	struct shrinker shrinkers[MAX_SHRINKERS];
+	unsigned nshrinkers;
+	const struct oom_victim_source *victims;
+	_Atomic uint64_t ooms, kills, evacuated;
+} G;
+
+static const char *const state_names[PRESSURE_STATE_COUNT] = {
+	"normal", "warning", "emergency", "evacuating", "picker", "restoring",
+};
+
+const char *pressure_state_name(enum pressure_state s)
+{
+	return s < PRESSURE_STATE_COUNT ? state_names[s] : "?";
+}
+
+static void ensure_lock(void)
+{
+	if (!G.lock_ready) {
+		plat_lock_init(&G.lock);
+		G.lock_ready = true;
+	}
+}
+
+void pressure_reset(void)
+{
+	ensure_lock();
+	G.state = PRESSURE_NORMAL;
+	atomic_store(&G.frozen, false);
+	kmemset(&G.cfg, 0, sizeof(G.cfg));
+	G.reserve = G.warning = G.emergency = 0;
+	G.pool_top = 0;
+	G.pool_count = 0;
+	G.ui_taken = 0;
+	G.buffer_taken = 0;
+	G.ui_text_len = 0;
+	G.nshrinkers = 0;
+	G.victims = NULL;
+	atomic_store(&G.ooms, 0);
+	atomic_store(&G.kills, 0);
+	atomic_store(&G.evacuated, 0);
+}
+
+/* ---- sizes and watermarks ----
+ * Defaults: the buffer is 1/512 of memory, at least 4 frames (the OOM path's candidate
+ * table); Warning below 1/16 of memory plus the buffer, Emergency below 1/64 plus the buffer.
+ * On a 256 MiB machine: 124 + 4 reserve frames, Warning under 4000, Emergency under 1116. */
+
+uint64_t buffer_frames(void)
+{
+	uint64_t b;
+
+	if (G.cfg.reserve)
+		return G.cfg.reserve - EMERGENCY_UI_FRAMES;
+	b = total_frames() / 512;
+	return b < 4 ? 4 : b;
+}
+
+uint64_t reserve_frames(void)
+{
+	return EMERGENCY_UI_FRAMES + buffer_frames();
+}
+
+uint64_t warning_watermark_frames(uint64_t total, uint64_t buffer)
+{
+	return total / 16 + buffer;
+}
+
+uint64_t emergency_watermark_frames(uint64_t total, uint64_t buffer)
+{
+	return total / 64 + buffer;
+}
+
+uint64_t emergency_watermark(void)
+{
+	return G.cfg.emergency ? G.cfg.emergency
+			       : emergency_watermark_frames(total_frames(), buffer_frames());
+}
+
+uint64_t warning_watermark(void)
+{
+	return G.cfg.warning ? G.cfg.warning
+			     : warning_watermark_frames(total_frames(), buffer_frames());
+}
+
+bool pressure_configure(const struct pressure_config *c)
+{
+	uint64_t total = total_frames();
+
+	if (c->reserve && (c->reserve <= EMERGENCY_UI_FRAMES || c->reserve > total / 2))
+		return false;
+	if (c->warning && c->emergency && c->emergency > c->warning)
+		return false;
+	ensure_lock();
+	G.cfg = *c;
+	return true;
+}
+
+/* ---- the state machine ---- */
+
+static bool legal(enum pressure_state from, enum pressure_state to)
+{
+	switch (from) {
+	case PRESSURE_NORMAL:
+	case PRESSURE_WARNING:
+	case PRESSURE_EMERGENCY:
+		return to <= PRESSURE_EMERGENCY || to == PRESSURE_EVACUATING;
+	case PRESSURE_EVACUATING:
+		return to == PRESSURE_PICKER || to == PRESSURE_RESTORING;
+	case PRESSURE_PICKER:
+		return to == PRESSURE_RESTORING;
+	case PRESSURE_RESTORING:
+		return to <= PRESSURE_EMERGENCY;
+	case PRESSURE_STATE_COUNT:
+		break;
+	}
+	return false;
+}
+
+enum pressure_state pressure_state(void)
+{
+	return __atomic_load_n(&G.state, __ATOMIC_ACQUIRE);
+}
+
+void pressure_set_state(enum pressure_state to)
+{
+	enum pressure_state from = pressure_state();
+
+	if (from == to)
+		return;
+	KASSERT(to < PRESSURE_STATE_COUNT && legal(from, to),
+		"pressure: illegal transition %s -> %s", pressure_state_name(from),
+		pressure_state_name(to));
+	KTRACE("pressure: %s -> %s (available %llu, reserve pool %llu, warning %llu, emergency %llu)",
+	       pressure_state_name(from), pressure_state_name(to),
+	       (unsigned long long)available_frames(), (unsigned long long)G.pool_count,
+	       (unsigned long long)warning_watermark(), (unsigned long long)emergency_watermark());
+	__atomic_store_n(&G.state, to, __ATOMIC_RELEASE);
+}
+
+bool system_frozen(void)
+{
+	return atomic_load_explicit(&G.frozen, memory_order_acquire);
+}
+
+void set_system_frozen(bool frozen)
+{
+	atomic_store_explicit(&G.frozen, frozen, memory_order_release);
+}
+
+uint64_t available_frames(void)
+{
+	return free_frames();
+}
+
+uint64_t reserve_pool_frames(void)
+{
+	return G.pool_count;
+}
+
+/* The state the available memory calls for, from a pressure level, with hysteresis. */
+static enum pressure_state level_state(enum pressure_state now)
+{
+	uint64_t avail = available_frames(), w = warning_watermark(), e = emergency_watermark();
+
+	if (avail < e)
+		return PRESSURE_EMERGENCY;
+	if (now == PRESSURE_EMERGENCY && avail < e + e / 8 + 1)
+		return PRESSURE_EMERGENCY;
+	if (avail < w)
+		return PRESSURE_WARNING;
+	if (now == PRESSURE_WARNING && avail < w + w / 8 + 1)
+		return PRESSURE_WARNING;
+	return PRESSURE_NORMAL;
+}
+
+bool check_before_alloc(uint64_t n)
+{
+	enum pressure_state now;
+
+	if (system_frozen())
+		return false;
+	now = pressure_state();
+	if (now <= PRESSURE_EMERGENCY) {
+		enum pressure_state want = level_state(now);
+
+		if (want != now) {
+			plat_lock_acquire(&G.lock);
+			/* re-check under the lock: another CPU may have moved it meanwhile */
+			now = pressure_state();
+			if (now <= PRESSURE_EMERGENCY && !system_frozen())
+				pressure_set_state(level_state(now));
+			plat_lock_release(&G.lock);
+		}
+	}
+	return available_frames() >= n;
+}
+
+/* ---- the pool ---- */
+
+static void pool_push(frame_t f)
+{
+	*(paddr_t *)phys_to_virt(frame_base(f)) = G.pool_top;
+	G.pool_top = frame_base(f);
+	G.pool_count++;
+}
+
+static frame_t pool_pop(void)
+{
+	paddr_t top = G.pool_top;
+
+	if (!top)
+		return FRAME_NONE;
+	G.pool_top = *(paddr_t *)phys_to_virt(top);
+	G.pool_count--;
+	return frame_containing(top);
+}
+
+/* Tops the pool up to the reserve (whatever the UI and buffer currently hold counts). */
+static bool refill_pool(void)
+{
+	while (G.pool_count + G.ui_taken + G.buffer_taken < G.reserve) {
+		frame_t f = allocate_frame();
+
+		if (frame_is_none(f))
+			return false;
+		pool_push(f);
+	}
+	return true;
+}
+
+bool init_reserve(void)
+{
+	bool ok;
+
+	ensure_lock();
+	plat_lock_acquire(&G.lock);
+	G.reserve = reserve_frames();
+	ok = refill_pool();
+	plat_lock_release(&G.lock);
+	KTRACE("pressure: reserve of %llu frames set aside (%u for the emergency UI), warning under %llu, emergency under %llu available",
+	       (unsigned long long)G.reserve, EMERGENCY_UI_FRAMES,
+	       (unsigned long long)warning_watermark(), (unsigned long long)emergency_watermark());
+	return ok;
+}
+
+/* Called with the lock held. */
+static frame_t take_ui_frame(void)
+{
+	frame_t f = FRAME_NONE;
+
+	if (G.ui_taken < EMERGENCY_UI_FRAMES) {
+		f = pool_pop();
+		if (!frame_is_none(f))
+			G.ui[G.ui_taken++] = f;
+	}
+	return f;
+}
+
+frame_t alloc_emergency_frame(void)
+{
+	frame_t f;
+
+	plat_lock_acquire(&G.lock);
+	f = take_ui_frame();
+	plat_lock_release(&G.lock);
+	return f;
+}
+
+/* Buffer frames: the OOM path's own working memory. Called with the lock held. */
+static frame_t take_buffer_frame(void)
+{
+	frame_t f;
+
+	if (G.buffer_taken >= buffer_frames())
+		return FRAME_NONE;
+	f = pool_pop();
+	if (!frame_is_none(f))
+		G.buffer_taken++;
+	return f;
+}
+
+static void give_buffer_frame(frame_t f)
+{
+	G.buffer_taken--;
+	pool_push(f);
+}
+
+/* ---- evacuation ---- */
+
+bool pressure_register_shrinker(const char *name, pressure_shrinker_t fn)
+{
+	if (G.nshrinkers == MAX_SHRINKERS || !fn)
+		return false;
+	G.shrinkers[G.nshrinkers++] = (struct shrinker){name, fn};
+	return true;
+}
+
+void pressure_set_victim_source(const struct oom_victim_source *src)
+{
+	G.victims = src;
+}
+
+/* Runs without the governor's lock (the frozen flag makes the caller its only user). */
+static uint64_t evacuate(void)
+{
+	uint64_t before = available_frames(), released = 0;
+
+	frame_alloc_drain_cpu_caches();
+	for (unsigned i = 0; i < G.nshrinkers; i++) {
+		uint64_t n = G.shrinkers[i].fn();
+
+		KTRACE("pressure: evacuation: %s released %llu frames", G.shrinkers[i].name,
+		       (unsigned long long)n);
+		released += n;
+	}
+	atomic_fetch_add(&G.evacuated, released);
+	KTRACE("pressure: evacuation done: available %llu -> %llu", (unsigned long long)before,
+	       (unsigned long long)available_frames());
+	return released;
+}
+
+/* ---- victims ---- */
+
+/* Calls fn for every candidate, a buffer frame's worth at a time. */
+static bool for_each_candidate(frame_t page, bool (*fn)(void *ctx, const struct oom_candidate *c),
+			       void *ctx)
+{
+	struct oom_candidate *table = phys_to_virt(frame_base(page));
+	size_t skip = 0, n;
+
+	if (!G.victims)
+		return true;
+	do {
+		n = G.victims->list(table, CANDIDATES_PER_FRAME, skip);
+		for (size_t i = 0; i < n; i++)
+			if (!fn(ctx, &table[i]))
+				return false;
+		skip += n;
+	} while (n == CANDIDATES_PER_FRAME);
+	return true;
+}
+
+static bool better_victim(void *ctx, const struct oom_candidate *c)
+{
+	struct oom_candidate *best = ctx;
+
+	if (!best->ref || c->rss > best->rss || (c->rss == best->rss && c->seq > best->seq))
+		*best = *c;
+	return true;
+}
+
+struct find_name {
+	const char *name;
+	struct oom_candidate found;
+};
+
+static bool match_name(void *ctx, const struct oom_candidate *c)
+{
+	struct find_name *f = ctx;
+	size_t i = 0;
+
+	while (i < sizeof(c->name) && c->name[i] && c->name[i] == f->name[i])
+		i++;
+	if ((i == sizeof(c->name) || c->name[i] == 0) && f->name[i] == 0) {
+		f->found = *c;
+		return false;
+	}
+	return true;
+}
+
+struct ui_draw {
+	char *screen;
+	size_t cap, len;
+	unsigned row;
+};
+
+static bool draw_row(void *ctx, const struct oom_candidate *c)
+{
+	struct ui_draw *d = ctx;
+	size_t n;
+
+	if (d->len >= d->cap)
+		return false;
+	n = kformat(d->screen + d->len, d->cap - d->len, "  %2u  %s: %llu pages resident\n",
+		    ++d->row, c->name, (unsigned long long)c->rss);
+	d->len += n < d->cap - d->len ? n : d->cap - d->len - 1;
+	return true;
+}
+
+/* Draws the picker into the first UI frame: the screen (a text page), rows by resident size
+ * as the candidates come. The caller owns the governor (frozen, Picker). */
+static void draw_picker(frame_t table_page)
+{
+	frame_t screen;
+	struct ui_draw d;
+
+	plat_lock_acquire(&G.lock);
+	screen = take_ui_frame();
+	for (unsigned i = 1; i < EMERGENCY_UI_FRAMES; i++)
+		take_ui_frame(); /* the rest of the UI's memory: fonts, the frame buffer */
+	plat_lock_release(&G.lock);
+	if (frame_is_none(screen))
+		return;
+	d.screen = phys_to_virt(frame_base(screen));
+	d.cap = PAGE_SIZE;
+	d.len = kformat(d.screen, d.cap, "%s",
+			"OUT OF MEMORY - the system is frozen. Choose a process to end (pick NAME):\n");
+	d.row = 0;
+	for_each_candidate(table_page, draw_row, &d);
+	plat_lock_acquire(&G.lock);
+	G.ui_text_len = d.len;
+	plat_lock_release(&G.lock);
+}
+
+size_t pressure_picker_text(char *buf, size_t len)
+{
+	size_t n;
+
+	if (len == 0)
+		return 0;
+	plat_lock_acquire(&G.lock);
+	n = pressure_state() == PRESSURE_PICKER && G.ui_taken ? G.ui_text_len : 0;
+	if (n >= len)
+		n = len - 1;
+	if (n)
+		kmemcpy(buf, phys_to_virt(frame_base(G.ui[0])), n);
+	buf[n] = 0;
+	plat_lock_release(&G.lock);
+	return n;
+}
+
+/* Restoring: UI frames back to the pool, the pool refilled, unfrozen, state by level.
+ * Called with the lock held. */
+static void restore(void)
+{
+	pressure_set_state(PRESSURE_RESTORING);
+	while (G.ui_taken)
+		pool_push(G.ui[--G.ui_taken]);
+	G.ui_text_len = 0;
+	if (!refill_pool())
+		KTRACE("pressure: the reserve could not be refilled completely (%llu of %llu frames)",
+		       (unsigned long long)G.pool_count, (unsigned long long)G.reserve);
+	set_system_frozen(false);
+	pressure_set_state(level_state(PRESSURE_NORMAL));
+}
+
+/* Takes the address-space and allocator locks of the victim's teardown: never with ours. */
+static void kill_victim(const struct oom_candidate *victim)
+{
+	KTRACE("pressure: killing %s (%llu pages resident)", victim->name,
+	       (unsigned long long)victim->rss);
+	atomic_fetch_add(&G.kills, 1);
+	G.victims->kill(victim->ref);
+}
+
+/* Ends the OOM path: the buffer frame back, Restoring, unfrozen. */
+static void finish(frame_t table)
+{
+	plat_lock_acquire(&G.lock);
+	if (!frame_is_none(table))
+		give_buffer_frame(table);
+	restore();
+	plat_lock_release(&G.lock);
+}
+
+/*
+ * The thread that freezes the system owns the governor until it unfreezes it: evacuation and
+ * kills run without the governor's lock (shrinkers take the heap's lock, and heap growth calls
+ * check_before_alloc), and no second OOM path can start meanwhile.
+ */
+enum oom_outcome on_oom(uint64_t need, void *current)
+{
+	struct oom_candidate victim;
+	frame_t table;
+
+	plat_lock_acquire(&G.lock);
+	if (system_frozen() || pressure_state() > PRESSURE_EMERGENCY) {
+		bool picker = G.cfg.policy == OOM_PICKER;
+
+		plat_lock_release(&G.lock);
+		if (picker)
+			return OOM_FROZEN;
+		/* another CPU is resolving it: wait (taking interrupts: it may shoot down our
+		 * TLB while it kills), then try again */
+		while (system_frozen())
+			arch_cpu_relax();
+		return OOM_RETRY;
+	}
+	atomic_fetch_add(&G.ooms, 1);
+	set_system_frozen(true);
+	pressure_set_state(PRESSURE_EVACUATING);
+	plat_lock_release(&G.lock);
+
+	evacuate();
+	if (available_frames() >= need) {
+		finish(FRAME_NONE);
+		return OOM_RETRY;
+	}
+	plat_lock_acquire(&G.lock);
+	table = take_buffer_frame();
+	KASSERT(!frame_is_none(table), "pressure: the reserve's buffer is empty in the OOM path");
+	if (G.cfg.policy == OOM_PICKER)
+		pressure_set_state(PRESSURE_PICKER);
+	plat_lock_release(&G.lock);
+	if (G.cfg.policy == OOM_PICKER) {
+		draw_picker(table);
+		plat_lock_acquire(&G.lock);
+		give_buffer_frame(table);
+		plat_lock_release(&G.lock);
+		return OOM_FROZEN;
+	}
+	kmemset(&victim, 0, sizeof(victim));
+	for_each_candidate(table, better_victim, &victim);
+	if (!victim.ref) {
+		finish(table);
+		return OOM_NO_VICTIM;
+	}
+	kill_victim(&victim);
+	finish(table);
+	return victim.ref == current ? OOM_KILLED_CURRENT : OOM_RETRY;
+}
+
+enum pick_result pressure_pick(const char *name)
+{
+	struct find_name f;
+	frame_t table;
+
+	plat_lock_acquire(&G.lock);
+	if (pressure_state() != PRESSURE_PICKER) {
+		plat_lock_release(&G.lock);
+		return PICK_NOT_IN_PICKER;
+	}
+	table = take_buffer_frame();
+	KASSERT(!frame_is_none(table), "pressure: the reserve's buffer is empty at the picker");
+	plat_lock_release(&G.lock);
+	kmemset(&f, 0, sizeof(f));
+	f.name = name;
+	for_each_candidate(table, match_name, &f);
+	if (!f.found.ref) {
+		plat_lock_acquire(&G.lock);
+		give_buffer_frame(table);
+		plat_lock_release(&G.lock);
+		return PICK_NO_SUCH_PROCESS;
+	}
+	kill_victim(&f.found);
+	finish(table);
+	return PICK_OK;
+}
+
+size_t stats_string(char *buf, size_t len)
+{
+	uint64_t pool, reserve;
+	unsigned ui;
+
+	ensure_lock();
+	plat_lock_acquire(&G.lock);
+	pool = G.pool_count;
+	reserve = G.reserve;
+	ui = G.ui_taken;
+	plat_lock_release(&G.lock);
+	return kformat(buf, len,
+		       "pressure %s%s: free %llu, available %llu, reserve %llu/%llu (ui %u/%u), warning under %llu, emergency under %llu, oom %llu, killed %llu",
+		       pressure_state_name(pressure_state()), system_frozen() ? " (frozen)" : "",
+		       (unsigned long long)(available_frames() + pool),
+		       (unsigned long long)available_frames(), (unsigned long long)pool,
+		       (unsigned long long)reserve, ui, EMERGENCY_UI_FRAMES,
+		       (unsigned long long)warning_watermark(),
+		       (unsigned long long)emergency_watermark(),
+		       (unsigned long long)atomic_load(&G.ooms),
+		       (unsigned long long)atomic_load(&G.kills));
+}

@@ -1,0 +1,144 @@
+/*
+ * The memory-pressure governor: a sacred reserve of frames and an out-of-memory path that
+ * never panics.
+ *
+ * The reserve is set aside at boot as real frames taken from the allocator and kept in a pool
+ * no normal allocation can reach: EMERGENCY_UI_FRAMES for the emergency UI (the screen that
+ * lets a person pick what to kill) plus buffer_frames() of working memory for the OOM path
+ * itself (the candidate table). Reserve frames hold nothing: they are reported as free, but
+ * not as available (available = free - reserve).
+ *
+ * States (each transition is traced; an illegal one is a kernel bug):
+ *
+ *   Normal <-> Warning <-> Emergency      by available frames against the watermarks,
+ *     \           |           /           with hysteresis (leaving a worse state needs
+ *      +----> Evacuating <---+            watermark + watermark/8)
+ *                 |     \
+ *                 |      Picker           (oom=picker: frozen until a person picks)
+ *                 v     /
+ *              Restoring --> Normal | Warning | Emergency
+ *
+ * When an allocation fails, on_oom() freezes the system (normal allocations are refused and
+ * user accesses end as `oom` while it is frozen), evacuates what can be had without killing
+ * (per-CPU caches, registered shrinkers: empty slabs and heap chunks, empty page tables) and,
+ * if that is not enough, needs a victim: automatically the process with the largest resident
+ * set (ties: the most recently created), or the one a person picks. The victim's memory is
+ * freed, Restoring refills the reserve and unfreezes.
+ *
+ * Lock order: the governor's lock is taken before the frame allocator's, never while holding
+ * an address space's lock (the victim's teardown takes it).
+ */
+#ifndef MMSIM_CORE_PRESSURE_H
+#define MMSIM_CORE_PRESSURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "frame.h"
+
+#define EMERGENCY_UI_FRAMES 4u
+
+enum pressure_state {
+	PRESSURE_NORMAL,
+	PRESSURE_WARNING,
+	PRESSURE_EMERGENCY,
+	PRESSURE_EVACUATING,
+	PRESSURE_PICKER,
+	PRESSURE_RESTORING,
+	PRESSURE_STATE_COUNT,
+};
+const char *pressure_state_name(enum pressure_state s);
+
+enum oom_policy { OOM_AUTO, OOM_PICKER };
+
+/* Zero fields take the defaults (documented at pressure_configure in pressure.c). */
+struct pressure_config {
+	uint64_t reserve;   /* frames: UI + buffer; at least EMERGENCY_UI_FRAMES + 1 */
+	uint64_t warning;   /* available frames under which the state is Warning */
+	uint64_t emergency; /* available frames under which the state is Emergency */
+	enum oom_policy policy;
+};
+
+/* Before init_reserve. Returns false (nothing changed) for an inconsistent configuration
+ * (emergency above warning, a reserve too small or larger than half of memory). */
+bool pressure_configure(const struct pressure_config *c);
+
+uint64_t buffer_frames(void);
+uint64_t reserve_frames(void);
+uint64_t warning_watermark_frames(uint64_t total, uint64_t buffer);
+uint64_t emergency_watermark_frames(uint64_t total, uint64_t buffer);
+/* The emergency watermark in force. */
+uint64_t emergency_watermark(void);
+uint64_t warning_watermark(void);
+
+/* The issue's state() and set_state(), named for C. set_state panics on an illegal
+ * transition; setting the current state is a no-op. */
+enum pressure_state pressure_state(void);
+void pressure_set_state(enum pressure_state to);
+bool system_frozen(void);
+void set_system_frozen(bool frozen);
+
+/* Once the frame allocator is ready: take the reserve's frames. false on ENOMEM. */
+bool init_reserve(void);
+/* Frames in the reserve pool now (reserve_frames() when full). */
+uint64_t reserve_pool_frames(void);
+/* Frames normal allocations can still get: allocator free frames (the pool is not in them). */
+uint64_t available_frames(void);
+
+/*
+ * Before every normal frame allocation of n frames (user faults, page tables, heap growth):
+ * false when it must not go ahead: the system is frozen, or fewer than n frames are available.
+ * Moves the state between Normal, Warning and Emergency as available memory crosses the
+ * watermarks.
+ */
+bool check_before_alloc(uint64_t n);
+
+/* A frame from the UI part of the reserve (the emergency path only); FRAME_NONE when the UI
+ * part is used up. */
+frame_t alloc_emergency_frame(void);
+
+/* Shrinkers: reclaim without killing, run by the evacuation. Boot time registration. */
+typedef uint64_t (*pressure_shrinker_t)(void); /* returns frames released */
+bool pressure_register_shrinker(const char *name, pressure_shrinker_t fn);
+
+/* The kernel's processes, as the governor sees them. */
+struct oom_candidate {
+	char name[32];
+	uint64_t rss;   /* resident 4 KiB pages */
+	uint64_t seq;   /* creation order: larger is newer */
+	void *ref;      /* the source's handle */
+};
+struct oom_victim_source {
+	/* Fills up to max candidates (live processes), skipping the first `skip` of them;
+	 * returns how many it wrote. The order must be stable while the system is frozen. */
+	size_t (*list)(struct oom_candidate *out, size_t max, size_t skip);
+	/* Kills the process: frees every frame it alone held. */
+	void (*kill)(void *ref);
+};
+void pressure_set_victim_source(const struct oom_victim_source *src);
+
+enum oom_outcome {
+	OOM_RETRY,          /* memory was found (evacuated, or a victim killed): retry */
+	OOM_KILLED_CURRENT, /* the victim was the caller's own process */
+	OOM_FROZEN,         /* the picker waits for a person; the access ends as oom */
+	OOM_NO_VICTIM,      /* nothing to evacuate and nobody to kill */
+};
+/* An allocation of `need` frames failed. current is the caller's process handle (may be
+ * NULL), to tell the caller whether it was chosen. */
+enum oom_outcome on_oom(uint64_t need, void *current);
+
+enum pick_result { PICK_OK, PICK_NOT_IN_PICKER, PICK_NO_SUCH_PROCESS };
+/* At the picker: kill the process called name, restore. */
+enum pick_result pressure_pick(const char *name);
+
+/* The picker's screen as drawn into the UI frames (empty outside the Picker state). */
+size_t pressure_picker_text(char *buf, size_t len);
+
+/* A one-line summary of state, free, reserve and watermarks; no allocation, any state. */
+size_t stats_string(char *buf, size_t len);
+
+/* Forget everything (a fresh boot; tests). The pool's frames are not returned. */
+void pressure_reset(void);
+
+#endif
