@@ -33,38 +33,70 @@ struct reader {
 };
 
 #ifdef MMSIM_HAVE_LIBEDIT
-/* Completes the first word(s) of a line with command names. */
+/* Whether word n of command c (0 or 1) was already offered by an earlier command. */
+static bool offered_before(size_t i, const char *word, size_t n, int which)
+{
+	for (size_t k = 0; k < i; k++) {
+		const char *name = sc_command_at(k)->name, *sp = strchr(name, ' ');
+
+		if (which == 1) {
+			if (!sp)
+				continue;
+			name = sp + 1;
+		}
+		if (strncmp(name, word, n) == 0 && (name[n] == ' ' || name[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Completes command names: the first word of the line among every command's first word;
+ * the second word among the subjects of the two-word commands that start with the first
+ * ("show " -> cpu tlb memmap ...).
+ */
 static char *complete_command(const char *text, int state)
 {
-	static size_t next;
-	static size_t len;
+	static size_t next, len;
+	static char first[32];
+	static int which;
 	const struct sc_command *c;
 
 	if (state == 0) {
+		const char *b = rl_line_buffer;
+		size_t n;
+
 		next = 0;
 		len = strlen(text);
+		while (*b == ' ' || *b == '\t')
+			b++;
+		n = strcspn(b, " \t");
+		which = b[n] != '\0' && b + n < rl_line_buffer + rl_point;
+		if (n >= sizeof(first))
+			n = sizeof(first) - 1;
+		memcpy(first, b, n);
+		first[n] = '\0';
 	}
 	while ((c = sc_command_at(next++)) != NULL) {
-		const char *sp = strchr(c->name, ' ');
-		size_t n = sp ? (size_t)(sp - c->name) : strlen(c->name);
+		const char *sp = strchr(c->name, ' '), *word = c->name;
+		size_t n;
+		char *w;
 
-		/* offer each first word once: the first command carrying it */
-		if (sp && next >= 2) {
-			const struct sc_command *prev = sc_command_at(next - 2);
-
-			if (prev && strncmp(prev->name, c->name, n) == 0 &&
-			    (prev->name[n] == ' ' || prev->name[n] == '\0'))
+		if (which == 1) {
+			if (!sp || (size_t)(sp - c->name) != strlen(first) ||
+			    strncmp(c->name, first, strlen(first)) != 0)
 				continue;
+			word = sp + 1;
 		}
-		if (strncmp(c->name, text, len) == 0) {
-			char *w = malloc(n + 1);
-
-			if (!w)
-				return NULL;
-			memcpy(w, c->name, n);
-			w[n] = '\0';
-			return w;
-		}
+		n = which == 0 && sp ? (size_t)(sp - c->name) : strlen(word);
+		if (strncmp(word, text, len) != 0 || offered_before(next - 1, word, n, which))
+			continue;
+		w = malloc(n + 1);
+		if (!w)
+			return NULL;
+		memcpy(w, word, n);
+		w[n] = '\0';
+		return w;
 	}
 	return NULL;
 }
