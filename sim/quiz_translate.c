@@ -189,34 +189,41 @@ static bool make_question(struct qt *q, enum qkind k, struct question *out)
 			return false;
 		break;
 	}
-	case Q_DENY:
-		switch (prng_below(&q->rng, 4)) {
+	case Q_DENY: {
+		/* drawn one per statement: the order of a call's arguments is unspecified in C,
+		 * and the same seed must give the same problem with every compiler */
+		unsigned rule = (unsigned)prng_below(&q->rng, 4);
+		uint64_t page = random_page(q, 1);
+		bool upper = prng_below(&q->rng, 2);
+
+		switch (rule) {
 		case 0: /* read-only, user write */
 			out->kind = X86_WRITE;
 			out->user = true;
-			if (!map(q, va, 1, random_page(q, 1), X86_PTE_RW, 0, prng_below(&q->rng, 2)))
+			if (!map(q, va, 1, page, X86_PTE_RW, 0, upper))
 				return false;
 			break;
 		case 1: /* read-only, supervisor write: CR0.WP=1 denies it too */
 			out->kind = X86_WRITE;
 			out->user = false;
-			if (!map(q, va, 1, random_page(q, 1), X86_PTE_RW, 0, false))
+			if (!map(q, va, 1, page, X86_PTE_RW, 0, false))
 				return false;
 			break;
 		case 2: /* supervisor-only, user read */
 			out->kind = X86_READ;
 			out->user = true;
-			if (!map(q, va, 1, random_page(q, 1), X86_PTE_US, 0, prng_below(&q->rng, 2)))
+			if (!map(q, va, 1, page, X86_PTE_US, 0, upper))
 				return false;
 			break;
 		default: /* no-execute, user fetch */
 			out->kind = X86_FETCH;
 			out->user = true;
-			if (!map(q, va, 1, random_page(q, 1), 0, X86_PTE_XD, prng_below(&q->rng, 2)))
+			if (!map(q, va, 1, page, 0, X86_PTE_XD, upper))
 				return false;
 			break;
 		}
 		break;
+	}
 	case Q_NOT_PRESENT: {
 		/* an empty slot of an existing table: the walk stops at that table's level */
 		const struct table *t = &q->tables[prng_below(&q->rng, (uint64_t)q->ntables)];
@@ -225,7 +232,7 @@ static bool make_question(struct qt *q, enum qkind k, struct question *out)
 		if (*entry(q, t->pa, idx) & X86_PTE_P)
 			return false;
 		va = canonical(t->prefix | (uint64_t)idx << shift_of(t->level) |
-			       (prng_below(&q->rng, 1ull << shift_of(t->level)) & ~0ull));
+			       prng_below(&q->rng, 1ull << shift_of(t->level)));
 		out->kind = (enum x86_access)prng_below(&q->rng, 2);
 		out->user = prng_below(&q->rng, 4) != 0;
 		break;
