@@ -11,6 +11,7 @@ static const struct sc_command *const tables[] = {
 	cpu_commands,
 	frame_commands,
 	pressure_commands,
+	dot_commands,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
@@ -45,6 +46,16 @@ const struct sc_command *sc_lookup(const char *first, const char *second, bool *
 				return c;
 			}
 		}
+	}
+	return NULL;
+}
+
+const struct sc_command *sc_command_at(size_t i)
+{
+	for (size_t t = 0; t < NTABLES; t++) {
+		for (const struct sc_command *c = tables[t]; c->name; c++)
+			if (i-- == 0)
+				return c;
 	}
 	return NULL;
 }

@@ -14,6 +14,7 @@ extern const struct sc_command phys_commands[];
 extern const struct sc_command cpu_commands[];
 extern const struct sc_command frame_commands[];
 extern const struct sc_command pressure_commands[];
+extern const struct sc_command dot_commands[]; /* cmd_dot.c */
 
 /* The cpu=N option shared by every command that runs on a CPU. */
 bool sp_opt_cpu(struct sc_parse *p);

@@ -5,6 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
+#include "quiz.h"
+#include "repl.h"
+#include "report_json.h"
 #include "scenario.h"
 #include "sim.h"
 
@@ -14,8 +19,10 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: mmsim run FILE [--trace] [--audit] [--thp] [--prefault]\n"
+	fputs("usage: mmsim run FILE [--trace] [--audit] [--json] [--thp] [--prefault]\n"
 	      "       mmsim check FILE\n"
+	      "       mmsim repl [--trace] [--audit]\n"
+	      "       mmsim quiz translate|buddy|cow [--seed N] [-n COUNT] [-c]\n"
 	      "       mmsim help [COMMAND]\n"
 	      "       mmsim --version\n"
 	      "\n"
@@ -23,10 +30,15 @@ static void usage(FILE *out)
 	      "               failed, 2 when the file or the command line is wrong (nothing runs),\n"
 	      "               3 when the simulated kernel caught a bug in itself\n"
 	      "  check FILE   only parse FILE and report its errors\n"
+	      "  repl         type the scenario language line by line (also `mmsim` alone on a\n"
+	      "               terminal); errors are printed and the session goes on\n"
+	      "  quiz KIND    a seeded exercise; -c prints its answers\n"
 	      "  help [CMD]   the scenario language, or the commands starting with CMD\n"
 	      "\n"
 	      "  --trace      narrate every event: walks level by level, faults, TLB flushes\n"
 	      "  --audit      check every kernel invariant after every command (exit 3 if one fails)\n"
+	      "  --json       print one JSON object at the end: status, failing line, counters,\n"
+	      "               checkpoints, and what the scenario printed\n"
 	      "  --thp        back physical memory with transparent huge pages (fewer host faults)\n"
 	      "  --prefault   touch all physical memory before the run (no host fault during it)\n"
 	      "\n"
@@ -51,6 +63,7 @@ static void help(const char *topic)
 static int cmd_run(int argc, char **argv, bool run)
 {
 	struct sim_options opts = {0};
+	bool json = false;
 	const char *file = NULL;
 	struct scenario sc;
 	struct sim sim;
@@ -61,6 +74,8 @@ static int cmd_run(int argc, char **argv, bool run)
 			opts.trace = true;
 		} else if (run && strcmp(argv[i], "--audit") == 0) {
 			opts.audit = true;
+		} else if (run && strcmp(argv[i], "--json") == 0) {
+			json = true;
 		} else if (run && strcmp(argv[i], "--thp") == 0) {
 			opts.arena_flags |= ARENA_THP;
 		} else if (run && strcmp(argv[i], "--prefault") == 0) {
@@ -82,6 +97,8 @@ static int cmd_run(int argc, char **argv, bool run)
 		usage(stderr);
 		return 2;
 	}
+	if (json)
+		return sim_run_json(file, &opts, stdout, stderr);
 	if (!scenario_load(&sc, file, stderr)) {
 		scenario_free(&sc);
 		return 2;
@@ -100,8 +117,28 @@ static int cmd_run(int argc, char **argv, bool run)
 	return status;
 }
 
+static int cmd_repl(int argc, char **argv)
+{
+	struct sim_options opts = {0};
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--trace") == 0) {
+			opts.trace = true;
+		} else if (strcmp(argv[i], "--audit") == 0) {
+			opts.audit = true;
+		} else {
+			fprintf(stderr, "mmsim: repl: unknown argument '%s'\n", argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	return mmsim_repl(stdin, stdout, stderr, &opts);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc < 2 && isatty(STDIN_FILENO))
+		return cmd_repl(0, NULL);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
@@ -126,6 +163,10 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 2, argv + 2, true);
 	if (strcmp(argv[1], "check") == 0)
 		return cmd_run(argc - 2, argv + 2, false);
+	if (strcmp(argv[1], "repl") == 0)
+		return cmd_repl(argc - 2, argv + 2);
+	if (strcmp(argv[1], "quiz") == 0)
+		return quiz_main(argc - 2, argv + 2, stdout, stderr);
 	fprintf(stderr, "mmsim: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return 2;

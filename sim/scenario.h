@@ -111,6 +111,14 @@ struct scenario {
 /* Parses the file's bytes. Returns true if there was no error; errors were printed. */
 bool scenario_parse(struct scenario *sc, const char *file, const char *bytes, size_t len,
 		    FILE *err);
+/*
+ * Incremental parsing, for the REPL (sim/session.h): scenario_begin starts an empty scenario,
+ * scenario_parse_more appends the statements of more text (lines numbered from first_line)
+ * and returns true if it added no error. Checks that span lines (machine first, checkpoint
+ * names) see every statement parsed before.
+ */
+void scenario_begin(struct scenario *sc, const char *file, FILE *err);
+bool scenario_parse_more(struct scenario *sc, const char *bytes, size_t len, int first_line);
 /* Reads and parses a file. */
 bool scenario_load(struct scenario *sc, const char *file, FILE *err);
 void scenario_free(struct scenario *sc);
@@ -159,5 +167,7 @@ bool sc_op_holds(int op, uint64_t got, uint64_t want);
 const struct sc_command *sc_lookup(const char *first, const char *second, bool *used_second);
 bool sc_is_prefix(const char *word);
 void sc_print_help(FILE *out, const char *topic);
+/* The i-th command of all tables, in `mmsim help` order; NULL past the last. */
+const struct sc_command *sc_command_at(size_t i);
 
 #endif

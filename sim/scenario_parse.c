@@ -589,28 +589,40 @@ static void parse_statement(struct scenario *sc, struct lexed *lx)
 	sc->nstmts++;
 }
 
-bool scenario_parse(struct scenario *sc, const char *file, const char *bytes, size_t len,
-		    FILE *err)
+void scenario_begin(struct scenario *sc, const char *file, FILE *err)
 {
-	struct lexed lx = {0};
-	size_t pos = 0;
-	int line = 1;
-	bool bad;
-
 	memset(sc, 0, sizeof(*sc));
 	sc->file = xstrdup(file);
 	sc->err = err;
 	machine_cfg_default(&sc->machine);
+}
+
+bool scenario_parse_more(struct scenario *sc, const char *bytes, size_t len, int first_line)
+{
+	struct lexed lx = {0};
+	size_t pos = 0;
+	int line = first_line;
+	unsigned errors_before = sc->nerrors;
+	bool bad;
+
 	while (lex_statement(sc, bytes, len, &pos, &line, &lx, &bad)) {
 		if (bad || lx.n == 0)
 			continue;
 		parse_statement(sc, &lx);
 	}
-	if (sc->nerrors == 0 && sc->nstmts == 0)
-		sc_error(sc, 1, 1, "the scenario has no commands");
 	free(lx.words);
 	free(lx.offs);
 	free(lx.storage);
+	return sc->nerrors == errors_before;
+}
+
+bool scenario_parse(struct scenario *sc, const char *file, const char *bytes, size_t len,
+		    FILE *err)
+{
+	scenario_begin(sc, file, err);
+	scenario_parse_more(sc, bytes, len, 1);
+	if (sc->nerrors == 0 && sc->nstmts == 0)
+		sc_error(sc, 1, 1, "the scenario has no commands");
 	return sc->nerrors == 0;
 }
 

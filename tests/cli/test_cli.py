@@ -56,7 +56,7 @@ cpu cr3=0x1000
 
 @case("no arguments: usage, exit 2")
 def _():
-    rc, out, err = run([])
+    rc, out, err = run([], stdin="")  # not a terminal: no REPL
     check(rc == 2 and "usage: mmsim run FILE" in err and out == "", (rc, out, err))
 
 
@@ -189,6 +189,184 @@ def _():
 def _():
     golden("two-cpus.out", ["run", "scenarios/hw/15-two-cpus.scn"])
     golden("tlb-stale.out", ["run", "scenarios/hw/10-tlb-stale.scn"])
+
+
+# ---- the REPL ----
+
+@case("repl: results at once, errors printed and the session goes on, quit ends it")
+def _():
+    rc, out, err = run(["repl"], stdin=TABLES + "frob 1\naccess 0x10 write user\n"
+                       "expect access 0x10 read user -> pa 0x1\npeek 0x4000\n"
+                       "poke 0x4008 \\\n  0x6007\naccess 0x1000 read user\n"
+                       "machine memory=2M\nquit\npeek 0\n")
+    check(rc == 0, rc)
+    check(out == "access 0x10 -> pa 0x5010\npeek 0x4000 = 0x5067\naccess 0x1000 -> pa 0x6000\n", out)
+    check(err == "repl:7:1: error: unknown command 'frob' (see `mmsim help`)\n"
+          "repl:9: expectation failed: access 0x10 read user -> pa 0x1: expected pa 0x1, got pa 0x5010\n"
+          "repl:14:1: error: a second machine line\n", err)
+
+
+@case("repl: a rejected machine line leaves no trace; a later one is accepted")
+def _():
+    rc, out, err = run(["repl"], stdin="machine kernel=off memory=3\nmachine kernel=off memory=1M\npoke 0 5 size=1\npeek 0 size=1\n")
+    check(rc == 0 and out == "peek 0x0 = 0x5\n" and err.count("error:") == 1 and "repl:1:" in err, (out, err))
+
+
+@case("repl: without a machine line the defaults apply (256M, kernel on)")
+def _():
+    rc, out, err = run(["repl"], stdin="expect total_frames > 60000\npoke 0 1\ncheckpoint a\nexpect free_frames == a\n")
+    check(rc == 0 and "repl:2:1: error: 'poke' drives the bare processor" in err and err.count("error") == 1, (out, err))
+
+
+@case("repl: help and help COMMAND inside, end of input ends it")
+def _():
+    rc, out, err = run(["repl"], stdin="help\nhelp expect access\n")
+    check(rc == 0 and err == "", err)
+    check("  quit\n" in out and "  show dot FILE" in out and "  invlpg VADDR" in out, out)
+    check(out.count("expect access VADDR") == 2, out)
+
+
+# ---- quizzes ----
+
+def quiz_golden(kind, seed):
+    name = f"quiz-{kind}-{seed}.out"
+    golden(name, ["quiz", kind, "--seed", str(seed), "-c"])
+    rc, problem, err = run(["quiz", kind, "--seed", str(seed)])
+    rc2, solved, _ = run(["quiz", kind, "--seed", str(seed), "-c"])
+    check(rc == 0 and err == "", (rc, err))
+    # the problem is the solved text without the answers
+    head = problem[:problem.index("-> ?")]
+    head = head[:head.rindex("\n\n")]
+    check(len(head) > 200 and solved.startswith(head), "the problem and the solved problem differ before the questions")
+    return problem, solved
+
+
+@case("quiz translate: golden seeds 1..3, and every answer re-checked by `mmsim run`")
+def _():
+    import re
+    for seed in (1, 2, 3):
+        problem, solved = quiz_golden("translate", seed)
+        check("-> ?" in problem and "-> ?" not in solved, seed)
+        # rebuild the machine from the printed dump alone and let the processor answer again
+        lines = ["machine kernel=off memory=1M"]
+        for addr, val in re.findall(r"^  (0x[0-9a-f]+)  (0x[0-9a-f]{16})$", problem, re.M):
+            lines.append(f"poke {addr} {val}")
+        lines.append("cpu cr3=" + re.search(r"^CR3 = (0x[0-9a-f]+)$", problem, re.M).group(1))
+        answers = re.findall(r"^ +\d+\. (read|write|fetch) +by (user|supervisor) +VA (0x[0-9a-f]+)  -> (pa 0x[0-9a-f]+|pf 0x[0-9a-f]+)", solved, re.M)
+        check(len(answers) == 6, (seed, answers))
+        kinds = set()
+        for kind, mode, va, res in answers:
+            lines.append(f"flush\nexpect access {va} {kind} {mode} -> {res}")
+            kinds.add(res.split()[0])
+        check(kinds == {"pa", "pf"}, (seed, kinds))
+        rc, out, err = run(["run", "-"], stdin="\n".join(lines) + "\n")
+        check(rc == 0, (seed, err))
+
+
+@case("quiz translate: the same seed gives the same problem; another seed another one")
+def _():
+    a = run(["quiz", "translate", "--seed", "7"])[1]
+    b = run(["quiz", "translate", "--seed", "7"])[1]
+    c = run(["quiz", "translate", "--seed", "8"])[1]
+    check(a == b and a != c, "seeding")
+    rc, out, _ = run(["quiz", "translate", "--seed", "1", "-n", "16", "-c"])
+    check(rc == 0 and " 16. " in out, out[-300:])
+
+
+@case("quiz buddy: golden seeds 1..3; the final lists are those of the last step")
+def _():
+    for seed in (1, 2, 3):
+        problem, solved = quiz_golden("buddy", seed)
+        check("-> ?" in problem and "free lists:" in solved, seed)
+
+
+@case("quiz cow needs fork; bad quiz arguments exit 2")
+def _():
+    rc, out, err = run(["quiz", "cow", "--seed", "1"])
+    check(rc == 2 and out == "" and "needs the kernel's fork: not available yet" in err, (rc, err))
+    for args, msg in ((["quiz"], "which one?"), (["quiz", "frob"], "unknown kind 'frob'"),
+                      (["quiz", "translate", "--seed"], "--seed needs a number"),
+                      (["quiz", "translate", "-n", "17"], "at most 16 questions"),
+                      (["quiz", "buddy", "--frob"], "unknown option '--frob'")):
+        rc, out, err = run(args)
+        check(rc == 2 and msg in err, (args, rc, err))
+
+
+# ---- run --json ----
+
+def run_json(text, args=()):
+    import json
+    rc, out, err = run(["run", "--json", *args, "-"], stdin=text)
+    return rc, json.loads(out), err
+
+
+@case("run --json: one valid object with counters, CPUs, checkpoints and output")
+def _():
+    rc, d, err = run_json("machine memory=16M\ncheckpoint boot\nshow buddy\nexpect free_frames == boot\n")
+    check(rc == 0 and d["status"] == 0 and d["result"] == "ok" and d["failed"] is None, d)
+    c = d["counters"]
+    check(c["free_frames"] + c["used_frames"] == c["total_frames"] == 3328, c)
+    check(d["checkpoints"]["boot"] == c and d["output"][0].startswith("buddy free lists"), d)
+    check(d["cpus"][0]["cpu"] == 0 and "tlb_misses" in d["cpus"][0] and d["machine"]["kernel"] is True, d)
+
+
+@case("run --json: the failing line, on expectation failure and on parse error")
+def _():
+    rc, d, err = run_json(TABLES + "access 0 read user\nexpect access 0 read user -> pa 0x6000\npeek 0\n")
+    check(rc == 1 and d["status"] == 1 and d["failed"] == {"line": 8, "statement": "expect access 0 read user -> pa 0x6000"}, d)
+    check(d["output"] == ["access 0x0 -> pa 0x5000"] and d["counters"] is None, d)
+    check(d["cpus"][0]["walks"] == 1 and d["cpus"][0]["tlb_hits"] == 1, d["cpus"])
+    check(err == d["messages"][0] + "\n", (err, d["messages"]))
+    rc, d, err = run_json("machine kernel=off\nfrob\n")
+    check(rc == 2 and d["failed"] == {"line": 2, "statement": None} and d["cpus"] is None, d)
+
+
+# ---- show dot ----
+
+@case("show dot: tables, entries and pages of the tree from CR3, an SVG when dot exists")
+def _():
+    import shutil
+    d = tempfile.mkdtemp()
+    scn = TABLES + "poke 0x3008 0x2000e7\npoke 0x1ff8 0x7003\npoke 0x7000 0x80000_0083\npoke 0x4010 0x9006\n"
+    rc, out, err = run(["run", "-"], stdin=scn + "show dot pt.dot svg=0\n", cwd=d)
+    check(rc == 0 and out == "show dot: 5 tables written to pt.dot\n", (rc, out, err))
+    g = open(os.path.join(d, "pt.dot")).read()
+    for want in ["cr3 -> t4_1000;", "t4_1000:e0:e -> t3_2000;", "t4_1000:e511:e -> t3_7000;",
+                 "t2_3000:e1:e -> p2_200000;", "t3_7000:e0:e -> p3_800000000;",
+                 "t1_4000:e0:e -> p1_5000;", "2 MiB page", "1 GiB page",
+                 "<b>PT table</b> at 0x4000", "0xffffff8000000000", "not present (raw 0x9006)"]:
+        check(want in g, want)
+    check("t1_4000:e2:" not in g, "a not-present entry has no edge")
+    if shutil.which("dot"):
+        rc, out, err = run(["run", "-"], stdin=scn + "show dot pt.dot\n", cwd=d)
+        check(rc == 0 and "drawn as pt.svg" in out, out)
+        check(open(os.path.join(d, "pt.svg")).read().lstrip().startswith("<?xml"), "svg")
+
+
+# ---- the documentation cannot drift from `mmsim help` ----
+
+@case("docs/language.md documents every command `mmsim help` lists, and nothing more")
+def _():
+    import re
+    _, out, _ = run(["help"])
+    synopses = [l.strip() for l in out.split("The scenario language")[1].splitlines()
+                if l.startswith("  ") and not l.startswith("      ")]
+    doc = open(os.path.join(ROOT, "docs", "language.md")).read()
+    documented = re.findall(r"^    (\S.*)$", doc.split("<!-- commands -->")[1].split("<!-- /commands -->")[0], re.M)
+    check(sorted(documented) == sorted(synopses), set(documented) ^ set(synopses))
+
+
+@case("docs/mmsim.1 renders and names every subcommand")
+def _():
+    import shutil
+    page = os.path.join(ROOT, "docs", "mmsim.1")
+    text = open(page).read()
+    for w in ["mmsim run", "mmsim check", "mmsim repl", "mmsim quiz", "mmsim help", "\\-\\-json", "EXIT STATUS"]:
+        check(w in text, w)
+    if shutil.which("man"):
+        p = subprocess.run(["man", "-l", page], capture_output=True, text=True,
+                           env=dict(os.environ, MANPAGER="cat", MANWIDTH="80"))
+        check(p.returncode == 0 and "SYNOPSIS" in p.stdout and "warning" not in p.stderr, p.stderr)
 
 
 failed = [(n, m) for n, m in results if m]

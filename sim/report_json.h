@@ -1,0 +1,19 @@
+/*
+ * `mmsim run --json`: one JSON object on standard output at the end of a run (or at its
+ * failure) with what a grader needs: the file, the exit status, the failing line, every
+ * global counter, each CPU's counters, the checkpoints, and what the scenario printed.
+ * The object is built from sections, one function each (report_json.c); the kernel's
+ * process list will be one more section.
+ */
+#ifndef MMSIM_SIM_REPORT_JSON_H
+#define MMSIM_SIM_REPORT_JSON_H
+
+#include <stdio.h>
+
+#include "sim.h"
+
+/* Runs FILE like `mmsim run` and prints the JSON object to out; what the scenario printed goes
+ * into the object, its error messages to err as usual. Returns the run's exit status. */
+int sim_run_json(const char *file, const struct sim_options *opts, FILE *out, FILE *err);
+
+#endif
