@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "frame_alloc.h"
+#include "pressure.h"
 #include "platform.h"
 
 static _Atomic uint64_t held_total;
@@ -72,8 +73,10 @@ frame_t heap_frames_take(enum heap_owner owner, unsigned want_order, unsigned mi
 	KASSERT(owner < HEAP_OWNER_COUNT && min_order <= want_order && want_order <= FRAME_MAX_ORDER,
 		"kheap: bad frame request owner %u orders %u..%u", owner, min_order, want_order);
 	heap_frames_assert_allowed("frame allocation");
+	/* heap growth is a normal allocation: the pressure governor may refuse it */
+	if (!check_before_alloc(1ULL << min_order))
+		return FRAME_NONE;
 	/*
-	 * The pressure governor's check_before_alloc hook belongs here, before the reservation.
 	 * The largest order the cap allows is reserved first; what the frame allocator does not
 	 * deliver is handed back to the cap right after.
 	 */

@@ -7,6 +7,7 @@
 #include "page_info.h"
 
 #include "frame_alloc.h"
+#include "pressure.h"
 #include "platform.h"
 
 static frame_t the_zero_frame;
@@ -134,7 +135,12 @@ void page_info_set_refcount(struct page_info *info, struct refcount rc)
 
 struct frame_or_error init_frame(struct refcount init_rc)
 {
-	frame_t f = allocate_zeroed_frame();
+	frame_t f;
+
+	/* user data frames are normal allocations: the pressure governor may refuse them */
+	if (!check_before_alloc(1))
+		return (struct frame_or_error){ FRAME_NONE, MM_ENOMEM };
+	f = allocate_zeroed_frame();
 
 	if (frame_is_none(f))
 		return (struct frame_or_error){ FRAME_NONE, MM_ENOMEM };

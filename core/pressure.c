@@ -47,6 +47,9 @@ static struct governor {
 	unsigned nshrinkers;
 	const struct oom_victim_source *victims;
 	_Atomic uint64_t ooms, kills, evacuated;
+	_Atomic int fail_mode;      /* enum alloc_fail_mode */
+	_Atomic uint64_t fail_n;
+	_Atomic uint64_t checked;   /* normal allocations seen since the knob was last set */
 } G;
 
 static const char *const state_names[PRESSURE_STATE_COUNT] = {
@@ -83,6 +86,8 @@ void pressure_reset(void)
 	atomic_store(&G.ooms, 0);
 	atomic_store(&G.kills, 0);
 	atomic_store(&G.evacuated, 0);
+	atomic_store(&G.fail_mode, ALLOC_FAIL_OFF);
+	atomic_store(&G.checked, 0);
 }
 
 /* ---- sizes and watermarks ----
@@ -218,12 +223,47 @@ static enum pressure_state level_state(enum pressure_state now)
 	return PRESSURE_NORMAL;
 }
 
+void pressure_inject_failure(enum alloc_fail_mode mode, uint64_t n)
+{
+	atomic_store(&G.fail_n, n);
+	atomic_store(&G.checked, 0);
+	atomic_store(&G.fail_mode, (int)mode);
+	KTRACE("pressure: allocation failure injection %s %llu",
+	       mode == ALLOC_FAIL_OFF ? "off" : mode == ALLOC_FAIL_NTH ? "at allocation" : "after allocation",
+	       (unsigned long long)n);
+}
+
+uint64_t pressure_checked_allocations(void)
+{
+	return atomic_load(&G.checked);
+}
+
+static bool injected_failure(void)
+{
+	uint64_t k = atomic_fetch_add(&G.checked, 1) + 1;
+
+	switch ((enum alloc_fail_mode)atomic_load(&G.fail_mode)) {
+	case ALLOC_FAIL_OFF:
+		return false;
+	case ALLOC_FAIL_NTH:
+		return k == atomic_load(&G.fail_n);
+	case ALLOC_FAIL_AFTER:
+		return k > atomic_load(&G.fail_n);
+	}
+	return false;
+}
+
 bool check_before_alloc(uint64_t n)
 {
 	enum pressure_state now;
 
 	if (system_frozen())
 		return false;
+	if (injected_failure()) {
+		KTRACE("pressure: normal allocation %llu refused (injected failure)",
+		       (unsigned long long)atomic_load(&G.checked));
+		return false;
+	}
 	now = pressure_state();
 	if (now <= PRESSURE_EMERGENCY) {
 		enum pressure_state want = level_state(now);

@@ -94,6 +94,16 @@ uint64_t available_frames(void);
  */
 bool check_before_alloc(uint64_t n);
 
+/*
+ * Allocation-failure injection, for tests: count the normal allocations check_before_alloc
+ * sees from now on and refuse the nth (ALLOC_FAIL_NTH) or every one after the nth
+ * (ALLOC_FAIL_AFTER; n = 0 refuses all). Drives every ENOMEM / PF_OOM path on purpose.
+ */
+enum alloc_fail_mode { ALLOC_FAIL_OFF, ALLOC_FAIL_NTH, ALLOC_FAIL_AFTER };
+void pressure_inject_failure(enum alloc_fail_mode mode, uint64_t n);
+/* Normal allocations checked since the last pressure_inject_failure (or boot). */
+uint64_t pressure_checked_allocations(void);
+
 /* A frame from the UI part of the reserve (the emergency path only); FRAME_NONE when the UI
  * part is used up. */
 frame_t alloc_emergency_frame(void);

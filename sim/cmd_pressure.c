@@ -77,7 +77,42 @@ static enum sc_status exec_pick(struct sim *sim, const struct sc_stmt *st)
 	return sim_expect_failed(sim, st, "the picker lists no running process '%s'", st->name[0]);
 }
 
+/* failalloc nth=N | after=N | off: kind = enum alloc_fail_mode, u[0] = N */
+static bool parse_failalloc(struct sc_parse *p)
+{
+	bool nth, after;
+
+	if (!sp_argc(p, 0, 1) || !sp_opt_num(p, "nth", &p->st->u[0], &nth) ||
+	    !sp_opt_num(p, "after", &p->st->u[0], &after))
+		return false;
+	if (p->npos == 1) {
+		if (!sp_word_is(p, 0, "off"))
+			return sp_error_word(p, &p->pos[0], "expected off, nth=N or after=N, not '%s'",
+					     p->pos[0].text);
+		if (nth || after)
+			return sp_error_word(p, &p->pos[0], "off takes no nth= or after=");
+		p->st->kind = ALLOC_FAIL_OFF;
+		return true;
+	}
+	if (nth == after)
+		return sp_error(p, p->end_line, p->end_col, "give one of nth=N, after=N or off");
+	if (nth && p->st->u[0] == 0)
+		return sp_error_opt(p, sp_opt_find(p, "nth"), "nth= counts from 1");
+	p->st->kind = nth ? ALLOC_FAIL_NTH : ALLOC_FAIL_AFTER;
+	return true;
+}
+
+static enum sc_status exec_failalloc(struct sim *sim, const struct sc_stmt *st)
+{
+	(void)sim;
+	pressure_inject_failure((enum alloc_fail_mode)st->kind, st->u[0]);
+	return SC_CONTINUE;
+}
+
 const struct sc_command pressure_commands[] = {
+	{"failalloc", "failalloc nth=N | after=N | off",
+	 "refuse the Nth normal frame allocation from now (user faults, page tables, heap growth), or every one after the Nth",
+	 SC_KERNEL_ON, parse_failalloc, exec_failalloc},
 	{"expect pressure",
 	 "expect pressure ==|!= normal|warning|emergency|evacuating|picker|restoring",
 	 "the memory-pressure governor's state", SC_KERNEL_ON, parse_expect_pressure,

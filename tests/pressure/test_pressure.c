@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "frame_alloc.h"
+#include "page_info.h"
 #include "host_platform.h"
 #include "pressure.h"
 #include "test_arena.h"
@@ -323,6 +324,31 @@ START_TEST(picker_at_zero_free_memory)
 }
 END_TEST
 
+START_TEST(injected_failures)
+{
+	struct frame_or_error r[5];
+
+	ck_assert(init_reserve());
+	pressure_inject_failure(ALLOC_FAIL_NTH, 3);
+	for (int i = 0; i < 5; i++)
+		r[i] = init_frame(REFCOUNT_ONE_INIT);
+	ck_assert_int_eq(r[0].error, MM_OK);
+	ck_assert_int_eq(r[1].error, MM_OK);
+	ck_assert_int_eq(r[2].error, MM_ENOMEM);
+	ck_assert(frame_is_none(r[2].frame));
+	ck_assert_int_eq(r[3].error, MM_OK);
+	ck_assert_int_eq(r[4].error, MM_OK);
+	ck_assert_uint_eq(pressure_checked_allocations(), 5);
+	pressure_inject_failure(ALLOC_FAIL_AFTER, 1);
+	ck_assert_int_eq(init_frame(REFCOUNT_ONE_INIT).error, MM_OK);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(init_frame(REFCOUNT_ONE_INIT).error, MM_ENOMEM);
+	ck_assert_uint_eq(available_frames() > 1000, 1);
+	pressure_inject_failure(ALLOC_FAIL_OFF, 0);
+	ck_assert_int_eq(init_frame(REFCOUNT_ONE_INIT).error, MM_OK);
+}
+END_TEST
+
 /* Several CPUs allocate until nothing is left, many times: the reserve is intact after each. */
 struct stress_arg {
 	unsigned cpu;
@@ -405,6 +431,7 @@ int main(void)
 	tcase_add_test(tc, nobody_to_kill);
 	tcase_add_test(tc, picker_at_zero_free_memory);
 	tcase_add_test(tc, reserve_survives_concurrent_exhaustion);
+	tcase_add_test(tc, injected_failures);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);

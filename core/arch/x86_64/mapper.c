@@ -4,6 +4,7 @@
 #include "arch/x86_64/mapper.h"
 
 #include "frame_alloc.h"
+#include "pressure.h"
 #include "platform.h"
 
 static pte_t *table_of(paddr_t table_pa)
@@ -57,8 +58,12 @@ const char *map_result_name(enum map_result r)
 	return "?";
 }
 
+/* A normal allocation: the pressure governor may refuse it (frozen system, no available
+ * frame), which the mapper reports as MAP_ENOMEM like any exhaustion. */
 static frame_t alloc_table(void)
 {
+	if (!check_before_alloc(1))
+		return FRAME_NONE;
 	return allocate_p2frame_complex(0, FRAME_ZERO, FRAME_STRATEGY_FAST, 0, NULL);
 }
 
