@@ -9,6 +9,39 @@
  *   writes the new upper heads, merging clears the absorbed heads, so no record is ever stale:
  *   a merge that finds a FREE sibling of the right order has found a real free block.
  * - Blocks are maximally merged: a free block's buddy is never a free block of the same order.
+ *
+ * Per-CPU caches: owned by their CPU, no locked instruction on the owner's path.
+ * The order-0 fast path (allocate_frame, deallocate_frame) runs on the calling CPU's cache
+ * only, like Linux's per-CPU page lists, whose owner disables interrupts instead of locking.
+ * A cache has two flags, busy (written only by its owner) and stop (written only by a remote
+ * CPU holding drain_lock). The handshake is Dekker's, with the expensive half moved to the
+ * rare side:
+ *
+ *   owner (every operation)                 remote (drain, audit: frame_cpu_caches_freeze)
+ *   busy = 1            (plain store)       take drain_lock
+ *   compiler barrier                        stop = 1                 (plain store)
+ *   if stop (acquire load):                 plat_barrier_all_cpus()  (IPI / membarrier)
+ *       busy = 0 (release), wait for        wait until busy == 0     (acquire loads)
+ *       drain_lock, retry                   ... use the cache ...
+ *   ... use the cache ...                   stop = 0                 (release store)
+ *   busy = 0            (release store)     release drain_lock
+ *
+ * Why it excludes: the owner's store-then-load has no fence, so the processor may perform
+ * the load before the store is visible. plat_barrier_all_cpus makes the owner execute a full
+ * barrier somewhere during the remote's call. If that barrier comes after the owner's load
+ * of stop, the owner's busy = 1 preceded it and is visible when the remote reads busy, so the
+ * remote waits for the owner's release of busy. If it comes before the load, the remote's
+ * stop = 1 (stored before the call) is visible to the load, so the owner backs off without
+ * touching the cache. Either way at most one side works on the cache, and the data hand-over
+ * is a release/acquire pair on busy (owner -> remote) or stop (remote -> owner), which is
+ * also what makes it visible to ThreadSanitizer. The owner pays two plain stores and a load;
+ * a remote drain pays one barrier for all caches it takes, and none at all when it only
+ * takes its own CPU's cache (its owner is the caller, who is not inside the fast path).
+ *
+ * Requirements: at most one thread runs as a given CPU at a time (as on a real CPU with
+ * preemption off), and an interrupt handler on a CPU never interrupts that CPU's fast path
+ * (mmsim delivers interrupts only at interrupt windows). Plain pthreads that act as CPUs
+ * through host_set_current_cpu (tests) satisfy both; no IPI delivery is needed.
  */
 #include "frame_alloc.h"
 
@@ -22,6 +55,9 @@ struct frame_alloc_state frame_alloc_state;
 struct frame_cpu_cache frame_cpu_caches[FRAME_MAX_CPUS];
 paddr_t frame_section_table_pa;
 uint64_t frame_section_window_count;
+uint64_t frame_dense_first_pfn;
+uint64_t frame_dense_frames;
+paddr_t frame_dense_infos_pa;
 
 static bool lock_ready;
 
@@ -153,7 +189,8 @@ static inline unsigned floor_log2(uint32_t x)
 	return 31u - (unsigned)__builtin_clz(x);
 }
 
-/* Fill an empty cache with up to a batch of frames, largest blocks first. Cache locked. */
+/* Fill an empty cache with up to a batch of frames, largest blocks first. The caller works
+ * on the cache (its owner inside the fast path, or a remote that froze it). */
 static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c)
 {
 	uint32_t n = 0;
@@ -168,7 +205,8 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 		/* push high to low so that pops hand out ascending addresses */
 		for (uint64_t i = 1ULL << o; i-- > 0;) {
 			rec_set(r + i, 0, PAGE_META(PAGE_STATE_CACHED, 0));
-			c->slots[n++] = (struct frame_cpu_slot){ f + i * PAGE_SIZE, virt_to_phys(r + i) };
+			c->frame[n] = f + i * PAGE_SIZE;
+			c->info_pa[n++] = virt_to_phys(r + i);
 		}
 	}
 	atomic_store_explicit(&c->count, n, memory_order_relaxed);
@@ -176,7 +214,7 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 	return n;
 }
 
-/* Return the `how_many` oldest frames of a locked cache to the buddy lists. */
+/* Return the `how_many` oldest frames of a cache the caller works on to the buddy lists. */
 static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uint32_t how_many)
 {
 	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
@@ -186,14 +224,16 @@ static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uin
 		return;
 	plat_lock_acquire(&ST.lock);
 	for (uint32_t i = 0; i < m; i++) {
-		struct page_info *r = rec(c->slots[i].frame);
+		struct page_info *r = rec(c->frame[i]);
 		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
-			"frame: cached frame %#llx has record %#llx", (unsigned long long)c->slots[i].frame,
+			"frame: cached frame %#llx has record %#llx", (unsigned long long)c->frame[i],
 			(unsigned long long)rec_meta(r));
-		buddy_give(c->slots[i].frame, 0);
+		buddy_give(c->frame[i], 0);
 	}
-	for (uint32_t i = m; i < n; i++)
-		c->slots[i - m] = c->slots[i];
+	for (uint32_t i = m; i < n; i++) {
+		c->frame[i - m] = c->frame[i];
+		c->info_pa[i - m] = c->info_pa[i];
+	}
 	atomic_store_explicit(&c->count, n - m, memory_order_relaxed);
 	plat_lock_release(&ST.lock);
 }
@@ -205,26 +245,45 @@ static inline struct frame_cpu_cache *this_cpu_cache(void)
 	return &frame_cpu_caches[cpu];
 }
 
-/* Pop the top slot of a locked, non-empty cache and mark its frame used; unlocks. */
-static inline paddr_t cache_pop(struct frame_cpu_cache *c, uint32_t n)
+/* Claim the caller's own cache (see the handshake at the top); false if a remote CPU has it. */
+static inline bool cache_enter(struct frame_cpu_cache *c)
 {
-	struct frame_cpu_slot slot = c->slots[--n];
-	atomic_store_explicit(&c->count, n, memory_order_relaxed);
-	struct page_info *r = (struct page_info *)phys_to_virt(slot.info_pa);
-	KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
-		"frame: cached frame %#llx has record %#llx", (unsigned long long)slot.frame,
-		(unsigned long long)rec_meta(r));
-	rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, 0));
-	frame_cpu_cache_unlock(c);
-	return slot.frame;
+	atomic_store_explicit(&c->busy, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	return __builtin_expect(!atomic_load_explicit(&c->stop, memory_order_acquire), 1);
 }
 
-/* The cache was empty: refill it (or find nothing) and pop. Cache locked; unlocks. */
+static inline void cache_leave(struct frame_cpu_cache *c)
+{
+	atomic_store_explicit(&c->busy, 0, memory_order_release);
+}
+
+/* A remote CPU holds the cache: let go and wait for it (it holds drain_lock meanwhile). */
+static __attribute__((noinline, cold)) void cache_wait_remote(struct frame_cpu_cache *c)
+{
+	cache_leave(c);
+	plat_lock_acquire(&ST.drain_lock);
+	plat_lock_release(&ST.drain_lock);
+}
+
+/* Pop the top slot of the caller's non-empty cache and mark its frame used; leaves. */
+static inline paddr_t cache_pop(struct frame_cpu_cache *c, uint32_t n)
+{
+	n--;
+	paddr_t f = c->frame[n];
+	struct page_info *r = (struct page_info *)phys_to_virt(c->info_pa[n]);
+	atomic_store_explicit(&c->count, n, memory_order_relaxed);
+	rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, 0));
+	cache_leave(c);
+	return f;
+}
+
+/* The cache was empty: refill it (or find nothing) and pop. Entered; leaves. */
 static __attribute__((noinline)) paddr_t cache_alloc_slow(struct frame_cpu_cache *c)
 {
 	uint32_t n = cache_refill(c);
 	if (!n) {
-		frame_cpu_cache_unlock(c);
+		cache_leave(c);
 		return 0;
 	}
 	return cache_pop(c, n);
@@ -234,39 +293,42 @@ static inline __attribute__((always_inline)) paddr_t cache_alloc(void)
 {
 	struct frame_cpu_cache *c = this_cpu_cache();
 
-	frame_cpu_cache_lock(c);
+	while (__builtin_expect(!cache_enter(c), 0))
+		cache_wait_remote(c);
 	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
 	if (__builtin_expect(n == 0, 0))
 		return cache_alloc_slow(c);
 	return cache_pop(c, n);
 }
 
-/* Push a frame on a locked cache that has room; unlocks. */
-static inline void cache_push(struct frame_cpu_cache *c, uint32_t n, paddr_t f, struct page_info *r)
+/* Push a frame on the caller's cache, which has room; leaves. */
+static inline void cache_push(struct frame_cpu_cache *c, uint32_t n, paddr_t f, paddr_t info_pa)
 {
-	rec_set(r, 0, PAGE_META(PAGE_STATE_CACHED, 0));
-	c->slots[n] = (struct frame_cpu_slot){ f, virt_to_phys(r) };
+	rec_set((struct page_info *)phys_to_virt(info_pa), 0, PAGE_META(PAGE_STATE_CACHED, 0));
+	c->frame[n] = f;
+	c->info_pa[n] = info_pa;
 	atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
-	frame_cpu_cache_unlock(c);
+	cache_leave(c);
 }
 
-/* The cache was full: return its oldest batch to the buddy lists, then push. Locked; unlocks. */
+/* The cache was full: return its oldest batch to the buddy lists, then push. Entered; leaves. */
 static __attribute__((noinline)) void cache_free_slow(struct frame_cpu_cache *c, paddr_t f,
 						      struct page_info *r)
 {
 	cache_drain(c, FRAME_CPU_CACHE_BATCH);
-	cache_push(c, atomic_load_explicit(&c->count, memory_order_relaxed), f, r);
+	cache_push(c, atomic_load_explicit(&c->count, memory_order_relaxed), f, virt_to_phys(r));
 }
 
 static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
 {
-	frame_cpu_cache_lock(c);
+	while (__builtin_expect(!cache_enter(c), 0))
+		cache_wait_remote(c);
 	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
 	if (__builtin_expect(n == FRAME_CPU_CACHE_CAPACITY, 0)) {
 		cache_free_slow(c, f, r);
 		return;
 	}
-	cache_push(c, n, f, r);
+	cache_push(c, n, f, virt_to_phys(r));
 }
 
 uint64_t cached_frames(void)
@@ -278,16 +340,47 @@ uint64_t cached_frames(void)
 	return sum;
 }
 
-void frame_alloc_drain_cpu_caches(void)
+uint64_t frame_cpu_caches_freeze(bool all)
 {
+	unsigned self = plat_cpu_id();
+	uint64_t frozen = 0;
+
+	plat_lock_acquire(&ST.drain_lock);
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[i];
-		if (!atomic_load_explicit(&c->count, memory_order_relaxed))
+		if (!all && !atomic_load_explicit(&c->count, memory_order_relaxed))
 			continue;
-		frame_cpu_cache_lock(c);
-		cache_drain(c, FRAME_CPU_CACHE_CAPACITY);
-		frame_cpu_cache_unlock(c);
+		atomic_store_explicit(&c->stop, 1, memory_order_relaxed);
+		frozen |= 1ULL << i;
 	}
+	/* The caller's own cache has no other user: no barrier needed for it alone. */
+	if (frozen & ~(self < FRAME_MAX_CPUS ? 1ULL << self : 0))
+		plat_barrier_all_cpus();
+	for (uint64_t m = frozen; m; m &= m - 1) {
+		struct frame_cpu_cache *c = &frame_cpu_caches[__builtin_ctzll(m)];
+		while (atomic_load_explicit(&c->busy, memory_order_acquire))
+			__builtin_ia32_pause();
+	}
+	return frozen;
+}
+
+void frame_cpu_caches_thaw(uint64_t frozen)
+{
+	for (uint64_t m = frozen; m; m &= m - 1)
+		atomic_store_explicit(&frame_cpu_caches[__builtin_ctzll(m)].stop, 0,
+				      memory_order_release);
+	plat_lock_release(&ST.drain_lock);
+}
+
+void frame_alloc_drain_cpu_caches(void)
+{
+	if (!lock_ready)
+		return;
+	uint64_t frozen = frame_cpu_caches_freeze(false);
+
+	for (uint64_t m = frozen; m; m &= m - 1)
+		cache_drain(&frame_cpu_caches[__builtin_ctzll(m)], FRAME_CPU_CACHE_CAPACITY);
+	frame_cpu_caches_thaw(frozen);
 	KTRACE("frame: drained per-CPU caches");
 }
 
@@ -334,12 +427,44 @@ frame_t allocate_p2frame_complex(unsigned req_order, unsigned flags, enum frame_
 	return FRAME_NONE;
 }
 
-frame_t allocate_frame(void)
+static __attribute__((noinline)) frame_t traced_alloc(paddr_t f)
+{
+	KTRACE("frame: alloc %#llx order 0", (unsigned long long)f);
+	return (frame_t){ f };
+}
+
+/* Everything allocate_frame does not do inline: a frozen or empty cache. */
+static __attribute__((noinline)) frame_t allocate_frame_slow(void)
 {
 	paddr_t f = cache_alloc();
 	if (__builtin_expect(!f, 0))
 		return allocate_p2frame_complex(0, 0, FRAME_STRATEGY_FAST, 0, NULL);
-	KTRACE("frame: alloc %#llx order 0", (unsigned long long)f);
+	return traced_alloc(f);
+}
+
+/*
+ * The order-0 fast path. Every way off it is a tail call that starts over, so the common
+ * case runs as a leaf function (no callee-saved registers, no stack frame).
+ */
+frame_t allocate_frame(void)
+{
+	unsigned cpu = plat_cpu_id();
+	if (__builtin_expect(cpu >= FRAME_MAX_CPUS, 0))
+		return allocate_frame_slow(); /* panics there */
+	struct frame_cpu_cache *c = &frame_cpu_caches[cpu];
+
+	if (__builtin_expect(!cache_enter(c), 0)) {
+		cache_wait_remote(c);
+		return allocate_frame_slow();
+	}
+	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	if (__builtin_expect(n == 0, 0)) {
+		cache_leave(c);
+		return allocate_frame_slow();
+	}
+	paddr_t f = cache_pop(c, n);
+	if (__builtin_expect(plat_trace_on, 0))
+		return traced_alloc(f);
 	return (frame_t){ f };
 }
 
@@ -417,13 +542,43 @@ void deallocate_p2frame(frame_t f, unsigned order)
 	plat_lock_release(&ST.lock);
 }
 
-void deallocate_frame(frame_t f)
+/* deallocate_frame off its fast path: misuse (panics), a frozen cache, a full cache. */
+static __attribute__((noinline)) void deallocate_frame_slow(frame_t f)
 {
-	/* the CPU first: fewer values live across the call */
-	struct frame_cpu_cache *c = this_cpu_cache();
 	struct page_info *r = checked_free_target(f.base, 0);
 
-	cache_free(c, f.base, r);
+	cache_free(this_cpu_cache(), f.base, r);
+	KTRACE("frame: free %#llx order 0", (unsigned long long)f.base);
+}
+
+/*
+ * The order-0 fast path: the checks that catch a double free (the head must be USED with
+ * order 0: a FREE, CACHED or INTERIOR record fails) and a free with references left, then a
+ * push on this CPU's cache. Anything else starts over in deallocate_frame_slow.
+ */
+void deallocate_frame(frame_t f)
+{
+	unsigned cpu = plat_cpu_id();
+	struct frame_cpu_cache *c = &frame_cpu_caches[cpu & (FRAME_MAX_CPUS - 1)];
+	uint64_t i = (f.base >> PAGE_SHIFT) - frame_dense_first_pfn;
+
+	if (__builtin_expect(cpu >= FRAME_MAX_CPUS || i >= frame_dense_frames, 0))
+		return deallocate_frame_slow(f);
+	paddr_t info_pa = frame_dense_infos_pa + i * sizeof(struct page_info);
+	struct page_info *r = (struct page_info *)phys_to_virt(info_pa);
+	/* USED, order 0, count 0 (RC_USED and RC_SHARED are the top two bits) */
+	if (__builtin_expect(rec_meta(r) != PAGE_META(PAGE_STATE_USED, 0) || (rec_rc(r) << 2), 0))
+		return deallocate_frame_slow(f);
+	if (__builtin_expect(!cache_enter(c), 0)) {
+		cache_wait_remote(c);
+		return deallocate_frame_slow(f);
+	}
+	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	if (__builtin_expect(n == FRAME_CPU_CACHE_CAPACITY, 0)) {
+		cache_leave(c);
+		return deallocate_frame_slow(f);
+	}
+	cache_push(c, n, f.base, info_pa);
 	KTRACE("frame: free %#llx order 0", (unsigned long long)f.base);
 }
 
@@ -522,6 +677,40 @@ static uint64_t walk_sections(const struct boot_area *areas, size_t n, struct fr
 	return spans;
 }
 
+/* The longest run of windows whose frames and records are both consecutive. */
+static void find_dense_run(const struct frame_section *table, uint64_t windows)
+{
+	uint64_t best_first = 0, best_n = 0, cur_first = 0, cur_n = 0;
+	paddr_t best_pa = 0, cur_pa = 0, next_pa = 0;
+
+	for (uint64_t w = 0; w < windows; w++) {
+		const struct frame_section *t = &table[w];
+		uint64_t first_pfn = (w << (FRAME_SECTION_SHIFT - PAGE_SHIFT)) + t->first;
+		if (!t->count) {
+			cur_n = 0;
+			continue;
+		}
+		if (!cur_n || first_pfn != cur_first + cur_n || t->infos_pa != next_pa) {
+			cur_first = first_pfn;
+			cur_pa = t->infos_pa;
+			cur_n = 0;
+		}
+		cur_n += t->count;
+		next_pa = t->infos_pa + t->count * sizeof(struct page_info);
+		if (cur_n > best_n) {
+			best_first = cur_first;
+			best_n = cur_n;
+			best_pa = cur_pa;
+		}
+		/* a window that stops short of its end breaks the run */
+		if (t->first + t->count != FRAME_SECTION_FRAMES)
+			cur_n = 0;
+	}
+	frame_dense_first_pfn = best_first;
+	frame_dense_frames = best_n;
+	frame_dense_infos_pa = best_pa;
+}
+
 static void set_records(paddr_t s, paddr_t e, uint64_t meta)
 {
 	for (paddr_t p = s; p < e; p += PAGE_SIZE)
@@ -573,6 +762,7 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 
 	if (!lock_ready) {
 		plat_lock_init(&ST.lock);
+		plat_lock_init(&ST.drain_lock);
 		lock_ready = true;
 	}
 	for (unsigned k = 0; k < FRAME_ORDER_COUNT; k++)
@@ -581,7 +771,8 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 	ST.buddy_free = 0;
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
 		atomic_store_explicit(&frame_cpu_caches[i].count, 0, memory_order_relaxed);
-		atomic_store_explicit(&frame_cpu_caches[i].busy, false, memory_order_relaxed);
+		atomic_store_explicit(&frame_cpu_caches[i].busy, 0, memory_order_relaxed);
+		atomic_store_explicit(&frame_cpu_caches[i].stop, 0, memory_order_relaxed);
 	}
 
 	/* Section table first, the page-info arrays right after it. */
@@ -591,6 +782,7 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 	walk_sections(areas, n, table, meta_base + windows * sizeof(struct frame_section));
 	frame_section_table_pa = meta_base;
 	frame_section_window_count = windows;
+	find_dense_run(table, windows);
 
 	/* Every described frame starts ABSENT; the RAM of the areas becomes INTERIOR, the
 	 * metadata METADATA, and the rest is pushed as free blocks. */

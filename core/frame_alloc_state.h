@@ -8,8 +8,10 @@
  * - buddy_free == sum over free blocks of 2^order; each cache's count == number of frames in
  *   frames[0..count), all distinct and in state CACHED.
  * - total == buddy_free + cached + allocated + metadata.
- * Locking: `lock` protects heads, nonempty, buddy_free and every FREE record. A CPU cache is
- * protected by its own `busy` flag (a spin lock); lock order is cache, then global.
+ * Locking: `lock` protects heads, nonempty, buddy_free and every FREE record. A CPU cache
+ * belongs to its CPU, which uses it with plain loads and stores (busy/stop handshake, see
+ * frame_alloc.c); any other CPU reaches it only between frame_cpu_caches_freeze and
+ * frame_cpu_caches_thaw. Lock order: drain_lock, then a CPU cache, then `lock`.
  */
 #ifndef MMSIM_CORE_FRAME_ALLOC_STATE_H
 #define MMSIM_CORE_FRAME_ALLOC_STATE_H
@@ -24,23 +26,27 @@
 #define FRAME_CPU_CACHE_CAPACITY 63
 #define FRAME_CPU_CACHE_BATCH 32
 
-/* One cached frame: its address and the physical address of its page-info record (so the
- * allocation path needs no section lookup). */
-struct frame_cpu_slot {
-	paddr_t frame;
-	paddr_t info_pa;
-};
-
-/* 1 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line. */
+/*
+ * 1 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
+ * busy: written by the owner only (1 while it works on the cache); stop: written by a remote
+ * CPU holding drain_lock (1 while it works on the cache); count: written by whoever works on
+ * the cache, read by anyone (cached_frames). slots: touched only by whoever works on it.
+ */
 struct frame_cpu_cache {
-	_Alignas(64) atomic_bool busy;
+	_Alignas(64) _Atomic uint32_t busy;
+	_Atomic uint32_t stop;
 	_Atomic uint32_t count;
-	struct frame_cpu_slot slots[FRAME_CPU_CACHE_CAPACITY];
+	uint32_t unused;
+	/* slot i: a cached frame and the physical address of its page-info record (so the
+	 * allocation path needs no section lookup); two arrays, so each access is one move */
+	paddr_t frame[FRAME_CPU_CACHE_CAPACITY];
+	paddr_t info_pa[FRAME_CPU_CACHE_CAPACITY];
 };
 _Static_assert(sizeof(struct frame_cpu_cache) == 1024, "per-CPU cache is 1 KiB");
 
 struct frame_alloc_state {
 	plat_lock_t lock;
+	plat_lock_t drain_lock; /* serialises remote access to the CPU caches */
 	paddr_t heads[FRAME_ORDER_COUNT];
 	uint32_t nonempty;
 	uint64_t buddy_free;
@@ -53,16 +59,13 @@ struct frame_alloc_state {
 extern struct frame_alloc_state frame_alloc_state;
 extern struct frame_cpu_cache frame_cpu_caches[FRAME_MAX_CPUS];
 
-static inline void frame_cpu_cache_lock(struct frame_cpu_cache *c)
-{
-	while (atomic_exchange_explicit(&c->busy, true, memory_order_acquire))
-		while (atomic_load_explicit(&c->busy, memory_order_relaxed))
-			__builtin_ia32_pause();
-}
-
-static inline void frame_cpu_cache_unlock(struct frame_cpu_cache *c)
-{
-	atomic_store_explicit(&c->busy, false, memory_order_release);
-}
+/*
+ * Take every CPU cache (all of them with all=true, else only those holding frames) away from
+ * its owner for the caller, who may then read and change it until frame_cpu_caches_thaw.
+ * Owners that try to use a frozen cache wait. Returns the set of frozen caches (bit i = CPU
+ * i). Never call with the global lock held or from inside the allocator's fast path.
+ */
+uint64_t frame_cpu_caches_freeze(bool all);
+void frame_cpu_caches_thaw(uint64_t frozen);
 
 #endif

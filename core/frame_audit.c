@@ -189,10 +189,10 @@ static bool check_caches(struct audit *a)
 			break;
 		}
 		for (idx = 0; idx < n; idx++) {
-			paddr_t f = c->slots[idx].frame;
+			paddr_t f = c->frame[idx];
 			struct page_info *r = frame_section_lookup(f);
 			if (!r || ld(&r->meta) != PAGE_META(PAGE_STATE_CACHED, 0) ||
-			    (struct page_info *)phys_to_virt(c->slots[idx].info_pa) != r) {
+			    (struct page_info *)phys_to_virt(c->info_pa[idx]) != r) {
 				kformat(a->buf, a->len, "cache: cpu %u slot %u holds %#llx which is not a cached frame",
 					cpu, idx, (ull)f);
 				ok = false;
@@ -215,7 +215,7 @@ static bool check_caches(struct audit *a)
 		if (n > FRAME_CPU_CACHE_CAPACITY)
 			n = FRAME_CPU_CACHE_CAPACITY;
 		for (uint32_t i = 0; i < n; i++) {
-			struct page_info *r = frame_section_lookup(c->slots[i].frame);
+			struct page_info *r = frame_section_lookup(c->frame[i]);
 			if (r && ld(&r->meta) == PAGE_META(PAGE_STATE_CACHED, 0))
 				atomic_store_explicit(&r->rc, 0, memory_order_relaxed);
 		}
@@ -286,12 +286,10 @@ bool frame_audit(char *buf, size_t len)
 		kformat(buf, len, "frame allocator not initialised");
 		return false;
 	}
-	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++)
-		frame_cpu_cache_lock(&frame_cpu_caches[i]);
+	uint64_t frozen = frame_cpu_caches_freeze(true);
 	plat_lock_acquire(&ST.lock);
 	bool ok = audit_locked(&a);
 	plat_lock_release(&ST.lock);
-	for (unsigned i = FRAME_MAX_CPUS; i-- > 0;)
-		frame_cpu_cache_unlock(&frame_cpu_caches[i]);
+	frame_cpu_caches_thaw(frozen);
 	return ok;
 }

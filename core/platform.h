@@ -28,9 +28,37 @@ void plat_lock_destroy(plat_lock_t *lock);
 void plat_lock_acquire(plat_lock_t *lock);
 void plat_lock_release(plat_lock_t *lock);
 
-/* Number of the simulated CPU the caller runs on, 0 <= id < plat_cpu_count(). */
-unsigned plat_cpu_id(void);
+/*
+ * Number of the simulated CPU the caller runs on, 0 <= id < plat_cpu_count().
+ *
+ * The host keeps it in a thread-local variable (C11 _Thread_local, so core stays
+ * freestanding) and the read is inline: one %fs-relative load on x86_64 Linux. A real kernel
+ * reads a per-CPU variable through %gs the same way (Linux's this_cpu_read(cpu_number)),
+ * which is why the frame allocator's fast path may call this on every operation. Only the
+ * host writes plat_this_cpu (host_set_current_cpu).
+ */
+extern _Thread_local unsigned plat_this_cpu;
+
+static inline unsigned plat_cpu_id(void)
+{
+	return plat_this_cpu;
+}
+
 unsigned plat_cpu_count(void);
+
+/*
+ * The asymmetric memory barrier: when it returns, every thread that runs as a CPU has
+ * executed a full memory barrier (or a context switch, which is one) at some point after
+ * the call began. Stores the caller made before the call are then visible to every CPU's
+ * later loads, and every CPU's stores made before that barrier are visible to the caller.
+ * It lets a CPU's hot path order its own store before its own load with a compiler barrier
+ * instead of a locked instruction, the remote side paying for both (see frame_alloc.c).
+ * A real kernel sends an IPI to every other CPU and waits for the acknowledgements (taking
+ * an interrupt serialises the CPU); mmsim's CPUs are host threads, so the host uses Linux's
+ * membarrier(2). Slow (microseconds): for rare remote operations only. Callable from any
+ * thread, never with interrupts off or a spin lock held.
+ */
+void plat_barrier_all_cpus(void);
 
 /*
  * A bug inside the kernel: an invariant failed, a double free, a refcount underflow. The

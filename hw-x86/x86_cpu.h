@@ -57,6 +57,16 @@ enum x86_vendor { X86_INTEL, X86_AMD };
 struct x86_tlb_entry {
 	uint64_t vpn_tag;   /* (va >> 12) | X86_TLB_VALID, 0 when empty */
 	uint64_t pa_page;   /* physical address of the 4 KiB slice */
+	/*
+	 * The verdict cache (a simulator device, not architectural state): bit
+	 * x86_tlb_allow_bit(kind, user, implicit, AC) is set once an access of that kind was
+	 * judged allowed from this slot's bits (a write only with D=1) while the CPU's
+	 * rights_gen was allow_gen. A control-state change bumps rights_gen, so old verdicts
+	 * are never used; unset bits just take the out-of-line path, which judges afresh.
+	 */
+	uint32_t allow;
+	uint32_t unused;
+	uint64_t allow_gen;
 	uint64_t leaf_pa;   /* physical address of the leaf entry (for the D update re-walk) */
 	uint8_t page_shift; /* 12, 21 or 30 */
 	uint8_t rw, us, xd, dirty, global, pkey;
@@ -93,6 +103,9 @@ struct x86_cpu {
 	bool efer_nxe;
 	bool rflags_ac;
 	uint32_t pkru;
+	/* Bumped by every write of CR0.WP, CR4.SMEP/SMAP/PKE, EFER.NXE or PKRU (EFLAGS.AC is
+	 * part of the verdict index instead): invalidates the TLB's cached verdicts. */
+	uint64_t rights_gen;
 
 	struct x86_tlb tlb;
 	struct x86_counters stats;
@@ -176,10 +189,44 @@ void x86_flush_all(struct x86_cpu *cpu);
  * Translate one access. user = CPL 3; implicit = a supervisor access the processor makes on
  * its own behalf (always treated as supervisor, always SMAP-checked). On X86_PF, CR2 = va and
  * the TLB entries for va are dropped. On X86_OK, A (and D for a write) were set in memory.
- * trace may be NULL.
+ * trace may be NULL. (x86_translate is defined inline below.)
  */
-void x86_translate(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
-		   bool implicit, struct x86_xlate *out, struct x86_walk_trace *trace);
+
+/* Everything x86_translate does not do inline (a miss, a denial, a trace, a first use). */
+void x86_translate_slow(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
+			bool implicit, struct x86_xlate *out, struct x86_walk_trace *trace);
+
+/* Index of an access in x86_tlb_entry.allow: 3 kinds x user x implicit x EFLAGS.AC. */
+static inline unsigned x86_tlb_allow_bit(enum x86_access kind, bool user, bool implicit, bool ac)
+{
+	return (unsigned)kind * 8u + (unsigned)user * 4u + (unsigned)implicit * 2u + (unsigned)ac;
+}
+
+/*
+ * The hit path, inline like QEMU's softmmu fast path (x86-paging.md section 8): tag compare,
+ * verdict-cache check, address. A tag match implies a canonical va (only canonical addresses
+ * are filled and the tag keeps bits 63:12). Anything else goes to x86_translate_slow, which
+ * keeps every rule of the description above.
+ */
+static inline void x86_translate(struct x86_cpu *cpu, uint64_t va, enum x86_access kind,
+				 bool user, bool implicit, struct x86_xlate *out,
+				 struct x86_walk_trace *trace)
+{
+	const struct x86_tlb_entry *s = &cpu->tlb.entries[(va >> 12) & cpu->tlb.mask];
+	unsigned bit = x86_tlb_allow_bit(kind, user, implicit, cpu->rflags_ac);
+
+	if (__builtin_expect(s->vpn_tag == ((va >> 12) | X86_TLB_VALID) && !trace &&
+				     s->allow_gen == cpu->rights_gen && ((s->allow >> bit) & 1),
+			     1)) {
+		cpu->stats.tlb_hits++;
+		out->outcome = X86_OK;
+		out->pa = s->pa_page | (va & 0xfff);
+		out->err = 0;
+		out->bad_pa = 0;
+		return;
+	}
+	x86_translate_slow(cpu, va, kind, user, implicit, out, trace);
+}
 
 /* Same walk and verdict without touching TLB, A/D, CR2 or counters: for inspection views. */
 void x86_probe(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,

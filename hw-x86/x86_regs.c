@@ -13,6 +13,8 @@
  *  - CR4.SMAP, CR4.PKE, EFLAGS.AC and PKRU need no flush: slots keep page bits, and the
  *    verdict is recomputed from the current values on every hit.
  *  - INVLPG drops every slice of the page containing va, global or not.
+ *  - Every write of CR0.WP, CR4.SMEP/SMAP/PKE, EFER.NXE or PKRU bumps rights_gen, which
+ *    retires the verdicts the TLB slots cached for the inline hit path (x86_cpu.h).
  */
 #include "x86_internal.h"
 
@@ -39,6 +41,7 @@ bool x86_cpu_init(struct x86_cpu *cpu, struct x86_phys phys, unsigned tlb_entrie
 	cpu->page1gb = true;
 	cpu->cr0_wp = true;
 	cpu->efer_nxe = true;
+	cpu->rights_gen = 1; /* calloc'ed slots hold generation 0 */
 	cpu->tlb.entries = entries;
 	cpu->tlb.mask = tlb_entries - 1;
 	cpu->tlb.large_slices = 0;
@@ -74,6 +77,7 @@ void x86_set_wp(struct x86_cpu *cpu, bool on)
 	if (cpu->cr0_wp != on)
 		flush_all(cpu);
 	cpu->cr0_wp = on;
+	cpu->rights_gen++;
 }
 
 void x86_set_pge(struct x86_cpu *cpu, bool on)
@@ -88,16 +92,19 @@ void x86_set_smep(struct x86_cpu *cpu, bool on)
 	if (!cpu->cr4_smep && on)
 		flush_all(cpu);
 	cpu->cr4_smep = on;
+	cpu->rights_gen++;
 }
 
 void x86_set_smap(struct x86_cpu *cpu, bool on)
 {
 	cpu->cr4_smap = on;
+	cpu->rights_gen++;
 }
 
 void x86_set_pke(struct x86_cpu *cpu, bool on)
 {
 	cpu->cr4_pke = on;
+	cpu->rights_gen++;
 }
 
 void x86_set_nxe(struct x86_cpu *cpu, bool on)
@@ -105,6 +112,7 @@ void x86_set_nxe(struct x86_cpu *cpu, bool on)
 	if (cpu->efer_nxe != on)
 		flush_all(cpu);
 	cpu->efer_nxe = on;
+	cpu->rights_gen++;
 }
 
 void x86_set_ac(struct x86_cpu *cpu, bool on)
@@ -115,6 +123,7 @@ void x86_set_ac(struct x86_cpu *cpu, bool on)
 void x86_set_pkru(struct x86_cpu *cpu, uint32_t value)
 {
 	cpu->pkru = value;
+	cpu->rights_gen++;
 }
 
 void x86_invlpg(struct x86_cpu *cpu, uint64_t va)

@@ -43,6 +43,8 @@ void x86_tlb_fill(struct x86_cpu *cpu, uint64_t va, const struct x86_walk *w)
 	s->dirty = (w->leaf & X86_PTE_D) != 0;
 	s->global = (w->leaf & X86_PTE_G) && cpu->cr4_pge;
 	s->pkey = (uint8_t)w->pkey;
+	s->allow = 0; /* verdicts are learned by x86_translate_slow */
+	s->allow_gen = cpu->rights_gen;
 	if (s->page_shift > 12)
 		tlb->large_slices++;
 }

@@ -13,6 +13,9 @@
  *    and the TLB's other slots alone.
  *  - Every #PF writes CR2 = va (full address) and drops the TLB slots for va's page.
  *  - x86_probe gives the same verdict as a walk would, with no side effect at all.
+ *  - The inline hit path (x86_cpu.h) answers only from a verdict this file recorded for the
+ *    same slot contents, access kind, user/implicit, EFLAGS.AC and rights generation, so it
+ *    answers exactly as the judged path would.
  */
 #include "x86_internal.h"
 
@@ -84,12 +87,22 @@ translate_slow(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user
 		x86_walk_to_trace(&w, trace);
 }
 
-/* Everything but an allowed, untraced TLB hit: kept out of line so the hit stays short. */
-static __attribute__((noinline)) void
-translate_other(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
-		bool implicit, struct x86_xlate *out, struct x86_walk_trace *trace)
+/* Remember that the slot allows this access under the current control state. */
+static void learn_verdict(const struct x86_cpu *cpu, struct x86_tlb_entry *s, enum x86_access kind,
+			  bool user, bool implicit)
 {
-	const struct x86_tlb_entry *s;
+	if (s->allow_gen != cpu->rights_gen) {
+		s->allow = 0;
+		s->allow_gen = cpu->rights_gen;
+	}
+	s->allow |= 1u << x86_tlb_allow_bit(kind, user, implicit, cpu->rflags_ac);
+}
+
+/* Everything but an untraced TLB hit whose verdict is cached: out of line (x86_cpu.h). */
+void x86_translate_slow(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
+			bool implicit, struct x86_xlate *out, struct x86_walk_trace *trace)
+{
+	struct x86_tlb_entry *s;
 
 	if (!x86_canonical(va)) {
 		cpu->stats.gp_faults++;
@@ -108,6 +121,7 @@ translate_other(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool use
 			if (kind == X86_WRITE && !s->dirty)
 				goto miss;
 			cpu->stats.tlb_hits++;
+			learn_verdict(cpu, s, kind, user, implicit);
 			out->outcome = X86_OK;
 			out->pa = s->pa_page | (va & 0xfff);
 			out->err = 0;
@@ -129,29 +143,9 @@ translate_other(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool use
 	}
 miss:
 	translate_slow(cpu, va, kind, user, implicit, out, trace);
-}
-
-void x86_translate(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
-		   bool implicit, struct x86_xlate *out, struct x86_walk_trace *trace)
-{
-	const struct x86_tlb_entry *s = x86_tlb_slot(&cpu->tlb, va);
-
-	/*
-	 * The hot path. A tag match implies a canonical va: the tag keeps all of bits 63:12,
-	 * and only canonical addresses are ever filled.
-	 */
-	if (__builtin_expect(s->vpn_tag == x86_tlb_tag(va) && !trace, 1) &&
-	    __builtin_expect(x86_judge(cpu, kind, user && !implicit, implicit, s->rw, s->us,
-				       s->xd, s->pkey) == X86_DENY_NONE, 1) &&
-	    __builtin_expect(kind != X86_WRITE || s->dirty, 1)) {
-		cpu->stats.tlb_hits++;
-		out->outcome = X86_OK;
-		out->pa = s->pa_page | (va & 0xfff);
-		out->err = 0;
-		out->bad_pa = 0;
-		return;
-	}
-	translate_other(cpu, va, kind, user, implicit, out, trace);
+	/* the walk allowed this access and filled the slot (D is set for a write) */
+	if (out->outcome == X86_OK && s->vpn_tag == x86_tlb_tag(va))
+		learn_verdict(cpu, s, kind, user, implicit);
 }
 
 void x86_probe(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,

@@ -1,17 +1,21 @@
 #include "host_platform.h"
 
+#include <errno.h>
+#include <linux/membarrier.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "platform.h"
 
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(((plat_lock_t *)0)->opaque),
 	       "plat_lock_t too small for a pthread mutex");
 
-static _Thread_local unsigned current_cpu;
+_Thread_local unsigned plat_this_cpu;
 static unsigned cpu_count = 1;
 static FILE *trace_out;
 static host_panic_fn panic_handler;
@@ -45,11 +49,6 @@ void plat_lock_release(plat_lock_t *lock)
 	pthread_mutex_unlock(as_mutex(lock));
 }
 
-unsigned plat_cpu_id(void)
-{
-	return current_cpu;
-}
-
 unsigned plat_cpu_count(void)
 {
 	return cpu_count;
@@ -57,12 +56,38 @@ unsigned plat_cpu_count(void)
 
 void host_set_current_cpu(unsigned cpu)
 {
-	current_cpu = cpu;
+	plat_this_cpu = cpu;
 }
 
 void host_set_cpu_count(unsigned count)
 {
 	cpu_count = count ? count : 1;
+}
+
+/*
+ * membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) interrupts every host CPU that currently runs
+ * a thread of this process and makes it execute a full barrier; a thread that is not
+ * running has been switched out, which is a full barrier too. Registration is once per
+ * process. Linux >= 4.14; there is no weaker fallback that keeps the allocator's protocol
+ * correct, so a host without it is refused loudly.
+ */
+static pthread_once_t membarrier_once = PTHREAD_ONCE_INIT;
+static int membarrier_errno;
+
+static void membarrier_register(void)
+{
+	if (syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) != 0)
+		membarrier_errno = errno;
+}
+
+void plat_barrier_all_cpus(void)
+{
+	pthread_once(&membarrier_once, membarrier_register);
+	if (membarrier_errno || syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0) {
+		fprintf(stderr, "mmsim: membarrier(2) failed (%s): this host cannot run mmsim\n",
+			strerror(membarrier_errno ? membarrier_errno : errno));
+		abort();
+	}
 }
 
 void host_set_trace(FILE *out, bool on)
