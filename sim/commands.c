@@ -10,6 +10,8 @@ static const struct sc_command *const tables[] = {
 	phys_commands,
 	cpu_commands,
 	frame_commands,
+	process_commands,
+	access_commands,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

@@ -9,6 +9,7 @@
 #include <stdio.h>
 
 #include "arena.h"
+#include "process.h"
 #include "scenario.h"
 #include "x86_cpu.h"
 
@@ -47,6 +48,10 @@ struct sim {
 	unsigned nboot_regions;
 	struct sim_checkpoint *checkpoints;
 	size_t ncheckpoints;
+
+	struct sim_process *procs;
+	size_t nprocs, cap_procs;
+	struct addr_space *current_as[64]; /* per CPU, as the simulator last switched it */
 };
 
 /* Plays the bootloader: writes the memory map into low memory and runs kernel_init. */
