@@ -60,6 +60,20 @@ struct addr_space_stats {
 };
 void addr_space_get_stats(struct addr_space *as, struct addr_space_stats *out);
 
+/* The file a space serves (mm_fserve) and its pins and notifications. */
+struct fserve_view {
+	bool active;
+	uint64_t base, size;
+	uint64_t pins;     /* client FmapBorrowed grants mapping it */
+	uint64_t notified; /* unmap notifications received */
+};
+void addr_space_fserve_info(struct addr_space *as, struct fserve_view *out);
+
+/* Visit the user half of the page tables under the address space's lock (mapper_visit);
+ * the callbacks must not call back into the memory manager. */
+struct mapper_visitor;
+void addr_space_visit_tables(struct addr_space *as, const struct mapper_visitor *v);
+
 /* The kernel's audit of every live address space, the grants, refcounts (R1-R8, G1-G7,
  * F1-F5, P1-P4, T1-T3 of redox-mm.md) and the frame allocator: true if all hold, else the
  * first violation, precisely, in buf. Allocates nothing. */

@@ -281,7 +281,7 @@ static bool parse_access_common(struct sc_parse *p, enum access_cmd cmd)
 	{                                                                                      \
 		return parse_access_common(p, cmd);                                            \
 	}                                                                                      \
-	static bool parse_expect_##fn(struct sc_parse *p)                                      \
+	static __attribute__((unused)) bool parse_expect_##fn(struct sc_parse *p)              \
 	{                                                                                      \
 		p->st->flags |= SCF_EXPECT;                                                    \
 		if (!sp_expected_result_of(p, cmd >= A_KWRITE ? copy_words : access_words))  \

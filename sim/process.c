@@ -39,6 +39,8 @@ struct sim_process *process_add(struct sim *sim, const char *name, struct addr_s
 	strncpy(t->name, name, SC_NAME_MAX - 1);
 	t->as = as;
 	t->state = PROC_RUNNING;
+	if (as)
+		addr_space_set_name(as, t->name);
 	return t;
 }
 

@@ -32,6 +32,13 @@ struct sim_checkpoint {
 	uint64_t values[SIM_MAX_COUNTERS];
 };
 
+/* The boot CPU's work: kernel_init over the bootloader's records. */
+struct boot_work {
+	uint64_t records_pa;
+	size_t count;
+	int result; /* enum kernel_init_error */
+};
+
 struct sim {
 	struct machine_cfg cfg;
 	struct sim_options opts;
@@ -44,6 +51,7 @@ struct sim {
 	FILE *err; /* failed expectations and run-time errors */
 
 	bool booted;
+	struct boot_work boot;
 	struct sim_boot_region boot_regions[SIM_MAX_BOOT_REGIONS];
 	unsigned nboot_regions;
 	struct sim_checkpoint *checkpoints;
