@@ -228,6 +228,11 @@ void mm_unmap_range(struct addr_space *as, uint64_t start, uint64_t end, struct 
 	struct user_grants *ug = &as->grants;
 	size_t i;
 
+	if (as->fserve.active && start < as->fserve.base + as->fserve.size && as->fserve.base < end) {
+		/* the served memory goes away: so does the file (later client faults fail) */
+		KASSERT(as->fserve.pins == 0, "mm: unmapping a pinned served range");
+		as->fserve.active = false;
+	}
 	ug_split_at(ug, start);
 	ug_split_at(ug, end);
 	i = ug_lower_bound(ug, start);

@@ -439,6 +439,9 @@ enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct add
 		ug_insert(dg, &g);
 	}
 	ug_merge_near(dg, dst_addr, dst_addr + size);
+	if (src->fserve.active && src_addr < src->fserve.base + src->fserve.size &&
+	    src->fserve.base < send)
+		src->fserve.active = false; /* the served memory left: the file ends */
 	flusher_flush(&sfl);
 	KTRACE("transfer: %s [%#llx, +%#llx) moved to %s at %#llx", addr_space_name(src),
 	       (unsigned long long)src_addr, (unsigned long long)size, addr_space_name(dst),
