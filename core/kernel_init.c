@@ -10,6 +10,7 @@
 #include "kheap.h"
 #include "page_info.h"
 #include "platform.h"
+#include "user_mm.h"
 
 /* The heap may hold at most this share of memory (1/KHEAP_SHARE): a runaway kernel object
  * leak then shows as failed allocations, not as a machine with no memory for processes. */
@@ -44,6 +45,7 @@ enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count,
 	default:
 		return KERNEL_INIT_BAD_MEMORY_MAP;
 	}
+	KASSERT(user_mm_init(), "the TLB shootdown vector %#x is taken", VECTOR_TLB_SHOOTDOWN);
 	kheap_init(total_frames() / KHEAP_SHARE);
 	kheap_set_forbidden_check(kernel_mapper_held_by_this_cpu);
 	pressure_reset();

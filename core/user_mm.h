@@ -49,11 +49,18 @@ const char *mm_status_name(enum mm_status s);
 
 struct addr_space;
 
+/* Boot: reset the memory manager's global state and register the TLB shootdown vector
+ * (after interrupt_reset, before any address space exists). false if the vector is taken. */
+bool user_mm_init(void);
+
 /* A new, empty user address space whose upper half is the kernel's. NULL on ENOMEM. */
 struct addr_space *addr_space_create(void);
 /* The reference the creator holds is dropped: every grant is unmapped (after the TLB
  * shootdown), every frame only this space held is freed, then the tables and the object. */
 void addr_space_destroy(struct addr_space *as);
+/* A name for traces and audit reports (truncated to 15 characters). */
+void addr_space_set_name(struct addr_space *as, const char *name);
+const char *addr_space_name(const struct addr_space *as);
 /* The value CR3 takes to run in this address space. */
 uint64_t addr_space_cr3(const struct addr_space *as);
 
@@ -78,6 +85,19 @@ enum mm_status mm_borrow(struct addr_space *src, uint64_t src_addr, struct addr_
 /* The mapping moves from src to dst; src no longer has it. */
 enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct addr_space *dst,
 			   uint64_t dst_addr, uint64_t size);
+
+/*
+ * File servers (the FmapBorrowed provider). srv serves [addr, +size) of its own anonymous
+ * memory as one file (EINVAL unless that range is covered by anonymous grants; EBUSY while
+ * an earlier served range is still mapped by clients). mm_fmap maps size bytes of the file
+ * from byte `offset` at addr in as (MM_MAP_FIXED: exactly there, replacing what is there;
+ * else addr is a hint), lazily: a fault maps the server's page, the same frame, shared.
+ * While any client maps the file, the server may not munmap, mprotect or transfer the
+ * served range (EBUSY). Every client unmap (munmap, exit) sends the server a notification.
+ */
+enum mm_status mm_fserve(struct addr_space *srv, uint64_t addr, uint64_t size);
+enum mm_status mm_fmap(struct addr_space *as, uint64_t addr, uint64_t size, unsigned prot,
+		       struct addr_space *srv, uint64_t offset, unsigned flags, uint64_t *mapped_at);
 
 /*
  * The #PF entry: error code and CR2 as the processor reported them, for a fault taken while

@@ -8,10 +8,12 @@
 #include <string.h>
 
 #include "boot_memory.h"
+#include "cpu_threads.h"
 #include "frame_audit.h"
 #include "kernel_init.h"
 #include "kheap.h"
 #include "sim.h"
+#include "user_mm_view.h"
 
 #define BOOT_RECORDS_PA 0x7000ull
 #define DEFAULT_REGIONS 4
@@ -21,6 +23,19 @@ static void put_record(struct sim *sim, unsigned i, uint64_t base, uint64_t size
 	struct bootloader_memory_record r = {base, size, kind};
 
 	memcpy(sim->arena.base + BOOT_RECORDS_PA + (uint64_t)i * sizeof(r), &r, sizeof(r));
+}
+
+static void boot_cpu0(void *arg)
+{
+	struct boot_work *w = arg;
+
+	w->result = kernel_init(w->records_pa, w->count, &w->params);
+}
+
+static void boot_ap(void *arg)
+{
+	(void)arg;
+	kernel_cpu_start();
 }
 
 enum sc_status sim_boot_kernel(struct sim *sim, const struct sc_stmt *st)
@@ -46,7 +61,16 @@ enum sc_status sim_boot_kernel(struct sim *sim, const struct sc_stmt *st)
 	};
 
 	sim->booted = true;
-	e = kernel_init(BOOT_RECORDS_PA, n, &params);
+	/* the kernel runs on the simulated CPUs' threads from now on: the boot CPU initialises
+	 * the kernel, then every other CPU comes up on the kernel's tables */
+	if (!cpu_threads_start(sim->ncpus))
+		return sim_run_error(sim, st, "the host refuses a thread for a simulated cpu");
+	sim->boot = (struct boot_work){ BOOT_RECORDS_PA, n, KERNEL_INIT_OK, params };
+	sim_on_cpu(sim, 0, boot_cpu0, &sim->boot);
+	e = sim->boot.result;
+	if (e == KERNEL_INIT_OK)
+		for (unsigned c = 1; c < sim->ncpus; c++)
+			sim_on_cpu(sim, c, boot_ap, NULL);
 	if (e != KERNEL_INIT_OK)
 		return sim_run_error(sim, st, "the kernel cannot boot on this machine: %s",
 				     kernel_init_strerror(e));
@@ -62,6 +86,9 @@ enum sc_status sim_audit(struct sim *sim, const struct sc_stmt *st)
 				      report);
 	if (!kheap_audit(report, sizeof(report)))
 		return sim_kernel_bug(sim, st, "kernel heap audit failed after this command: %s",
+				      report);
+	if (!mm_audit(report, sizeof(report)))
+		return sim_kernel_bug(sim, st, "memory manager audit failed after this command: %s",
 				      report);
 	return SC_CONTINUE;
 }

@@ -12,6 +12,10 @@ static const struct sc_command *const tables[] = {
 	frame_commands,
 	pressure_commands,
 	dot_commands,
+	process_commands,
+	access_commands,
+	fmap_commands,
+	mm_view_commands,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

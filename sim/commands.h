@@ -15,6 +15,10 @@ extern const struct sc_command cpu_commands[];
 extern const struct sc_command frame_commands[];
 extern const struct sc_command pressure_commands[];
 extern const struct sc_command dot_commands[]; /* cmd_dot.c */
+extern const struct sc_command process_commands[];
+extern const struct sc_command access_commands[];
+extern const struct sc_command fmap_commands[];
+extern const struct sc_command mm_view_commands[];
 
 /* The cpu=N option shared by every command that runs on a CPU. */
 bool sp_opt_cpu(struct sc_parse *p);

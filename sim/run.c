@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cpu_threads.h"
 #include "host_cpu_ops.h"
 #include "host_platform.h"
 #include "phys.h"
@@ -75,6 +76,12 @@ bool sim_create(struct sim *sim, const struct machine_cfg *cfg, const struct sim
 
 void sim_destroy(struct sim *sim)
 {
+	if (cpu_threads_running()) {
+		/* every process ends on its CPU (frames back to the allocator), then the CPUs stop */
+		process_end_all(sim);
+		cpu_threads_stop();
+	}
+	free(sim->procs);
 	free(sim->checkpoints);
 	host_cpu_ops_attach(NULL, 0);
 	panic_sim = NULL;

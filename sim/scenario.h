@@ -106,6 +106,9 @@ struct scenario {
 	/* names of checkpoints seen so far, to reject a use before its definition */
 	char (*checkpoints)[SC_NAME_MAX];
 	size_t ncheckpoints;
+	/* processes created so far (spawn, fork), to reject a use before the creation */
+	char (*procs)[SC_NAME_MAX];
+	size_t nprocs;
 };
 
 /* Parses the file's bytes. Returns true if there was no error; errors were printed. */

@@ -678,6 +678,7 @@ void scenario_free(struct scenario *sc)
 	}
 	free(sc->stmts);
 	free(sc->checkpoints);
+	free(sc->procs);
 	free(sc->file);
 	memset(sc, 0, sizeof(*sc));
 }

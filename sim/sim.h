@@ -9,6 +9,8 @@
 #include <stdio.h>
 
 #include "arena.h"
+#include "kernel_init.h"
+#include "process.h"
 #include "scenario.h"
 #include "x86_cpu.h"
 
@@ -31,6 +33,14 @@ struct sim_checkpoint {
 	uint64_t values[SIM_MAX_COUNTERS];
 };
 
+/* The boot CPU's work: kernel_init over the bootloader's records. */
+struct boot_work {
+	uint64_t records_pa;
+	size_t count;
+	int result; /* enum kernel_init_error */
+	struct kernel_params params;
+};
+
 struct sim {
 	struct machine_cfg cfg;
 	struct sim_options opts;
@@ -43,10 +53,15 @@ struct sim {
 	FILE *err; /* failed expectations and run-time errors */
 
 	bool booted;
+	struct boot_work boot;
 	struct sim_boot_region boot_regions[SIM_MAX_BOOT_REGIONS];
 	unsigned nboot_regions;
 	struct sim_checkpoint *checkpoints;
 	size_t ncheckpoints;
+
+	struct sim_process *procs;
+	size_t nprocs, cap_procs;
+	struct addr_space *current_as[64]; /* per CPU, as the simulator last switched it */
 };
 
 /* Plays the bootloader: writes the memory map into low memory and runs kernel_init. */

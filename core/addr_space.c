@@ -1,0 +1,299 @@
+/*
+ * Address spaces: creation, the registry of live spaces, references, switching (CR3 and the
+ * used_by set), teardown, and the unmap primitives the system calls share.
+ *
+ * Invariants kept here:
+ * - a space is in the registry from addr_space_create until addr_space_destroy; afterwards
+ *   it is `dead` (no grants, no tables) and lives on only while EXTERNAL / FMAP grants of
+ *   other spaces still reference it (refs); the object is freed at refs == 0;
+ * - used_by holds exactly the CPUs whose CR3 points at this space's PML4: a CPU sets its bit
+ *   before loading CR3 and clears it after loading another CR3 (which dropped every
+ *   non-global entry: user pages are never global), so a shootdown that misses a CPU never
+ *   misses a translation;
+ * - addr_space_destroy requires used_by == 0 (every CPU switched away): the tables are then
+ *   unreachable by any processor and are freed at once; every frame reference the space held
+ *   is dropped (frames reaching zero are freed), every provider reference released.
+ */
+#include "arch/x86_64/cpu_ops.h"
+#include "arch/x86_64/interrupts.h"
+#include "arch/x86_64/kernel_space.h"
+#include "frame_alloc.h"
+#include "kheap.h"
+#include "mm_internal.h"
+#include "page_info.h"
+#include "platform.h"
+
+static atomic_int mm_lock_owner = -1;
+static struct addr_space *registry;
+static struct addr_space *cpu_current[MM_MAX_CPUS];
+
+void mm_lock_acquire(void)
+{
+	int me = (int)plat_cpu_id(), expected = -1;
+
+	KASSERT(atomic_load(&mm_lock_owner) != me, "mm lock re-entered on cpu %d", me);
+	while (!atomic_compare_exchange_weak(&mm_lock_owner, &expected, me)) {
+		expected = -1;
+		arch_cpu_relax();
+	}
+}
+
+void mm_lock_release(void)
+{
+	KASSERT(mm_lock_held_here(), "mm lock released by cpu %u, not its owner", plat_cpu_id());
+	atomic_store(&mm_lock_owner, -1);
+}
+
+bool mm_lock_held_here(void)
+{
+	return atomic_load(&mm_lock_owner) == (int)plat_cpu_id();
+}
+
+bool user_mm_init(void)
+{
+	atomic_store(&mm_lock_owner, -1);
+	registry = NULL;
+	for (unsigned i = 0; i < MM_MAX_CPUS; i++)
+		cpu_current[i] = NULL;
+	tlb_flush_reset();
+	return interrupt_register(VECTOR_TLB_SHOOTDOWN, tlb_shootdown_interrupt);
+}
+
+struct addr_space *mm_registry_first(void)
+{
+	return registry;
+}
+
+struct addr_space *as_current_on(unsigned cpu)
+{
+	return cpu < MM_MAX_CPUS ? cpu_current[cpu] : NULL;
+}
+
+void as_get(struct addr_space *as)
+{
+	as->refs++;
+}
+
+void as_put(struct addr_space *as)
+{
+	KASSERT(as->refs > 0, "addr_space: reference count underflow");
+	if (--as->refs == 0) {
+		KASSERT(as->dead, "addr_space: last reference of a live space dropped");
+		kfree(as);
+	}
+}
+
+struct addr_space *addr_space_create(void)
+{
+	struct addr_space *as = kzalloc(sizeof(*as));
+
+	if (!as)
+		return NULL;
+	if (!ug_init(&as->grants)) {
+		kfree(as);
+		return NULL;
+	}
+	if (kernel_space_new_user(&as->mapper) != MAP_OK) {
+		ug_destroy(&as->grants);
+		kfree(as);
+		return NULL;
+	}
+	as->refs = 1;
+	as->mmap_min = MMAP_MIN_DEFAULT;
+	atomic_store(&as->used_by, 0);
+	mm_lock_acquire();
+	as->next = registry;
+	if (registry)
+		registry->prev = as;
+	registry = as;
+	mm_lock_release();
+	KTRACE("mm: address space created, pml4 %#llx", (unsigned long long)as->mapper.root.base);
+	return as;
+}
+
+void addr_space_set_name(struct addr_space *as, const char *name)
+{
+	unsigned i = 0;
+
+	for (; name[i] && i + 1 < AS_NAME_MAX; i++)
+		as->name[i] = name[i];
+	as->name[i] = 0;
+}
+
+const char *addr_space_name(const struct addr_space *as)
+{
+	return as->name[0] ? as->name : "?";
+}
+
+uint64_t addr_space_cr3(const struct addr_space *as)
+{
+	return as->mapper.root.base;
+}
+
+void addr_space_switch(struct addr_space *as)
+{
+	unsigned me = plat_cpu_id();
+	struct addr_space *old;
+
+	KASSERT(me < MM_MAX_CPUS, "addr_space_switch on cpu %u", me);
+	old = cpu_current[me];
+	if (old == as)
+		return;
+	if (as)
+		atomic_fetch_or_explicit(&as->used_by, 1ull << me, memory_order_seq_cst);
+	arch_write_cr3(as ? as->mapper.root.base : kernel_space_pml4().base);
+	cpu_current[me] = as;
+	if (old)
+		atomic_fetch_and_explicit(&old->used_by, ~(1ull << me), memory_order_seq_cst);
+}
+
+void mm_local_invlpg(struct addr_space *as, uint64_t va)
+{
+	unsigned me = plat_cpu_id();
+
+	if (me < MM_MAX_CPUS && cpu_current[me] == as)
+		arch_invlpg(va);
+}
+
+bool as_range_pinned(const struct addr_space *as, uint64_t start, uint64_t end)
+{
+	const struct file_server *fs = &as->fserve;
+
+	return fs->active && fs->pins > 0 && start < fs->base + fs->size && fs->base < end;
+}
+
+page_flags_t grant_leaf_flags(const struct grant *g)
+{
+	page_flags_t f = page_flags_from_prot(g->prot);
+
+	if (f && g->kind == PROVIDER_PHYS_BORROWED)
+		f |= PG_CACHE_DISABLE;
+	return f;
+}
+
+bool mm_next_leaf(const struct mapper *m, uint64_t va, uint64_t end, uint64_t *found)
+{
+	while (va < end) {
+		paddr_t table = m->root.base;
+		unsigned lvl;
+
+		for (lvl = PT_LEVEL_PML4; lvl >= PT_LEVEL_PT; lvl--) {
+			pte_t e = __atomic_load_n(
+				&((pte_t *)phys_to_virt(table))[pt_index(va, lvl)], __ATOMIC_ACQUIRE);
+
+			if (!pte_present(e)) {
+				uint64_t step = pt_level_size(lvl);
+				uint64_t next = (va & ~(step - 1)) + step;
+
+				if (next <= va)
+					return false;
+				va = next;
+				break;
+			}
+			if (pte_is_leaf(e, lvl)) {
+				*found = va & ~(pt_level_size(lvl) - 1);
+				return true;
+			}
+			table = pte_address(e, lvl);
+		}
+	}
+	return false;
+}
+
+void mm_unmap_page(struct addr_space *as, uint64_t va, struct flusher *fl)
+{
+	struct mapped_leaf leaf;
+	enum map_result r = mapper_unmap(&as->mapper, va, &leaf, flusher_rel(fl), NULL);
+
+	KASSERT(r == MAP_OK, "mm: unmap of %#llx: %s", (unsigned long long)va, map_result_name(r));
+	KASSERT(leaf.level == PT_LEVEL_PT, "mm: a huge user page at %#llx", (unsigned long long)va);
+	flusher_page(fl, va);
+	if (get_page_info(leaf.frame))
+		flusher_free(fl, leaf.frame);
+}
+
+/* Unmap every present page of [start, end) (inside one grant or not). */
+static void unmap_pages(struct addr_space *as, uint64_t start, uint64_t end, struct flusher *fl)
+{
+	uint64_t va = start;
+
+	while (mm_next_leaf(&as->mapper, va, end, &va)) {
+		mm_unmap_page(as, va, fl);
+		va += PAGE_SIZE;
+	}
+}
+
+void mm_unmap_range(struct addr_space *as, uint64_t start, uint64_t end, struct flusher *fl)
+{
+	struct user_grants *ug = &as->grants;
+	size_t i;
+
+	if (as->fserve.active && start < as->fserve.base + as->fserve.size && as->fserve.base < end) {
+		/* the served memory goes away: so does the file (later client faults fail) */
+		KASSERT(as->fserve.pins == 0, "mm: unmapping a pinned served range");
+		as->fserve.active = false;
+	}
+	ug_split_at(ug, start);
+	ug_split_at(ug, end);
+	i = ug_lower_bound(ug, start);
+	while (i < ug->n && ug->g[i].start < end) {
+		struct grant g = ug->g[i];
+
+		unmap_pages(as, g.start, grant_end(&g), fl);
+		ug_remove_at(ug, i);
+		if (g.kind == PROVIDER_FMAP_BORROWED)
+			flusher_notify(fl, g.src); /* drops the pin and the reference after the flush */
+		else if (g.kind == PROVIDER_EXTERNAL)
+			as_put(g.src);
+	}
+}
+
+static void destroy_leaf(void *ctx, uint64_t va, pte_t entry, unsigned level)
+{
+	frame_t f = { pte_address(entry, level) };
+	struct page_info *info = get_page_info(f);
+
+	(void)ctx;
+	KASSERT(level == PT_LEVEL_PT, "mm: a huge user page at %#llx", (unsigned long long)va);
+	if (info && remove_ref(info).kind == REFCOUNT_U0)
+		deallocate_frame(f);
+}
+
+void addr_space_destroy(struct addr_space *as)
+{
+	struct user_grants *ug = &as->grants;
+
+	mm_lock_acquire();
+	KASSERT(!as->dead, "addr_space_destroy twice");
+	KASSERT(atomic_load(&as->used_by) == 0,
+		"addr_space_destroy of a space still loaded on cpus %#llx",
+		(unsigned long long)atomic_load(&as->used_by));
+	/* no processor can walk these tables any more: free them with the frames at once */
+	mapper_destroy_user(&as->mapper, destroy_leaf, NULL);
+	for (size_t i = 0; i < ug->n; i++) {
+		struct grant *g = &ug->g[i];
+
+		if (g->kind == PROVIDER_FMAP_BORROWED) {
+			g->src->fserve.pins--;
+			g->src->fserve.notified++;
+		}
+		if (g->kind == PROVIDER_EXTERNAL || g->kind == PROVIDER_FMAP_BORROWED)
+			as_put(g->src);
+	}
+	ug_destroy(ug);
+	as->fserve.active = false;
+	as->dead = true;
+	if (as->prev)
+		as->prev->next = as->next;
+	else
+		registry = as->next;
+	if (as->next)
+		as->next->prev = as->prev;
+	as->prev = as->next = NULL;
+	KTRACE("mm: address space %s destroyed", addr_space_name(as));
+	as_put(as);
+	mm_lock_release();
+	/* the heap pages that held this space's objects go back too: an exit returns every
+	 * frame the process alone used (F5), visible in free_frames */
+	kheap_shrink();
+}

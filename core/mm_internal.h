@@ -1,0 +1,198 @@
+/*
+ * The memory manager's private declarations: the address-space object, grants and their
+ * index, the mm lock, the TLB flusher and the helpers the system calls, the fault handler,
+ * fork, the views and the audit share. Nothing outside core/ includes this header.
+ *
+ * Locking (one rule, kept everywhere): every address space's grants, page tables, statistics
+ * and file-server state are read and written only under the mm lock (mm_lock_acquire). It is
+ * one lock for all address spaces on purpose: operations that span two spaces (borrow,
+ * transfer, faults on borrowed memory, possibly chained across spaces) never drop and
+ * re-take locks, so the state cannot change under them (the design being ported dropped its
+ * locks in the middle of an External fault and could add_ref a freed frame, redox-mm.md
+ * 11.2-8). The lock spins with arch_cpu_relax, which takes this CPU's pending IPIs: a CPU
+ * waiting for the lock still acknowledges the shootdown of the CPU holding it (T2).
+ * The processor reads the tables without any lock, at any time (the mapper's M7).
+ */
+#ifndef MMSIM_CORE_MM_INTERNAL_H
+#define MMSIM_CORE_MM_INTERNAL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "arch/x86_64/mapper.h"
+#include "frame.h"
+#include "user_mm.h"
+#include "user_mm_view.h"
+
+#define MM_MAX_CPUS 64u
+/* External -> External -> ... chains deeper than this fail with PF_RECURSION_LIMIT. */
+#define MM_BORROW_DEPTH_MAX 16u
+#define AS_NAME_MAX 16u
+
+/* ---- the mm lock ---------------------------------------------------------------------- */
+
+void mm_lock_acquire(void);
+void mm_lock_release(void);
+bool mm_lock_held_here(void);
+
+/* ---- grants ----------------------------------------------------------------------------- */
+
+/*
+ * One grant: pages [start, start + pages * 4 KiB) with one provider. `offset` is the
+ * provider's position of `start`: the physical address (PHYS_BORROWED), the source address in
+ * `src` (EXTERNAL) or the byte offset in the file `src` serves (FMAP_BORROWED); splitting a
+ * grant advances it for the later pieces (G5), for every provider.
+ */
+struct grant {
+	uint64_t start;
+	uint64_t pages;
+	unsigned prot;     /* MM_PROT_* in force */
+	unsigned max_prot; /* what mprotect may grant: rwx for anonymous memory, the original
+			      protection for borrowed memory (upgrades beyond it: EPERM) */
+	enum grant_provider_kind kind;
+	struct addr_space *src; /* EXTERNAL, FMAP_BORROWED: a reference is held (as_get) */
+	uint64_t offset;
+};
+
+static inline uint64_t grant_end(const struct grant *g)
+{
+	return g->start + g->pages * PAGE_SIZE;
+}
+
+struct hole {
+	uint64_t start, size;
+};
+
+/*
+ * The grants of one address space, ordered by address, and the free ranges between them,
+ * indexed twice: by address and by (size, address). Invariants (checked by ug_audit):
+ * - G1 grants are non-overlapping, sorted, have at least one page and lie in [0, USER_END);
+ * - G2 holes are exactly the complement of the grants in [0, USER_END), maximal (no two
+ *   touch), non-empty, and by_addr and by_size hold the same set, each sorted by its key.
+ * Capacity: every mutation runs after ug_reserve made room, so it cannot fail halfway.
+ */
+struct user_grants {
+	struct grant *g;
+	size_t n, cap;
+	struct hole *by_addr, *by_size;
+	size_t nholes, hcap;
+};
+
+bool ug_init(struct user_grants *ug);
+void ug_destroy(struct user_grants *ug);
+/* Room for `extra` more grants (and the holes that may come with them). false: ENOMEM. */
+bool ug_reserve(struct user_grants *ug, size_t extra);
+/* Index of the first grant whose end is above va (n if none). */
+size_t ug_lower_bound(const struct user_grants *ug, uint64_t va);
+struct grant *ug_find(struct user_grants *ug, uint64_t va);
+bool ug_conflicts(const struct user_grants *ug, uint64_t start, uint64_t size);
+/* Insert a grant over a free range (no merge). Needs one reserved slot. */
+void ug_insert(struct user_grants *ug, const struct grant *g);
+/* Remove grant i; its range becomes free. */
+void ug_remove_at(struct user_grants *ug, size_t i);
+/* Split the grant containing va strictly inside it into [start, va) and [va, end); the
+ * provider offset of the second piece advances (G5). Needs one reserved slot. */
+void ug_split_at(struct user_grants *ug, uint64_t va);
+/* Merge compatible exact neighbours among the grants touching [lo, hi] (G7). */
+void ug_merge_near(struct user_grants *ug, uint64_t lo, uint64_t hi);
+/* A free range of `pages` at or above min: the nearest to `near` when near != 0 (ties: the
+ * lowest), else the smallest hole that fits (best fit, lowest address among equals, G3). */
+bool ug_find_free(const struct user_grants *ug, uint64_t min, uint64_t pages, uint64_t near,
+		  uint64_t *out);
+bool ug_audit(const struct user_grants *ug, char *buf, size_t len);
+
+/* ---- address spaces --------------------------------------------------------------------- */
+
+/* A file served by an address space (fserve): [base, base + size) of its own memory. pins
+ * counts the FMAP_BORROWED grants (pieces) of every address space that map it; while it is
+ * non-zero the server may not unmap, mprotect or move the range (EBUSY). */
+struct file_server {
+	bool active;
+	uint64_t base, size;
+	uint64_t pins;
+	uint64_t notified; /* unmap notifications delivered (handle_notify_files) */
+};
+
+struct addr_space {
+	struct mapper mapper;
+	struct user_grants grants;
+	_Atomic uint64_t used_by; /* CPUs whose CR3 holds this space */
+	uint64_t refs;            /* creator + every EXTERNAL / FMAP grant pointing here */
+	bool dead;                /* destroyed: no grants, no tables; kept while referenced */
+	uint64_t mmap_min;
+	struct addr_space_stats stats;
+	struct file_server fserve;
+	char name[AS_NAME_MAX];
+	struct addr_space *prev, *next; /* the registry of live spaces */
+};
+
+void as_get(struct addr_space *as);
+void as_put(struct addr_space *as);
+struct addr_space *mm_registry_first(void);
+struct addr_space *as_current_on(unsigned cpu);
+
+/* The served range of as overlaps [start, end) and is pinned. */
+bool as_range_pinned(const struct addr_space *as, uint64_t start, uint64_t end);
+
+/* Leaf flags of the pages of g (0 for PROT_NONE: nothing is ever mapped). */
+page_flags_t grant_leaf_flags(const struct grant *g);
+
+/* The next present user leaf in [va, end): true with its address in *found. */
+bool mm_next_leaf(const struct mapper *m, uint64_t va, uint64_t end, uint64_t *found);
+
+/* ---- the flusher (tlb_flush.c) ----------------------------------------------------------- */
+
+#define FLUSH_MAX_PAGES 32u
+#define FLUSH_MAX_FRAMES 64u
+#define FLUSH_MAX_NOTIFY 8u
+
+/*
+ * Batched invalidations for one address space. Every page-table change that removes or
+ * restricts a translation queues its page; frames whose reference must be dropped, tables
+ * the mapper unlinked and file-server notifications are queued too, and all of them are
+ * released only after every CPU that may cache a translation of this space acknowledged the
+ * shootdown (R8, T1, T3). A full queue flushes first.
+ */
+struct flusher {
+	struct addr_space *as;
+	unsigned npages;
+	bool all;
+	uint64_t pages[FLUSH_MAX_PAGES];
+	unsigned nframes;
+	frame_t frames[FLUSH_MAX_FRAMES];
+	unsigned nnotify;
+	struct addr_space *notify[FLUSH_MAX_NOTIFY];
+	struct table_release rel;
+};
+
+void flusher_init(struct flusher *f, struct addr_space *as);
+void flusher_page(struct flusher *f, uint64_t va);
+/* Drop one reference of frame after the shootdown (frames without page info are ignored). */
+void flusher_free(struct flusher *f, frame_t frame);
+/* Deliver an unmap notification to server srv (pins - 1, notified + 1, reference dropped)
+ * after the shootdown. */
+void flusher_notify(struct flusher *f, struct addr_space *srv);
+/* A table_release with room for one more unmap. */
+struct table_release *flusher_rel(struct flusher *f);
+void flusher_flush(struct flusher *f);
+
+void tlb_flush_reset(void);
+void tlb_shootdown_interrupt(unsigned vector);
+
+/* ---- shared operations ------------------------------------------------------------------- */
+
+/* Unmap one present page of as (frames and tables released through fl). */
+void mm_unmap_page(struct addr_space *as, uint64_t va, struct flusher *fl);
+/* Unmap [start, end) of as, splitting grants at the ends (needs 2 reserved slots), releasing
+ * provider resources. No pinned check here. */
+void mm_unmap_range(struct addr_space *as, uint64_t start, uint64_t end, struct flusher *fl);
+/* Fault-path correction of one page of as, under the mm lock. */
+enum mm_access { MM_ACCESS_READ, MM_ACCESS_WRITE, MM_ACCESS_EXEC };
+enum pf_status mm_correct_page(struct addr_space *as, uint64_t va, enum mm_access acc,
+			       unsigned depth, struct flusher *fl);
+/* Local invalidation when as is loaded on this CPU. */
+void mm_local_invlpg(struct addr_space *as, uint64_t va);
+
+#endif

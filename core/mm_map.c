@@ -1,0 +1,519 @@
+/*
+ * The memory system calls: mmap (anonymous, physical, file), munmap, mprotect, borrow,
+ * transfer, fserve.
+ *
+ * Rules kept here:
+ * - every call validates its arguments and every condition it can fail on (EINVAL, EBUSY,
+ *   EPERM, EEXIST, ENOMEM for holes in mprotect) and reserves the grant slots it needs
+ *   (ENOMEM) before it changes anything: a call that fails changed nothing, with one
+ *   documented exception: MM_MAP_FIXED replaces the old mapping first (as POSIX MAP_FIXED
+ *   does), so a populate that then runs out of memory leaves the range unmapped;
+ * - munmap of any sub-range splits the grants at its ends; a range without mappings is ok;
+ * - mprotect follows Linux: ENOMEM if part of the range is not mapped; upgrades beyond the
+ *   grant's max_prot (borrowed memory: the protection it was borrowed with) are EPERM;
+ *   write permission is never added to present PTEs (it is granted lazily by the fault
+ *   handler, which keeps copy-on-write and the zero frame read-only); PROT_NONE unmaps the
+ *   present pages (x86 has no present encoding for it);
+ * - a served file range with pins may not be unmapped, protected or moved by its server
+ *   (EBUSY);
+ * - transfer moves the PTEs with their exact rights: copy-on-write pages and the zero frame
+ *   stay read-only in the destination (F4), refcounts unchanged;
+ * - borrow and transfer never replace: an occupied destination is EEXIST.
+ */
+#include "boot_memory.h"
+#include "mm_internal.h"
+#include "page_info.h"
+#include "platform.h"
+
+#define PROT_ALL (MM_PROT_READ | MM_PROT_WRITE | MM_PROT_EXEC)
+
+const char *mm_status_name(enum mm_status s)
+{
+	static const char *const names[MM_STATUS_COUNT] = {
+		"ok", "einval", "enomem", "efault", "ebusy", "eperm", "eexist",
+	};
+
+	return (unsigned)s < MM_STATUS_COUNT ? names[s] : "?";
+}
+
+const char *grant_provider_name(enum grant_provider_kind k)
+{
+	switch (k) {
+	case PROVIDER_ALLOCATED:
+		return "allocated";
+	case PROVIDER_ALLOCATED_SHARED:
+		return "allocated-shared";
+	case PROVIDER_PHYS_BORROWED:
+		return "phys-borrowed";
+	case PROVIDER_EXTERNAL:
+		return "external";
+	case PROVIDER_FMAP_BORROWED:
+		return "fmap-borrowed";
+	}
+	return "?";
+}
+
+/* A page-aligned, non-empty range inside the user half. */
+static bool user_range_ok(uint64_t addr, uint64_t size)
+{
+	return size > 0 && !(addr & PAGE_MASK) && !(size & PAGE_MASK) && addr < USER_END &&
+	       size <= USER_END - addr;
+}
+
+/*
+ * Place grant *g (start is the request) and insert it: fixed replaces, otherwise the hint
+ * picks the nearest free range. Then populate if asked. Under the mm lock.
+ */
+static enum mm_status place_grant(struct addr_space *as, struct grant *g, bool fixed,
+				  bool populate, uint64_t *mapped_at)
+{
+	uint64_t size = g->pages * PAGE_SIZE;
+	struct flusher fl;
+
+	if (fixed) {
+		if (as_range_pinned(as, g->start, g->start + size))
+			return MM_STATUS_EBUSY;
+		if (!ug_reserve(&as->grants, 3))
+			return MM_STATUS_ENOMEM;
+		flusher_init(&fl, as);
+		mm_unmap_range(as, g->start, g->start + size, &fl);
+		flusher_flush(&fl);
+	} else {
+		uint64_t hint = g->start & ~PAGE_MASK, at;
+
+		if (hint && (hint < as->mmap_min || hint >= USER_END))
+			hint = 0;
+		if (!ug_find_free(&as->grants, as->mmap_min, g->pages, hint, &at))
+			return MM_STATUS_ENOMEM;
+		if (!ug_reserve(&as->grants, 1))
+			return MM_STATUS_ENOMEM;
+		g->start = at;
+	}
+	if (g->kind == PROVIDER_FMAP_BORROWED) {
+		/* the pin and the reference belong to the grant from its insertion on */
+		as_get(g->src);
+		g->src->fserve.pins++;
+	}
+	ug_insert(&as->grants, g);
+	ug_merge_near(&as->grants, g->start, g->start + size);
+	if (mapped_at)
+		*mapped_at = g->start;
+	if (populate && g->prot) {
+		enum mm_access acc = (g->prot & MM_PROT_WRITE) ? MM_ACCESS_WRITE : MM_ACCESS_READ;
+
+		flusher_init(&fl, as);
+		for (uint64_t va = g->start; va < g->start + size; va += PAGE_SIZE) {
+			enum pf_status r = mm_correct_page(as, va, acc, 0, &fl);
+
+			if (r != PF_OK) {
+				KTRACE("mmap: populate of %#llx failed (%s): the mapping is undone",
+				       (unsigned long long)va, pf_status_name(r));
+				mm_unmap_range(as, g->start, g->start + size, &fl);
+				flusher_flush(&fl);
+				return MM_STATUS_ENOMEM;
+			}
+		}
+		flusher_flush(&fl);
+	}
+	return MM_STATUS_OK;
+}
+
+static bool flags_ok(unsigned flags)
+{
+	return !(flags & ~(MM_MAP_SHARED | MM_MAP_POPULATE | MM_MAP_FIXED));
+}
+
+enum mm_status mm_mmap(struct addr_space *as, uint64_t addr, uint64_t size, unsigned prot,
+		       unsigned flags, uint64_t *mapped_at)
+{
+	struct grant g = { 0 };
+	enum mm_status r;
+	bool fixed = flags & MM_MAP_FIXED;
+
+	if ((prot & ~PROT_ALL) || !flags_ok(flags) || size == 0 || (size & PAGE_MASK) ||
+	    size > USER_END)
+		return MM_STATUS_EINVAL;
+	if (fixed && !user_range_ok(addr, size))
+		return MM_STATUS_EINVAL;
+	g.start = addr;
+	g.pages = size / PAGE_SIZE;
+	g.prot = prot;
+	g.max_prot = PROT_ALL;
+	g.kind = (flags & MM_MAP_SHARED) ? PROVIDER_ALLOCATED_SHARED : PROVIDER_ALLOCATED;
+	mm_lock_acquire();
+	r = place_grant(as, &g, fixed, flags & MM_MAP_POPULATE, mapped_at);
+	mm_lock_release();
+	if (r == MM_STATUS_OK)
+		KTRACE("mmap: %s [%#llx, +%#llx) %s", addr_space_name(as), (unsigned long long)g.start,
+		       (unsigned long long)size, grant_provider_name(g.kind));
+	return r;
+}
+
+/* Every page of [pa, pa + size) is memory the allocator does not manage, of a kind a
+ * process may map: device or reserved memory of the boot map. */
+static bool phys_range_borrowable(paddr_t pa, uint64_t size)
+{
+	for (uint64_t off = 0; off < size; off += PAGE_SIZE) {
+		struct boot_memory_entry e;
+		bool inside = false;
+
+		if (get_page_info(frame_containing(pa + off)))
+			return false;
+		for (size_t i = 0; boot_memory_map_entry(i, &e); i++) {
+			if (pa + off >= e.base && pa + off - e.base < e.size &&
+			    (e.kind == BOOT_MEMORY_DEVICE || e.kind == BOOT_MEMORY_RESERVED)) {
+				inside = true;
+				break;
+			}
+		}
+		if (!inside)
+			return false;
+	}
+	return true;
+}
+
+enum mm_status mm_mmap_phys(struct addr_space *as, uint64_t addr, uint64_t size, unsigned prot,
+			    paddr_t paddr, unsigned flags, uint64_t *mapped_at)
+{
+	struct grant g = { 0 };
+	enum mm_status r;
+	bool fixed = flags & MM_MAP_FIXED;
+
+	if ((prot & ~PROT_ALL) || !flags_ok(flags) || size == 0 || (size & PAGE_MASK) ||
+	    (paddr & PAGE_MASK) || size > USER_END || paddr + size < paddr)
+		return MM_STATUS_EINVAL;
+	if (fixed && !user_range_ok(addr, size))
+		return MM_STATUS_EINVAL;
+	if (!phys_range_borrowable(paddr, size))
+		return MM_STATUS_EPERM;
+	g.start = addr;
+	g.pages = size / PAGE_SIZE;
+	g.prot = prot;
+	g.max_prot = prot;
+	g.kind = PROVIDER_PHYS_BORROWED;
+	g.offset = paddr;
+	mm_lock_acquire();
+	r = place_grant(as, &g, fixed, flags & MM_MAP_POPULATE, mapped_at);
+	mm_lock_release();
+	return r;
+}
+
+enum mm_status mm_munmap(struct addr_space *as, uint64_t addr, uint64_t size)
+{
+	struct flusher fl;
+
+	if (!user_range_ok(addr, size))
+		return MM_STATUS_EINVAL;
+	mm_lock_acquire();
+	if (as_range_pinned(as, addr, addr + size)) {
+		mm_lock_release();
+		return MM_STATUS_EBUSY;
+	}
+	if (!ug_reserve(&as->grants, 2)) {
+		mm_lock_release();
+		return MM_STATUS_ENOMEM;
+	}
+	flusher_init(&fl, as);
+	mm_unmap_range(as, addr, addr + size, &fl);
+	flusher_flush(&fl);
+	mm_lock_release();
+	return MM_STATUS_OK;
+}
+
+/* [start, end) is covered by grants without a gap. */
+static bool range_covered(struct addr_space *as, uint64_t start, uint64_t end)
+{
+	struct user_grants *ug = &as->grants;
+	size_t i = ug_lower_bound(ug, start);
+	uint64_t pos = start;
+
+	for (; i < ug->n && ug->g[i].start < end; i++) {
+		if (ug->g[i].start > pos)
+			return false;
+		pos = grant_end(&ug->g[i]);
+	}
+	return pos >= end;
+}
+
+static void protect_pages(struct addr_space *as, const struct grant *g, struct flusher *fl)
+{
+	page_flags_t want = grant_leaf_flags(g);
+	uint64_t va = g->start;
+
+	while (mm_next_leaf(&as->mapper, va, grant_end(g), &va)) {
+		struct translation t;
+		page_flags_t nf = want, old;
+
+		if (!want) {
+			mm_unmap_page(as, va, fl);
+			va += PAGE_SIZE;
+			continue;
+		}
+		KASSERT(mapper_translate(&as->mapper, va, &t) == MAP_OK, "mprotect: lost page");
+		if (!(t.leaf.flags & PG_WRITABLE))
+			nf &= ~(page_flags_t)PG_WRITABLE; /* write is granted lazily by the fault path */
+		KASSERT(mapper_remap(&as->mapper, va, nf, &old) == MAP_OK, "mprotect: remap failed");
+		if (((old & PG_WRITABLE) && !(nf & PG_WRITABLE)) ||
+		    (!(old & PG_NO_EXEC) && (nf & PG_NO_EXEC)))
+			flusher_page(fl, va);
+		else
+			mm_local_invlpg(as, va);
+		va += PAGE_SIZE;
+	}
+}
+
+enum mm_status mm_mprotect(struct addr_space *as, uint64_t addr, uint64_t size, unsigned prot)
+{
+	struct user_grants *ug = &as->grants;
+	uint64_t end = addr + size;
+	struct flusher fl;
+	size_t i;
+
+	if (!user_range_ok(addr, size) || (prot & ~PROT_ALL))
+		return MM_STATUS_EINVAL;
+	mm_lock_acquire();
+	if (!range_covered(as, addr, end)) {
+		mm_lock_release();
+		return MM_STATUS_ENOMEM;
+	}
+	if (as_range_pinned(as, addr, end)) {
+		mm_lock_release();
+		return MM_STATUS_EBUSY;
+	}
+	for (i = ug_lower_bound(ug, addr); i < ug->n && ug->g[i].start < end; i++) {
+		if (prot & ~ug->g[i].max_prot) {
+			mm_lock_release();
+			return MM_STATUS_EPERM;
+		}
+	}
+	if (!ug_reserve(ug, 2)) {
+		mm_lock_release();
+		return MM_STATUS_ENOMEM;
+	}
+	ug_split_at(ug, addr);
+	ug_split_at(ug, end);
+	flusher_init(&fl, as);
+	for (i = ug_lower_bound(ug, addr); i < ug->n && ug->g[i].start < end; i++) {
+		ug->g[i].prot = prot;
+		protect_pages(as, &ug->g[i], &fl);
+	}
+	flusher_flush(&fl);
+	ug_merge_near(ug, addr, end);
+	mm_lock_release();
+	return MM_STATUS_OK;
+}
+
+enum mm_status mm_borrow(struct addr_space *src, uint64_t src_addr, struct addr_space *dst,
+			 uint64_t dst_addr, uint64_t size, unsigned prot)
+{
+	struct user_grants *sg = &src->grants;
+	struct grant g = { 0 };
+	enum mm_status r = MM_STATUS_OK;
+
+	if (!user_range_ok(src_addr, size) || !user_range_ok(dst_addr, size) || (prot & ~PROT_ALL))
+		return MM_STATUS_EINVAL;
+	if (src == dst && src_addr < dst_addr + size && dst_addr < src_addr + size)
+		return MM_STATUS_EINVAL;
+	mm_lock_acquire();
+	if (!range_covered(src, src_addr, src_addr + size)) {
+		r = MM_STATUS_EINVAL;
+		goto out;
+	}
+	for (size_t i = ug_lower_bound(sg, src_addr); i < sg->n && sg->g[i].start < src_addr + size;
+	     i++) {
+		if (prot & ~sg->g[i].prot) {
+			r = MM_STATUS_EPERM;
+			goto out;
+		}
+	}
+	if (ug_conflicts(&dst->grants, dst_addr, size)) {
+		r = MM_STATUS_EEXIST;
+		goto out;
+	}
+	if (!ug_reserve(&dst->grants, 1)) {
+		r = MM_STATUS_ENOMEM;
+		goto out;
+	}
+	g.start = dst_addr;
+	g.pages = size / PAGE_SIZE;
+	g.prot = prot;
+	g.max_prot = prot;
+	g.kind = PROVIDER_EXTERNAL;
+	g.src = src;
+	g.offset = src_addr;
+	as_get(src);
+	ug_insert(&dst->grants, &g);
+	ug_merge_near(&dst->grants, dst_addr, dst_addr + size);
+	KTRACE("borrow: %s [%#llx, +%#llx) maps %s's pages from %#llx", addr_space_name(dst),
+	       (unsigned long long)dst_addr, (unsigned long long)size, addr_space_name(src),
+	       (unsigned long long)src_addr);
+out:
+	mm_lock_release();
+	return r;
+}
+
+/* Leaf flags kept when a PTE moves: the rights exactly as they are. */
+#define MOVE_FLAGS (PG_PRESENT | PG_WRITABLE | PG_USER | PG_NO_EXEC | PG_WRITE_THROUGH | \
+		    PG_CACHE_DISABLE)
+
+enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct addr_space *dst,
+			   uint64_t dst_addr, uint64_t size)
+{
+	struct user_grants *sg = &src->grants, *dg = &dst->grants;
+	uint64_t send = src_addr + size, va, moved_end;
+	struct flusher sfl, dfl;
+	enum mm_status r = MM_STATUS_OK;
+	size_t pieces = 0, i;
+
+	if (!user_range_ok(src_addr, size) || !user_range_ok(dst_addr, size))
+		return MM_STATUS_EINVAL;
+	if (src == dst && src_addr < dst_addr + size && dst_addr < send)
+		return MM_STATUS_EINVAL;
+	mm_lock_acquire();
+	if (!range_covered(src, src_addr, send)) {
+		r = MM_STATUS_EINVAL;
+		goto out;
+	}
+	if (as_range_pinned(src, src_addr, send)) {
+		r = MM_STATUS_EBUSY;
+		goto out;
+	}
+	if (ug_conflicts(dg, dst_addr, size)) {
+		r = MM_STATUS_EEXIST;
+		goto out;
+	}
+	for (i = ug_lower_bound(sg, src_addr); i < sg->n && sg->g[i].start < send; i++)
+		pieces++;
+	if (!ug_reserve(sg, 2) || !ug_reserve(dg, pieces + 2)) {
+		r = MM_STATUS_ENOMEM;
+		goto out;
+	}
+	/* phase 1: the same frames appear at the destination (tables allocated here) */
+	flusher_init(&dfl, dst);
+	va = src_addr;
+	moved_end = src_addr;
+	while (mm_next_leaf(&src->mapper, va, send, &va)) {
+		struct translation t;
+		enum map_result m;
+
+		KASSERT(mapper_translate(&src->mapper, va, &t) == MAP_OK, "transfer: lost page");
+		m = mapper_map(&dst->mapper, dst_addr + (va - src_addr), t.leaf.frame,
+			       t.leaf.flags & MOVE_FLAGS);
+		if (m != MAP_OK) {
+			KASSERT(m == MAP_ENOMEM, "transfer: map: %s", map_result_name(m));
+			/* undo: the copies go away, no reference was taken for them */
+			uint64_t back = src_addr;
+			while (mm_next_leaf(&src->mapper, back, va, &back)) {
+				KASSERT(mapper_unmap(&dst->mapper, dst_addr + (back - src_addr), NULL,
+						     flusher_rel(&dfl), NULL) == MAP_OK,
+					"transfer: undo");
+				flusher_page(&dfl, dst_addr + (back - src_addr));
+				back += PAGE_SIZE;
+			}
+			flusher_flush(&dfl);
+			r = MM_STATUS_ENOMEM;
+			goto out;
+		}
+		va += PAGE_SIZE;
+		moved_end = va;
+	}
+	(void)moved_end;
+	/* phase 2: the source loses them (no reference changes hands) */
+	flusher_init(&sfl, src);
+	va = src_addr;
+	while (mm_next_leaf(&src->mapper, va, send, &va)) {
+		KASSERT(mapper_unmap(&src->mapper, va, NULL, flusher_rel(&sfl), NULL) == MAP_OK,
+			"transfer: unmap");
+		flusher_page(&sfl, va);
+		va += PAGE_SIZE;
+	}
+	/* the grants move with their providers, offsets, pins and references */
+	ug_split_at(sg, src_addr);
+	ug_split_at(sg, send);
+	i = ug_lower_bound(sg, src_addr);
+	while (i < sg->n && sg->g[i].start < send) {
+		struct grant g = sg->g[i];
+
+		ug_remove_at(sg, i);
+		g.start = dst_addr + (g.start - src_addr);
+		ug_insert(dg, &g);
+	}
+	ug_merge_near(dg, dst_addr, dst_addr + size);
+	if (src->fserve.active && src_addr < src->fserve.base + src->fserve.size &&
+	    src->fserve.base < send)
+		src->fserve.active = false; /* the served memory left: the file ends */
+	flusher_flush(&sfl);
+	KTRACE("transfer: %s [%#llx, +%#llx) moved to %s at %#llx", addr_space_name(src),
+	       (unsigned long long)src_addr, (unsigned long long)size, addr_space_name(dst),
+	       (unsigned long long)dst_addr);
+out:
+	mm_lock_release();
+	return r;
+}
+
+enum mm_status mm_fserve(struct addr_space *srv, uint64_t addr, uint64_t size)
+{
+	struct user_grants *ug = &srv->grants;
+	enum mm_status r = MM_STATUS_OK;
+
+	if (!user_range_ok(addr, size))
+		return MM_STATUS_EINVAL;
+	mm_lock_acquire();
+	if (!range_covered(srv, addr, addr + size)) {
+		r = MM_STATUS_EINVAL;
+		goto out;
+	}
+	for (size_t i = ug_lower_bound(ug, addr); i < ug->n && ug->g[i].start < addr + size; i++) {
+		if (ug->g[i].kind != PROVIDER_ALLOCATED && ug->g[i].kind != PROVIDER_ALLOCATED_SHARED) {
+			r = MM_STATUS_EINVAL;
+			goto out;
+		}
+	}
+	if (srv->fserve.active && srv->fserve.pins > 0) {
+		r = MM_STATUS_EBUSY;
+		goto out;
+	}
+	srv->fserve.active = true;
+	srv->fserve.base = addr;
+	srv->fserve.size = size;
+out:
+	mm_lock_release();
+	return r;
+}
+
+enum mm_status mm_fmap(struct addr_space *as, uint64_t addr, uint64_t size, unsigned prot,
+		       struct addr_space *srv, uint64_t offset, unsigned flags, uint64_t *mapped_at)
+{
+	struct user_grants *sg = &srv->grants;
+	struct grant g = { 0 };
+	enum mm_status r;
+	bool fixed = flags & MM_MAP_FIXED;
+
+	if ((prot & ~PROT_ALL) || (flags & ~MM_MAP_FIXED) || size == 0 || (size & PAGE_MASK) ||
+	    (offset & PAGE_MASK) || size > USER_END)
+		return MM_STATUS_EINVAL;
+	if (fixed && !user_range_ok(addr, size))
+		return MM_STATUS_EINVAL;
+	mm_lock_acquire();
+	if (!srv->fserve.active || offset > srv->fserve.size || size > srv->fserve.size - offset) {
+		mm_lock_release();
+		return MM_STATUS_EINVAL;
+	}
+	for (size_t i = ug_lower_bound(sg, srv->fserve.base + offset);
+	     i < sg->n && sg->g[i].start < srv->fserve.base + offset + size; i++) {
+		if (prot & ~sg->g[i].prot) {
+			mm_lock_release();
+			return MM_STATUS_EPERM;
+		}
+	}
+	g.start = addr;
+	g.pages = size / PAGE_SIZE;
+	g.prot = prot;
+	g.max_prot = prot;
+	g.kind = PROVIDER_FMAP_BORROWED;
+	g.src = srv;
+	g.offset = offset;
+	r = place_grant(as, &g, fixed, false, mapped_at);
+	mm_lock_release();
+	return r;
+}

@@ -1,0 +1,417 @@
+/*
+ * The page-fault handler: per-provider correction of one page (redox-mm.md 5.2), with the
+ * weaknesses of section 11 fixed.
+ *
+ * Invariants kept here:
+ * - P1 a fault with no grant, against the grant's protection, on a non-user address or with
+ *   the reserved-bit flag is PF_SEGV, and changes nothing;
+ * - P3 a fault on a PTE that already allows the access (a stale TLB entry) succeeds with no
+ *   allocation and no refcount change (it only invalidates the page on this CPU);
+ * - P4 no exhaustion panics: a frame or table that cannot be had is PF_OOM, with the state
+ *   unchanged (a frame taken for the fault is given back);
+ * - R2/R5 a Cow frame (count >= 2, or the zero frame) is never mapped writable: a read fault
+ *   on private memory maps the zero frame read-only (add_ref Cow), a write on it or on a
+ *   Cow(n) frame copies into a fresh frame (allocated zeroed: nothing is copied from the zero
+ *   frame), a write on a One frame makes it writable in place with no allocation (F3);
+ * - shared memory (AllocatedShared) maps real frames only, so the pages a fork shares stay
+ *   shared; borrowed pages (External, FmapBorrowed) are taken from the source space with a
+ *   Shared reference under the mm lock, so the frame cannot vanish between the lookup and the
+ *   add_ref (11.2-8); a Cow source page is first replaced in the source by a private copy,
+ *   with a shootdown of the source's CPUs before the old frame's reference is dropped
+ *   (11.2-7); chains deeper than MM_BORROW_DEPTH_MAX are PF_RECURSION_LIMIT;
+ * - the old frame of a copy is released through the flusher, after the shootdown (R8).
+ */
+#include "arch/x86_64/cpu_ops.h"
+#include "frame_alloc.h"
+#include "kstring.h"
+#include "mm_internal.h"
+#include "page_info.h"
+#include "platform.h"
+
+#define PF_ERR_P 0x1u
+#define PF_ERR_W 0x2u
+#define PF_ERR_U 0x4u
+#define PF_ERR_RSVD 0x8u
+#define PF_ERR_ID 0x10u
+
+const char *pf_status_name(enum pf_status s)
+{
+	switch (s) {
+	case PF_OK:
+		return "ok";
+	case PF_SEGV:
+		return "segv";
+	case PF_OOM:
+		return "oom";
+	case PF_NONFATAL_INTERNAL_ERROR:
+		return "internal error";
+	case PF_RECURSION_LIMIT:
+		return "recursion limit";
+	}
+	return "?";
+}
+
+static const char *access_name(enum mm_access acc)
+{
+	return acc == MM_ACCESS_WRITE ? "write" : acc == MM_ACCESS_EXEC ? "exec" : "read";
+}
+
+static bool grant_allows(const struct grant *g, enum mm_access acc)
+{
+	switch (acc) {
+	case MM_ACCESS_READ:
+		return g->prot != 0;
+	case MM_ACCESS_WRITE:
+		return g->prot & MM_PROT_WRITE;
+	case MM_ACCESS_EXEC:
+		return g->prot & MM_PROT_EXEC;
+	}
+	return false;
+}
+
+static bool pte_permits(page_flags_t f, enum mm_access acc)
+{
+	if (!(f & PG_PRESENT) || !(f & PG_USER))
+		return false;
+	if (acc == MM_ACCESS_WRITE)
+		return f & PG_WRITABLE;
+	if (acc == MM_ACCESS_EXEC)
+		return !(f & PG_NO_EXEC);
+	return true;
+}
+
+static bool frame_is_zero(frame_t f)
+{
+	return frame_eq(f, zero_frame());
+}
+
+/* A frame may be writable: unmanaged (physical) memory, One or Shared. */
+static bool frame_may_write(frame_t f)
+{
+	struct page_info *info = get_page_info(f);
+
+	return !info || (!frame_is_zero(f) && allows_writable(info));
+}
+
+/* Replace the present PTE at va by frame nf with flags (the tables exist: no allocation). */
+static void replace_pte(struct addr_space *as, uint64_t va, frame_t nf, page_flags_t flags,
+			struct flusher *fl)
+{
+	struct mapped_leaf old;
+
+	KASSERT(mapper_unmap(&as->mapper, va, &old, NULL, NULL) == MAP_OK, "fault: replace lost PTE");
+	KASSERT(mapper_map(&as->mapper, va, nf, flags) == MAP_OK, "fault: replace failed");
+	flusher_page(fl, va);
+	flusher_free(fl, old.frame);
+}
+
+/* A fresh zeroed One frame with a copy of old (unless old is the zero frame). */
+static frame_t copy_of(frame_t old)
+{
+	struct frame_or_error r = init_frame(REFCOUNT_ONE_INIT);
+
+	if (r.error != MM_OK)
+		return FRAME_NONE;
+	if (!frame_is_zero(old))
+		kmemcpy(phys_to_virt(r.frame.base), phys_to_virt(old.base), PAGE_SIZE);
+	return r.frame;
+}
+
+static enum pf_status map_or_oom(struct addr_space *as, uint64_t va, frame_t f, page_flags_t flags)
+{
+	enum map_result m = mapper_map(&as->mapper, va, f, flags);
+
+	if (m == MAP_OK)
+		return PF_OK;
+	KASSERT(m == MAP_ENOMEM, "fault: map of %#llx: %s", (unsigned long long)va, map_result_name(m));
+	return PF_OOM;
+}
+
+static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_t va,
+				 enum mm_access acc, unsigned depth, struct flusher *fl);
+
+/*
+ * The frame of page src_va of space src, made present there and given one more Shared
+ * reference for a borrower (*counted false for physical memory, which has no count).
+ */
+static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va, enum mm_access acc,
+					unsigned depth, frame_t *out, bool *counted)
+{
+	struct grant *g = ug_find(&src->grants, src_va);
+	struct translation t;
+	struct flusher fl;
+	enum pf_status r = PF_OK;
+	struct page_info *info;
+
+	if (!g || !grant_allows(g, acc == MM_ACCESS_EXEC ? MM_ACCESS_READ : acc))
+		return PF_SEGV;
+	if (g->kind == PROVIDER_PHYS_BORROWED) {
+		*out = (frame_t){ g->offset + (src_va - g->start) };
+		*counted = false;
+		return PF_OK;
+	}
+	flusher_init(&fl, src);
+	if (mapper_translate(&src->mapper, src_va, &t) != MAP_OK) {
+		if (g->kind == PROVIDER_ALLOCATED || g->kind == PROVIDER_ALLOCATED_SHARED) {
+			/* a real frame, never the zero frame: it is about to be shared */
+			struct frame_or_error nf = init_frame(REFCOUNT_ONE_INIT);
+
+			if (nf.error != MM_OK)
+				return PF_OOM;
+			r = map_or_oom(src, src_va, nf.frame, grant_leaf_flags(g));
+			if (r != PF_OK) {
+				remove_ref(get_page_info(nf.frame));
+				deallocate_frame(nf.frame);
+				return r;
+			}
+			src->stats.faults_demand_zero++;
+		} else {
+			r = correct_in(src, g, src_va, MM_ACCESS_READ, depth, &fl);
+			if (r != PF_OK) {
+				flusher_flush(&fl);
+				return r;
+			}
+		}
+		KASSERT(mapper_translate(&src->mapper, src_va, &t) == MAP_OK, "borrow: source lost");
+	}
+	*out = t.leaf.frame;
+	*counted = false;
+	info = get_page_info(t.leaf.frame);
+	if (info) {
+		enum add_ref_error e = add_ref(info, REF_SHARED);
+
+		if (e == ADD_REF_COW_TO_SHARED) {
+			/* the source's page is copy-on-write: the source gets a private copy first */
+			frame_t copy = copy_of(t.leaf.frame);
+			page_flags_t flags = grant_leaf_flags(g);
+
+			if (frame_is_none(copy)) {
+				flusher_flush(&fl);
+				return PF_OOM;
+			}
+			if (!(t.leaf.flags & PG_WRITABLE) && g->kind != PROVIDER_ALLOCATED &&
+			    g->kind != PROVIDER_ALLOCATED_SHARED)
+				flags &= ~(page_flags_t)PG_WRITABLE;
+			replace_pte(src, src_va, copy, flags, &fl);
+			KTRACE("fault: %s %#llx: copy-on-write page made private before sharing -> frame %#llx",
+			       addr_space_name(src), (unsigned long long)src_va,
+			       (unsigned long long)copy.base);
+			src->stats.faults_cow_copy++;
+			*out = copy;
+			e = add_ref(get_page_info(copy), REF_SHARED);
+		}
+		if (e == ADD_REF_OVERFLOW)
+			r = PF_OOM;
+		else
+			*counted = true;
+	}
+	flusher_flush(&fl);
+	return r;
+}
+
+/* Absent page of a borrowed grant (External / FmapBorrowed). */
+static enum pf_status correct_borrowed(struct addr_space *as, struct grant *g, uint64_t va,
+				       enum mm_access acc, unsigned depth)
+{
+	struct addr_space *src = g->src;
+	uint64_t src_va;
+	frame_t f;
+	bool counted;
+	enum pf_status r;
+
+	if (depth + 1 >= MM_BORROW_DEPTH_MAX)
+		return PF_RECURSION_LIMIT;
+	if (g->kind == PROVIDER_FMAP_BORROWED) {
+		if (!src->fserve.active)
+			return PF_NONFATAL_INTERNAL_ERROR; /* the file server is gone */
+		src_va = src->fserve.base + g->offset + (va - g->start);
+	} else {
+		src_va = g->offset + (va - g->start);
+	}
+	r = share_source_page(src, src_va, acc, depth + 1, &f, &counted);
+	if (r != PF_OK)
+		return r;
+	r = map_or_oom(as, va, f, grant_leaf_flags(g));
+	if (r != PF_OK) {
+		if (counted)
+			remove_ref(get_page_info(f)); /* the source still maps it: never the last */
+		return r;
+	}
+	as->stats.faults_shared++;
+	KTRACE("fault: %s %#llx %s: %s page of %s at %#llx -> frame %#llx", addr_space_name(as),
+	       (unsigned long long)va, access_name(acc), grant_provider_name(g->kind),
+	       addr_space_name(src), (unsigned long long)src_va, (unsigned long long)f.base);
+	return PF_OK;
+}
+
+static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uint64_t va,
+				     enum mm_access acc, unsigned depth)
+{
+	page_flags_t want = grant_leaf_flags(g);
+	struct frame_or_error nf;
+	enum pf_status r;
+
+	switch (g->kind) {
+	case PROVIDER_ALLOCATED:
+		if (acc != MM_ACCESS_WRITE) {
+			frame_t z = zero_frame();
+
+			if (add_ref(get_page_info(z), REF_COW) != ADD_REF_OK)
+				return PF_OOM;
+			r = map_or_oom(as, va, z, want & ~(page_flags_t)PG_WRITABLE);
+			if (r != PF_OK) {
+				remove_ref(get_page_info(z));
+				return r;
+			}
+			as->stats.faults_zero_mapped++;
+			KTRACE("fault: %s %#llx %s: zero frame mapped read-only", addr_space_name(as),
+			       (unsigned long long)va, access_name(acc));
+			return PF_OK;
+		}
+		/* fall through: a write on an absent private page is demand-zero */
+		__attribute__((fallthrough));
+	case PROVIDER_ALLOCATED_SHARED:
+		nf = init_frame(REFCOUNT_ONE_INIT);
+		if (nf.error != MM_OK)
+			return PF_OOM;
+		r = map_or_oom(as, va, nf.frame, want);
+		if (r != PF_OK) {
+			remove_ref(get_page_info(nf.frame));
+			deallocate_frame(nf.frame);
+			return r;
+		}
+		as->stats.faults_demand_zero++;
+		KTRACE("fault: %s %#llx %s: demand-zero -> frame %#llx", addr_space_name(as),
+		       (unsigned long long)va, access_name(acc), (unsigned long long)nf.frame.base);
+		return PF_OK;
+	case PROVIDER_PHYS_BORROWED: {
+		frame_t f = { g->offset + (va - g->start) };
+
+		r = map_or_oom(as, va, f, want);
+		if (r == PF_OK) {
+			as->stats.faults_shared++;
+			KTRACE("fault: %s %#llx %s: physical %#llx mapped", addr_space_name(as),
+			       (unsigned long long)va, access_name(acc), (unsigned long long)f.base);
+		}
+		return r;
+	}
+	case PROVIDER_EXTERNAL:
+	case PROVIDER_FMAP_BORROWED:
+		return correct_borrowed(as, g, va, acc, depth);
+	}
+	return PF_SEGV;
+}
+
+static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_t va,
+				 enum mm_access acc, unsigned depth, struct flusher *fl)
+{
+	page_flags_t want = grant_leaf_flags(g);
+	struct translation t;
+	frame_t f;
+
+	if (!want || !grant_allows(g, acc)) {
+		as->stats.faults_segv++;
+		KTRACE("fault: %s %#llx %s: refused by the grant's protection", addr_space_name(as),
+		       (unsigned long long)va, access_name(acc));
+		return PF_SEGV;
+	}
+	if (mapper_translate(&as->mapper, va, &t) != MAP_OK)
+		return correct_absent(as, g, va, acc, depth);
+	f = t.leaf.frame;
+	if (pte_permits(t.leaf.flags, acc)) {
+		as->stats.faults_spurious++;
+		mm_local_invlpg(as, va);
+		KTRACE("fault: %s %#llx %s: spurious (the tables already allow it)", addr_space_name(as),
+		       (unsigned long long)va, access_name(acc));
+		return PF_OK;
+	}
+	if (acc == MM_ACCESS_WRITE && !frame_may_write(f)) {
+		/* copy-on-write (or the zero frame): only private memory holds such frames */
+		frame_t copy;
+
+		KASSERT(g->kind == PROVIDER_ALLOCATED,
+			"fault: a %s grant maps a copy-on-write frame at %#llx",
+			grant_provider_name(g->kind), (unsigned long long)va);
+		copy = copy_of(f);
+		if (frame_is_none(copy))
+			return PF_OOM;
+		replace_pte(as, va, copy, want, fl);
+		as->stats.faults_cow_copy++;
+		KTRACE("fault: %s %#llx write: copy-on-write %s frame %#llx -> frame %#llx",
+		       addr_space_name(as), (unsigned long long)va,
+		       frame_is_zero(f) ? "of the zero" : "copy of", (unsigned long long)f.base,
+		       (unsigned long long)copy.base);
+		return PF_OK;
+	}
+	/* the frame may take the rights the grant gives: upgrade the PTE in place */
+	{
+		page_flags_t nf = want;
+		struct page_info *info = get_page_info(f);
+
+		if (!frame_may_write(f))
+			nf &= ~(page_flags_t)PG_WRITABLE;
+		KASSERT(mapper_remap(&as->mapper, va, nf, NULL) == MAP_OK, "fault: remap failed");
+		mm_local_invlpg(as, va);
+		if (acc == MM_ACCESS_WRITE && g->kind == PROVIDER_ALLOCATED && info &&
+		    page_info_refcount(info).kind == REFCOUNT_ONE) {
+			as->stats.faults_cow_reuse++;
+			KTRACE("fault: %s %#llx write: copy-on-write with one owner: frame %#llx made writable",
+			       addr_space_name(as), (unsigned long long)va, (unsigned long long)f.base);
+		} else {
+			as->stats.faults_shared++;
+			KTRACE("fault: %s %#llx %s: rights of frame %#llx upgraded to the grant's",
+			       addr_space_name(as), (unsigned long long)va, access_name(acc),
+			       (unsigned long long)f.base);
+		}
+	}
+	return PF_OK;
+}
+
+enum pf_status mm_correct_page(struct addr_space *as, uint64_t va, enum mm_access acc,
+			       unsigned depth, struct flusher *fl)
+{
+	struct grant *g = ug_find(&as->grants, va);
+	enum pf_status r;
+
+	if (!g) {
+		as->stats.faults_segv++;
+		KTRACE("fault: %s %#llx %s: no grant", addr_space_name(as), (unsigned long long)va,
+		       access_name(acc));
+		return PF_SEGV;
+	}
+	r = correct_in(as, g, va, acc, depth, fl);
+	if (r == PF_OOM)
+		as->stats.faults_oom++;
+	else if (r != PF_OK && r != PF_SEGV)
+		as->stats.faults_segv++;
+	return r;
+}
+
+enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
+{
+	unsigned me = plat_cpu_id();
+	struct addr_space *as = as_current_on(me);
+	enum mm_access acc = (error_code & PF_ERR_ID)  ? MM_ACCESS_EXEC
+			     : (error_code & PF_ERR_W) ? MM_ACCESS_WRITE
+						       : MM_ACCESS_READ;
+	struct flusher fl;
+	enum pf_status r;
+
+	if (!as)
+		return PF_SEGV;
+	mm_lock_acquire();
+	if ((error_code & PF_ERR_RSVD) || !va_is_user(cr2) ||
+	    (acc == MM_ACCESS_EXEC && !(error_code & PF_ERR_U))) {
+		/* a reserved bit means corrupt tables; fetches by the kernel are never recovered */
+		as->stats.faults_segv++;
+		KTRACE("fault: %s %#llx: refused (error %#x)", addr_space_name(as),
+		       (unsigned long long)cr2, error_code);
+		mm_lock_release();
+		return PF_SEGV;
+	}
+	flusher_init(&fl, as);
+	r = mm_correct_page(as, cr2 & ~PAGE_MASK, acc, 0, &fl);
+	flusher_flush(&fl);
+	mm_lock_release();
+	return r;
+}

@@ -1,0 +1,171 @@
+/*
+ * The Flusher and the TLB shootdown protocol.
+ *
+ * Invariants kept here:
+ * - R8/T1 a frame reference queued with flusher_free is dropped (and the frame possibly
+ *   freed) only after every CPU in the space's used_by set, other than this one, acknowledged
+ *   a full TLB flush requested after the page-table change, and this CPU invalidated locally;
+ * - T3 table frames the mapper unlinked (table_release) are freed at the same point, never
+ *   before (the design being ported freed them inside the unmap, 11.2-12);
+ * - T2 waiting for acknowledgements spins with arch_cpu_relax, which takes this CPU's own
+ *   pending IPIs, so two CPUs shooting down at each other both finish;
+ * - the protocol per target CPU is a pair of counters: a sender takes ticket = ++req and
+ *   sends the IPI; the handler reads req, flushes everything, then publishes done = what it
+ *   read. done >= ticket therefore means a full flush started after the sender's change.
+ *   A CPU that left the space (CR3 reload) keeps acknowledging: its flush is harmless.
+ */
+#include "arch/x86_64/cpu_ops.h"
+#include "arch/x86_64/interrupts.h"
+#include "mm_internal.h"
+#include "page_info.h"
+#include "frame_alloc.h"
+#include "platform.h"
+
+/* More pages than this are flushed on this CPU with a full flush instead of INVLPGs. */
+#define LOCAL_INVLPG_MAX 16u
+
+struct tlb_cpu {
+	_Atomic uint64_t req;
+	_Atomic uint64_t done;
+};
+static struct tlb_cpu tlb_cpus[MM_MAX_CPUS];
+
+void tlb_flush_reset(void)
+{
+	for (unsigned i = 0; i < MM_MAX_CPUS; i++) {
+		atomic_store(&tlb_cpus[i].req, 0);
+		atomic_store(&tlb_cpus[i].done, 0);
+	}
+}
+
+void tlb_shootdown_interrupt(unsigned vector)
+{
+	unsigned me = plat_cpu_id();
+	uint64_t r = atomic_load_explicit(&tlb_cpus[me].req, memory_order_acquire);
+
+	(void)vector;
+	arch_flush_tlb_all();
+	atomic_store_explicit(&tlb_cpus[me].done, r, memory_order_release);
+}
+
+void flusher_init(struct flusher *f, struct addr_space *as)
+{
+	f->as = as;
+	f->npages = 0;
+	f->all = false;
+	f->nframes = 0;
+	f->nnotify = 0;
+	table_release_init(&f->rel);
+}
+
+void flusher_page(struct flusher *f, uint64_t va)
+{
+	if (f->all)
+		return;
+	if (f->npages == FLUSH_MAX_PAGES) {
+		f->all = true;
+		return;
+	}
+	f->pages[f->npages++] = va;
+}
+
+void flusher_free(struct flusher *f, frame_t frame)
+{
+	if (f->nframes == FLUSH_MAX_FRAMES)
+		flusher_flush(f);
+	f->frames[f->nframes++] = frame;
+}
+
+void flusher_notify(struct flusher *f, struct addr_space *srv)
+{
+	if (f->nnotify == FLUSH_MAX_NOTIFY)
+		flusher_flush(f);
+	f->notify[f->nnotify++] = srv;
+}
+
+struct table_release *flusher_rel(struct flusher *f)
+{
+	if (table_release_needs_flush(&f->rel))
+		flusher_flush(f);
+	return &f->rel;
+}
+
+static void shootdown(struct flusher *f)
+{
+	unsigned me = plat_cpu_id(), n = 0;
+	uint64_t mask = atomic_load_explicit(&f->as->used_by, memory_order_seq_cst);
+	uint64_t tickets[MM_MAX_CPUS];
+	char list[160];
+	size_t pos = 0;
+
+	if (mask & (1ull << me)) {
+		if (f->all || f->npages > LOCAL_INVLPG_MAX)
+			arch_flush_tlb_all();
+		else
+			for (unsigned i = 0; i < f->npages; i++)
+				arch_invlpg(f->pages[i]);
+	}
+	mask &= ~(1ull << me);
+	if (!mask)
+		return;
+	for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+		if (!(mask & (1ull << cpu)))
+			continue;
+		tickets[cpu] = atomic_fetch_add_explicit(&tlb_cpus[cpu].req, 1, memory_order_acq_rel) + 1;
+		arch_send_ipi(cpu, VECTOR_TLB_SHOOTDOWN);
+		n++;
+		if (plat_trace_on && pos + 8 < sizeof(list)) {
+			char sep = pos ? ',' : ' ';
+
+			list[pos++] = sep;
+			list[pos++] = 'c', list[pos++] = 'p', list[pos++] = 'u';
+			if (cpu >= 10)
+				list[pos++] = (char)('0' + cpu / 10);
+			list[pos++] = (char)('0' + cpu % 10);
+		}
+	}
+	list[pos] = 0;
+	if (f->all)
+		KTRACE("tlb: shootdown of every page to%s", list);
+	else
+		KTRACE("tlb: shootdown of %u page%s to%s", f->npages, f->npages == 1 ? "" : "s", list);
+	for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
+		if (!(mask & (1ull << cpu)))
+			continue;
+		while (atomic_load_explicit(&tlb_cpus[cpu].done, memory_order_acquire) < tickets[cpu])
+			arch_cpu_relax();
+	}
+	(void)n;
+}
+
+void flusher_flush(struct flusher *f)
+{
+	if (!f->all && f->npages == 0 && f->nframes == 0 && f->rel.count == 0 && f->nnotify == 0)
+		return;
+	if (f->all || f->npages)
+		shootdown(f);
+	for (unsigned i = 0; i < f->nframes; i++) {
+		struct page_info *info = get_page_info(f->frames[i]);
+
+		if (info && remove_ref(info).kind == REFCOUNT_U0) {
+			KTRACE("frame: %#llx freed (last reference dropped)",
+			       (unsigned long long)f->frames[i].base);
+			deallocate_frame(f->frames[i]);
+		}
+	}
+	table_release_free(&f->rel);
+	for (unsigned i = 0; i < f->nnotify; i++) {
+		struct addr_space *srv = f->notify[i];
+
+		KASSERT(srv->fserve.pins > 0, "fmap: pin count of the server underflows");
+		srv->fserve.pins--;
+		srv->fserve.notified++;
+		KTRACE("fmap: unmap notification to the file server (%llu so far)",
+		       (unsigned long long)srv->fserve.notified);
+		as_put(srv);
+	}
+	f->npages = 0;
+	f->all = false;
+	f->nframes = 0;
+	f->nnotify = 0;
+}

@@ -1,0 +1,215 @@
+/*
+ * Views of a process's memory: its page tables as a tree, its grants, its counters.
+ *
+ *   show pagetables A   every present entry of the user half, table by table: level, index,
+ *                       the virtual range it covers, the raw entry, its flags and the
+ *                       physical address it holds (for a leaf: the frame and its references)
+ *   show grants A       the grants in address order: range, size, protection, provider and
+ *                       the provider's position (physical base, source address, file offset)
+ *   show process A      faults by kind, resident pages, table frames, file-server state
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "arch/x86_64/page_flags.h"
+#include "commands.h"
+#include "page_info.h"
+#include "process_commands.h"
+#include "sim.h"
+#include "user_mm.h"
+#include "user_mm_view.h"
+#include "arch/x86_64/mapper.h"
+
+static bool parse_one_process(struct sc_parse *p)
+{
+	return sp_argc(p, 1, 1) && sp_process(p, 0, p->st->name[0]);
+}
+
+static struct sim_process *live(struct sim *sim, const struct sc_stmt *st, enum sc_status *s)
+{
+	struct sim_process *p = process_find(sim, st->name[0]);
+
+	if (p->as)
+		return p;
+	*s = sim_run_error(sim, st, "process '%s' has no address space any more", p->name);
+	return NULL;
+}
+
+static const char *const level_names[] = {"", "PT", "PD", "PDPT", "PML4"};
+
+static void flag_text(char *buf, size_t n, page_flags_t f)
+{
+	snprintf(buf, n, "%s%s%s%s%s%s%s%s", f & PG_PRESENT ? "P" : "", f & PG_WRITABLE ? " W" : " R",
+		 f & PG_USER ? " U" : " S", f & PG_NO_EXEC ? " NX" : "",
+		 f & PG_CACHE_DISABLE ? " PCD" : "", f & PG_WRITE_THROUGH ? " PWT" : "",
+		 f & PG_ACCESSED ? " A" : "", f & PG_DIRTY ? " D" : "");
+}
+
+struct pt_print {
+	struct sim *sim;
+	uint64_t tables[5]; /* the table frame at each level, as the walk goes */
+	uint64_t leaves, ntables;
+};
+
+static uint64_t entry_at(struct sim *sim, uint64_t table, unsigned idx)
+{
+	uint64_t e;
+
+	memcpy(&e, sim->arena.base + table + 8ull * idx, sizeof(e));
+	return e;
+}
+
+static void print_entry(struct pt_print *c, unsigned level, uint64_t va, uint64_t e)
+{
+	unsigned idx = pt_index(va, level);
+	uint64_t end = va + pt_level_size(level) - 1;
+	char fl[64];
+
+	flag_text(fl, sizeof(fl), pte_flags(e, level));
+	fprintf(c->sim->out, "%*s%-4s[%3u] 0x%012" PRIx64 "-0x%012" PRIx64 " 0x%016" PRIx64 " %-16s",
+		2 + 2 * (4 - (int)level), "", level_names[level], idx, va, end, e, fl);
+}
+
+static bool pt_table(void *ctx, frame_t t, unsigned level, uint64_t va)
+{
+	struct pt_print *c = ctx;
+
+	c->tables[level] = t.base;
+	c->ntables++;
+	if (level == PT_LEVEL_PML4) {
+		fprintf(c->sim->out, "  PML4 table at 0x%" PRIx64 "\n", t.base);
+		return true;
+	}
+	print_entry(c, level + 1, va, entry_at(c->sim, c->tables[level + 1], pt_index(va, level + 1)));
+	fprintf(c->sim->out, " -> %s table 0x%" PRIx64 "\n", level_names[level], t.base);
+	return true;
+}
+
+static bool pt_leaf(void *ctx, uint64_t va, pte_t e, unsigned level)
+{
+	struct pt_print *c = ctx;
+	frame_t f = { pte_address(e, level) };
+	struct page_info *info = get_page_info(f);
+
+	c->leaves++;
+	print_entry(c, level, va, e);
+	fprintf(c->sim->out, " -> frame 0x%" PRIx64, f.base);
+	if (frame_eq(f, zero_frame()))
+		fprintf(c->sim->out, " (zero frame, %" PRIu64 " refs)", page_info_refcount(info).count);
+	else if (info) {
+		struct refcount rc = page_info_refcount(info);
+
+		fprintf(c->sim->out, " (%s, %" PRIu64 " ref%s)",
+			rc.kind == REFCOUNT_COW ? "cow" : rc.kind == REFCOUNT_SHARED ? "shared" : "one",
+			rc.count, rc.count == 1 ? "" : "s");
+	} else {
+		fprintf(c->sim->out, " (not managed: device memory)");
+	}
+	fputc('\n', c->sim->out);
+	return true;
+}
+
+static enum sc_status exec_show_pagetables(struct sim *sim, const struct sc_stmt *st)
+{
+	enum sc_status s;
+	struct sim_process *p = live(sim, st, &s);
+	struct pt_print c;
+	struct mapper_visitor v = { pt_table, pt_leaf, &c };
+
+	if (!p)
+		return s;
+	memset(&c, 0, sizeof(c));
+	c.sim = sim;
+	fprintf(sim->out, "%s: page tables of the user half (cr3 0x%" PRIx64 "):\n", p->name,
+		addr_space_cr3(p->as));
+	addr_space_visit_tables(p->as, &v);
+	fprintf(sim->out, "  %" PRIu64 " table%s, %" PRIu64 " present page%s\n", c.ntables,
+		c.ntables == 1 ? "" : "s", c.leaves, c.leaves == 1 ? "" : "s");
+	return SC_CONTINUE;
+}
+
+struct grant_print {
+	struct sim *sim;
+	unsigned n;
+};
+
+static bool print_grant(void *ctx, const struct grant_view *g)
+{
+	struct grant_print *c = ctx;
+	FILE *out = c->sim->out;
+
+	c->n++;
+	fprintf(out, "  [0x%012" PRIx64 ", 0x%012" PRIx64 ") %8" PRIu64 " KiB %c%c%c %-16s",
+		g->start, g->start + g->size, g->size >> 10, g->prot & MM_PROT_READ ? 'r' : '-',
+		g->prot & MM_PROT_WRITE ? 'w' : '-', g->prot & MM_PROT_EXEC ? 'x' : '-',
+		grant_provider_name(g->provider));
+	switch (g->provider) {
+	case PROVIDER_PHYS_BORROWED:
+		fprintf(out, " phys 0x%" PRIx64, g->detail);
+		break;
+	case PROVIDER_EXTERNAL:
+		fprintf(out, " from 0x%" PRIx64, g->detail);
+		break;
+	case PROVIDER_FMAP_BORROWED:
+		fprintf(out, " file offset 0x%" PRIx64, g->detail);
+		break;
+	case PROVIDER_ALLOCATED:
+	case PROVIDER_ALLOCATED_SHARED:
+		break;
+	}
+	if (g->pinned)
+		fprintf(out, " pinned");
+	fputc('\n', out);
+	return true;
+}
+
+static enum sc_status exec_show_grants(struct sim *sim, const struct sc_stmt *st)
+{
+	enum sc_status s;
+	struct sim_process *p = live(sim, st, &s);
+	struct grant_print c = { sim, 0 };
+
+	if (!p)
+		return s;
+	fprintf(sim->out, "%s: grants:\n", p->name);
+	addr_space_for_each_grant(p->as, print_grant, &c);
+	fprintf(sim->out, "  %u grant%s\n", c.n, c.n == 1 ? "" : "s");
+	return SC_CONTINUE;
+}
+
+static enum sc_status exec_show_process(struct sim *sim, const struct sc_stmt *st)
+{
+	enum sc_status s;
+	struct sim_process *p = live(sim, st, &s);
+	struct addr_space_stats a;
+	struct fserve_view f;
+
+	if (!p)
+		return s;
+	addr_space_get_stats(p->as, &a);
+	addr_space_fserve_info(p->as, &f);
+	fprintf(sim->out,
+		"%s: rss %" PRIu64 " pages, %" PRIu64 " table frames, last cpu %u\n"
+		"  faults: demand-zero %" PRIu64 ", zero-frame %" PRIu64 ", cow-copy %" PRIu64
+		", cow-reuse %" PRIu64 ", shared %" PRIu64 ", spurious %" PRIu64 ", segv %" PRIu64
+		", oom %" PRIu64 "\n",
+		p->name, addr_space_rss(p->as), addr_space_table_frames(p->as), p->last_cpu,
+		a.faults_demand_zero, a.faults_zero_mapped, a.faults_cow_copy, a.faults_cow_reuse,
+		a.faults_shared, a.faults_spurious, a.faults_segv, a.faults_oom);
+	if (f.active)
+		fprintf(sim->out, "  serves [0x%" PRIx64 ", 0x%" PRIx64 "): %" PRIu64 " pins, %" PRIu64
+				  " unmap notifications\n",
+			f.base, f.base + f.size, f.pins, f.notified);
+	return SC_CONTINUE;
+}
+
+const struct sc_command mm_view_commands[] = {
+	{"show pagetables", "show pagetables A",
+	 "A's user page tables as a tree: level, index, range, raw entry, flags, physical address",
+	 SC_KERNEL_ON, parse_one_process, exec_show_pagetables},
+	{"show grants", "show grants A", "A's grants: range, protection, provider", SC_KERNEL_ON,
+	 parse_one_process, exec_show_grants},
+	{"show process", "show process A", "A's counters: faults by kind, resident pages, tables",
+	 SC_KERNEL_ON, parse_one_process, exec_show_process},
+	{NULL, NULL, NULL, 0, NULL, NULL},
+};

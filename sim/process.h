@@ -1,0 +1,39 @@
+/*
+ * Processes as the scenario names them: a name, an address space, and whether it still runs.
+ * The simulator keeps this table; the kernel knows only address spaces.
+ */
+#ifndef MMSIM_SIM_PROCESS_H
+#define MMSIM_SIM_PROCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "scenario.h"
+
+struct addr_space;
+struct sim;
+
+enum process_state { PROC_RUNNING, PROC_EXITED, PROC_KILLED };
+
+struct sim_process {
+	char name[SC_NAME_MAX];
+	struct addr_space *as; /* NULL once exited or killed */
+	enum process_state state;
+	unsigned last_cpu;
+};
+
+/* The process called name, or NULL if it was never created. */
+struct sim_process *process_find(struct sim *sim, const char *name);
+/* A new process in the table (name must be new); NULL if the host is out of memory. */
+struct sim_process *process_add(struct sim *sim, const char *name, struct addr_space *as);
+/* Tears a process's address space down (every CPU still running it switches away first). */
+void process_end(struct sim *sim, struct sim_process *p, enum process_state why);
+/* Ends every process (end of run). */
+void process_end_all(struct sim *sim);
+
+/* Runs fn(arg) on cpu, with plat_cpu_id() == cpu, and waits. */
+void sim_on_cpu(struct sim *sim, unsigned cpu, void (*fn)(void *arg), void *arg);
+/* On the calling CPU: make p's address space current if it is not. */
+void process_switch_to(struct sim *sim, struct sim_process *p);
+
+#endif

@@ -1,0 +1,588 @@
+/*
+ * Check tests of the memory manager (core/addr_space, user_grants, mm_map, page_fault, fork,
+ * usercopy, tlb_flush, mm_audit). Faults are driven through the simulated processor exactly
+ * as the simulator does: a user access is translated by hw-x86, a #PF goes to
+ * page_fault_handler with the error code and CR2, and the access is retried. Every test
+ * checks real values (frames, refcounts, free frames, bytes read back) and ends with the
+ * audit holding and, where everything was unmapped, free_frames back at its start value.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/interrupts.h"
+#include "arch/x86_64/kernel_space.h"
+#include "frame_alloc.h"
+#include "host_platform.h"
+#include "kheap.h"
+#include "kmap_support.h"
+#include "mm_internal.h"
+#include "page_info.h"
+#include "test_arena.h"
+#include "user_mm.h"
+#include "user_mm_view.h"
+
+#define ARENA (64 * MiB)
+#define RW (MM_PROT_READ | MM_PROT_WRITE)
+#define FIXED MM_MAP_FIXED
+
+static struct x86_cpu cpu;
+static uint64_t free0;
+
+static void setup(void)
+{
+	host_set_cpu_count(1);
+	host_set_current_cpu(0);
+	arena_boot(ARENA);
+	paging_caps_set((struct paging_caps){ .phys_addr_bits = KMAP_MAXPHYADDR, .page_1g = true });
+	ck_assert_int_eq(zero_frame_init(), MM_OK);
+	ck_assert_int_eq(kernel_space_init(), MAP_OK);
+	kheap_init(KHEAP_CAP_UNLIMITED);
+	interrupt_reset();
+	ck_assert(user_mm_init());
+	kcpu_init(&cpu, ARENA, kernel_space_pml4().base);
+	free0 = free_frames();
+}
+
+static void teardown(void)
+{
+	addr_space_switch(NULL);
+	kcpu_destroy(&cpu);
+	interrupt_reset();
+	arena_unmap();
+}
+
+static void mm_ok(void)
+{
+	char buf[512];
+	bool ok = mm_audit(buf, sizeof(buf));
+
+	ck_assert_msg(ok, "mm_audit: %s", buf);
+}
+
+static struct addr_space *spawn(void)
+{
+	struct addr_space *as = addr_space_create();
+
+	ck_assert_ptr_nonnull(as);
+	addr_space_switch(as);
+	return as;
+}
+
+/* One user access through the processor, faults handled and retried as the hardware does. */
+static enum pf_status uaccess(uint64_t va, enum x86_access kind, uint64_t *value)
+{
+	for (int i = 0; i < 4; i++) {
+		struct x86_xlate x;
+		enum pf_status r;
+
+		x86_translate(&cpu, va, kind, true, false, &x, NULL);
+		if (x.outcome == X86_OK) {
+			uint8_t *p = (uint8_t *)phys_direct_map_base + x.pa;
+
+			if (kind == X86_WRITE)
+				memcpy(p, value, 8);
+			else if (kind == X86_READ)
+				memcpy(value, p, 8);
+			return PF_OK;
+		}
+		ck_assert_int_eq(x.outcome, X86_PF);
+		r = page_fault_handler(x.err, cpu.cr2);
+		if (r != PF_OK)
+			return r;
+	}
+	ck_abort_msg("access at %#llx keeps faulting", (unsigned long long)va);
+	return PF_SEGV;
+}
+
+static void uwrite(uint64_t va, uint64_t v)
+{
+	ck_assert_int_eq(uaccess(va, X86_WRITE, &v), PF_OK);
+}
+
+static uint64_t uread(uint64_t va)
+{
+	uint64_t v = 0;
+
+	ck_assert_int_eq(uaccess(va, X86_READ, &v), PF_OK);
+	return v;
+}
+
+static struct page_lookup look(struct addr_space *as, uint64_t va)
+{
+	struct page_lookup l;
+
+	ck_assert_msg(addr_space_lookup(as, va, &l), "nothing mapped at %#llx", (unsigned long long)va);
+	return l;
+}
+
+START_TEST(test_demand_zero)
+{
+	struct addr_space *a = spawn();
+	struct addr_space_stats s;
+	uint64_t at;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x4000, RW, FIXED, &at), MM_STATUS_OK);
+	uint64_t base = free_frames(); /* the PML4 and the kernel objects (heap) are taken */
+	ck_assert_uint_eq(at, 0x400000);
+	ck_assert_uint_eq(addr_space_rss(a), 0);
+	uwrite(0x400010, 0xfeed);
+	/* one data frame and PDPT, PD, PT */
+	ck_assert_uint_eq(free_frames(), base - 4);
+	ck_assert_uint_eq(addr_space_table_frames(a), 4);
+	struct page_lookup l = look(a, 0x400010);
+	ck_assert_uint_eq(l.refcount, 1);
+	ck_assert(l.writable && l.user && !l.executable && !l.zero_frame);
+	ck_assert_uint_eq(*(uint64_t *)phys_to_virt(l.pa), 0xfeed);
+	ck_assert_uint_eq(*(uint64_t *)phys_to_virt(l.pa - 0x10), 0);
+	addr_space_get_stats(a, &s);
+	ck_assert_uint_eq(s.faults_demand_zero, 1);
+	mm_ok();
+	ck_assert_int_eq(mm_munmap(a, 0x400000, 0x4000), MM_STATUS_OK);
+	ck_assert_uint_eq(free_frames(), base); /* the emptied tables went back too */
+	ck_assert_uint_eq(addr_space_table_frames(a), 1);
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	mm_ok();
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+START_TEST(test_zero_frame_then_write)
+{
+	struct addr_space *a = spawn();
+	struct refcount zr0 = page_info_refcount(get_page_info(zero_frame()));
+	struct addr_space_stats s;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x2000, RW, FIXED, NULL), MM_STATUS_OK);
+	uint64_t base = free_frames();
+	ck_assert_uint_eq(uread(0x400000), 0);
+	ck_assert_uint_eq(uread(0x401000), 0);
+	struct page_lookup l = look(a, 0x400000);
+	ck_assert(l.zero_frame && !l.writable);
+	ck_assert_uint_eq(l.pa, zero_frame().base);
+	ck_assert_uint_eq(l.refcount, zr0.count + 2);
+	ck_assert_uint_eq(free_frames(), base - 3); /* 3 tables, no data frame */
+	mm_ok();
+	uwrite(0x400000, 7);
+	l = look(a, 0x400000);
+	ck_assert(!l.zero_frame && l.writable);
+	ck_assert_uint_eq(l.refcount, 1);
+	ck_assert_uint_eq(page_info_refcount(get_page_info(zero_frame())).count, zr0.count + 1);
+	ck_assert_uint_eq(*(uint64_t *)phys_to_virt(zero_frame().base), 0);
+	addr_space_get_stats(a, &s);
+	ck_assert_uint_eq(s.faults_zero_mapped, 2);
+	ck_assert_uint_eq(s.faults_cow_copy, 1);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(page_info_refcount(get_page_info(zero_frame())).count, zr0.count);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+START_TEST(test_fork_cow_copy_and_reuse)
+{
+	struct addr_space *a = spawn(), *b;
+	uint64_t before;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x1000, RW, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x400000, 1);
+	paddr_t orig = look(a, 0x400000).pa;
+	ck_assert_int_eq(mm_fork(a, &b), MM_STATUS_OK);
+	/* F2: read-only in both, Cow(2), same frame */
+	ck_assert(!look(a, 0x400000).writable && !look(b, 0x400000).writable);
+	ck_assert_uint_eq(look(b, 0x400000).pa, orig);
+	ck_assert_uint_eq(look(a, 0x400000).refcount, 2);
+	ck_assert_int_eq(page_info_refcount(get_page_info(frame_containing(orig))).kind, REFCOUNT_COW);
+	mm_ok();
+	/* the parent writes: exactly one frame allocated, the old count drops by one */
+	before = free_frames();
+	uwrite(0x400000, 2);
+	ck_assert_uint_eq(free_frames(), before - 1);
+	ck_assert_uint_ne(look(a, 0x400000).pa, orig);
+	ck_assert_uint_eq(look(b, 0x400000).refcount, 1);
+	/* the child writes in place: F3, no allocation */
+	addr_space_switch(b);
+	before = free_frames();
+	uwrite(0x400000, 3);
+	ck_assert_uint_eq(free_frames(), before);
+	ck_assert_uint_eq(look(b, 0x400000).pa, orig);
+	ck_assert_uint_eq(uread(0x400000), 3);
+	addr_space_switch(a);
+	ck_assert_uint_eq(uread(0x400000), 2);
+	struct addr_space_stats s;
+	addr_space_get_stats(b, &s);
+	ck_assert_uint_eq(s.faults_cow_reuse, 1);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(b);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+START_TEST(test_spurious_and_refused)
+{
+	struct addr_space *a = spawn();
+	struct addr_space_stats s;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x1000, RW, FIXED, NULL), MM_STATUS_OK);
+	ck_assert_int_eq(mm_mmap(a, 0x500000, 0x1000, MM_PROT_READ, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x400000, 5);
+	uint64_t rc = look(a, 0x400000).refcount, ff = free_frames();
+	/* P3: the PTE already allows the write */
+	ck_assert_int_eq(page_fault_handler(0x7, 0x400000), PF_OK);
+	ck_assert_uint_eq(look(a, 0x400000).refcount, rc);
+	ck_assert_uint_eq(free_frames(), ff);
+	/* P1 */
+	uint64_t v = 1;
+	ck_assert_int_eq(uaccess(0x600000, X86_READ, &v), PF_SEGV);
+	ck_assert_int_eq(uaccess(0x500000, X86_WRITE, &v), PF_SEGV);
+	ck_assert_int_eq(uaccess(0x400000, X86_FETCH, &v), PF_SEGV);
+	ck_assert_int_eq(page_fault_handler(0x4 | 0x8 | 0x1, 0x400000), PF_SEGV);
+	ck_assert_int_eq(page_fault_handler(0x6, 0xffff800000001000ull), PF_SEGV);
+	addr_space_get_stats(a, &s);
+	ck_assert_uint_eq(s.faults_spurious, 1);
+	ck_assert_uint_eq(s.faults_segv, 5);
+	ck_assert_uint_eq(free_frames(), ff);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+/* Take every free frame but `keep`; returns them in a host list. */
+static frame_t *hog(uint64_t keep, size_t *n)
+{
+	size_t cap = free_frames(), k = 0;
+	frame_t *v = malloc(cap * sizeof(*v));
+
+	ck_assert_ptr_nonnull(v);
+	while (free_frames() > keep) {
+		frame_t f = allocate_frame();
+
+		ck_assert(!frame_is_none(f));
+		v[k++] = f;
+	}
+	*n = k;
+	return v;
+}
+
+static void unhog(frame_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		deallocate_frame(v[i]);
+	free(v);
+}
+
+START_TEST(test_fault_oom)
+{
+	struct addr_space *a = spawn();
+	size_t n;
+	uint64_t v = 9;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x2000, RW, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x400000, 1); /* tables exist now */
+	frame_t *h = hog(0, &n);
+	ck_assert_int_eq(uaccess(0x401000, X86_WRITE, &v), PF_OOM);
+	ck_assert(!addr_space_lookup(a, 0x401000, &(struct page_lookup){ 0 }));
+	/* a read still works: the zero frame needs no allocation */
+	ck_assert_int_eq(uaccess(0x401000, X86_READ, &v), PF_OK);
+	ck_assert_uint_eq(v, 0);
+	struct addr_space_stats s;
+	addr_space_get_stats(a, &s);
+	ck_assert_uint_eq(s.faults_oom, 1);
+	mm_ok();
+	unhog(h, n);
+	uwrite(0x401000, 2);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+START_TEST(test_fork_enomem_unwinds)
+{
+	struct addr_space *a = spawn(), *b = NULL;
+	bool forked = false;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x10000, RW, FIXED, NULL), MM_STATUS_OK);
+	ck_assert_int_eq(mm_mmap(a, 0x40000000, 0x4000, RW, FIXED, NULL), MM_STATUS_OK);
+	for (uint64_t va = 0x400000; va < 0x410000; va += 0x1000)
+		uwrite(va, va);
+	uwrite(0x40000000, 1);
+	for (uint64_t keep = 0; keep < 64 && !forked; keep++) {
+		size_t n;
+		uint64_t before = free_frames();
+		frame_t *h = hog(keep, &n);
+		enum mm_status r = mm_fork(a, &b);
+
+		unhog(h, n);
+		if (r == MM_STATUS_OK) {
+			forked = true;
+			break;
+		}
+		ck_assert_int_eq(r, MM_STATUS_ENOMEM);
+		ck_assert_ptr_null(b);
+		ck_assert_uint_eq(free_frames(), before);
+		mm_ok();
+		/* the parent's pages are intact and reusable in place */
+		ck_assert_uint_eq(uread(0x403000), 0x403000);
+	}
+	ck_assert(forked);
+	ck_assert_uint_eq(look(b, 0x40f000).pa, look(a, 0x40f000).pa);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(b);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+START_TEST(test_syscall_enomem_heap_cap)
+{
+	struct addr_space *a = spawn();
+	uint64_t at;
+	size_t i;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x1000, RW, FIXED, NULL), MM_STATUS_OK);
+	kheap_shrink();
+	kheap_set_frame_cap(heap_frames_held_total());
+	/* grants every other page until the grant array must grow and cannot */
+	for (i = 0; i < 4096; i++) {
+		enum mm_status r = mm_mmap(a, 0x1000000 + i * 0x2000, 0x1000,
+					   i % 2 ? MM_PROT_READ : RW, FIXED, &at);
+		if (r != MM_STATUS_OK) {
+			ck_assert_int_eq(r, MM_STATUS_ENOMEM);
+			break;
+		}
+	}
+	ck_assert_uint_lt(i, 4096);
+	ck_assert(!addr_space_lookup(a, 0x1000000 + i * 0x2000, &(struct page_lookup){ 0 }));
+	mm_ok();
+	/* splitting needs a slot too: munmap of a middle page fails cleanly, nothing changed */
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x1000, RW, FIXED, NULL), MM_STATUS_ENOMEM);
+	kheap_set_frame_cap(KHEAP_CAP_UNLIMITED);
+	ck_assert_int_eq(mm_munmap(a, 0x1000000, i * 0x2000), MM_STATUS_OK);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+START_TEST(test_grants_find_free_split_merge)
+{
+	struct addr_space *a = spawn();
+	uint64_t at;
+
+	/* best fit without a hint, from mmap_min */
+	ck_assert_int_eq(mm_mmap(a, 0, 0x2000, RW, 0, &at), MM_STATUS_OK);
+	ck_assert_uint_eq(at, MMAP_MIN_DEFAULT);
+	ck_assert_int_eq(mm_mmap(a, 0x10000, 0x1000, RW, FIXED, NULL), MM_STATUS_OK);
+	/* holes now: [0,0x1000) below min, [0x3000,0x10000), [0x11000, end); best fit 0x3000 */
+	ck_assert_int_eq(mm_mmap(a, 0, 0xd000, RW, 0, &at), MM_STATUS_OK);
+	ck_assert_uint_eq(at, 0x3000);
+	/* the hint is honoured: nearest free range, the lower one on a tie */
+	ck_assert_int_eq(mm_mmap(a, 0x7000000, 0x1000, RW, 0, &at), MM_STATUS_OK);
+	ck_assert_uint_eq(at, 0x7000000);
+	ck_assert_int_eq(mm_mmap(a, 0x7000000, 0x1000, RW, 0, &at), MM_STATUS_OK);
+	ck_assert_uint_eq(at, 0x6fff000);
+	ck_assert_int_eq(mm_mmap(a, 0x7000800, 0x1000, RW, 0, &at), MM_STATUS_OK);
+	ck_assert_uint_eq(at, 0x7001000);
+	/* G7: [0x1000, 0x11000) merged into one grant, [0x6fff000, +3 pages) into another */
+	ck_assert_uint_eq(a->grants.n, 2);
+	/* G5: an external grant split keeps its source offsets */
+	struct addr_space *b = addr_space_create();
+	ck_assert_int_eq(mm_mmap(b, 0x900000, 0x4000, RW, FIXED, NULL), MM_STATUS_OK);
+	ck_assert_int_eq(mm_borrow(b, 0x900000, a, 0x500000, 0x4000, RW), MM_STATUS_OK);
+	ck_assert_int_eq(mm_munmap(a, 0x501000, 0x1000), MM_STATUS_OK);
+	struct grant *g = ug_find(&a->grants, 0x502000);
+	ck_assert_ptr_nonnull(g);
+	ck_assert_uint_eq(g->start, 0x502000);
+	ck_assert_uint_eq(g->offset, 0x902000);
+	uwrite(0x503000, 0x77);
+	addr_space_switch(b);
+	ck_assert_uint_eq(uread(0x903000), 0x77);
+	ck_assert_uint_eq(look(b, 0x903000).refcount, 2);
+	mm_ok();
+	/* mprotect over a hole: ENOMEM, nothing changed */
+	ck_assert_int_eq(mm_mprotect(a, 0x500000, 0x4000, MM_PROT_READ), MM_STATUS_ENOMEM);
+	ck_assert_uint_eq(ug_find(&a->grants, 0x500000)->prot, RW);
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(look(b, 0x903000).refcount, 1);
+	addr_space_destroy(b);
+	mm_ok();
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+START_TEST(test_usercopy)
+{
+	struct addr_space *a = spawn(), *b;
+	uint8_t buf[0x3000], back[0x3000];
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x4000, RW, FIXED, NULL), MM_STATUS_OK);
+	ck_assert_int_eq(mm_mmap(a, 0x500000, 0x1000, MM_PROT_READ, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x400000, 1);
+	ck_assert_int_eq(mm_fork(a, &b), MM_STATUS_OK);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 7);
+	/* into a Cow page: copied first (CR0.WP=1), the child keeps its value */
+	ck_assert_int_eq(copy_to_user(0x400800, buf, sizeof(buf)), MM_STATUS_OK);
+	ck_assert_int_eq(copy_from_user(back, 0x400800, sizeof(back)), MM_STATUS_OK);
+	ck_assert_mem_eq(back, buf, sizeof(buf));
+	ck_assert_uint_eq(look(b, 0x400000).refcount, 1);
+	ck_assert_uint_ne(look(a, 0x400000).pa, look(b, 0x400000).pa);
+	addr_space_switch(b);
+	ck_assert_uint_eq(uread(0x400000), 1);
+	addr_space_switch(a);
+	/* refused: read-only, unmapped, beyond the user half */
+	ck_assert_int_eq(copy_to_user(0x500000, buf, 8), MM_STATUS_EFAULT);
+	ck_assert_int_eq(copy_from_user(back, 0x600000, 8), MM_STATUS_EFAULT);
+	ck_assert_int_eq(copy_to_user(0x7ffffffff000ull, buf, 0x2000), MM_STATUS_EFAULT);
+	ck_assert_int_eq(copy_from_user(back, 0xffff800000000000ull, 8), MM_STATUS_EFAULT);
+	ck_assert_int_eq(copy_from_user(back, 0x500000, 8), MM_STATUS_OK);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	addr_space_destroy(b);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+START_TEST(test_transfer_keeps_cow_readonly)
+{
+	struct addr_space *a = spawn(), *b, *c = addr_space_create();
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x2000, RW, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x400000, 5);
+	ck_assert_uint_eq(uread(0x401000), 0); /* the zero frame */
+	ck_assert_int_eq(mm_fork(a, &b), MM_STATUS_OK);
+	ck_assert_int_eq(mm_transfer(a, 0x400000, c, 0x800000, 0x2000), MM_STATUS_OK);
+	ck_assert(!addr_space_lookup(a, 0x400000, &(struct page_lookup){ 0 }));
+	ck_assert(!look(c, 0x800000).writable);
+	ck_assert(look(c, 0x801000).zero_frame && !look(c, 0x801000).writable);
+	ck_assert_uint_eq(look(c, 0x800000).pa, look(b, 0x400000).pa);
+	ck_assert_uint_eq(look(c, 0x800000).refcount, 2);
+	mm_ok();
+	addr_space_switch(c);
+	uwrite(0x800000, 6);
+	addr_space_switch(b);
+	ck_assert_uint_eq(uread(0x400000), 5);
+	ck_assert_int_eq(mm_transfer(a, 0x400000, c, 0x900000, 0x1000), MM_STATUS_EINVAL);
+	ck_assert_int_eq(mm_transfer(b, 0x400000, c, 0x800000, 0x1000), MM_STATUS_EEXIST);
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	addr_space_destroy(b);
+	addr_space_destroy(c);
+	mm_ok();
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+START_TEST(test_audit_catches_corruption)
+{
+	struct addr_space *a = spawn();
+	char buf[256];
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x2000, RW, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x400000, 1);
+	ck_assert_uint_eq(uread(0x401000), 0);
+	struct page_info *info = get_page_info(frame_containing(look(a, 0x400000).pa));
+	/* R1: one reference too many */
+	ck_assert_int_eq(add_ref(info, REF_SHARED), ADD_REF_OK);
+	ck_assert(!mm_audit(buf, sizeof(buf)));
+	ck_assert_msg(strstr(buf, "R1") && strstr(buf, "2 references but 1 user PTE"), "%s", buf);
+	remove_ref(info);
+	mm_ok();
+	/* R5: the zero frame made writable */
+	ck_assert_int_eq(mapper_remap(&a->mapper, 0x401000, PG_PRESENT | PG_USER | PG_WRITABLE |
+							      PG_NO_EXEC, NULL),
+			 MAP_OK);
+	ck_assert(!mm_audit(buf, sizeof(buf)));
+	ck_assert_msg(strstr(buf, "R5") || strstr(buf, "R2"), "%s", buf);
+	ck_assert_int_eq(mapper_remap(&a->mapper, 0x401000, PG_PRESENT | PG_USER | PG_NO_EXEC, NULL),
+			 MAP_OK);
+	mm_ok();
+	/* G2: the hole indexes disagree */
+	a->grants.by_size[0].size += 0x1000;
+	ck_assert(!mm_audit(buf, sizeof(buf)));
+	ck_assert_msg(strstr(buf, "G2"), "%s", buf);
+	a->grants.by_size[0].size -= 0x1000;
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+START_TEST(test_fmap_pins_and_notifications)
+{
+	struct addr_space *srv = spawn(), *a = addr_space_create();
+	struct fserve_view v;
+
+	ck_assert_int_eq(mm_mmap(srv, 0x400000, 0x4000, RW, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x402000, 0xabc);
+	ck_assert_int_eq(mm_fmap(a, 0x800000, 0x1000, RW, srv, 0, FIXED, NULL), MM_STATUS_EINVAL);
+	ck_assert_int_eq(mm_fserve(srv, 0x400000, 0x4000), MM_STATUS_OK);
+	ck_assert_int_eq(mm_fmap(a, 0x800000, 0x3000, RW, srv, 0x1000, FIXED, NULL), MM_STATUS_OK);
+	ck_assert_int_eq(mm_munmap(srv, 0x403000, 0x1000), MM_STATUS_EBUSY);
+	addr_space_switch(a);
+	ck_assert_uint_eq(uread(0x801000), 0xabc);
+	ck_assert_uint_eq(look(a, 0x801000).pa, look(srv, 0x402000).pa);
+	ck_assert_uint_eq(look(a, 0x801000).refcount, 2);
+	ck_assert_int_eq(mm_munmap(a, 0x801000, 0x1000), MM_STATUS_OK);
+	addr_space_fserve_info(srv, &v);
+	ck_assert_uint_eq(v.pins, 2);     /* the two remaining pieces */
+	ck_assert_uint_eq(v.notified, 1);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	addr_space_fserve_info(srv, &v);
+	ck_assert_uint_eq(v.pins, 0);
+	ck_assert_uint_eq(v.notified, 3);
+	ck_assert_int_eq(mm_munmap(srv, 0x400000, 0x4000), MM_STATUS_OK);
+	addr_space_destroy(srv);
+	mm_ok();
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("user_mm");
+	TCase *tc = tcase_create("mm");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_demand_zero);
+	tcase_add_test(tc, test_zero_frame_then_write);
+	tcase_add_test(tc, test_fork_cow_copy_and_reuse);
+	tcase_add_test(tc, test_spurious_and_refused);
+	tcase_add_test(tc, test_fault_oom);
+	tcase_add_test(tc, test_fork_enomem_unwinds);
+	tcase_add_test(tc, test_syscall_enomem_heap_cap);
+	tcase_add_test(tc, test_grants_find_free_split_merge);
+	tcase_add_test(tc, test_usercopy);
+	tcase_add_test(tc, test_transfer_keeps_cow_readonly);
+	tcase_add_test(tc, test_audit_catches_corruption);
+	tcase_add_test(tc, test_fmap_pins_and_notifications);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
