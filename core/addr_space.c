@@ -26,6 +26,7 @@
 static atomic_int mm_lock_owner = -1;
 static struct addr_space *registry;
 static struct addr_space *cpu_current[MM_MAX_CPUS];
+static uint64_t created; /* address spaces ever created: their seq */
 
 void mm_lock_acquire(void)
 {
@@ -80,7 +81,36 @@ void as_put(struct addr_space *as)
 	if (--as->refs == 0) {
 		KASSERT(as->dead, "addr_space: last reference of a live space dropped");
 		kfree(as);
+		/* the object's slab page goes back too, so an exit returns every frame (F5) */
+		kheap_shrink();
 	}
+}
+
+void addr_space_hold(struct addr_space *as)
+{
+	mm_lock_acquire();
+	as->holds++;
+	as_get(as);
+	mm_lock_release();
+}
+
+void addr_space_release(struct addr_space *as)
+{
+	mm_lock_acquire();
+	KASSERT(as->holds > 0, "addr_space_release without a hold");
+	as->holds--;
+	as_put(as);
+	mm_lock_release();
+}
+
+bool addr_space_is_alive(struct addr_space *as)
+{
+	bool alive;
+
+	mm_lock_acquire();
+	alive = !as->dead;
+	mm_lock_release();
+	return alive;
 }
 
 struct addr_space *addr_space_create(void)
@@ -101,7 +131,9 @@ struct addr_space *addr_space_create(void)
 	as->refs = 1;
 	as->mmap_min = MMAP_MIN_DEFAULT;
 	atomic_store(&as->used_by, 0);
+	atomic_store(&as->doomed, false);
 	mm_lock_acquire();
+	as->seq = ++created;
 	as->next = registry;
 	if (registry)
 		registry->prev = as;
@@ -136,6 +168,8 @@ void addr_space_switch(struct addr_space *as)
 	struct addr_space *old;
 
 	KASSERT(me < MM_MAX_CPUS, "addr_space_switch on cpu %u", me);
+	if (as && atomic_load(&as->doomed))
+		as = NULL; /* being killed (oom.c O2): it never runs again */
 	old = cpu_current[me];
 	if (old == as)
 		return;

@@ -54,6 +54,7 @@ enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count,
 	if (!init_reserve())
 		return KERNEL_INIT_OUT_OF_MEMORY;
 	pressure_register_shrinker("kernel heap", kheap_shrink);
+	KASSERT(mm_oom_init(), "the OOM path cannot register its vector or shrinker");
 	kernel_cpu_start();
 	KTRACE("kernel: memory ready: %llu frames, %llu free, zero frame %#llx",
 	       (unsigned long long)total_frames(), (unsigned long long)free_frames(),

@@ -219,7 +219,7 @@ static bool check_counts(char *buf, size_t len)
 static bool check_links(char *buf, size_t len)
 {
 	for (struct addr_space *s = mm_registry_first(); s; s = s->next) {
-		uint64_t pins = 0, refs = 1;
+		uint64_t pins = 0, refs = 1 + s->holds;
 
 		for (struct addr_space *c = mm_registry_first(); c; c = c->next) {
 			for (size_t i = 0; i < c->grants.n; i++) {
@@ -239,9 +239,10 @@ static bool check_links(char *buf, size_t len)
 			return false;
 		}
 		if (refs != s->refs) {
-			kformat(buf, len, "%s: %llu references to the space, but 1 + %llu grants name it",
+			kformat(buf, len, "%s: %llu references to the space, but 1 + %llu holders + %llu grants name it",
 				addr_space_name(s), (unsigned long long)s->refs,
-				(unsigned long long)(refs - 1));
+				(unsigned long long)s->holds,
+				(unsigned long long)(refs - 1 - s->holds));
 			return false;
 		}
 	}

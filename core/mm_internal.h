@@ -119,14 +119,24 @@ struct addr_space {
 	struct mapper mapper;
 	struct user_grants grants;
 	_Atomic uint64_t used_by; /* CPUs whose CR3 holds this space */
-	uint64_t refs;            /* creator + every EXTERNAL / FMAP grant pointing here */
+	uint64_t refs;            /* creator + holders + every EXTERNAL / FMAP grant here */
+	uint64_t holds;           /* addr_space_hold references (the process table's) */
 	bool dead;                /* destroyed: no grants, no tables; kept while referenced */
 	uint64_t mmap_min;
 	struct addr_space_stats stats;
 	struct file_server fserve;
 	char name[AS_NAME_MAX];
+	uint64_t seq;             /* creation order, for the OOM victim choice */
+	atomic_bool doomed;       /* being killed: every CPU must leave it (oom.c) */
 	struct addr_space *prev, *next; /* the registry of live spaces */
 };
+
+/* Resident pages, with the mm lock held (user_mm_view.c). */
+uint64_t as_rss_locked(struct addr_space *as);
+
+/* The memory manager's side of the OOM path (oom.c). */
+/* A fault found no frame: ask the governor; PF_OK (retry), PF_KILLED or PF_OOM. */
+enum pf_status mm_oom_from_fault(struct addr_space *as);
 
 void as_get(struct addr_space *as);
 void as_put(struct addr_space *as);

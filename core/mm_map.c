@@ -22,6 +22,7 @@
  */
 #include "boot_memory.h"
 #include "mm_internal.h"
+#include "pressure.h"
 #include "page_info.h"
 #include "platform.h"
 
@@ -217,6 +218,7 @@ enum mm_status mm_munmap(struct addr_space *as, uint64_t addr, uint64_t size)
 	mm_unmap_range(as, addr, addr + size, &fl);
 	flusher_flush(&fl);
 	mm_lock_release();
+	pressure_update(); /* memory came back: the state may ease */
 	return MM_STATUS_OK;
 }
 

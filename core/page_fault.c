@@ -47,6 +47,8 @@ const char *pf_status_name(enum pf_status s)
 		return "internal error";
 	case PF_RECURSION_LIMIT:
 		return "recursion limit";
+	case PF_KILLED:
+		return "killed";
 	}
 	return "?";
 }
@@ -413,5 +415,9 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 	r = mm_correct_page(as, cr2 & ~PAGE_MASK, acc, 0, &fl);
 	flusher_flush(&fl);
 	mm_lock_release();
+	/* out of memory is the governor's to resolve, never a panic; it may kill, which takes
+	 * the mm lock: only now that it is released */
+	if (r == PF_OOM)
+		r = mm_oom_from_fault(as);
 	return r;
 }

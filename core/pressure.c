@@ -253,10 +253,22 @@ static bool injected_failure(void)
 	return false;
 }
 
+void pressure_update(void)
+{
+	enum pressure_state now = pressure_state();
+
+	if (system_frozen() || now > PRESSURE_EMERGENCY || level_state(now) == now)
+		return;
+	plat_lock_acquire(&G.lock);
+	/* re-check under the lock: another CPU may have moved it meanwhile */
+	now = pressure_state();
+	if (now <= PRESSURE_EMERGENCY && !system_frozen())
+		pressure_set_state(level_state(now));
+	plat_lock_release(&G.lock);
+}
+
 bool check_before_alloc(uint64_t n)
 {
-	enum pressure_state now;
-
 	if (system_frozen())
 		return false;
 	if (injected_failure()) {
@@ -264,19 +276,7 @@ bool check_before_alloc(uint64_t n)
 		       (unsigned long long)atomic_load(&G.checked));
 		return false;
 	}
-	now = pressure_state();
-	if (now <= PRESSURE_EMERGENCY) {
-		enum pressure_state want = level_state(now);
-
-		if (want != now) {
-			plat_lock_acquire(&G.lock);
-			/* re-check under the lock: another CPU may have moved it meanwhile */
-			now = pressure_state();
-			if (now <= PRESSURE_EMERGENCY && !system_frozen())
-				pressure_set_state(level_state(now));
-			plat_lock_release(&G.lock);
-		}
-	}
+	pressure_update();
 	return available_frames() >= n;
 }
 
@@ -581,6 +581,12 @@ enum oom_outcome on_oom(uint64_t need, void *current)
 		finish(FRAME_NONE);
 		return OOM_RETRY;
 	}
+	if (G.reserve == 0) {
+		/* no reserve was ever set aside (a kernel without init_reserve): evacuation is all
+		 * the governor can do */
+		finish(FRAME_NONE);
+		return OOM_NO_VICTIM;
+	}
 	plat_lock_acquire(&G.lock);
 	table = take_buffer_frame();
 	KASSERT(!frame_is_none(table), "pressure: the reserve's buffer is empty in the OOM path");
@@ -594,15 +600,22 @@ enum oom_outcome on_oom(uint64_t need, void *current)
 		plat_lock_release(&G.lock);
 		return OOM_FROZEN;
 	}
-	kmemset(&victim, 0, sizeof(victim));
-	for_each_candidate(table, better_victim, &victim);
-	if (!victim.ref) {
-		finish(table);
-		return OOM_NO_VICTIM;
-	}
-	kill_victim(&victim);
+	/* one victim at a time, the largest first, until the request fits */
+	bool killed_current = false, killed_any = false;
+
+	do {
+		kmemset(&victim, 0, sizeof(victim));
+		for_each_candidate(table, better_victim, &victim);
+		if (!victim.ref)
+			break;
+		kill_victim(&victim);
+		killed_any = true;
+		killed_current |= victim.ref == current;
+	} while (available_frames() < need);
 	finish(table);
-	return victim.ref == current ? OOM_KILLED_CURRENT : OOM_RETRY;
+	if (killed_current)
+		return OOM_KILLED_CURRENT;
+	return killed_any && available_frames() >= need ? OOM_RETRY : OOM_NO_VICTIM;
 }
 
 enum pick_result pressure_pick(const char *name)

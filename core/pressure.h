@@ -104,6 +104,9 @@ void pressure_inject_failure(enum alloc_fail_mode mode, uint64_t n);
 /* Normal allocations checked since the last pressure_inject_failure (or boot). */
 uint64_t pressure_checked_allocations(void);
 
+/* Re-evaluate Normal / Warning / Emergency now (memory was released); no-op while frozen. */
+void pressure_update(void);
+
 /* A frame from the UI part of the reserve (the emergency path only); FRAME_NONE when the UI
  * part is used up. */
 frame_t alloc_emergency_frame(void);

@@ -52,15 +52,31 @@ struct addr_space;
 /* Boot: reset the memory manager's global state and register the TLB shootdown vector
  * (after interrupt_reset, before any address space exists). false if the vector is taken. */
 bool user_mm_init(void);
+/* At boot, after user_mm_init and the pressure governor: hand the governor the live address
+ * spaces as OOM victims and the empty-page-table shrinker. */
+bool mm_oom_init(void);
 
 /* A new, empty user address space whose upper half is the kernel's. NULL on ENOMEM. */
 struct addr_space *addr_space_create(void);
 /* The reference the creator holds is dropped: every grant is unmapped (after the TLB
- * shootdown), every frame only this space held is freed, then the tables and the object. */
+ * shootdown), every frame only this space held is freed, then the tables and the object.
+ * No CPU may still run in it (addr_space_exit sees to that). */
 void addr_space_destroy(struct addr_space *as);
+/* A process ends (exit, or killed for memory): every CPU still running in the space is made
+ * to leave it (an IPI to the others), then addr_space_destroy. Idempotent on a dead space. */
+void addr_space_exit(struct addr_space *as);
 /* A name for traces and audit reports (truncated to 15 characters). */
 void addr_space_set_name(struct addr_space *as, const char *name);
 const char *addr_space_name(const struct addr_space *as);
+/*
+ * References held outside the kernel's memory manager (the scheduler's process table): the
+ * object stays valid until released, even after addr_space_destroy or an OOM kill, so the
+ * holder can learn with addr_space_is_alive that the process is gone.
+ */
+void addr_space_hold(struct addr_space *as);
+void addr_space_release(struct addr_space *as);
+bool addr_space_is_alive(struct addr_space *as);
+
 /* The value CR3 takes to run in this address space. */
 uint64_t addr_space_cr3(const struct addr_space *as);
 
@@ -102,7 +118,10 @@ enum mm_status mm_fmap(struct addr_space *as, uint64_t addr, uint64_t size, unsi
 /*
  * The #PF entry: error code and CR2 as the processor reported them, for a fault taken while
  * running in the current address space of this CPU. PF_OK: the page tables were corrected
- * (or were already right: a spurious fault), retry the access.
+ * (or were already right: a spurious fault), retry the access. When no frame can be had the
+ * handler hands the failure to the memory-pressure governor (on_oom): memory may be found
+ * by evacuation or by killing a process (PF_OK, retry; PF_KILLED if the victim was the
+ * faulting process), or the system is frozen at the emergency picker (PF_OOM).
  */
 enum pf_status {
 	PF_OK = 0,
@@ -110,6 +129,8 @@ enum pf_status {
 	PF_OOM,                      /* a frame was needed and none could be had */
 	PF_NONFATAL_INTERNAL_ERROR,  /* a provider could not resolve it (e.g. a dead file server) */
 	PF_RECURSION_LIMIT,          /* borrowing chains too deep */
+	PF_KILLED,                   /* out of memory, and the governor chose this very process:
+					it no longer exists; the access ends as killed */
 };
 enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2);
 const char *pf_status_name(enum pf_status s);

@@ -19,16 +19,24 @@ static bool rss_leaf(void *ctx, uint64_t va, pte_t e, unsigned level)
 	return true;
 }
 
-uint64_t addr_space_rss(struct addr_space *as)
+uint64_t as_rss_locked(struct addr_space *as)
 {
 	struct rss_count c = { 0 };
 	struct mapper_visitor v = { NULL, rss_leaf, &c };
 
-	mm_lock_acquire();
 	if (!as->dead)
 		mapper_visit(&as->mapper, MAPPER_VISIT_USER, &v);
-	mm_lock_release();
 	return c.pages;
+}
+
+uint64_t addr_space_rss(struct addr_space *as)
+{
+	uint64_t pages;
+
+	mm_lock_acquire();
+	pages = as_rss_locked(as);
+	mm_lock_release();
+	return pages;
 }
 
 uint64_t addr_space_table_frames(struct addr_space *as)

@@ -17,6 +17,7 @@
 #include "cpu_threads.h"
 #include "frame_alloc_view.h"
 #include "platform.h"
+#include "pressure.h"
 #include "process_commands.h"
 #include "sim.h"
 #include "user_mm.h"
@@ -134,6 +135,8 @@ static enum access_result user_access(struct access_work *w, uint64_t va, bool s
 		switch (pf) {
 		case PF_OK:
 			continue;
+		case PF_KILLED:
+			return ACC_KILLED;
 		case PF_OOM:
 			return ACC_OOM;
 		case PF_SEGV:
@@ -149,11 +152,22 @@ static enum access_result user_access(struct access_work *w, uint64_t va, bool s
 	return ACC_BUG;
 }
 
+static bool is_copy(const struct sc_stmt *st)
+{
+	return st->kind >= A_KWRITE;
+}
+
 static void do_access(void *arg)
 {
 	struct access_work *w = arg;
 	const struct sc_stmt *st = w->st;
 
+	/* a frozen system runs no user code: the emergency picker waits for a person */
+	if (system_frozen() && !is_copy(st)) {
+		w->result = ACC_OOM;
+		w->failed_at = w->va;
+		return;
+	}
 	process_switch_to(w->sim, w->p);
 	switch ((enum access_cmd)st->kind) {
 	case A_READ:
@@ -191,11 +205,6 @@ static void do_access(void *arg)
 		break;
 	}
 	}
-}
-
-static bool is_copy(const struct sc_stmt *st)
-{
-	return st->kind >= A_KWRITE;
 }
 
 static const char *const cmd_names[] = {"read",  "write", "exec",     "touch",
@@ -349,7 +358,7 @@ static enum sc_status exec_access(struct sim *sim, const struct sc_stmt *st)
 		 : st->kind == A_WRITE		     ? X86_WRITE
 		 : st->kind == A_TOUCH && (st->flags & 0x200u) ? X86_WRITE
 							      : X86_READ;
-	if (!w.p->as) {
+	if (!process_check_alive(w.p)) {
 		w.result = ACC_KILLED;
 		w.copy_status = MM_STATUS_EFAULT;
 	} else {

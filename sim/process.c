@@ -2,6 +2,9 @@
  * The process table and the CPU each piece of kernel work runs on. Kernel code always runs
  * on a simulated CPU's thread (sim_on_cpu), never on the scenario driver's, so plat_cpu_id(),
  * CR3 and the TLB are those of the CPU that does the work.
+ *
+ * A process holds a reference to its address space (addr_space_hold), so it can learn that
+ * the kernel killed it for memory (addr_space_is_alive false) without a dangling pointer.
  */
 #include "process.h"
 
@@ -39,8 +42,10 @@ struct sim_process *process_add(struct sim *sim, const char *name, struct addr_s
 	strncpy(t->name, name, SC_NAME_MAX - 1);
 	t->as = as;
 	t->state = PROC_RUNNING;
-	if (as)
-		addr_space_set_name(as, t->name);
+	if (as) {
+		addr_space_set_name(as, name);
+		addr_space_hold(as);
+	}
 	return t;
 }
 
@@ -52,47 +57,40 @@ void sim_on_cpu(struct sim *sim, unsigned cpu, void (*fn)(void *arg), void *arg)
 
 void process_switch_to(struct sim *sim, struct sim_process *p)
 {
-	unsigned cpu = plat_cpu_id();
-
-	if (sim->current_as[cpu] != p->as) {
-		addr_space_switch(p->as);
-		sim->current_as[cpu] = p->as;
-	}
+	(void)sim;
+	addr_space_switch(p->as); /* nothing happens when it already runs here */
 }
 
-struct end_work {
-	struct sim *sim;
-	struct addr_space *as;
-};
-
-static void switch_away(void *arg)
+bool process_check_alive(struct sim_process *p)
 {
-	struct end_work *w = arg;
-	unsigned cpu = plat_cpu_id();
-
-	if (w->sim->current_as[cpu] == w->as) {
-		addr_space_switch(NULL);
-		w->sim->current_as[cpu] = NULL;
-	}
+	if (!p->as)
+		return false;
+	if (addr_space_is_alive(p->as))
+		return true;
+	/* the kernel ended it: out of memory */
+	addr_space_release(p->as);
+	p->as = NULL;
+	p->state = PROC_KILLED;
+	return false;
 }
 
-static void destroy(void *arg)
+void process_check_all(struct sim *sim)
 {
-	struct end_work *w = arg;
+	for (size_t i = 0; i < sim->nprocs; i++)
+		process_check_alive(&sim->procs[i]);
+}
 
-	addr_space_destroy(w->as);
+static void do_exit(void *arg)
+{
+	addr_space_exit(arg);
 }
 
 void process_end(struct sim *sim, struct sim_process *p, enum process_state why)
 {
-	struct end_work w = {sim, p->as};
-
-	if (!p->as)
+	if (!process_check_alive(p))
 		return;
-	for (unsigned c = 0; c < sim->ncpus; c++)
-		if (sim->current_as[c] == p->as)
-			sim_on_cpu(sim, c, switch_away, &w);
-	sim_on_cpu(sim, p->last_cpu, destroy, &w);
+	sim_on_cpu(sim, p->last_cpu, do_exit, p->as);
+	addr_space_release(p->as);
 	p->as = NULL;
 	p->state = why;
 }
@@ -100,6 +98,5 @@ void process_end(struct sim *sim, struct sim_process *p, enum process_state why)
 void process_end_all(struct sim *sim)
 {
 	for (size_t i = 0; i < sim->nprocs; i++)
-		if (sim->procs[i].as)
-			process_end(sim, &sim->procs[i], PROC_EXITED);
+		process_end(sim, &sim->procs[i], PROC_EXITED);
 }

@@ -28,6 +28,11 @@ struct sim_process *process_find(struct sim *sim, const char *name);
 struct sim_process *process_add(struct sim *sim, const char *name, struct addr_space *as);
 /* Tears a process's address space down (every CPU still running it switches away first). */
 void process_end(struct sim *sim, struct sim_process *p, enum process_state why);
+/* False once p exited or was killed; notices a kill by the kernel (out of memory) and
+ * records it. */
+bool process_check_alive(struct sim_process *p);
+/* process_check_alive on every process (after anything that may have killed some). */
+void process_check_all(struct sim *sim);
 /* Ends every process (end of run). */
 void process_end_all(struct sim *sim);
 

@@ -183,6 +183,8 @@ int sim_run(struct sim *sim, const struct scenario *sc)
 		if (!st->cmd->exec)
 			continue;
 		s = st->cmd->exec(sim, st);
+		if (sim->booted)
+			process_check_all(sim); /* the kernel may have killed some for memory */
 		if (s == SC_CONTINUE && audit && sim->booted)
 			s = sim_audit(sim, st);
 		if (s != SC_CONTINUE)

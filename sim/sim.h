@@ -61,7 +61,6 @@ struct sim {
 
 	struct sim_process *procs;
 	size_t nprocs, cap_procs;
-	struct addr_space *current_as[64]; /* per CPU, as the simulator last switched it */
 };
 
 /* Plays the bootloader: writes the memory map into low memory and runs kernel_init. */

@@ -9,6 +9,8 @@
 
 /* Vectors used by the kernel (high vectors, as real kernels place IPIs). */
 #define VECTOR_TLB_SHOOTDOWN 0xfd
+/* Leave an address space that is being killed (switch to the kernel's tables). */
+#define VECTOR_LEAVE_ADDRESS_SPACE 0xfc
 
 typedef void (*interrupt_handler_t)(unsigned vector);
 

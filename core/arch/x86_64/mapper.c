@@ -398,6 +398,38 @@ static void destroy_table(struct mapper *m, paddr_t table, unsigned level, uint6
 	}
 }
 
+/* Unlinks the empty tables below `table` bottom-up while rel has room; returns how many. */
+static unsigned reclaim_below(struct mapper *m, paddr_t table, unsigned level, unsigned end,
+			      struct table_release *rel)
+{
+	pte_t *t = table_of(table);
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < end && rel->count < TABLE_RELEASE_CAPACITY; i++) {
+		pte_t e = entry_load(&t[i]);
+		paddr_t child;
+
+		if (!pte_present(e) || pte_is_leaf(e, level))
+			continue;
+		child = pte_address(e, level);
+		if (level > PT_LEVEL_PD)
+			n += reclaim_below(m, child, level - 1, PT_ENTRIES, rel);
+		if (rel->count < TABLE_RELEASE_CAPACITY && table_empty(child)) {
+			entry_store(&t[i], 0);
+			rel->frames[rel->count++] = (frame_t){ child };
+			m->table_frames--;
+			n++;
+		}
+	}
+	return n;
+}
+
+unsigned mapper_reclaim_empty_tables(struct mapper *m, struct table_release *rel)
+{
+	KASSERT(m->space == MAPPER_USER, "mapper_reclaim_empty_tables on a kernel mapper");
+	return reclaim_below(m, m->root.base, PT_LEVEL_PML4, PML4_USER_SLOTS, rel);
+}
+
 void mapper_destroy_user(struct mapper *m,
 			 void (*leaf)(void *ctx, uint64_t va, pte_t entry, unsigned level),
 			 void *ctx)

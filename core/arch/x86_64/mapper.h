@@ -136,6 +136,14 @@ bool table_release_needs_flush(const struct table_release *rel);
 void table_release_free(struct table_release *rel);
 
 /*
+ * Unlink every user-half table that maps nothing (rollbacks unmap without a release list and
+ * leave such tables linked) into rel, bottom-up, until rel is full; the root is kept. Returns
+ * how many were unlinked. The same contract as unmap: shoot the space down before
+ * table_release_free. Memory-pressure evacuation calls it.
+ */
+unsigned mapper_reclaim_empty_tables(struct mapper *m, struct table_release *rel);
+
+/*
  * Remove the leaf mapping va and report it in *out (may be NULL). va must be the base of
  * the leaf (MAP_HUGE_CONFLICT inside a huge page). For a user-half va and rel != NULL, every
  * intermediate table left without a present entry is unlinked from its parent and appended
