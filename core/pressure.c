@@ -459,17 +459,42 @@ struct ui_draw {
 	unsigned row;
 };
 
-static bool draw_row(void *ctx, const struct oom_candidate *c)
+/* Candidate order on the picker: largest resident set first, then the most recent. */
+static bool ranks_before(const struct oom_candidate *a, uint64_t rss, uint64_t seq)
 {
-	struct ui_draw *d = ctx;
+	return a->rss > rss || (a->rss == rss && a->seq > seq);
+}
+
+/* The best candidate ranked strictly after (rss, seq): one selection-sort step. */
+struct next_row {
+	uint64_t after_rss, after_seq;
+	struct oom_candidate best;
+	bool found;
+};
+
+static bool find_next_row(void *ctx, const struct oom_candidate *c)
+{
+	struct next_row *n = ctx;
+
+	/* only candidates strictly after the last row drawn */
+	if (!(c->rss < n->after_rss || (c->rss == n->after_rss && c->seq < n->after_seq)))
+		return true;
+	if (!n->found || ranks_before(c, n->best.rss, n->best.seq)) {
+		n->best = *c;
+		n->found = true;
+	}
+	return true;
+}
+
+static void draw_row(struct ui_draw *d, const struct oom_candidate *c)
+{
 	size_t n;
 
-	if (d->len >= d->cap)
-		return false;
+	if (d->len + 1 >= d->cap)
+		return;
 	n = kformat(d->screen + d->len, d->cap - d->len, "  %2u  %s: %llu pages resident\n",
 		    ++d->row, c->name, (unsigned long long)c->rss);
 	d->len += n < d->cap - d->len ? n : d->cap - d->len - 1;
-	return true;
 }
 
 /* Draws the picker into the first UI frame: the screen (a text page), rows by resident size
@@ -491,7 +516,16 @@ static void draw_picker(frame_t table_page)
 	d.len = kformat(d.screen, d.cap, "%s",
 			"OUT OF MEMORY - the system is frozen. Choose a process to end (pick NAME):\n");
 	d.row = 0;
-	for_each_candidate(table_page, draw_row, &d);
+	/* rows by rank, found one at a time: the screen needs no memory beyond its own page */
+	for (struct next_row n = {UINT64_MAX, UINT64_MAX, {{0}, 0, 0, NULL}, false};;
+	     n.found = false) {
+		for_each_candidate(table_page, find_next_row, &n);
+		if (!n.found)
+			break;
+		draw_row(&d, &n.best);
+		n.after_rss = n.best.rss;
+		n.after_seq = n.best.seq;
+	}
 	plat_lock_acquire(&G.lock);
 	G.ui_text_len = d.len;
 	plat_lock_release(&G.lock);
