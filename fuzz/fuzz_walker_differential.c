@@ -19,7 +19,7 @@
  *
  * The hw TLB is flushed before an access whenever the tables were edited (or CR3 reloaded,
  * which may legally keep global entries) since the last flush; otherwise it is left warm, so
- * TLB hits are compared against full walks too, across control-register changes.
+ * TLB hits are compared against full walks too, across control-register changes and INVLPGs.
  * Any disagreement prints both answers and traps.
  */
 #include <inttypes.h>
@@ -535,7 +535,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint8_t w = fuzz_u8(&in);
 			bool on = w & 0x80;
 
-			switch (w % 9) {
+			switch (w % 10) {
 			case 0:
 				x86_set_wp(&cpu, c.wp = on);
 				break;
@@ -562,8 +562,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				write_cr3(&cpu, &c, make_cr3(&in));
 				stale = true;
 				break;
-			default:
+			case 8:
 				x86_set_pge(&cpu, on);
+				break;
+			default:
+				/* INVLPG of any address: dropping entries is always allowed */
+				x86_invlpg(&cpu, make_va(&in));
 				break;
 			}
 			break;

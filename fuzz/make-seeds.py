@@ -45,8 +45,8 @@ def access(kind, user=False, implicit=False, idx=(0, 0, 0, 0), off=0x123):
 
 
 def ctrl(which, on, extra=b""):
-    """A control write: the target takes which = w % 9 and on = w & 0x80."""
-    w = next(v for v in range(0x80 if on else 0, 0x100 if on else 0x80) if v % 9 == which)
+    """A control write: the target takes which = w % 10 and on = w & 0x80."""
+    w = next(v for v in range(0x80 if on else 0, 0x100 if on else 0x80) if v % 10 == which)
     return bytes([4, w]) + extra
 
 
@@ -91,7 +91,8 @@ def walker_seeds():
     write("walker_differential", "recursive-fill", header() + path
           + poke(1, 0x47, entry(URW, 1)) + bytes([2, 4, 1]) + entry(URW, 5)
           + access(1, False, False, (0x47, 0x47, 0x47, 0x47)) + access(0, True, False, (0, 0, 0, 7))
-          + access(1, True, False, (0, 0, 0, 0x41)))
+          + access(1, True, False, (0, 0, 0, 0x41)) + ctrl(9, False, bytes([0x20, 0, 0, 0, 7, 0, 0]))
+          + access(0, True, False, (0, 0, 0, 7)))
     # non-canonical and out-of-memory walks
     write("walker_differential", "gp-bus", header(cr3_page=20) + bytes([5, 0, 0])
           + struct.pack("<Q", 0x0000800000000000) + access(0) + ctrl(7, False, b"\x01\x00")
