@@ -33,6 +33,7 @@
 #include "frame_alloc_state.h"
 #include "frame_audit.h"
 #include "fuzz_input.h"
+#include "host_cpu_ops.h"
 #include "host_platform.h"
 #include "kernel_init.h"
 #include "page_info.h"
@@ -54,6 +55,7 @@ struct live {
 };
 
 static uint8_t *arena;
+static struct x86_cpu boot_cpu;
 static struct live live[MAX_LIVE];
 static unsigned nlive;
 static uint64_t next_tag;
@@ -404,7 +406,7 @@ static bool boot(struct fuzz_input *in)
 				size -= (k & 0x38) ? (k & 0x38) : 8;
 			rec[i] = (struct bootloader_memory_record){base, size, kinds[k & 7]};
 		}
-		return kernel_init(RECORDS_PA, n) == KERNEL_INIT_OK;
+		return kernel_init(RECORDS_PA, n, &(struct kernel_params){0}) == KERNEL_INIT_OK;
 	}
 	if (boot_memory_default_map(ARENA_BYTES) != BOOT_MEMORY_OK ||
 	    boot_memory_init(KERNEL_LOW_LIMIT, 0) != BOOT_MEMORY_OK)
@@ -425,6 +427,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (arena == MAP_FAILED)
 			fail("cannot map the arena");
 		phys_direct_map_base = (uintptr_t)arena;
+		/* kernel_init boots the whole kernel (its half of the address space too): it
+		 * needs a processor to load CR3 on */
+		if (!x86_cpu_init(&boot_cpu, (struct x86_phys){arena, ARENA_BYTES}, 64, 46))
+			fail("cannot create the boot cpu");
+		host_cpu_ops_attach(&boot_cpu, 1);
 		host_set_cpu_count(NCPUS);
 		host_set_panic_handler(panic_is_a_crash);
 	}
