@@ -122,12 +122,15 @@ static inline bool x86_phys_ok(const struct x86_phys *phys, uint64_t pa)
 
 /*
  * Other simulated CPUs are threads that edit the same tables, so every entry read is an
- * atomic load (relaxed: the walk orders nothing, it only must not tear or race).
+ * atomic load. Acquire, as the processor's walk is ordered (x86 loads are): the kernel fills
+ * a fresh table with plain stores and publishes it with one release store of the entry
+ * above it, and a walk that reads that entry must then see the fresh table's contents. On
+ * an x86 host an acquire load is the same instruction as a plain one.
  */
 static inline uint64_t x86_phys_load(const struct x86_phys *phys, uint64_t pa)
 {
 	return x86_le64(__atomic_load_n((const uint64_t *)(const void *)(phys->base + pa),
-					__ATOMIC_RELAXED));
+					__ATOMIC_ACQUIRE));
 }
 
 /* Compare-exchange of one entry: false if it no longer holds expect. */

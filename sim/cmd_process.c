@@ -238,7 +238,7 @@ static enum sc_status exec_exit(struct sim *sim, const struct sc_stmt *st)
 }
 
 /* ---- mmap a ADDR|any SIZE PROT [shared] [populate] [phys=PADDR] ----
- * u[0] addr, u[1] size, u[2] prot, u[3] phys; flags SCF_ANY, SCF_SHARED, SCF_POPULATE,
+ * u[0] addr, u[1] size, u[2] prot, u[3] phys, u[4] hint (0: none); flags SCF_ANY, SCF_SHARED, SCF_POPULATE,
  * SCF_PHYS. */
 
 static bool parse_mmap(struct sc_parse *p)
@@ -279,6 +279,17 @@ static bool parse_mmap(struct sc_parse *p)
 			return sp_error_opt(p, o, "phys= memory is always shared: drop 'shared'");
 		st->flags |= SCF_PHYS;
 	}
+	/* hint=ADDR (with `any`): the kernel takes the free range nearest to ADDR */
+	if (!sp_opt_num(p, "hint", &st->u[4], &have))
+		return false;
+	if (have) {
+		struct sc_option *o = sp_opt_find(p, "hint");
+
+		if (!(st->flags & SCF_ANY))
+			return sp_error_opt(p, o, "hint= goes with 'any' (a fixed address needs none)");
+		if (st->u[4] & 0xfff)
+			return sp_error_opt(p, o, "hint=%s is not page-aligned (4 KiB)", o->value);
+	}
 	return sp_opt_cpu(p);
 }
 
@@ -289,13 +300,14 @@ static void do_mmap(void *arg)
 	unsigned flags = ((st->flags & SCF_ANY) ? 0 : MM_MAP_FIXED) |
 			 ((st->flags & SCF_SHARED) ? MM_MAP_SHARED : 0) |
 			 ((st->flags & SCF_POPULATE) ? MM_MAP_POPULATE : 0);
+	uint64_t addr = (st->flags & SCF_ANY) ? st->u[4] : st->u[0];
 
 	process_switch_to(w->sim, w->a);
 	if (st->flags & SCF_PHYS)
-		w->status = mm_mmap_phys(w->a->as, st->u[0], st->u[1], (unsigned)st->u[2], st->u[3],
+		w->status = mm_mmap_phys(w->a->as, addr, st->u[1], (unsigned)st->u[2], st->u[3],
 					 flags, &w->mapped_at);
 	else
-		w->status = mm_mmap(w->a->as, st->u[0], st->u[1], (unsigned)st->u[2], flags,
+		w->status = mm_mmap(w->a->as, addr, st->u[1], (unsigned)st->u[2], flags,
 				    &w->mapped_at);
 }
 
@@ -479,8 +491,8 @@ const struct sc_command process_commands[] = {
 	 SC_KERNEL_ON, parse_fork, exec_fork},
 	{"exit", "exit A", "tear A down; every frame it alone held is freed", SC_KERNEL_ON,
 	 parse_exit, exec_exit},
-	{"mmap", "mmap A ADDR|any SIZE PROT [shared] [populate] [phys=PADDR] [cpu=N]",
-	 "map anonymous (or physical) memory; PROT is a subset of rwx; `any` prints the address",
+	{"mmap", "mmap A ADDR|any SIZE PROT [shared] [populate] [phys=PADDR] [hint=ADDR] [cpu=N]",
+	 "map anonymous (or physical) memory; PROT is a subset of rwx; `any` prints the address (the free range nearest to hint=, else the best fit)",
 	 SC_KERNEL_ON, parse_mmap, exec_mmap},
 	{"munmap", "munmap A ADDR SIZE [cpu=N]", "unmap a range", SC_KERNEL_ON, parse_munmap,
 	 exec_munmap},

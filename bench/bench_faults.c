@@ -1,0 +1,418 @@
+/*
+ * Page-fault, fork and munmap costs of the simulated kernel, side by side with the host's
+ * Linux kernel doing the same work in the same run. ns per page, medians of several runs.
+ *
+ * Simulated: a 1 GiB machine (MMSIM_BENCH_MB), 256 MiB mapped (MMSIM_BENCH_MAP_MB), driven
+ * through the core APIs as tests/mm does: every user access goes through the simulated
+ * processor (TLB, walk, #PF -> page_fault_handler, retry), so a "fault" figure is the whole
+ * access: the faulting walk, the kernel's correction and the retried translation and store.
+ * The arena is prefaulted (and backed by huge pages where the host allows), so no host page
+ * fault lands inside a measurement.
+ * Host: the same sizes with mmap/munmap/fork on the host process.
+ *
+ *   demand-zero   write to each page of a fresh private mapping
+ *   read-zero     read each page of a fresh private mapping (the zero frame; Linux: its
+ *                 zero page)
+ *   fork          fork of a process with every page written, per mapped page
+ *   cow-copy      after the fork the parent writes each page (the child still maps them)
+ *   cow-reuse     after the fork the child is gone; the parent writes each page (sole owner:
+ *                 the frame is made writable, no copy)
+ *   munmap        munmap of the whole populated mapping, per page
+ *
+ *   bench_faults                  every figure, simulated and host, 5 runs
+ *   bench_faults --quick          a 64 MiB machine, 16 MiB mapped, 3 runs (meson benchmark)
+ *   bench_faults --smoke          a tiny run that checks results (meson test, suite bench)
+ *   bench_faults --only sim       no host part (for callgrind: instructions per page are the
+ *                                 inclusive Ir of each phase function / pages, see README)
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arch/x86_64/interrupts.h"
+#include "arch/x86_64/kernel_space.h"
+#include "arch/x86_64/page_flags.h"
+#include "arena.h"
+#include "boot_memory.h"
+#include "frame_alloc.h"
+#include "host_cpu_ops.h"
+#include "host_platform.h"
+#include "kheap.h"
+#include "page_info.h"
+#include "phys.h"
+#include "user_mm.h"
+#include "user_mm_view.h"
+#include "x86_cpu.h"
+
+#define PG 4096ull
+#define VBASE 0x10000000ull
+#define RW (MM_PROT_READ | MM_PROT_WRITE)
+
+enum fig { F_DZ, F_RZ, F_FORK, F_COPY, F_REUSE, F_UNMAP, F_COUNT };
+static const char *const fig_name[F_COUNT] = {
+	"demand-zero write fault", "read fault (zero frame)", "fork, per mapped page",
+	"CoW copy fault", "CoW reuse fault", "munmap, per page",
+};
+static const double goal[F_COUNT] = {350, -1, 10, 600, 30, 10};
+
+static uint64_t machine_bytes = 1024ull << 20, map_bytes = 256ull << 20, pages;
+static int runs = 5;
+static struct x86_cpu cpu;
+static struct arena arena;
+
+static double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench_faults: %s\n", what);
+	exit(1);
+}
+
+/* ---- the simulated kernel --------------------------------------------------------------- */
+
+static void boot(void)
+{
+	unsigned flags = ARENA_PREFAULT | ARENA_THP;
+
+	if (arena_create(&arena, machine_bytes, flags) != ARENA_OK)
+		die("no arena");
+	phys_direct_map_base = (uintptr_t)arena.base;
+	host_set_cpu_count(1);
+	host_set_current_cpu(0);
+	boot_memory_reset();
+	if (boot_memory_default_map(machine_bytes) || boot_memory_init(0x100000, 0) ||
+	    frame_alloc_init(boot_memory_areas(), boot_memory_area_count()))
+		die("boot failed");
+	paging_caps_set((struct paging_caps){ .phys_addr_bits = 40, .page_1g = true });
+	if (zero_frame_init() != MM_OK || kernel_space_init() != MAP_OK)
+		die("kernel space");
+	kheap_init(KHEAP_CAP_UNLIMITED);
+	interrupt_reset();
+	if (!user_mm_init())
+		die("user_mm_init");
+	if (!x86_cpu_init(&cpu, (struct x86_phys){ arena.base, machine_bytes }, 64, 40) ||
+	    !x86_write_cr3(&cpu, kernel_space_pml4().base))
+		die("cpu");
+	host_cpu_ops_attach(&cpu, 1);
+}
+
+/* One user access through the processor, faults handled and retried. */
+static inline void uaccess(uint64_t va, bool write, uint64_t *v)
+{
+	for (int i = 0; i < 4; i++) {
+		struct x86_xlate x;
+
+		x86_translate(&cpu, va, write ? X86_WRITE : X86_READ, true, false, &x, NULL);
+		if (x.outcome == X86_OK) {
+			uint64_t *p = (uint64_t *)(arena.base + x.pa);
+
+			if (write)
+				*p = *v;
+			else
+				*v = *p;
+			return;
+		}
+		if (x.outcome != X86_PF || page_fault_handler(x.err, cpu.cr2) != PF_OK)
+			die("an access failed");
+	}
+	die("an access keeps faulting");
+}
+
+static __attribute__((noinline)) void sim_write_all(uint64_t tag)
+{
+	for (uint64_t i = 0; i < pages; i++) {
+		uint64_t v = tag + i;
+
+		uaccess(VBASE + i * PG, true, &v);
+	}
+}
+
+static __attribute__((noinline)) uint64_t sim_read_all(void)
+{
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < pages; i++) {
+		uint64_t v;
+
+		uaccess(VBASE + i * PG, false, &v);
+		sum += v;
+	}
+	return sum;
+}
+
+/* The phases, each a function of its own so callgrind gives its inclusive cost. */
+static __attribute__((noinline)) void sim_demand_zero(void) { sim_write_all(1); }
+static __attribute__((noinline)) uint64_t sim_read_zero(void) { return sim_read_all(); }
+static __attribute__((noinline)) void sim_cow_copy(void) { sim_write_all(2); }
+static __attribute__((noinline)) void sim_cow_reuse(void) { sim_write_all(3); }
+
+static __attribute__((noinline)) struct addr_space *sim_fork(struct addr_space *a)
+{
+	struct addr_space *b;
+
+	if (mm_fork(a, &b) != MM_STATUS_OK)
+		die("fork");
+	return b;
+}
+
+static __attribute__((noinline)) void sim_munmap(struct addr_space *a)
+{
+	if (mm_munmap(a, VBASE, map_bytes) != MM_STATUS_OK)
+		die("munmap");
+}
+
+static struct addr_space *fresh(void)
+{
+	struct addr_space *a = addr_space_create();
+
+	if (!a)
+		die("addr_space_create");
+	addr_space_switch(a);
+	if (mm_mmap(a, VBASE, map_bytes, RW, MM_MAP_FIXED, NULL) != MM_STATUS_OK)
+		die("mmap");
+	return a;
+}
+
+static void check(bool ok, const char *what)
+{
+	if (!ok)
+		die(what);
+}
+
+static void sim_run(double out[F_COUNT], bool verify)
+{
+	uint64_t free0 = free_frames();
+	struct addr_space *a, *b;
+	double t;
+
+	/* read-zero on a space of its own */
+	a = fresh();
+	t = now_ns();
+	check(sim_read_zero() == 0, "zero frame not zero");
+	out[F_RZ] = (now_ns() - t) / (double)pages;
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+
+	a = fresh();
+	t = now_ns();
+	sim_demand_zero();
+	out[F_DZ] = (now_ns() - t) / (double)pages;
+	check(addr_space_rss(a) == pages, "rss after demand-zero");
+
+	t = now_ns();
+	b = sim_fork(a);
+	out[F_FORK] = (now_ns() - t) / (double)pages;
+
+	uint64_t before = free_frames();
+	t = now_ns();
+	sim_cow_copy(); /* a writes, b still maps every frame */
+	out[F_COPY] = (now_ns() - t) / (double)pages;
+	if (verify) {
+		struct page_lookup l;
+
+		check(before - free_frames() >= pages, "a copy per page");
+		check(addr_space_lookup(b, VBASE, &l) && l.refcount == 1, "child's refcount");
+	}
+
+	/* the child's copies are its own now: a has no sharer; take the child away and fork again
+	 * so that every page is Cow(2), then exit the child: a's pages are read-only, count 1 */
+	addr_space_destroy(b);
+	b = sim_fork(a);
+	addr_space_destroy(b);
+	before = free_frames();
+	t = now_ns();
+	sim_cow_reuse();
+	out[F_REUSE] = (now_ns() - t) / (double)pages;
+	check(free_frames() == before, "reuse allocated a frame");
+
+	t = now_ns();
+	sim_munmap(a);
+	out[F_UNMAP] = (now_ns() - t) / (double)pages;
+	check(addr_space_rss(a) == 0, "rss after munmap");
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	check(free_frames() == free0, "frames leaked");
+	if (verify) {
+		char buf[256];
+
+		check(mm_audit(buf, sizeof(buf)), buf);
+	}
+}
+
+/* ---- the host kernel ---------------------------------------------------------------------- */
+
+static uint8_t *host_map(void)
+{
+	void *p = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (p == MAP_FAILED)
+		die("host mmap");
+	/* 4 KiB pages, as the simulated kernel maps them */
+	madvise(p, map_bytes, MADV_NOHUGEPAGE);
+	return p;
+}
+
+static __attribute__((noinline)) void host_write_all(volatile uint8_t *p, uint8_t tag)
+{
+	for (uint64_t i = 0; i < pages; i++)
+		p[i * PG] = tag;
+}
+
+static __attribute__((noinline)) uint64_t host_read_all(volatile uint8_t *p)
+{
+	uint64_t sum = 0;
+
+	for (uint64_t i = 0; i < pages; i++)
+		sum += p[i * PG];
+	return sum;
+}
+
+static pid_t host_fork_child_waiting(int *release_fd)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe(fds))
+		die("pipe");
+	pid = fork();
+	if (pid < 0)
+		die("host fork");
+	if (pid == 0) {
+		char c;
+
+		close(fds[1]);
+		while (read(fds[0], &c, 1) < 0)
+			;
+		_exit(0);
+	}
+	close(fds[0]);
+	*release_fd = fds[1];
+	return pid;
+}
+
+static void host_release(pid_t pid, int fd)
+{
+	if (write(fd, "x", 1) != 1)
+		die("pipe write");
+	close(fd);
+	waitpid(pid, NULL, 0);
+}
+
+static void host_run(double out[F_COUNT])
+{
+	uint8_t *p;
+	double t;
+	int fd;
+	pid_t pid;
+
+	p = host_map();
+	t = now_ns();
+	check(host_read_all(p) == 0, "host zero page");
+	out[F_RZ] = (now_ns() - t) / (double)pages;
+	munmap(p, map_bytes);
+
+	p = host_map();
+	t = now_ns();
+	host_write_all(p, 1);
+	out[F_DZ] = (now_ns() - t) / (double)pages;
+
+	t = now_ns();
+	pid = host_fork_child_waiting(&fd);
+	out[F_FORK] = (now_ns() - t) / (double)pages;
+	t = now_ns();
+	host_write_all(p, 2);
+	out[F_COPY] = (now_ns() - t) / (double)pages;
+	host_release(pid, fd);
+
+	pid = host_fork_child_waiting(&fd);
+	host_release(pid, fd); /* the child has exited: a's pages are read-only, mapcount 1 */
+	t = now_ns();
+	host_write_all(p, 3);
+	out[F_REUSE] = (now_ns() - t) / (double)pages;
+
+	t = now_ns();
+	munmap(p, map_bytes);
+	out[F_UNMAP] = (now_ns() - t) / (double)pages;
+}
+
+int main(int argc, char **argv)
+{
+	bool quick = false, smoke = false, host = true;
+	double sim[F_COUNT][16], hst[F_COUNT][16];
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--quick"))
+			quick = true;
+		else if (!strcmp(argv[i], "--smoke"))
+			smoke = true;
+		else if (!strcmp(argv[i], "--only") && i + 1 < argc && !strcmp(argv[i + 1], "sim"))
+			host = false, i++;
+		else {
+			fprintf(stderr, "usage: bench_faults [--quick|--smoke] [--only sim]\n");
+			return 2;
+		}
+	}
+	if (getenv("MMSIM_BENCH_MB"))
+		machine_bytes = strtoull(getenv("MMSIM_BENCH_MB"), NULL, 0) << 20;
+	if (getenv("MMSIM_BENCH_MAP_MB"))
+		map_bytes = strtoull(getenv("MMSIM_BENCH_MAP_MB"), NULL, 0) << 20;
+	if (quick)
+		machine_bytes = 64ull << 20, map_bytes = 16ull << 20, runs = 3;
+	if (smoke)
+		machine_bytes = 64ull << 20, map_bytes = 2ull << 20, runs = 1;
+	if (map_bytes * 2 + (32ull << 20) > machine_bytes)
+		die("the mapping must fit twice in the machine (the CoW copies), with room to spare");
+	pages = map_bytes / PG;
+	boot();
+	for (int r = 0; r < runs; r++) {
+		double s[F_COUNT], h[F_COUNT];
+
+		sim_run(s, smoke || r == 0);
+		if (host)
+			host_run(h);
+		for (int f = 0; f < F_COUNT; f++)
+			sim[f][r] = s[f], hst[f][r] = host ? h[f] : 0;
+	}
+	printf("bench_faults: %" PRIu64 " MiB machine, %" PRIu64 " MiB mapped (%" PRIu64
+	       " pages), median of %d runs, ns per page\n",
+	       machine_bytes >> 20, map_bytes >> 20, pages, runs);
+	printf("%-26s %10s %12s %8s %8s\n", "figure", "simulated", "host kernel", "ratio", "goal");
+	for (int f = 0; f < F_COUNT; f++) {
+		double s = median(sim[f], runs), h = host ? median(hst[f], runs) : 0;
+		char g[16] = "-";
+
+		if (goal[f] >= 0)
+			snprintf(g, sizeof(g), "%.0f", goal[f]);
+		printf("%-26s %10.1f %12.1f %8.2f %8s\n", fig_name[f], s, h, h > 0 ? s / h : 0.0, g);
+	}
+	host_cpu_ops_attach(NULL, 0);
+	x86_cpu_destroy(&cpu);
+	arena_destroy(&arena);
+	return 0;
+}

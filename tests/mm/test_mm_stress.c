@@ -1,0 +1,361 @@
+/*
+ * Multi-CPU stress of the memory manager: 4 simulated CPUs (host threads, sim/cpu_threads),
+ * each driven by its own pthread so that all four run kernel code at the same time. They
+ * fault through their own simulated processors (hw-x86: TLB, walk, #PF -> page_fault_handler,
+ * retry) on address spaces they share, munmap and mmap again, mprotect down and back up,
+ * fork private children, use them and destroy them. Every restriction of a shared space
+ * needs a TLB shootdown of the other CPUs, acknowledged at their interrupt windows.
+ *
+ * What must hold:
+ * - every value read is 0 (never written, or the page was unmapped and mapped again) or a
+ *   value some CPU wrote at that very address: `(va << 8) | tag`. A stale TLB entry that
+ *   reached a freed and reused frame, or a copy-on-write copy of the wrong page, shows up
+ *   here;
+ * - between rounds (all CPUs quiet) the full mm_audit holds (refcount census, no writable
+ *   copy-on-write or zero-frame entry, grants and hole indexes, the frame allocator);
+ * - at the end, with every address space destroyed, free_frames is back at its start value.
+ * User loads and stores on the arena are relaxed atomics: two CPUs writing one shared page
+ * is a race of the simulated program, not of the simulator (TSan must stay quiet).
+ */
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/interrupts.h"
+#include "arch/x86_64/kernel_space.h"
+#include "cpu_threads.h"
+#include "frame_alloc.h"
+#include "host_cpu_ops.h"
+#include "host_platform.h"
+#include "kheap.h"
+#include "mm_internal.h"
+#include "page_info.h"
+#include "platform.h"
+#include "prng.h"
+#include "test_arena.h"
+#include "user_mm.h"
+#include "user_mm_view.h"
+
+#define NCPU 4u
+#define NSPACE 3u
+#define ARENA (64 * MiB)
+#define RW (MM_PROT_READ | MM_PROT_WRITE)
+#define BASE 0x400000ull
+#define PAGES 48u
+#define SHBASE 0x10000000ull
+#define SHPAGES 8u
+#define MAX_RETRY 64
+
+static struct x86_cpu cpus[NCPU];
+static struct addr_space *spaces[NSPACE];
+static uint64_t free0;
+/* rounds and operations per round; the valgrind setup gets fewer (it is ~50x slower) */
+static unsigned rounds = 20, ops_per_round = 1000;
+
+struct worker {
+	unsigned cpu;
+	struct prng rng;
+	struct addr_space *current;
+	uint64_t accesses, faults_ok, segv, forks, munmaps, mprotects;
+	char failure[256];
+};
+static struct worker workers[NCPU];
+
+static void report(struct worker *w, const char *what, uint64_t va, uint64_t v)
+{
+	if (!w->failure[0])
+		snprintf(w->failure, sizeof(w->failure), "cpu%u: %s at %#llx: %#llx", w->cpu, what,
+			 (unsigned long long)va, (unsigned long long)v);
+}
+
+static void use_space(struct worker *w, struct addr_space *as)
+{
+	if (w->current != as) {
+		addr_space_switch(as);
+		w->current = as;
+	}
+}
+
+/* One user access on this CPU's processor; faults go to the kernel and are retried. Between
+ * the translation and the load/store no interrupt is taken, as on hardware. */
+static enum pf_status uaccess(struct worker *w, uint64_t va, bool write, uint64_t *value)
+{
+	struct x86_cpu *cpu = &cpus[w->cpu];
+
+	for (int i = 0; i < MAX_RETRY; i++) {
+		struct x86_xlate x;
+		enum pf_status r;
+
+		x86_translate(cpu, va, write ? X86_WRITE : X86_READ, true, false, &x, NULL);
+		if (x.outcome == X86_OK) {
+			uint64_t *p = (uint64_t *)((uint8_t *)phys_direct_map_base + x.pa);
+
+			if (write)
+				__atomic_store_n(p, *value, __ATOMIC_RELAXED);
+			else
+				*value = __atomic_load_n(p, __ATOMIC_RELAXED);
+			w->accesses++;
+			cpu_threads_interrupt_window();
+			return PF_OK;
+		}
+		if (x.outcome != X86_PF) {
+			report(w, "translation neither ok nor #PF", va, (uint64_t)x.outcome);
+			return PF_SEGV;
+		}
+		r = page_fault_handler(x.err, cpu->cr2);
+		cpu_threads_interrupt_window();
+		if (r != PF_OK)
+			return r;
+		w->faults_ok++;
+	}
+	report(w, "access keeps faulting", va, MAX_RETRY);
+	return PF_SEGV;
+}
+
+/* A random access to a page of the current space; reads check what they see. */
+static void poke_page(struct worker *w, uint64_t base, unsigned pages)
+{
+	uint64_t va = base + prng_below(&w->rng, pages) * PAGE_SIZE + prng_below(&w->rng, 8) * 8;
+	bool write = prng_below(&w->rng, 2);
+	uint64_t v = (va << 8) | (w->cpu + 1);
+	enum pf_status r = uaccess(w, va, write, &v);
+
+	if (r == PF_SEGV) {
+		w->segv++;
+		return;
+	}
+	if (r != PF_OK) {
+		report(w, pf_status_name(r), va, 0);
+		return;
+	}
+	if (!write && v != 0 && (v >> 8) != va)
+		report(w, "read a value written elsewhere", va, v);
+}
+
+static void op_fork_child(struct worker *w, struct addr_space *parent)
+{
+	struct addr_space *child;
+	enum mm_status s = mm_fork(parent, &child);
+
+	if (s != MM_STATUS_OK) {
+		report(w, "fork", 0, (uint64_t)s);
+		return;
+	}
+	w->forks++;
+	use_space(w, child);
+	for (unsigned i = 0; i < 12; i++)
+		poke_page(w, BASE, PAGES);
+	for (unsigned i = 0; i < 4; i++)
+		poke_page(w, SHBASE, SHPAGES);
+	/* nobody else runs in the child: its own munmap needs no remote shootdown */
+	if (mm_munmap(child, BASE + prng_below(&w->rng, PAGES) * PAGE_SIZE, PAGE_SIZE) != MM_STATUS_OK)
+		report(w, "munmap in child", 0, 0);
+	use_space(w, NULL);
+	addr_space_destroy(child);
+}
+
+static void one_op(struct worker *w)
+{
+	unsigned k = (unsigned)prng_below(&w->rng, NSPACE);
+	struct addr_space *as = spaces[k];
+	uint64_t dice = prng_below(&w->rng, 100);
+	uint64_t page = prng_below(&w->rng, PAGES - 4);
+	uint64_t len = (1 + prng_below(&w->rng, 4)) * PAGE_SIZE;
+	uint64_t va = BASE + page * PAGE_SIZE;
+
+	use_space(w, as);
+	if (dice < 75) {
+		poke_page(w, dice < 65 ? BASE : SHBASE, dice < 65 ? PAGES : SHPAGES);
+	} else if (dice < 85) {
+		/* an mmap of the same range restores it: unmapped pages read zero afterwards */
+		if (mm_munmap(as, va, len) != MM_STATUS_OK)
+			report(w, "munmap", va, len);
+		if (mm_mmap(as, va, len, RW, MM_MAP_FIXED, NULL) != MM_STATUS_OK)
+			report(w, "mmap", va, len);
+		w->munmaps++;
+	} else if (dice < 95) {
+		/* a hole made by another CPU's munmap may sit in the range for a moment: ENOMEM */
+		enum mm_status s = mm_mprotect(as, va, len, MM_PROT_READ);
+
+		if (s != MM_STATUS_OK && s != MM_STATUS_ENOMEM)
+			report(w, "mprotect r", va, (uint64_t)s);
+		poke_page(w, BASE, PAGES);
+		s = mm_mprotect(as, va, len, RW);
+		if (s != MM_STATUS_OK && s != MM_STATUS_ENOMEM)
+			report(w, "mprotect rw", va, (uint64_t)s);
+		w->mprotects++;
+	} else {
+		op_fork_child(w, as);
+	}
+}
+
+static void run_batch(void *arg)
+{
+	struct worker *w = arg;
+
+	for (unsigned i = 0; i < ops_per_round && !w->failure[0]; i++)
+		one_op(w);
+	/* leave no CR3 pointing at a shared space between rounds (the audit and the teardown) */
+	use_space(w, NULL);
+}
+
+static void *driver(void *arg)
+{
+	struct worker *w = arg;
+
+	cpu_threads_run(w->cpu, run_batch, w);
+	return NULL;
+}
+
+struct audit_work {
+	bool ok;
+	char buf[512];
+};
+
+static void audit_on_cpu(void *arg)
+{
+	struct audit_work *a = arg;
+
+	a->ok = mm_audit(a->buf, sizeof(a->buf));
+}
+
+static void audit_now(void)
+{
+	struct audit_work a = {0};
+
+	cpu_threads_run(0, audit_on_cpu, &a);
+	ck_assert_msg(a.ok, "mm_audit: %s", a.buf);
+}
+
+static void boot_ap(void *arg)
+{
+	struct x86_cpu *cpu = &cpus[plat_cpu_id()];
+
+	(void)arg;
+	ck_assert(x86_write_cr3(cpu, kernel_space_pml4().base));
+}
+
+static void create_spaces(void *arg)
+{
+	(void)arg;
+	for (unsigned k = 0; k < NSPACE; k++) {
+		spaces[k] = addr_space_create();
+		ck_assert_ptr_nonnull(spaces[k]);
+		ck_assert_int_eq(mm_mmap(spaces[k], BASE, PAGES * PAGE_SIZE, RW, MM_MAP_FIXED, NULL),
+				 MM_STATUS_OK);
+		ck_assert_int_eq(mm_mmap(spaces[k], SHBASE, SHPAGES * PAGE_SIZE, RW,
+					 MM_MAP_FIXED | MM_MAP_SHARED, NULL),
+				 MM_STATUS_OK);
+	}
+}
+
+static void destroy_spaces(void *arg)
+{
+	(void)arg;
+	addr_space_switch(NULL);
+	for (unsigned k = 0; k < NSPACE; k++)
+		addr_space_destroy(spaces[k]);
+}
+
+static void setup(void)
+{
+	const char *v = getenv("MMSIM_STRESS_ROUNDS");
+
+	if (v && atoi(v) > 0)
+		rounds = (unsigned)atoi(v);
+	host_set_cpu_count(NCPU);
+	host_set_current_cpu(0);
+	arena_boot(ARENA);
+	paging_caps_set((struct paging_caps){ .phys_addr_bits = 40, .page_1g = true });
+	ck_assert_int_eq(zero_frame_init(), MM_OK);
+	ck_assert_int_eq(kernel_space_init(), MAP_OK);
+	kheap_init(KHEAP_CAP_UNLIMITED);
+	interrupt_reset();
+	ck_assert(user_mm_init());
+	for (unsigned c = 0; c < NCPU; c++) {
+		struct x86_phys phys = { (uint8_t *)phys_direct_map_base, ARENA };
+
+		ck_assert(x86_cpu_init(&cpus[c], phys, 64, 40));
+	}
+	host_cpu_ops_attach(cpus, NCPU);
+	ck_assert(cpu_threads_start(NCPU));
+	for (unsigned c = 0; c < NCPU; c++)
+		cpu_threads_run(c, boot_ap, NULL);
+	free0 = free_frames();
+}
+
+static void teardown(void)
+{
+	cpu_threads_stop();
+	host_cpu_ops_attach(NULL, 0);
+	for (unsigned c = 0; c < NCPU; c++)
+		x86_cpu_destroy(&cpus[c]);
+	interrupt_reset();
+	arena_unmap();
+	host_set_cpu_count(1);
+}
+
+START_TEST(test_four_cpus_fault_unmap_protect_fork)
+{
+	pthread_t t[NCPU];
+	uint64_t accesses = 0, forks = 0, munmaps = 0, mprotects = 0, faults = 0;
+
+	cpu_threads_run(0, create_spaces, NULL);
+	for (unsigned c = 0; c < NCPU; c++) {
+		memset(&workers[c], 0, sizeof(workers[c]));
+		workers[c].cpu = c;
+		prng_seed(&workers[c].rng, 0x5eed0000u + c);
+	}
+	for (unsigned r = 0; r < rounds; r++) {
+		for (unsigned c = 0; c < NCPU; c++)
+			ck_assert_int_eq(pthread_create(&t[c], NULL, driver, &workers[c]), 0);
+		for (unsigned c = 0; c < NCPU; c++)
+			pthread_join(t[c], NULL);
+		for (unsigned c = 0; c < NCPU; c++)
+			ck_assert_msg(!workers[c].failure[0], "round %u: %s", r, workers[c].failure);
+		audit_now();
+	}
+	for (unsigned c = 0; c < NCPU; c++) {
+		accesses += workers[c].accesses;
+		faults += workers[c].faults_ok;
+		forks += workers[c].forks;
+		munmaps += workers[c].munmaps;
+		mprotects += workers[c].mprotects;
+	}
+	printf("mm-stress: %u cpus, %u rounds: %llu accesses, %llu faults resolved, %llu forks, "
+	       "%llu munmap+mmap, %llu mprotect pairs\n", NCPU, rounds, (unsigned long long)accesses,
+	       (unsigned long long)faults, (unsigned long long)forks, (unsigned long long)munmaps,
+	       (unsigned long long)mprotects);
+	/* the mix really ran: every kind of operation happened, faults were resolved */
+	ck_assert_uint_gt(accesses, rounds * ops_per_round);
+	ck_assert_uint_gt(faults, 100);
+	ck_assert_uint_gt(forks, 0);
+	ck_assert_uint_gt(munmaps, 0);
+	ck_assert_uint_gt(mprotects, 0);
+	cpu_threads_run(0, destroy_spaces, NULL);
+	audit_now();
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("mm_stress");
+	TCase *tc = tcase_create("stress");
+	SRunner *sr;
+	int failed;
+
+	if (getenv("MMSIM_STRESS_QUICK"))
+		rounds = 3, ops_per_round = 150;
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_four_cpus_fault_unmap_protect_fork);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
