@@ -63,6 +63,16 @@ static bool lock_ready;
 
 #define ST frame_alloc_state
 
+/* Under ST.lock: the only writer, so a relaxed load and store never lose an update, and
+ * free_frames_estimate may read the counter without the lock. */
+static inline void buddy_free_add(int64_t delta)
+{
+	atomic_store_explicit(&ST.buddy_free,
+			      atomic_load_explicit(&ST.buddy_free, memory_order_relaxed) +
+				      (uint64_t)delta,
+			      memory_order_relaxed);
+}
+
 /* ---- records --------------------------------------------------------------------------- */
 
 /* Record of a frame known to be managed. */
@@ -136,7 +146,7 @@ static paddr_t take_block(unsigned k, paddr_t f, unsigned order)
 		k--;
 		list_push(k, f + (PAGE_SIZE << k));
 	}
-	ST.buddy_free -= 1ULL << order;
+	buddy_free_add(-(int64_t)(1ULL << order));
 	return f;
 }
 
@@ -168,7 +178,7 @@ static paddr_t buddy_take_lowest(unsigned order)
 static void buddy_give(paddr_t f, unsigned order)
 {
 	rec_set(rec(f), 0, 0);
-	ST.buddy_free += 1ULL << order;
+	buddy_free_add((int64_t)(1ULL << order));
 	for (; order < FRAME_MAX_ORDER; order++) {
 		paddr_t b = f ^ (PAGE_SIZE << order);
 		struct page_info *rb = frame_section_lookup(b);
@@ -329,6 +339,16 @@ static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_
 		return;
 	}
 	cache_push(c, n, f, virt_to_phys(r));
+}
+
+uint64_t free_frames_estimate(void)
+{
+	unsigned ncpu = plat_cpu_count() < FRAME_MAX_CPUS ? plat_cpu_count() : FRAME_MAX_CPUS;
+	uint64_t n = atomic_load_explicit(&ST.buddy_free, memory_order_relaxed);
+
+	for (unsigned i = 0; i < ncpu; i++)
+		n += atomic_load_explicit(&frame_cpu_caches[i].count, memory_order_relaxed);
+	return n;
 }
 
 uint64_t cached_frames(void)
@@ -611,7 +631,7 @@ uint64_t metadata_frames(void)
 uint64_t free_frames(void)
 {
 	plat_lock_acquire(&ST.lock);
-	uint64_t n = ST.buddy_free;
+	uint64_t n = atomic_load_explicit(&ST.buddy_free, memory_order_relaxed);
 	plat_lock_release(&ST.lock);
 	return n + cached_frames();
 }
@@ -729,7 +749,7 @@ static void free_run(paddr_t s, paddr_t e)
 			o--;
 		e -= PAGE_SIZE << o;
 		list_push(o, e);
-		ST.buddy_free += 1ULL << o;
+		buddy_free_add((int64_t)(1ULL << o));
 	}
 }
 
@@ -768,7 +788,7 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 	for (unsigned k = 0; k < FRAME_ORDER_COUNT; k++)
 		ST.heads[k] = 0;
 	ST.nonempty = 0;
-	ST.buddy_free = 0;
+	atomic_store_explicit(&ST.buddy_free, 0, memory_order_relaxed);
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
 		atomic_store_explicit(&frame_cpu_caches[i].count, 0, memory_order_relaxed);
 		atomic_store_explicit(&frame_cpu_caches[i].busy, 0, memory_order_relaxed);

@@ -89,6 +89,9 @@ void deallocate_frame(frame_t f);
 void frame_split_block(frame_t f, unsigned order);
 
 uint64_t free_frames(void);
+/* free_frames without the allocator's lock: exact when nothing allocates concurrently,
+ * otherwise off by what is in flight. For gates and watermarks on hot paths. */
+uint64_t free_frames_estimate(void);
 uint64_t used_frames(void);
 uint64_t total_frames(void);
 /* The allocator's own metadata frames (included in used_frames). */

@@ -49,7 +49,8 @@ struct frame_alloc_state {
 	plat_lock_t drain_lock; /* serialises remote access to the CPU caches */
 	paddr_t heads[FRAME_ORDER_COUNT];
 	uint32_t nonempty;
-	uint64_t buddy_free;
+	_Atomic uint64_t buddy_free; /* written under `lock` (relaxed: one writer); read
+				      * without it only by free_frames_estimate */
 	uint64_t total;
 	uint64_t metadata;
 	paddr_t metadata_base;

@@ -261,9 +261,9 @@ static bool audit_locked(struct audit *a)
 		     (ull)ST.total);
 	if (a->metadata != ST.metadata)
 		FAIL(a, "A5: %llu metadata records, counter says %llu", (ull)a->metadata, (ull)ST.metadata);
-	if (a->free_frames != ST.buddy_free)
+	if (a->free_frames != atomic_load_explicit(&ST.buddy_free, memory_order_relaxed))
 		FAIL(a, "A5: free blocks hold %llu frames, buddy counter says %llu", (ull)a->free_frames,
-		     (ull)ST.buddy_free);
+		     (ull)atomic_load_explicit(&ST.buddy_free, memory_order_relaxed));
 	if (a->free_frames + a->cached + a->used_frames + a->metadata != ST.total)
 		FAIL(a, "A5: free %llu + cached %llu + used %llu + metadata %llu != total %llu",
 		     (ull)a->free_frames, (ull)a->cached, (ull)a->used_frames, (ull)a->metadata,

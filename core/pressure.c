@@ -210,7 +210,7 @@ uint64_t reserve_pool_frames(void)
 /* The state the available memory calls for, from a pressure level, with hysteresis. */
 static enum pressure_state level_state(enum pressure_state now)
 {
-	uint64_t avail = available_frames(), w = warning_watermark(), e = emergency_watermark();
+	uint64_t avail = free_frames_estimate(), w = warning_watermark(), e = emergency_watermark();
 
 	if (avail < e)
 		return PRESSURE_EMERGENCY;
@@ -277,7 +277,8 @@ bool check_before_alloc(uint64_t n)
 		return false;
 	}
 	pressure_update();
-	return available_frames() >= n;
+	/* on every normal allocation: no lock; the allocation itself is the exact test */
+	return free_frames_estimate() >= n;
 }
 
 /* ---- the pool ---- */
