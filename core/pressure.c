@@ -238,6 +238,13 @@ uint64_t pressure_checked_allocations(void)
 	return atomic_load(&G.checked);
 }
 
+/* Would a request of n frames get through now? Available memory, and no injected failure
+ * that refuses everything (ALLOC_FAIL_AFTER): otherwise a retry could only fail again. */
+static bool memory_for(uint64_t n)
+{
+	return atomic_load(&G.fail_mode) != ALLOC_FAIL_AFTER && available_frames() >= n;
+}
+
 static bool injected_failure(void)
 {
 	uint64_t k = atomic_fetch_add(&G.checked, 1) + 1;
@@ -612,7 +619,7 @@ enum oom_outcome on_oom(uint64_t need, void *current)
 	plat_lock_release(&G.lock);
 
 	evacuate();
-	if (available_frames() >= need) {
+	if (memory_for(need)) {
 		finish(FRAME_NONE);
 		return OOM_RETRY;
 	}
@@ -646,11 +653,11 @@ enum oom_outcome on_oom(uint64_t need, void *current)
 		kill_victim(&victim);
 		killed_any = true;
 		killed_current |= victim.ref == current;
-	} while (available_frames() < need);
+	} while (!memory_for(need) && !killed_current);
 	finish(table);
 	if (killed_current)
 		return OOM_KILLED_CURRENT;
-	return killed_any && available_frames() >= need ? OOM_RETRY : OOM_NO_VICTIM;
+	return killed_any && memory_for(need) ? OOM_RETRY : OOM_NO_VICTIM;
 }
 
 enum pick_result pressure_pick(const char *name)
