@@ -308,6 +308,17 @@ static frame_t pool_pop(void)
 	return frame_containing(top);
 }
 
+void pressure_for_each_reserve_frame(void (*fn)(void *ctx, frame_t f), void *ctx)
+{
+	ensure_lock();
+	plat_lock_acquire(&G.lock);
+	for (paddr_t pa = G.pool_top; pa; pa = *(paddr_t *)phys_to_virt(pa))
+		fn(ctx, frame_containing(pa));
+	for (unsigned i = 0; i < G.ui_taken; i++)
+		fn(ctx, G.ui[i]);
+	plat_lock_release(&G.lock);
+}
+
 /* Tops the pool up to the reserve (whatever the UI and buffer currently hold counts). */
 static bool refill_pool(void)
 {

@@ -83,6 +83,8 @@ void set_system_frozen(bool frozen);
 bool init_reserve(void);
 /* Frames in the reserve pool now (reserve_frames() when full). */
 uint64_t reserve_pool_frames(void);
+/* Calls fn for every frame of the reserve (the pool and the UI frames out of it); for views. */
+void pressure_for_each_reserve_frame(void (*fn)(void *ctx, frame_t f), void *ctx);
 /* Frames normal allocations can still get: allocator free frames (the pool is not in them). */
 uint64_t available_frames(void);
 

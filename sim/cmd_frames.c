@@ -12,6 +12,7 @@
 #include "counters.h"
 #include "frame_alloc.h"
 #include "frame_alloc_view.h"
+#include "frame_classes.h"
 #include "page_info.h"
 #include "pressure.h"
 #include "sim.h"
@@ -228,9 +229,11 @@ static enum sc_status exec_show_buddy(struct sim *sim, const struct sc_stmt *st)
 
 /* ---- show frames [PADDR] [count=N] ---- u[0] = start, u[1] = count, flags bit 0 = listed */
 
-static const char use_char[FRAME_USE_COUNT] = {'-', '.', 'c', 'm', 'k', '1', 's', 'w'};
 /* When a group of frames is drawn as one character, the busiest use wins. */
-static const int use_rank[FRAME_USE_COUNT] = {0, 1, 2, 3, 4, 5, 6, 7};
+static const int class_rank[FC_COUNT] = {
+	[FC_NOT_MANAGED] = 0, [FC_FREE] = 1, [FC_CACHED] = 2, [FC_METADATA] = 3, [FC_RESERVE] = 4,
+	[FC_KERNEL] = 5, [FC_TABLE] = 6, [FC_ONE] = 7, [FC_SHARED] = 8, [FC_COW] = 9,
+};
 
 static bool parse_show_frames(struct sc_parse *p)
 {
@@ -253,8 +256,11 @@ static bool parse_show_frames(struct sc_parse *p)
 
 static enum sc_status exec_show_frames(struct sim *sim, const struct sc_stmt *st)
 {
-	uint64_t nframes = sim->arena.size >> PAGE_SHIFT, per_char = 1, totals[FRAME_USE_COUNT] = {0};
+	uint64_t nframes = sim->arena.size >> PAGE_SHIFT, per_char = 1, totals[FC_COUNT] = {0};
+	struct frame_classes fc;
 
+	if (!frame_classes_build(sim, &fc))
+		return sim_run_error(sim, st, "out of host memory");
 	if (st->flags & 1) {
 		uint64_t end = st->u[0] + (st->u[1] << PAGE_SHIFT);
 
@@ -262,17 +268,18 @@ static enum sc_status exec_show_frames(struct sim *sim, const struct sc_stmt *st
 			end = sim->arena.size;
 		for (uint64_t pa = st->u[0]; pa < end; pa += PAGE_SIZE) {
 			frame_t f = frame_containing(pa);
-			enum frame_use u = frame_alloc_use_of(f);
+			enum frame_class c = frame_class_of(&fc, f);
 			struct page_info *info = get_page_info(f);
 
-			fprintf(sim->out, "  0x%09" PRIx64 " %s", pa, frame_use_name(u));
-			if (info && u >= FRAME_USE_ONE)
+			fprintf(sim->out, "  0x%09" PRIx64 " %s", pa, frame_class_name(c));
+			if (info && c >= FC_ONE && c <= FC_COW)
 				fprintf(sim->out, " (%" PRIu64 " reference%s)", page_info_refcount(info).count,
 					page_info_refcount(info).count == 1 ? "" : "s");
 			if (frame_eq(f, zero_frame()))
 				fprintf(sim->out, " (the zero frame)");
 			fputc('\n', sim->out);
 		}
+		frame_classes_free(&fc);
 		return SC_CONTINUE;
 	}
 	while (nframes / per_char > 64 * 32)
@@ -282,25 +289,26 @@ static enum sc_status exec_show_frames(struct sim *sim, const struct sc_stmt *st
 	print_size(sim->out, per_char << PAGE_SHIFT);
 	fprintf(sim->out, "), the busiest use in each:\n");
 	for (uint64_t g = 0; g < nframes; g += per_char) {
-		enum frame_use best = FRAME_USE_NONE;
+		enum frame_class best = FC_NOT_MANAGED;
 
 		if (g % (64 * per_char) == 0)
 			fprintf(sim->out, "  0x%09" PRIx64 " ", g << PAGE_SHIFT);
 		for (uint64_t f = g; f < g + per_char && f < nframes; f++) {
-			enum frame_use u = frame_alloc_use_of(frame_containing(f << PAGE_SHIFT));
+			enum frame_class c = frame_class_of(&fc, frame_containing(f << PAGE_SHIFT));
 
-			totals[u]++;
-			if (use_rank[u] > use_rank[best])
-				best = u;
+			totals[c]++;
+			if (class_rank[c] > class_rank[best])
+				best = c;
 		}
-		fputc(use_char[best], sim->out);
+		fputc(frame_class_char(best), sim->out);
 		if ((g / per_char) % 64 == 63 || g + per_char >= nframes)
 			fputc('\n', sim->out);
 	}
 	fprintf(sim->out, " ");
-	for (int u = 0; u < FRAME_USE_COUNT; u++)
-		fprintf(sim->out, " %c %s %" PRIu64 "%s", use_char[u], frame_use_name((enum frame_use)u),
-			totals[u], u + 1 < FRAME_USE_COUNT ? "," : "\n");
+	for (int c = 0; c < FC_COUNT; c++)
+		fprintf(sim->out, " %c %s %" PRIu64 "%s", frame_class_char((enum frame_class)c),
+			frame_class_name((enum frame_class)c), totals[c], c + 1 < FC_COUNT ? "," : "\n");
+	frame_classes_free(&fc);
 	return SC_CONTINUE;
 }
 
