@@ -416,8 +416,10 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 	flusher_flush(&fl);
 	mm_lock_release();
 	/* out of memory is the governor's to resolve, never a panic; it may kill, which takes
-	 * the mm lock: only now that it is released */
-	if (r == PF_OOM)
+	 * the mm lock: only now that it is released. Only for the process's own accesses: a
+	 * kernel copy (a supervisor fault on a user address) never kills; it fails with
+	 * EFAULT instead */
+	if (r == PF_OOM && (error_code & PF_ERR_U))
 		r = mm_oom_from_fault(as);
 	return r;
 }
