@@ -16,6 +16,7 @@ static const struct sc_command *const tables[] = {
 	access_commands,
 	fmap_commands,
 	mm_view_commands,
+	explain_commands,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
