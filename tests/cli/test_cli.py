@@ -334,7 +334,7 @@ def _():
     for want in ["cr3 -> t4_1000;", "t4_1000:e0:e -> t3_2000;", "t4_1000:e511:e -> t3_7000;",
                  "t2_3000:e1:e -> p2_200000;", "t3_7000:e0:e -> p3_800000000;",
                  "t1_4000:e0:e -> p1_5000;", "2 MiB page", "1 GiB page",
-                 "<b>PT table</b> at 0x4000", "0xffffff8000000000", "not present (raw 0x9006)"]:
+                 "<b>PT table at 0x4000</b>", "0xffffff8000000000", "not present (raw 0x9006)"]:
         check(want in g, want)
     check("t1_4000:e2:" not in g, "a not-present entry has no edge")
     if shutil.which("dot"):
