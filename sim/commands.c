@@ -17,6 +17,7 @@ static const struct sc_command *const tables[] = {
 	fmap_commands,
 	mm_view_commands,
 	explain_commands,
+	framemap_commands,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))
