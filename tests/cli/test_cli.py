@@ -476,6 +476,21 @@ def _():
         check(open(os.path.join(d, "pt.svg")).read().lstrip().startswith("<?xml"), "svg")
 
 
+@case("docs/tutorial.md: the fork and out-of-memory labs run as written")
+def _():
+    import re
+    text = open(os.path.join(ROOT, "docs", "tutorial.md")).read()
+    blocks = re.findall(r"\n\n((?:    machine .*\n)(?:    .*\n)+)", text)
+    kernel = [b for b in blocks if "kernel=off" not in b]
+    check(len(kernel) == 2, len(kernel))
+    d = tempfile.mkdtemp()
+    for b in kernel:
+        scn = "\n".join(l[4:] for l in b.splitlines()) + "\n"
+        rc, out, err = run(["run", "--audit", "-"], stdin=scn, cwd=d)
+        check(rc == 0, (scn, err))
+    check(os.path.exists(os.path.join(d, "fork.dot")), "fork.dot")
+
+
 # ---- the documentation cannot drift from `mmsim help` ----
 
 @case("docs/language.md documents every command `mmsim help` lists, and nothing more")
