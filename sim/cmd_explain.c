@@ -358,7 +358,9 @@ static enum sc_status exec_explain(struct sim *sim, const struct sc_stmt *st)
 				  "; %s)\n",
 			x.pa, size == 4096 ? "4 KiB" : size == (1u << 21) ? "2 MiB" : "1 GiB", frame, buf);
 		print_sharers(sim, p, x.pa & ~(uint64_t)0xfff);
-		fprintf(sim->out, "  kernel: not involved: no fault\n");
+		fprintf(sim->out, system_frozen() ? "  kernel: no fault, but the system is frozen: the "
+						    "access is not run\n"
+						  : "  kernel: not involved: no fault\n");
 		break;
 	}
 	case X86_GP:
