@@ -16,6 +16,8 @@ static const struct sc_command *const tables[] = {
 	access_commands,
 	fmap_commands,
 	mm_view_commands,
+	explain_commands,
+	framemap_commands,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

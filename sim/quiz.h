@@ -19,6 +19,8 @@ struct quiz_options {
 /* Each returns the exit status (0, or 2 with a message on err). */
 int quiz_translate(const struct quiz_options *o, FILE *out, FILE *err);
 int quiz_buddy(const struct quiz_options *o, FILE *out, FILE *err);
+/* Fork and copy-on-write, answered by running the steps through the simulated kernel. */
+int quiz_cow(const struct quiz_options *o, FILE *out, FILE *err);
 
 /* The command line: mmsim quiz KIND [--seed N] [-n COUNT] [-c]. */
 int quiz_main(int argc, char **argv, FILE *out, FILE *err);

@@ -11,7 +11,8 @@ static void quiz_usage(FILE *err)
 	fputs("usage: mmsim quiz translate|buddy|cow [--seed N] [-n COUNT] [-c]\n"
 	      "  translate  walk a random four-level page table by hand (physical address or fault)\n"
 	      "  buddy      predict the buddy allocator's answers and free lists\n"
-	      "  cow        copy-on-write after fork (needs the kernel's fork: not available yet)\n"
+	      "  cow        fork and copy-on-write: which frames are shared, their references,\n"
+	      "             rss and free frames, answered by the simulated kernel\n"
 	      "  --seed N   the problem's number (default 0): the same N, the same problem everywhere\n"
 	      "  -n COUNT   questions (translate, default 6, at most 16) or operations (buddy,\n"
 	      "             default 10, at most 32)\n"
@@ -66,8 +67,11 @@ int quiz_main(int argc, char **argv, FILE *out, FILE *err)
 	if (strcmp(kind, "buddy") == 0)
 		return quiz_buddy(&o, out, err);
 	if (strcmp(kind, "cow") == 0) {
-		fprintf(err, "mmsim: quiz cow needs the kernel's fork: not available yet\n");
-		return 2;
+		if (o.count) {
+			fprintf(err, "mmsim: quiz cow: -n does not apply (the seed sets the steps)\n");
+			return 2;
+		}
+		return quiz_cow(&o, out, err);
 	}
 	fprintf(err, "mmsim: quiz: unknown kind '%s'\n", kind);
 	quiz_usage(err);

@@ -10,7 +10,9 @@
 #include <string.h>
 
 #include "counters.h"
+#include "pressure.h"
 #include "scenario.h"
+#include "user_mm_view.h"
 
 struct json_run {
 	const char *file;
@@ -172,8 +174,65 @@ static void sec_checkpoints(FILE *out, const struct json_run *r)
 	fputc('}', out);
 }
 
+/* Every process the scenario created, in creation order: alive ones with their memory. */
+static void sec_processes(FILE *out, const struct json_run *r)
+{
+	static const char *const states[] = {"running", "exited", "killed"};
+
+	fputs("\"processes\": ", out);
+	if (!r->sim || !r->sim->booted) {
+		fputs("null", out);
+		return;
+	}
+	fputc('[', out);
+	for (size_t i = 0; i < r->sim->nprocs; i++) {
+		struct sim_process *p = &r->sim->procs[i];
+		bool alive = process_check_alive(p);
+
+		fputs(i ? ", {\"name\": " : "{\"name\": ", out);
+		json_string(out, p->name);
+		fprintf(out, ", \"alive\": %s, \"state\": \"%s\"", alive ? "true" : "false",
+			states[p->state]);
+		if (alive) {
+			struct addr_space_stats a;
+
+			addr_space_get_stats(p->as, &a);
+			fprintf(out,
+				", \"rss\": %" PRIu64 ", \"table_frames\": %" PRIu64 ", \"last_cpu\": %u"
+				", \"faults\": {\"demand_zero\": %" PRIu64 ", \"zero_frame\": %" PRIu64
+				", \"cow_copy\": %" PRIu64 ", \"cow_reuse\": %" PRIu64 ", \"shared\": %" PRIu64
+				", \"spurious\": %" PRIu64 ", \"segv\": %" PRIu64 ", \"oom\": %" PRIu64 "}",
+				addr_space_rss(p->as), addr_space_table_frames(p->as), p->last_cpu,
+				a.faults_demand_zero, a.faults_zero_mapped, a.faults_cow_copy,
+				a.faults_cow_reuse, a.faults_shared, a.faults_spurious, a.faults_segv,
+				a.faults_oom);
+		}
+		fputc('}', out);
+	}
+	fputc(']', out);
+}
+
+/* The pressure governor: state, watermarks, the reserve. */
+static void sec_pressure(FILE *out, const struct json_run *r)
+{
+	fputs("\"pressure\": ", out);
+	if (!r->sim || !r->sim->booted) {
+		fputs("null", out);
+		return;
+	}
+	fprintf(out,
+		"{\"state\": \"%s\", \"frozen\": %s, \"available_frames\": %" PRIu64
+		", \"reserve_frames\": %" PRIu64 ", \"reserve_pool\": %" PRIu64
+		", \"warning_below\": %" PRIu64 ", \"emergency_below\": %" PRIu64
+		", \"oom\": \"%s\"}",
+		pressure_state_name(pressure_state()), system_frozen() ? "true" : "false",
+		available_frames(), reserve_frames(), reserve_pool_frames(), warning_watermark(),
+		emergency_watermark(), r->sim->cfg.oom_picker ? "picker" : "auto");
+}
+
 static void (*const sections[])(FILE *, const struct json_run *) = {
-	sec_result, sec_failed, sec_machine, sec_counters, sec_cpus, sec_checkpoints, sec_messages,
+	sec_result, sec_failed, sec_machine, sec_counters, sec_processes, sec_pressure, sec_cpus,
+	sec_checkpoints, sec_messages,
 };
 
 static void print_report(FILE *out, const struct json_run *r)

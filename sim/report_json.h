@@ -2,8 +2,8 @@
  * `mmsim run --json`: one JSON object on standard output at the end of a run (or at its
  * failure) with what a grader needs: the file, the exit status, the failing line, every
  * global counter, each CPU's counters, the checkpoints, and what the scenario printed.
- * The object is built from sections, one function each (report_json.c); the kernel's
- * process list will be one more section.
+ * every process (name, alive, rss, table frames, fault counters) and the pressure
+ * governor's state. The object is built from sections, one function each (report_json.c).
  */
 #ifndef MMSIM_SIM_REPORT_JSON_H
 #define MMSIM_SIM_REPORT_JSON_H

@@ -185,6 +185,96 @@ def _():
     golden("frames.out", ["run", "tests/golden/frames.scn"])
 
 
+@case("golden: explain, show pagetables (tree and xv6), show mappings")
+def _():
+    golden("explain.out", ["run", "tests/golden/explain.scn"])
+    golden("teaching-09.out", ["run", "scenarios/teaching/09-cow-fork-refcounts.scn"])
+    golden("teaching-11.out", ["run", "scenarios/teaching/11-mprotect-segv.scn"])
+
+
+@case("explain: the kernel's intent matches what the access then does, and nothing changes")
+def _():
+    import re
+    base = ("machine memory=32M\nspawn a\nmmap a 0x400000 16K rw\nwrite a 0x400000 1\n"
+            "read a 0x401000\nfork a b\nmprotect a 0x403000 4K r\n")
+    cases = [("a 0x400000 write", "copy-on-write copy", "ok"),
+             ("a 0x401000 read", "not involved", "ok"),
+             ("a 0x401000 write", "copy-on-write of the zero frame", "ok"),
+             ("a 0x402000 write", "demand-zero", "ok"),
+             ("a 0x402000 read", "zero frame:", "ok"),
+             ("a 0x403000 write", "segv: protection", "segv"),
+             ("a 0x404000 read", "segv: no grant", "segv"),
+             ("a 0x8000_0000_0000 read", "#GP", "segv")]
+    for what, intent, result in cases:
+        rc, out, err = run(["run", "-"], stdin=base + f"checkpoint x\nexplain {what}\nexplain {what}\nexpect free_frames == x\n")
+        check(rc == 0 and err == "", (what, rc, err))
+        rest = out[out.index("a: explain"):]
+        head = rest.splitlines()[0] + "\n"
+        first, second = rest.split(head)[1:3]
+        check(first == second, (what, "explain changed something"))
+        check(intent in first and re.search(r"^  -> " + result, first, re.M), (what, first))
+        kind = what.split()[2]
+        access = {"read": "read", "write": "write 0 0", "fetch": "exec"}[kind]
+        a, va = what.split()[:2]
+        access_line = f"expect {access.split()[0]} {a} {va} {'0 ' if kind == 'write' else ''}-> {result}\n"
+        rc, out, err = run(["run", "-"], stdin=base + access_line)
+        check(rc == 0, (what, access_line, err))
+    # a later intent for the CoW reuse: after b copies, a is the last owner
+    rc, out, err = run(["run", "-"], stdin=base + "write b 0x400000 2\nexplain a 0x400000 write\n")
+    check(rc == 0 and "copy-on-write reuse" in out, out)
+    rc, out, err = run(["run", "-"], stdin=base + "explain a 0x400000 frob\n")
+    check(rc == 2 and "expected read|write|fetch|exec, not 'frob'" in err, err)
+
+
+@case("show dot A B: two processes after fork, the shared frames drawn once")
+def _():
+    import re, shutil
+    d = tempfile.mkdtemp()
+    scn = ("machine memory=32M\nspawn a\nmmap a 0x400000 16K rw\ntouch a 0x400000 8K write\n"
+           "fork a b\nwrite b 0x401000 3\nshow dot f.dot a b svg=0\nshow dot g.dot a svg=0\n")
+    rc, out, err = run(["run", "-"], stdin=scn, cwd=d)
+    check(rc == 0 and "show dot: 8 tables written to f.dot" in out, (rc, out, err))
+    g = open(os.path.join(d, "f.dot")).read()
+    check("subgraph cluster_0" in g and "subgraph cluster_1" in g and 'label="process b"' in g, g[:400])
+    shared = re.findall(r"-> (p1_[0-9a-f]+);", g)
+    check(len(shared) == 4 and len(set(shared)) == 3, shared)
+    check(g.count("copy-on-write, 2 refs") == 1 and g.count("private, 1 ref") == 2, g)
+    check("(user half: entries 0..255)" in g and "e256" not in g, "kernel half drawn")
+    one = open(os.path.join(d, "g.dot")).read()
+    check("process a" in one and "process b" not in one, one[:300])
+    rc, _, err = run(["run", "-"], stdin="machine memory=32M\nspawn a\nshow dot f.dot\n")
+    check(rc == 2 and "name the process" in err, err)
+    rc, _, err = run(["run", "-"], stdin="machine kernel=off\nshow dot f.dot a\n")
+    check(rc == 2 and "processes exist only with the kernel" in err, err)
+    if shutil.which("dot"):
+        rc, out, err = run(["run", "-"], stdin=scn.replace("f.dot a b svg=0", "f.dot a b"), cwd=d)
+        check(rc == 0 and "drawn as f.svg" in out, out)
+
+
+@case("show framemap: one square per frame, the legend counts them all")
+def _():
+    import re
+    import xml.etree.ElementTree as ET
+    d = tempfile.mkdtemp()
+    scn = ("machine memory=8M\nspawn a\nmmap a 0x400000 16K rw\nmmap a 0x600000 4K rw shared populate\n"
+           "touch a 0x400000 8K write\nread a 0x402000\nfork a b\nwrite b 0x400000 1\n"
+           "show framemap fm.svg\n")
+    rc, out, err = run(["run", "-"], stdin=scn, cwd=d)
+    check(rc == 0 and err == "", (rc, err))
+    check("show framemap: 2048 frames drawn to fm.svg:" in out and " cow 1," in out
+          and " shared 1," in out and " zero 1," in out and " private 2," in out, out)
+    root = ET.parse(os.path.join(d, "fm.svg")).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    cells = [r for r in root.iter(ns + "rect") if r.find(ns + "title") is not None]
+    check(len(cells) == 2048, len(cells))
+    counts = [int(m) for m in re.findall(r">(\d+) frames<", open(os.path.join(d, "fm.svg")).read())]
+    check(sum(counts) == 2048, counts)
+    rc, out, err = run(["run", "-"], stdin="machine memory=256M\nshow framemap big.svg\n", cwd=d)
+    check(rc == 0 and "65536 frames" in out, out)
+    svg = open(os.path.join(d, "big.svg")).read()
+    check("one square = 4 frames" in svg and svg.count("<title>") == 16384, "aggregation")
+
+
 @case("golden: show tlb and show cpu")
 def _():
     golden("two-cpus.out", ["run", "scenarios/hw/15-two-cpus.scn"])
@@ -280,13 +370,40 @@ def _():
         check("-> ?" in problem and "free lists:" in solved, seed)
 
 
-@case("quiz cow needs fork; bad quiz arguments exit 2")
+@case("quiz cow: golden seeds 1..3, every answer re-checked by running the printed steps")
 def _():
-    rc, out, err = run(["quiz", "cow", "--seed", "1"])
-    check(rc == 2 and out == "" and "needs the kernel's fork: not available yet" in err, (rc, err))
+    import re
+    for seed in (1, 2, 3):
+        problem, solved = quiz_golden("cow", seed)
+        steps = re.findall(r"^    (\S.*)$", solved.split("Check with")[1], re.M)
+        check(steps[0] == "machine memory=32M" and any(l.startswith("fork") for l in steps), steps)
+        procs = ["p", "c", "g"]
+        lines = list(steps)
+        for page, row in re.findall(r"^  page (\d+) \(0x[0-9a-f]+\):(.*)$", solved, re.M):
+            va = hex(0x400000 + 4096 * int(page))
+            cells = re.findall(r"(\w) -> (-|([A-Z]) \((?:\w+|zero frame), (\d+) refs?\))", row)
+            for name, cell, letter, refs in cells:
+                if cell != "-":
+                    lines.append(f"expect refcount {name} {va} == {refs}")
+            for (n1, c1, l1, _), (n2, c2, l2, _) in zip(cells, cells[1:]):
+                if c1 != "-" and c2 != "-":
+                    lines.append(f"expect {'same' if l1 == l2 else 'different'}_frame {n1} {va} {n2} {va}")
+        for name, rss in re.findall(r"(\w) -> (\d+)", re.search(r"^  rss:(.*)$", solved, re.M).group(1)):
+            lines.append(f"expect rss {name} == {rss}")
+        free = re.search(r"free frames at the end -> (\d+)", solved).group(1)
+        lines.append(f"expect free_frames == {free}")
+        rc, out, err = run(["run", "--audit", "-"], stdin="\n".join(lines) + "\n")
+        check(rc == 0, (seed, err))
+    a, b = run(["quiz", "cow", "--seed", "9"])[1], run(["quiz", "cow", "--seed", "10"])[1]
+    check(a != b and a == run(["quiz", "cow", "--seed", "9"])[1], "seeding")
+
+
+@case("bad quiz arguments exit 2")
+def _():
     for args, msg in ((["quiz"], "which one?"), (["quiz", "frob"], "unknown kind 'frob'"),
                       (["quiz", "translate", "--seed"], "--seed needs a number"),
                       (["quiz", "translate", "-n", "17"], "at most 16 questions"),
+                      (["quiz", "cow", "-n", "3"], "-n does not apply"),
                       (["quiz", "buddy", "--frob"], "unknown option '--frob'")):
         rc, out, err = run(args)
         check(rc == 2 and msg in err, (args, rc, err))
@@ -321,6 +438,22 @@ def _():
     check(rc == 2 and d["failed"] == {"line": 2, "statement": None} and d["cpus"] is None, d)
 
 
+@case("run --json: the process list and the pressure governor")
+def _():
+    rc, d, err = run_json("machine memory=8M oom=auto\nspawn a\nspawn b\nmmap a 0x400000 3M rw\n"
+                          "touch a 0x400000 3M write\nmmap b 0x400000 1M rw\ntouch b 0x400000 1M write\n")
+    check(rc == 0, err)
+    procs = {p["name"]: p for p in d["processes"]}
+    check(procs["a"]["alive"] is False and procs["a"]["state"] == "killed" and "rss" not in procs["a"], procs)
+    b = procs["b"]
+    check(b["alive"] and b["rss"] == 256 and b["table_frames"] == 4 and b["faults"]["demand_zero"] == 256, b)
+    p = d["pressure"]
+    check(p["oom"] == "auto" and p["state"] in ("normal", "warning", "emergency") and p["reserve_frames"] > 0
+          and p["available_frames"] == d["counters"]["available_frames"], p)
+    rc, d, err = run_json("machine kernel=off\npoke 0 1\n")
+    check(d["processes"] is None and d["pressure"] is None, d)
+
+
 # ---- show dot ----
 
 @case("show dot: tables, entries and pages of the tree from CR3, an SVG when dot exists")
@@ -334,13 +467,28 @@ def _():
     for want in ["cr3 -> t4_1000;", "t4_1000:e0:e -> t3_2000;", "t4_1000:e511:e -> t3_7000;",
                  "t2_3000:e1:e -> p2_200000;", "t3_7000:e0:e -> p3_800000000;",
                  "t1_4000:e0:e -> p1_5000;", "2 MiB page", "1 GiB page",
-                 "<b>PT table</b> at 0x4000", "0xffffff8000000000", "not present (raw 0x9006)"]:
+                 "<b>PT table at 0x4000</b>", "0xffffff8000000000", "not present (raw 0x9006)"]:
         check(want in g, want)
     check("t1_4000:e2:" not in g, "a not-present entry has no edge")
     if shutil.which("dot"):
         rc, out, err = run(["run", "-"], stdin=scn + "show dot pt.dot\n", cwd=d)
         check(rc == 0 and "drawn as pt.svg" in out, out)
         check(open(os.path.join(d, "pt.svg")).read().lstrip().startswith("<?xml"), "svg")
+
+
+@case("docs/tutorial.md: the fork and out-of-memory labs run as written")
+def _():
+    import re
+    text = open(os.path.join(ROOT, "docs", "tutorial.md")).read()
+    blocks = re.findall(r"\n\n((?:    machine .*\n)(?:    .*\n)+)", text)
+    kernel = [b for b in blocks if "kernel=off" not in b]
+    check(len(kernel) == 2, len(kernel))
+    d = tempfile.mkdtemp()
+    for b in kernel:
+        scn = "\n".join(l[4:] for l in b.splitlines()) + "\n"
+        rc, out, err = run(["run", "--audit", "-"], stdin=scn, cwd=d)
+        check(rc == 0, (scn, err))
+    check(os.path.exists(os.path.join(d, "fork.dot")), "fork.dot")
 
 
 # ---- the documentation cannot drift from `mmsim help` ----
