@@ -4,7 +4,9 @@
  *
  * Invariants kept here:
  * - P1 a fault with no grant, against the grant's protection, on a non-user address or with
- *   the reserved-bit flag is PF_SEGV, and changes nothing;
+ *   the reserved-bit flag is PF_SEGV, and changes nothing; this covers PROT_NONE pages that
+ *   keep their frame in a protnone entry (mapper.h M8): the processor sees P=0 and faults,
+ *   the grant (prot 0) refuses every access, and the entry stays as it is;
  * - P3 a fault on a PTE that already allows the access (a stale TLB entry) succeeds with no
  *   allocation and no refcount change (it only invalidates the page on this CPU);
  * - P4 no exhaustion panics: a frame or table that cannot be had is PF_OOM, with the state
@@ -88,7 +90,7 @@ static bool frame_is_zero(frame_t f)
 }
 
 /* A frame may be writable: unmanaged (physical) memory, One or Shared. */
-static bool frame_may_write(frame_t f)
+bool mm_frame_may_write(frame_t f)
 {
 	struct page_info *info = get_page_info(f);
 
@@ -327,7 +329,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 		       (unsigned long long)va, access_name(acc));
 		return PF_OK;
 	}
-	if (acc == MM_ACCESS_WRITE && !frame_may_write(f)) {
+	if (acc == MM_ACCESS_WRITE && !mm_frame_may_write(f)) {
 		/* copy-on-write (or the zero frame): only private memory holds such frames */
 		frame_t copy;
 
@@ -350,7 +352,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 		page_flags_t nf = want;
 		struct page_info *info = get_page_info(f);
 
-		if (!frame_may_write(f))
+		if (!mm_frame_may_write(f))
 			nf &= ~(page_flags_t)PG_WRITABLE;
 		KASSERT(mapper_remap(&as->mapper, va, nf, NULL) == MAP_OK, "fault: remap failed");
 		mm_local_invlpg(as, va);
