@@ -32,10 +32,11 @@
 #include "page_info.h"
 #include "platform.h"
 
-/* A fresh One frame with a copy of frame src; FRAME_NONE if none can be had. */
+/* A fresh One frame with a copy of frame src (allocated without zeroing: the copy writes
+ * every byte); FRAME_NONE if none can be had. */
 static frame_t copy_frame(frame_t src)
 {
-	struct frame_or_error nf = init_frame(REFCOUNT_ONE_INIT);
+	struct frame_or_error nf = init_frame_fill(REFCOUNT_ONE_INIT, FRAME_FILL_NONE);
 
 	if (nf.error != MM_OK)
 		return FRAME_NONE;

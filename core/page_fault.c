@@ -13,8 +13,10 @@
  *   unchanged (a frame taken for the fault is given back);
  * - R2/R5 a Cow frame (count >= 2, or the zero frame) is never mapped writable: a read fault
  *   on private memory maps the zero frame read-only (add_ref Cow), a write on it or on a
- *   Cow(n) frame copies into a fresh frame (allocated zeroed: nothing is copied from the zero
- *   frame), a write on a One frame makes it writable in place with no allocation (F3);
+ *   Cow(n) frame copies into a fresh frame (a zeroed one for the zero frame, nothing is
+ *   copied; otherwise a frame allocated without zeroing, entirely overwritten by the copy
+ *   before it is mapped), a write on a One frame makes it writable in place with no
+ *   allocation (F3);
  * - shared memory (AllocatedShared) maps real frames only, so the pages a fork shares stay
  *   shared; borrowed pages (External, FmapBorrowed) are taken from the source space with a
  *   Shared reference under the mm lock, so the frame cannot vanish between the lookup and the
@@ -109,14 +111,17 @@ static void replace_pte(struct addr_space *as, uint64_t va, frame_t nf, page_fla
 	flusher_free(fl, old.frame);
 }
 
-/* A fresh zeroed One frame with a copy of old (unless old is the zero frame). */
+/* A fresh One frame with the contents of old: zeroed for the zero frame, else allocated
+ * without zeroing and copied over (every byte is written before it is mapped). */
 static frame_t copy_of(frame_t old)
 {
-	struct frame_or_error r = init_frame(REFCOUNT_ONE_INIT);
+	bool zero = frame_is_zero(old);
+	struct frame_or_error r =
+		init_frame_fill(REFCOUNT_ONE_INIT, zero ? FRAME_FILL_ZERO : FRAME_FILL_NONE);
 
 	if (r.error != MM_OK)
 		return FRAME_NONE;
-	if (!frame_is_zero(old))
+	if (!zero)
 		kmemcpy(phys_to_virt(r.frame.base), phys_to_virt(old.base), PAGE_SIZE);
 	return r.frame;
 }

@@ -826,6 +826,63 @@ START_TEST(test_protnone_audit)
 }
 END_TEST
 
+/* Give the allocator back n frames full of 0xaa: the next allocations reuse them. */
+static void dirty_free_frames(frame_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		v[i] = allocate_frame();
+		ck_assert(!frame_is_none(v[i]));
+		memset(phys_to_virt(v[i].base), 0xaa, PAGE_SIZE);
+	}
+	for (size_t i = n; i-- > 0;)
+		deallocate_frame(v[i]);
+}
+
+static bool among(const frame_t *v, size_t n, paddr_t pa)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].base == (pa & ~PAGE_MASK))
+			return true;
+	return false;
+}
+
+/* A copy-on-write copy takes a frame without zeroing it: every byte must come from the
+ * source. A copy of the zero frame must still read zero. Both are checked on frames the
+ * allocator hands out dirty. */
+START_TEST(test_cow_copy_on_dirty_frames)
+{
+	struct addr_space *a = spawn(), *b;
+	frame_t dirty[16];
+	const uint64_t *p;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x2000, RW, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x400000, 0x1234);
+	uwrite(0x400ff8, 0x5678);
+	ck_assert_uint_eq(uread(0x401000), 0); /* the zero frame */
+	ck_assert_int_eq(mm_fork(a, &b), MM_STATUS_OK);
+	dirty_free_frames(dirty, 16);
+	uwrite(0x400008, 0x9abc); /* a copy of a Cow(2) frame */
+	ck_assert(among(dirty, 16, look(a, 0x400000).pa));
+	p = phys_to_virt(look(a, 0x400000).pa);
+	for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+		ck_assert_uint_eq(p[i], i == 0 ? 0x1234 : i == 1 ? 0x9abc : i == 511 ? 0x5678 : 0);
+	dirty_free_frames(dirty, 16);
+	uwrite(0x401010, 0xdef0); /* a copy of the zero frame */
+	ck_assert(among(dirty, 16, look(a, 0x401000).pa));
+	p = phys_to_virt(look(a, 0x401000).pa);
+	for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+		ck_assert_uint_eq(p[i], i == 2 ? 0xdef0 : 0);
+	addr_space_switch(b);
+	ck_assert_uint_eq(uread(0x400008), 0);
+	ck_assert_uint_eq(uread(0x400000), 0x1234);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	addr_space_destroy(b);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("user_mm");
@@ -850,6 +907,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_protnone_fork_isolation);
 	tcase_add_test(tc, test_protnone_shared_borrowed_transfer);
 	tcase_add_test(tc, test_protnone_audit);
+	tcase_add_test(tc, test_cow_copy_on_dirty_frames);
 	suite_add_tcase(s, tc);
 	return s;
 }
