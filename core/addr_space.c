@@ -205,7 +205,8 @@ page_flags_t grant_leaf_flags(const struct grant *g)
 	return f;
 }
 
-bool mm_next_leaf(const struct mapper *m, uint64_t va, uint64_t end, uint64_t *found)
+static bool next_entry(const struct mapper *m, uint64_t va, uint64_t end, bool protnone,
+		       uint64_t *found)
 {
 	while (va < end) {
 		paddr_t table = m->root.base;
@@ -217,6 +218,11 @@ bool mm_next_leaf(const struct mapper *m, uint64_t va, uint64_t end, uint64_t *f
 
 			if (!pte_present(e)) {
 				uint64_t step = pt_level_size(lvl);
+
+				if (protnone && pte_is_protnone(e, lvl)) {
+					*found = va & ~PAGE_MASK;
+					return true;
+				}
 				uint64_t next = (va & ~(step - 1)) + step;
 
 				if (next <= va)
@@ -234,6 +240,16 @@ bool mm_next_leaf(const struct mapper *m, uint64_t va, uint64_t end, uint64_t *f
 	return false;
 }
 
+bool mm_next_leaf(const struct mapper *m, uint64_t va, uint64_t end, uint64_t *found)
+{
+	return next_entry(m, va, end, false, found);
+}
+
+bool mm_next_entry(const struct mapper *m, uint64_t va, uint64_t end, uint64_t *found)
+{
+	return next_entry(m, va, end, true, found);
+}
+
 void mm_unmap_page(struct addr_space *as, uint64_t va, struct flusher *fl)
 {
 	struct mapped_leaf leaf;
@@ -241,17 +257,19 @@ void mm_unmap_page(struct addr_space *as, uint64_t va, struct flusher *fl)
 
 	KASSERT(r == MAP_OK, "mm: unmap of %#llx: %s", (unsigned long long)va, map_result_name(r));
 	KASSERT(leaf.level == PT_LEVEL_PT, "mm: a huge user page at %#llx", (unsigned long long)va);
+	/* a protnone entry was never cached, but the tables it kept may be released: the
+	 * shootdown covers the paging-structure caches for va (M6) */
 	flusher_page(fl, va);
 	if (get_page_info(leaf.frame))
 		flusher_free(fl, leaf.frame);
 }
 
-/* Unmap every present page of [start, end) (inside one grant or not). */
+/* Unmap every present page and protnone entry of [start, end) (inside one grant or not). */
 static void unmap_pages(struct addr_space *as, uint64_t start, uint64_t end, struct flusher *fl)
 {
 	uint64_t va = start;
 
-	while (mm_next_leaf(&as->mapper, va, end, &va)) {
+	while (mm_next_entry(&as->mapper, va, end, &va)) {
 		mm_unmap_page(as, va, fl);
 		va += PAGE_SIZE;
 	}
@@ -282,6 +300,7 @@ void mm_unmap_range(struct addr_space *as, uint64_t start, uint64_t end, struct 
 	}
 }
 
+/* A present leaf or a protnone entry (M8): either holds one reference of its frame. */
 static void destroy_leaf(void *ctx, uint64_t va, pte_t entry, unsigned level)
 {
 	frame_t f = { pte_address(entry, level) };

@@ -5,15 +5,19 @@
  * What it proves, under the mm lock (so no system call or fault is halfway):
  * - G1/G2 per space (ug_audit): grants sorted and disjoint, holes their exact complement,
  *   both hole indexes the same set;
- * - R4 every present user PTE lies inside a grant; R3 its rights are within the grant's
- *   protection (no present page in a PROT_NONE grant); it is a 4 KiB leaf;
+ * - R4 every present user PTE and every protnone entry (mapper.h M8) lies inside a grant;
+ *   R3 a present PTE's rights are within the grant's protection (no present page in a
+ *   PROT_NONE grant), and protnone entries exist only in PROT_NONE grants; both are 4 KiB;
  * - R2 no writable PTE maps a Cow frame; R5 the zero frame is never writable and reads zero;
  *   shared grants never map Cow frames or the zero frame (F1 depends on it); phys= grants
  *   map exactly their physical page, which the allocator does not manage; every other PTE
  *   maps a referenced (not free, not U0) frame;
- * - R1 every counted frame's reference count equals the number of present user PTEs mapping
- *   it in all spaces, plus the zero frame's base reference (with raii holders alive, at
- *   least that many), and no frame holds references nobody maps (leaked references);
+ * - R1 every counted frame's reference count equals the number of present user PTEs plus
+ *   protnone entries holding it in all spaces (a PROT_NONE page keeps its frame and its
+ *   reference), plus the kernel's holders: the zero frame's base reference, and with raii
+ *   holders alive at least that many; no frame holds references nobody maps (leaked
+ *   references). Protnone entries map their frame like PTEs otherwise too: never a free or
+ *   U0 frame, the exact physical page in a phys= grant, no Cow frame in a shared grant;
  * - M5 each space's table count is what its tables are;
  * - pins of every file server = FmapBorrowed grants of all spaces naming it; the references
  *   of every live space = 1 + the External/FmapBorrowed grants naming it.
@@ -105,6 +109,7 @@ static bool check_table(void *ctx, frame_t t, unsigned level, uint64_t va)
 	return true;
 }
 
+/* A present leaf, or a protnone entry (pte_present false): the frame it holds is counted. */
 static bool check_leaf(void *ctx, uint64_t va, pte_t e, unsigned level)
 {
 	struct leaf_check *c = ctx;
@@ -112,16 +117,22 @@ static bool check_leaf(void *ctx, uint64_t va, pte_t e, unsigned level)
 	page_flags_t f = pte_flags(e, level);
 	frame_t fr = { pte_address(e, level) };
 	struct page_info *info = get_page_info(fr);
-	bool writable = f & PG_WRITABLE;
+	bool present = pte_present(e);
+	bool writable = present && (f & PG_WRITABLE);
 
 	if (level != PT_LEVEL_PT)
 		return fail(c, "a level-%u leaf at %#llx (user pages are 4 KiB)", level,
 			    (unsigned long long)va);
 	if (!g)
-		return fail(c, "R4: PTE at %#llx (frame %#llx) outside every grant",
-			    (unsigned long long)va, (unsigned long long)fr.base);
-	if (!(f & PG_USER) || !g->prot || (writable && !(g->prot & MM_PROT_WRITE)) ||
-	    (!(f & PG_NO_EXEC) && !(g->prot & MM_PROT_EXEC)))
+		return fail(c, "R4: %s at %#llx (frame %#llx) outside every grant",
+			    present ? "PTE" : "protnone entry", (unsigned long long)va,
+			    (unsigned long long)fr.base);
+	if (!present && g->prot)
+		return fail(c, "R3: protnone entry at %#llx (frame %#llx) in a grant with protection %#x",
+			    (unsigned long long)va, (unsigned long long)fr.base, g->prot);
+	if (!(f & PG_USER) ||
+	    (present && (!g->prot || (writable && !(g->prot & MM_PROT_WRITE)) ||
+			 (!(f & PG_NO_EXEC) && !(g->prot & MM_PROT_EXEC)))))
 		return fail(c, "R3: PTE at %#llx has rights %#x beyond the grant's protection %#x",
 			    (unsigned long long)va, f, g->prot);
 	if (g->kind == PROVIDER_PHYS_BORROWED) {
@@ -175,7 +186,7 @@ static bool count_leaf(void *ctx, uint64_t va, pte_t e, unsigned level)
 static uint64_t ptes_mapping(frame_t f)
 {
 	uint64_t ctx[2] = { f.base, 0 };
-	struct mapper_visitor v = { NULL, count_leaf, ctx };
+	struct mapper_visitor v = { NULL, count_leaf, ctx, count_leaf };
 
 	for (struct addr_space *as = mm_registry_first(); as; as = as->next)
 		mapper_visit(&as->mapper, MAPPER_VISIT_USER, &v);
@@ -206,7 +217,7 @@ static bool check_counts(char *buf, size_t len)
 			if (rc.count == expect || (raii && rc.count > expect))
 				continue;
 			kformat(buf, len,
-				"R1: frame %#llx has %llu reference%s but %llu user PTE%s map it%s",
+				"R1: frame %#llx has %llu reference%s but %llu user PTE%s (protnone entries included) map it%s",
 				(unsigned long long)pa, (unsigned long long)rc.count,
 				rc.count == 1 ? "" : "s", (unsigned long long)ptes, ptes == 1 ? "" : "s",
 				frame_eq(f, zero_frame()) ? " (+1 base reference: the zero frame)" : "");
@@ -264,7 +275,7 @@ bool mm_audit(char *buf, size_t len)
 	}
 	for (struct addr_space *as = mm_registry_first(); ok && as; as = as->next) {
 		struct leaf_check c = { as, buf, len, true, 0 };
-		struct mapper_visitor v = { check_table, check_leaf, &c };
+		struct mapper_visitor v = { check_table, check_leaf, &c, check_leaf };
 		size_t n = kformat(buf, len, "%s: ", addr_space_name(as));
 
 		if (n >= len || !ug_audit(&as->grants, buf + n, len - n)) {

@@ -146,11 +146,18 @@ struct addr_space *as_current_on(unsigned cpu);
 /* The served range of as overlaps [start, end) and is pinned. */
 bool as_range_pinned(const struct addr_space *as, uint64_t start, uint64_t end);
 
-/* Leaf flags of the pages of g (0 for PROT_NONE: nothing is ever mapped). */
+/* Leaf flags of the pages of g (0 for PROT_NONE: nothing is ever present; pages that have a
+ * frame keep it in a protnone entry, mapper.h M8). */
 page_flags_t grant_leaf_flags(const struct grant *g);
 
 /* The next present user leaf in [va, end): true with its address in *found. */
 bool mm_next_leaf(const struct mapper *m, uint64_t va, uint64_t end, uint64_t *found);
+/* The next present user leaf or protnone entry in [va, end). */
+bool mm_next_entry(const struct mapper *m, uint64_t va, uint64_t end, uint64_t *found);
+
+/* A frame may be mapped writable: unmanaged (physical) memory, One or Shared, never the zero
+ * frame (page_fault.c). */
+bool mm_frame_may_write(frame_t f);
 
 /* ---- the flusher (tlb_flush.c) ----------------------------------------------------------- */
 
@@ -193,7 +200,7 @@ void tlb_shootdown_interrupt(unsigned vector);
 
 /* ---- shared operations ------------------------------------------------------------------- */
 
-/* Unmap one present page of as (frames and tables released through fl). */
+/* Unmap one present page or protnone entry of as (frames and tables released through fl). */
 void mm_unmap_page(struct addr_space *as, uint64_t va, struct flusher *fl);
 /* Unmap [start, end) of as, splitting grants at the ends (needs 2 reserved slots), releasing
  * provider resources. No pinned check here. */

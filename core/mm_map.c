@@ -12,12 +12,18 @@
  * - mprotect follows Linux: ENOMEM if part of the range is not mapped; upgrades beyond the
  *   grant's max_prot (borrowed memory: the protection it was borrowed with) are EPERM;
  *   write permission is never added to present PTEs (it is granted lazily by the fault
- *   handler, which keeps copy-on-write and the zero frame read-only); PROT_NONE unmaps the
- *   present pages (x86 has no present encoding for it);
+ *   handler, which keeps copy-on-write and the zero frame read-only); PROT_NONE has no present
+ *   encoding on x86, so a present page becomes a protnone entry that keeps its frame and its
+ *   reference (mapper.h M8, as Linux's _PAGE_PROTNONE): every access faults and is refused,
+ *   and a later mprotect to an accessible protection makes the same frame present again, so
+ *   the contents survive. Write comes back only if the page had it and the frame may still
+ *   be written (a frame that became copy-on-write meanwhile, after a fork, or the zero frame
+ *   comes back read-only); munmap, exit, fork and transfer treat protnone entries like
+ *   present pages;
  * - a served file range with pins may not be unmapped, protected or moved by its server
  *   (EBUSY);
- * - transfer moves the PTEs with their exact rights: copy-on-write pages and the zero frame
- *   stay read-only in the destination (F4), refcounts unchanged;
+ * - transfer moves the PTEs (and protnone entries) with their exact rights: copy-on-write
+ *   pages and the zero frame stay read-only in the destination (F4), refcounts unchanged;
  * - borrow and transfer never replace: an occupied destination is EEXIST.
  */
 #include "boot_memory.h"
@@ -237,21 +243,46 @@ static bool range_covered(struct addr_space *as, uint64_t start, uint64_t end)
 	return pos >= end;
 }
 
+/* The protnone entry at va becomes present again with the rights want allows. */
+static void restore_page(struct addr_space *as, uint64_t va, page_flags_t want)
+{
+	struct mapped_leaf kept;
+	page_flags_t nf = want;
+
+	KASSERT(mapper_protnone_get(&as->mapper, va, &kept) == MAP_OK, "mprotect: lost entry");
+	/* as for present pages, write is never added; and a frame that became copy-on-write
+	 * while the page was inaccessible (a fork) comes back read-only (R2) */
+	if (!(kept.flags & PG_WRITABLE) || !mm_frame_may_write(kept.frame))
+		nf &= ~(page_flags_t)PG_WRITABLE;
+	KASSERT(mapper_protnone_restore(&as->mapper, va, nf, NULL) == MAP_OK,
+		"mprotect: restore failed");
+	/* nothing to invalidate: a not-present entry is never cached */
+}
+
 static void protect_pages(struct addr_space *as, const struct grant *g, struct flusher *fl)
 {
 	page_flags_t want = grant_leaf_flags(g);
 	uint64_t va = g->start;
 
-	while (mm_next_leaf(&as->mapper, va, grant_end(g), &va)) {
+	while (mm_next_entry(&as->mapper, va, grant_end(g), &va)) {
 		struct translation t;
 		page_flags_t nf = want, old;
 
-		if (!want) {
-			mm_unmap_page(as, va, fl);
+		if (mapper_translate(&as->mapper, va, &t) != MAP_OK) {
+			/* a protnone entry: it stays one for PROT_NONE */
+			if (want)
+				restore_page(as, va, want);
 			va += PAGE_SIZE;
 			continue;
 		}
-		KASSERT(mapper_translate(&as->mapper, va, &t) == MAP_OK, "mprotect: lost page");
+		if (!want) {
+			/* the frame and its reference stay, the translation goes (M8) */
+			KASSERT(mapper_protnone(&as->mapper, va, NULL) == MAP_OK,
+				"mprotect: protnone failed");
+			flusher_page(fl, va);
+			va += PAGE_SIZE;
+			continue;
+		}
 		if (!(t.leaf.flags & PG_WRITABLE))
 			nf &= ~(page_flags_t)PG_WRITABLE; /* write is granted lazily by the fault path */
 		KASSERT(mapper_remap(&as->mapper, va, nf, &old) == MAP_OK, "mprotect: remap failed");
@@ -358,6 +389,20 @@ out:
 #define MOVE_FLAGS (PG_PRESENT | PG_WRITABLE | PG_USER | PG_NO_EXEC | PG_WRITE_THROUGH | \
 		    PG_CACHE_DISABLE)
 
+/* Copy the present leaf or protnone entry of src at va to dst at dva (no reference taken). */
+static enum map_result move_copy(struct addr_space *src, uint64_t va, struct addr_space *dst,
+				 uint64_t dva)
+{
+	struct translation t;
+	struct mapped_leaf kept;
+
+	if (mapper_translate(&src->mapper, va, &t) == MAP_OK)
+		return mapper_map(&dst->mapper, dva, t.leaf.frame, t.leaf.flags & MOVE_FLAGS);
+	KASSERT(mapper_protnone_get(&src->mapper, va, &kept) == MAP_OK, "transfer: lost page");
+	return mapper_map_protnone(&dst->mapper, dva, kept.frame,
+				   kept.flags & MOVE_FLAGS & PG_PROTNONE_KEPT_FLAGS);
+}
+
 enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct addr_space *dst,
 			   uint64_t dst_addr, uint64_t size)
 {
@@ -394,18 +439,14 @@ enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct add
 	flusher_init(&dfl, dst);
 	va = src_addr;
 	moved_end = src_addr;
-	while (mm_next_leaf(&src->mapper, va, send, &va)) {
-		struct translation t;
-		enum map_result m;
+	while (mm_next_entry(&src->mapper, va, send, &va)) {
+		enum map_result m = move_copy(src, va, dst, dst_addr + (va - src_addr));
 
-		KASSERT(mapper_translate(&src->mapper, va, &t) == MAP_OK, "transfer: lost page");
-		m = mapper_map(&dst->mapper, dst_addr + (va - src_addr), t.leaf.frame,
-			       t.leaf.flags & MOVE_FLAGS);
 		if (m != MAP_OK) {
 			KASSERT(m == MAP_ENOMEM, "transfer: map: %s", map_result_name(m));
 			/* undo: the copies go away, no reference was taken for them */
 			uint64_t back = src_addr;
-			while (mm_next_leaf(&src->mapper, back, va, &back)) {
+			while (mm_next_entry(&src->mapper, back, va, &back)) {
 				KASSERT(mapper_unmap(&dst->mapper, dst_addr + (back - src_addr), NULL,
 						     flusher_rel(&dfl), NULL) == MAP_OK,
 					"transfer: undo");
@@ -423,7 +464,7 @@ enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct add
 	/* phase 2: the source loses them (no reference changes hands) */
 	flusher_init(&sfl, src);
 	va = src_addr;
-	while (mm_next_leaf(&src->mapper, va, send, &va)) {
+	while (mm_next_entry(&src->mapper, va, send, &va)) {
 		KASSERT(mapper_unmap(&src->mapper, va, NULL, flusher_rel(&sfl), NULL) == MAP_OK,
 			"transfer: unmap");
 		flusher_page(&sfl, va);

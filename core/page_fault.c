@@ -4,15 +4,19 @@
  *
  * Invariants kept here:
  * - P1 a fault with no grant, against the grant's protection, on a non-user address or with
- *   the reserved-bit flag is PF_SEGV, and changes nothing;
+ *   the reserved-bit flag is PF_SEGV, and changes nothing; this covers PROT_NONE pages that
+ *   keep their frame in a protnone entry (mapper.h M8): the processor sees P=0 and faults,
+ *   the grant (prot 0) refuses every access, and the entry stays as it is;
  * - P3 a fault on a PTE that already allows the access (a stale TLB entry) succeeds with no
  *   allocation and no refcount change (it only invalidates the page on this CPU);
  * - P4 no exhaustion panics: a frame or table that cannot be had is PF_OOM, with the state
  *   unchanged (a frame taken for the fault is given back);
  * - R2/R5 a Cow frame (count >= 2, or the zero frame) is never mapped writable: a read fault
  *   on private memory maps the zero frame read-only (add_ref Cow), a write on it or on a
- *   Cow(n) frame copies into a fresh frame (allocated zeroed: nothing is copied from the zero
- *   frame), a write on a One frame makes it writable in place with no allocation (F3);
+ *   Cow(n) frame copies into a fresh frame (a zeroed one for the zero frame, nothing is
+ *   copied; otherwise a frame allocated without zeroing, entirely overwritten by the copy
+ *   before it is mapped), a write on a One frame makes it writable in place with no
+ *   allocation (F3);
  * - shared memory (AllocatedShared) maps real frames only, so the pages a fork shares stay
  *   shared; borrowed pages (External, FmapBorrowed) are taken from the source space with a
  *   Shared reference under the mm lock, so the frame cannot vanish between the lookup and the
@@ -88,7 +92,7 @@ static bool frame_is_zero(frame_t f)
 }
 
 /* A frame may be writable: unmanaged (physical) memory, One or Shared. */
-static bool frame_may_write(frame_t f)
+bool mm_frame_may_write(frame_t f)
 {
 	struct page_info *info = get_page_info(f);
 
@@ -107,14 +111,17 @@ static void replace_pte(struct addr_space *as, uint64_t va, frame_t nf, page_fla
 	flusher_free(fl, old.frame);
 }
 
-/* A fresh zeroed One frame with a copy of old (unless old is the zero frame). */
+/* A fresh One frame with the contents of old: zeroed for the zero frame, else allocated
+ * without zeroing and copied over (every byte is written before it is mapped). */
 static frame_t copy_of(frame_t old)
 {
-	struct frame_or_error r = init_frame(REFCOUNT_ONE_INIT);
+	bool zero = frame_is_zero(old);
+	struct frame_or_error r =
+		init_frame_fill(REFCOUNT_ONE_INIT, zero ? FRAME_FILL_ZERO : FRAME_FILL_NONE);
 
 	if (r.error != MM_OK)
 		return FRAME_NONE;
-	if (!frame_is_zero(old))
+	if (!zero)
 		kmemcpy(phys_to_virt(r.frame.base), phys_to_virt(old.base), PAGE_SIZE);
 	return r.frame;
 }
@@ -327,7 +334,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 		       (unsigned long long)va, access_name(acc));
 		return PF_OK;
 	}
-	if (acc == MM_ACCESS_WRITE && !frame_may_write(f)) {
+	if (acc == MM_ACCESS_WRITE && !mm_frame_may_write(f)) {
 		/* copy-on-write (or the zero frame): only private memory holds such frames */
 		frame_t copy;
 
@@ -350,7 +357,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 		page_flags_t nf = want;
 		struct page_info *info = get_page_info(f);
 
-		if (!frame_may_write(f))
+		if (!mm_frame_may_write(f))
 			nf &= ~(page_flags_t)PG_WRITABLE;
 		KASSERT(mapper_remap(&as->mapper, va, nf, NULL) == MAP_OK, "fault: remap failed");
 		mm_local_invlpg(as, va);

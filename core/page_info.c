@@ -133,19 +133,24 @@ void page_info_set_refcount(struct page_info *info, struct refcount rc)
 	plat_panic("page_info: set_refcount to kind %d", (int)rc.kind);
 }
 
-struct frame_or_error init_frame(struct refcount init_rc)
+struct frame_or_error init_frame_fill(struct refcount init_rc, enum frame_fill fill)
 {
 	frame_t f;
 
 	/* user data frames are normal allocations: the pressure governor may refuse them */
 	if (!check_before_alloc(1))
 		return (struct frame_or_error){ FRAME_NONE, MM_ENOMEM };
-	f = allocate_zeroed_frame();
+	f = fill == FRAME_FILL_ZERO ? allocate_zeroed_frame() : allocate_frame();
 
 	if (frame_is_none(f))
 		return (struct frame_or_error){ FRAME_NONE, MM_ENOMEM };
 	page_info_set_refcount(get_page_info(f), init_rc);
 	return (struct frame_or_error){ f, MM_OK };
+}
+
+struct frame_or_error init_frame(struct refcount init_rc)
+{
+	return init_frame_fill(init_rc, FRAME_FILL_ZERO);
 }
 
 enum mm_error zero_frame_init(void)

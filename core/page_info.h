@@ -171,8 +171,18 @@ struct frame_or_error {
 	enum mm_error error;
 };
 
-/* Allocate one zero-filled frame and give it the count init_rc (One or Shared(2)). */
+/* Allocate one zero-filled frame and give it the count init_rc (One or Shared(2)). The
+ * pressure governor's check_before_alloc gate comes first: it may refuse (MM_ENOMEM). */
 struct frame_or_error init_frame(struct refcount init_rc);
+
+/*
+ * init_frame with a choice of contents: FRAME_FILL_ZERO as init_frame, FRAME_FILL_NONE leaves
+ * whatever the frame held (another process's old data), for a caller that overwrites every
+ * byte before anyone can see it (a copy-on-write copy: zeroing first would be wasted work).
+ * The same governor gate.
+ */
+enum frame_fill { FRAME_FILL_ZERO, FRAME_FILL_NONE };
+struct frame_or_error init_frame_fill(struct refcount init_rc, enum frame_fill fill);
 
 /*
  * The permanently referenced zeroed frame. zero_frame_init (after frame_alloc_init) allocates

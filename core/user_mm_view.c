@@ -19,10 +19,12 @@ static bool rss_leaf(void *ctx, uint64_t va, pte_t e, unsigned level)
 	return true;
 }
 
+/* Resident pages: present leaves and protnone entries, whose frames stay allocated (Linux
+ * counts PROT_NONE pages in RSS too). */
 uint64_t as_rss_locked(struct addr_space *as)
 {
 	struct rss_count c = { 0 };
-	struct mapper_visitor v = { NULL, rss_leaf, &c };
+	struct mapper_visitor v = { NULL, rss_leaf, &c, rss_leaf };
 
 	if (!as->dead)
 		mapper_visit(&as->mapper, MAPPER_VISIT_USER, &v);

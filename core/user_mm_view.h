@@ -12,8 +12,9 @@
 #include "phys.h"
 #include "user_mm.h"
 
-/* 4 KiB pages present in the user half of the tables (a zero-frame mapping counts; a 2 MiB
- * page counts 512). */
+/* Resident 4 KiB pages of the user half: present pages (a zero-frame mapping counts; a 2 MiB
+ * page counts 512) and PROT_NONE pages that keep their frame (protnone entries), as Linux
+ * counts them. */
 uint64_t addr_space_rss(struct addr_space *as);
 
 /* Table frames of the user half, the PML4 included. */

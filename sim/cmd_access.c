@@ -566,7 +566,8 @@ const struct sc_command access_commands[] = {
 	{"expect kcopyin", "expect kcopyin A ADDR LEN " COPY, "a kernel copy-in and its result",
 	 SC_KERNEL_ON, parse_expect_kcopyin, exec_access},
 	{"expect rss", "expect rss A OP N",
-	 "4 KiB pages present in A's user half (a 2 MiB page counts 512)", SC_KERNEL_ON,
+	 "4 KiB pages resident in A's user half: present, or PROT_NONE keeping a frame (a 2 MiB "
+	 "page counts 512)", SC_KERNEL_ON,
 	 parse_expect_rss, exec_expect_rss},
 	{"expect refcount", "expect refcount A ADDR OP N",
 	 "references to the frame mapped at ADDR in A", SC_KERNEL_ON, parse_expect_refcount,

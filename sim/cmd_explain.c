@@ -105,7 +105,7 @@ static void print_sharers(struct sim *sim, const struct sim_process *self, uint6
 	for (size_t i = 0; i < sim->nprocs; i++) {
 		struct sim_process *q = &sim->procs[i];
 		struct sharer_find s = {frame, 0, false};
-		struct mapper_visitor v = {NULL, find_frame_leaf, &s};
+		struct mapper_visitor v = {.leaf = find_frame_leaf, .ctx = &s};
 
 		if (q == self || !q->as)
 			continue;

@@ -125,7 +125,8 @@ static void classify(struct sim *sim, struct fm_ctx *c)
 			c->kind[i] = FM_ZERO;
 	}
 	for (size_t i = 0; i < sim->nprocs; i++) {
-		struct mapper_visitor v = {fm_table, fm_leaf, c};
+		struct mapper_visitor v = {.table = fm_table, .leaf = fm_leaf, .ctx = c,
+					  .protnone = fm_leaf /* still referenced */};
 
 		if (sim->procs[i].as && addr_space_is_alive(sim->procs[i].as))
 			addr_space_visit_tables(sim->procs[i].as, &v);

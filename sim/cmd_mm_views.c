@@ -3,7 +3,8 @@
  *
  *   show pagetables A   every present entry of the user half, table by table: level, index,
  *                       the virtual range it covers, the raw entry, its flags and the
- *                       physical address it holds (for a leaf: the frame and its references)
+ *                       physical address it holds (for a leaf: the frame and its references),
+ *                       and the not-present entries of PROT_NONE pages that keep a frame
  *   show pagetables A style=xv6
  *                       the same tree in the dotted form of xv6's page-table printer: one
  *                       " .." per level, the index, the range covered, the raw entry and the
@@ -68,7 +69,7 @@ struct pt_print {
 	struct sim *sim;
 	bool xv6;
 	uint64_t tables[5]; /* the table frame at each level, as the walk goes */
-	uint64_t leaves, ntables;
+	uint64_t leaves, ntables, protnone;
 };
 
 static uint64_t entry_at(struct sim *sim, uint64_t table, unsigned idx)
@@ -145,12 +146,29 @@ static bool pt_leaf(void *ctx, uint64_t va, pte_t e, unsigned level)
 	return true;
 }
 
+/* A PROT_NONE page keeping its frame: not present to the processor (P=0). */
+static bool pt_protnone(void *ctx, uint64_t va, pte_t e, unsigned level)
+{
+	struct pt_print *c = ctx;
+	frame_t f = { pte_address(e, level) };
+	struct page_info *info = get_page_info(f);
+
+	c->protnone++;
+	print_entry(c, level, va, e);
+	fprintf(c->sim->out, " -> not present (PROT_NONE), keeps frame 0x%" PRIx64, f.base);
+	if (info)
+		fprintf(c->sim->out, " (%" PRIu64 " ref%s)", page_info_refcount(info).count,
+			page_info_refcount(info).count == 1 ? "" : "s");
+	fputc('\n', c->sim->out);
+	return true;
+}
+
 static enum sc_status exec_show_pagetables(struct sim *sim, const struct sc_stmt *st)
 {
 	enum sc_status s;
 	struct sim_process *p = live(sim, st, &s);
 	struct pt_print c;
-	struct mapper_visitor v = { pt_table, pt_leaf, &c };
+	struct mapper_visitor v = { pt_table, pt_leaf, &c, pt_protnone };
 
 	if (!p)
 		return s;
@@ -165,8 +183,12 @@ static enum sc_status exec_show_pagetables(struct sim *sim, const struct sc_stmt
 	fprintf(sim->out, "%s: page tables of the user half (cr3 0x%" PRIx64 "):\n", p->name,
 		addr_space_cr3(p->as));
 	addr_space_visit_tables(p->as, &v);
-	fprintf(sim->out, "  %" PRIu64 " table%s, %" PRIu64 " present page%s\n", c.ntables,
+	fprintf(sim->out, "  %" PRIu64 " table%s, %" PRIu64 " present page%s", c.ntables,
 		c.ntables == 1 ? "" : "s", c.leaves, c.leaves == 1 ? "" : "s");
+	if (c.protnone)
+		fprintf(sim->out, ", %" PRIu64 " PROT_NONE page%s keeping a frame", c.protnone,
+			c.protnone == 1 ? "" : "s");
+	fputc('\n', sim->out);
 	return SC_CONTINUE;
 }
 
@@ -248,7 +270,7 @@ static enum sc_status exec_show_mappings(struct sim *sim, const struct sc_stmt *
 	enum sc_status s;
 	struct sim_process *p = live(sim, st, &s);
 	struct map_print c;
-	struct mapper_visitor v = {NULL, map_leaf, &c};
+	struct mapper_visitor v = {.leaf = map_leaf, .ctx = &c}; /* present pages only */
 
 	if (!p)
 		return s;

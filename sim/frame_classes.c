@@ -30,7 +30,7 @@ static void mark_reserve(void *ctx, frame_t f)
 
 bool frame_classes_build(struct sim *sim, struct frame_classes *fc)
 {
-	struct mapper_visitor v = {mark_table, NULL, fc};
+	struct mapper_visitor v = {.table = mark_table, .ctx = fc};
 
 	fc->nframes = sim->arena.size >> PAGE_SHIFT;
 	fc->marks = calloc(fc->nframes, 1);

@@ -99,7 +99,7 @@ static bool census_table(void *ctx, frame_t t, unsigned level, uint64_t va)
 
 static void take_census(struct census *c, uint64_t lo, uint64_t hi)
 {
-	struct mapper_visitor v = { census_table, census_leaf, c };
+	struct mapper_visitor v = { census_table, census_leaf, c, NULL };
 
 	memset(c, 0, sizeof(*c));
 	c->lo = lo;

@@ -89,6 +89,82 @@ START_TEST(test_map_translate_unmap_round_trip)
 }
 END_TEST
 
+static bool count_protnone(void *ctx, uint64_t va, pte_t e, unsigned level)
+{
+	uint64_t *n = ctx;
+
+	ck_assert_uint_eq(va, 0x401000);
+	ck_assert(pte_is_protnone(e, level) && !pte_present(e));
+	(*n)++;
+	return true;
+}
+
+/* M8: a protnone entry keeps the frame and rights for the kernel, and is not present to the
+ * processor. */
+START_TEST(test_protnone_entry)
+{
+	frame_t f = new_frame(), g = new_frame();
+	struct mapped_leaf old, kept;
+	struct translation t;
+	struct table_release rel;
+	unsigned released;
+	uint64_t va = 0x401000, n = 0;
+	struct mapper_visitor v = { NULL, NULL, &n, count_protnone };
+
+	ck_assert_int_eq(mapper_protnone(&um, va, &old), MAP_NOT_MAPPED);
+	ck_assert_int_eq(mapper_map(&um, va, f, RW_USER | PG_DIRTY), MAP_OK);
+	ck_assert_int_eq(mapper_protnone(&um, va, &old), MAP_OK);
+	ck_assert_uint_eq(old.frame.base, f.base);
+	ck_assert_uint_eq(old.flags, RW_USER | PG_DIRTY);
+	/* the processor: not present (P=0 in the error code), whatever the access */
+	agree(va);
+	struct x86_xlate x = kcpu_probe(&cpu, va, X86_WRITE, true, NULL);
+	ck_assert(x.outcome == X86_PF && !(x.err & X86_PF_P));
+	ck_assert_int_eq(mapper_translate(&um, va, &t), MAP_NOT_MAPPED);
+	ck_assert_int_eq(mapper_protnone_get(&um, va, &kept), MAP_OK);
+	ck_assert_uint_eq(kept.frame.base, f.base);
+	ck_assert_uint_eq(kept.flags, PG_PROTNONE | PG_WRITABLE | PG_USER | PG_NO_EXEC | PG_DIRTY);
+	ck_assert_int_eq(mapper_protnone(&um, va, NULL), MAP_NOT_MAPPED);
+	/* M1: nothing is mapped over it */
+	ck_assert_int_eq(mapper_map(&um, va, g, RW_USER), MAP_EXISTS);
+	ck_assert_int_eq(mapper_map_protnone(&um, va, g, PG_USER), MAP_EXISTS);
+	ck_assert(mapper_visit(&um, MAPPER_VISIT_USER, &v));
+	ck_assert_uint_eq(n, 1);
+	/* back to present with new rights, the same frame and the kept D bit */
+	ck_assert_int_eq(mapper_protnone_restore(&um, va, RO_USER, &kept), MAP_OK);
+	ck_assert_uint_eq(kept.frame.base, f.base);
+	ck_assert_int_eq(mapper_translate(&um, va, &t), MAP_OK);
+	ck_assert_uint_eq(t.leaf.frame.base, f.base);
+	ck_assert_uint_eq(t.leaf.flags, RO_USER | PG_DIRTY);
+	agree(va);
+	ck_assert_int_eq(mapper_protnone_restore(&um, va, RO_USER, NULL), MAP_EXISTS);
+	ck_assert_int_eq(mapper_protnone_get(&um, va, &kept), MAP_EXISTS);
+	ck_assert_int_eq(mapper_protnone_restore(&um, va + 0x1000, RO_USER, NULL), MAP_NOT_MAPPED);
+	/* M6: a table holding only a protnone entry is not empty; unmap removes the entry */
+	ck_assert_int_eq(mapper_protnone(&um, va, NULL), MAP_OK);
+	uint64_t tables = um.table_frames;
+	table_release_init(&rel);
+	ck_assert_int_eq(mapper_map(&um, va + 0x1000, g, RW_USER), MAP_OK);
+	ck_assert_int_eq(mapper_unmap(&um, va + 0x1000, NULL, &rel, &released), MAP_OK);
+	ck_assert_uint_eq(released, 0);
+	ck_assert_uint_eq(um.table_frames, tables);
+	ck_assert_int_eq(mapper_unmap(&um, va, &old, &rel, &released), MAP_OK);
+	ck_assert_uint_eq(old.frame.base, f.base);
+	ck_assert(old.flags & PG_PROTNONE && !(old.flags & PG_PRESENT));
+	ck_assert_uint_eq(released, 3);
+	ck_assert_int_eq(mapper_protnone_get(&um, va, &kept), MAP_NOT_MAPPED);
+	agree(va);
+	table_release_free(&rel);
+	/* refusals: kernel half, unaligned, rights beyond what an entry keeps */
+	ck_assert_int_eq(mapper_map_protnone(&um, va + 1, g, PG_USER), MAP_EINVAL);
+	ck_assert_int_eq(mapper_map_protnone(&um, KERNEL_HALF_START, g, PG_USER), MAP_EINVAL);
+	ck_assert_int_eq(mapper_map_protnone(&um, va, g, PG_USER | PG_GLOBAL), MAP_EINVAL);
+	ck_assert_int_eq(mapper_map_protnone(&um, va, g, PG_NO_EXEC), MAP_EINVAL);
+	deallocate_frame(f);
+	deallocate_frame(g);
+}
+END_TEST
+
 START_TEST(test_cpu_agrees_on_rights)
 {
 	frame_t rw = new_frame(), ro = new_frame(), rx = new_frame(), kf = new_frame();
@@ -433,7 +509,7 @@ static bool count_table(void *ctx, frame_t t, unsigned level, uint64_t va)
 START_TEST(test_visitor)
 {
 	struct census c = { .stop_after = -1 };
-	struct mapper_visitor v = { count_table, count_leaf, &c };
+	struct mapper_visitor v = { count_table, count_leaf, &c, NULL };
 
 	ck_assert_int_eq(mapper_map(&um, 0x1000, new_frame(), RW_USER), MAP_OK);
 	ck_assert_int_eq(mapper_map(&um, 0x2000, new_frame(), RO_USER), MAP_OK);
@@ -551,6 +627,7 @@ int main(void)
 	tcase_add_test(tc, test_release_list_capacity);
 	tcase_add_test(tc, test_visitor);
 	tcase_add_test(tc, test_destroy_returns_every_frame);
+	tcase_add_test(tc, test_protnone_entry);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_ENV);

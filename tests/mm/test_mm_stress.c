@@ -2,8 +2,8 @@
  * Multi-CPU stress of the memory manager: 4 simulated CPUs (host threads, sim/cpu_threads),
  * each driven by its own pthread so that all four run kernel code at the same time. They
  * fault through their own simulated processors (hw-x86: TLB, walk, #PF -> page_fault_handler,
- * retry) on address spaces they share, munmap and mmap again, mprotect down and back up,
- * fork private children, use them and destroy them. Every restriction of a shared space
+ * retry) on address spaces they share, munmap and mmap again, mprotect down (r or none) and
+ * back up, fork private children, use them and destroy them. Every restriction of a shared space
  * needs a TLB shootdown of the other CPUs, acknowledged at their interrupt windows.
  *
  * What must hold:
@@ -176,11 +176,14 @@ static void one_op(struct worker *w)
 			report(w, "mmap", va, len);
 		w->munmaps++;
 	} else if (dice < 95) {
-		/* a hole made by another CPU's munmap may sit in the range for a moment: ENOMEM */
-		enum mm_status s = mm_mprotect(as, va, len, MM_PROT_READ);
+		/* a hole made by another CPU's munmap may sit in the range for a moment: ENOMEM.
+		 * Down to r or to none (the pages keep their frames: reads afterwards still see
+		 * only values written for their own address) */
+		unsigned down = prng_below(&w->rng, 2) ? MM_PROT_READ : 0;
+		enum mm_status s = mm_mprotect(as, va, len, down);
 
 		if (s != MM_STATUS_OK && s != MM_STATUS_ENOMEM)
-			report(w, "mprotect r", va, (uint64_t)s);
+			report(w, down ? "mprotect r" : "mprotect none", va, (uint64_t)s);
 		poke_page(w, BASE, PAGES);
 		s = mm_mprotect(as, va, len, RW);
 		if (s != MM_STATUS_OK && s != MM_STATUS_ENOMEM)

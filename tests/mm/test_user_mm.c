@@ -25,6 +25,7 @@
 #define ARENA (64 * MiB)
 #define RW (MM_PROT_READ | MM_PROT_WRITE)
 #define FIXED MM_MAP_FIXED
+#define NONE 0u /* PROT_NONE */
 
 static struct x86_cpu cpu;
 static uint64_t free0;
@@ -553,6 +554,335 @@ START_TEST(test_fmap_pins_and_notifications)
 }
 END_TEST
 
+/* The frame a PROT_NONE page keeps (its protnone entry), and its reference count. */
+static frame_t kept_frame(struct addr_space *as, uint64_t va, uint64_t *refs)
+{
+	struct mapped_leaf kept;
+
+	mm_lock_acquire();
+	ck_assert_int_eq(mapper_protnone_get(&as->mapper, va, &kept), MAP_OK);
+	mm_lock_release();
+	*refs = page_info_refcount(get_page_info(kept.frame)).count;
+	return kept.frame;
+}
+
+/* mprotect none keeps the frames: the contents come back with the protection (Linux does the
+ * same); every access in between is refused, and the processor sees the pages not present. */
+START_TEST(test_protnone_keeps_data)
+{
+	struct addr_space *a = spawn();
+	struct addr_space_stats s;
+	uint64_t v = 0, refs;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x3000, RW, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x400008, 0x1111);
+	uwrite(0x401ff8, 0x2222);
+	ck_assert_uint_eq(uread(0x402000), 0); /* the zero frame, read-only */
+	paddr_t p0 = look(a, 0x400000).pa, p1 = look(a, 0x401000).pa;
+	uint64_t ff = free_frames();
+	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x3000, NONE), MM_STATUS_OK);
+	/* nothing was freed, nothing is present, everything is still resident */
+	ck_assert_uint_eq(free_frames(), ff);
+	ck_assert(!addr_space_lookup(a, 0x400000, &(struct page_lookup){ 0 }));
+	ck_assert(!addr_space_lookup(a, 0x402000, &(struct page_lookup){ 0 }));
+	ck_assert_uint_eq(addr_space_rss(a), 3);
+	ck_assert_uint_eq(kept_frame(a, 0x400000, &refs).base, p0);
+	ck_assert_uint_eq(refs, 1);
+	ck_assert(frame_eq(kept_frame(a, 0x402000, &refs), zero_frame()));
+	mm_ok();
+	/* every access faults with P=0 and is refused; nothing changes */
+	struct x86_xlate x;
+	x86_translate(&cpu, 0x400008, X86_READ, true, false, &x, NULL);
+	ck_assert(x.outcome == X86_PF && !(x.err & X86_PF_P));
+	addr_space_get_stats(a, &s);
+	uint64_t segv0 = s.faults_segv;
+	ck_assert_int_eq(uaccess(0x400008, X86_READ, &v), PF_SEGV);
+	ck_assert_int_eq(uaccess(0x401000, X86_WRITE, &v), PF_SEGV);
+	ck_assert_int_eq(uaccess(0x402000, X86_READ, &v), PF_SEGV);
+	ck_assert_int_eq(uaccess(0x400000, X86_FETCH, &v), PF_SEGV);
+	addr_space_get_stats(a, &s);
+	ck_assert_uint_eq(s.faults_segv, segv0 + 4);
+	ck_assert_uint_eq(free_frames(), ff);
+	ck_assert_uint_eq(kept_frame(a, 0x401000, &refs).base, p1);
+	/* the kernel's copies are refused too */
+	ck_assert_int_eq(copy_from_user(&v, 0x400008, 8), MM_STATUS_EFAULT);
+	mm_ok();
+	/* back to rw: the same frames, the same data; a page that was writable and is One
+	 * comes back writable, the zero frame read-only */
+	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x3000, RW), MM_STATUS_OK);
+	ck_assert_uint_eq(look(a, 0x400000).pa, p0);
+	ck_assert(look(a, 0x400000).writable);
+	ck_assert(look(a, 0x402000).zero_frame && !look(a, 0x402000).writable);
+	ck_assert_uint_eq(uread(0x400008), 0x1111);
+	ck_assert_uint_eq(uread(0x401ff8), 0x2222);
+	ck_assert_uint_eq(free_frames(), ff);
+	/* r -> none -> rw: write is not added to a page that did not have it */
+	ck_assert_int_eq(mm_mprotect(a, 0x401000, 0x1000, MM_PROT_READ), MM_STATUS_OK);
+	ck_assert_int_eq(mm_mprotect(a, 0x401000, 0x1000, NONE), MM_STATUS_OK);
+	ck_assert_int_eq(mm_mprotect(a, 0x401000, 0x1000, RW), MM_STATUS_OK);
+	ck_assert(!look(a, 0x401000).writable);
+	uwrite(0x401000, 0x3333); /* the lazy upgrade in place */
+	ck_assert_uint_eq(look(a, 0x401000).pa, p1);
+	ck_assert_uint_eq(uread(0x401ff8), 0x2222);
+	uwrite(0x402000, 0x4444); /* a copy of the zero frame */
+	ck_assert_uint_eq(free_frames(), ff - 1);
+	mm_ok();
+	/* exit while PROT_NONE returns every frame */
+	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x3000, NONE), MM_STATUS_OK);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	mm_ok();
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+/* munmap of a PROT_NONE page drops the reference its protnone entry held. */
+START_TEST(test_protnone_munmap_frees)
+{
+	struct addr_space *a = spawn();
+	uint64_t refs;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x4000, RW, FIXED, NULL), MM_STATUS_OK);
+	for (uint64_t va = 0x400000; va < 0x404000; va += 0x1000)
+		uwrite(va, va);
+	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x4000, NONE), MM_STATUS_OK);
+	frame_t f = kept_frame(a, 0x401000, &refs);
+	uint64_t ff = free_frames();
+	ck_assert_int_eq(mm_munmap(a, 0x401000, 0x1000), MM_STATUS_OK);
+	ck_assert_uint_eq(free_frames(), ff + 1);
+	ck_assert(!page_info_is_used(get_page_info(f)));
+	ck_assert_uint_eq(addr_space_rss(a), 3);
+	mm_ok();
+	/* the rest still holds its data */
+	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x1000, MM_PROT_READ), MM_STATUS_OK);
+	ck_assert_uint_eq(uread(0x400000), 0x400000);
+	uint64_t v = 0;
+	ck_assert_int_eq(uaccess(0x401000, X86_READ, &v), PF_SEGV); /* unmapped: no grant */
+	/* munmap of everything: the tables go too */
+	ck_assert_int_eq(mm_munmap(a, 0x400000, 0x4000), MM_STATUS_OK);
+	ck_assert_uint_eq(addr_space_rss(a), 0);
+	ck_assert_uint_eq(addr_space_table_frames(a), 1);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+/* fork while PROT_NONE: the child gets the same frame copy-on-write; whichever makes it
+ * accessible first gets it read-only and copies on write; the data stays isolated. */
+START_TEST(test_protnone_fork_isolation)
+{
+	struct addr_space *a = spawn(), *b;
+	uint64_t refs, v = 0;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x1000, RW, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x400000, 7);
+	paddr_t orig = look(a, 0x400000).pa;
+	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x1000, NONE), MM_STATUS_OK);
+	ck_assert_int_eq(mm_fork(a, &b), MM_STATUS_OK);
+	ck_assert_uint_eq(kept_frame(b, 0x400000, &refs).base, orig);
+	ck_assert_uint_eq(refs, 2);
+	ck_assert_int_eq(page_info_refcount(get_page_info(frame_containing(orig))).kind, REFCOUNT_COW);
+	ck_assert_uint_eq(addr_space_rss(b), 1);
+	mm_ok();
+	/* the child is refused while PROT_NONE too */
+	addr_space_switch(b);
+	ck_assert_int_eq(uaccess(0x400000, X86_READ, &v), PF_SEGV);
+	/* the parent first: Cow(2) comes back read-only (R2) */
+	addr_space_switch(a);
+	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x1000, RW), MM_STATUS_OK);
+	ck_assert(!look(a, 0x400000).writable);
+	ck_assert_uint_eq(look(a, 0x400000).pa, orig);
+	ck_assert_uint_eq(uread(0x400000), 7);
+	mm_ok();
+	uint64_t ff = free_frames();
+	uwrite(0x400000, 9); /* the copy */
+	ck_assert_uint_eq(free_frames(), ff - 1);
+	ck_assert_uint_ne(look(a, 0x400000).pa, orig);
+	/* the child: its frame is One again, and writable as it was */
+	addr_space_switch(b);
+	ck_assert_uint_eq(kept_frame(b, 0x400000, &refs).base, orig);
+	ck_assert_uint_eq(refs, 1);
+	ck_assert_int_eq(mm_mprotect(b, 0x400000, 0x1000, RW), MM_STATUS_OK);
+	ck_assert(look(b, 0x400000).writable);
+	ck_assert_uint_eq(uread(0x400000), 7);
+	uwrite(0x400000, 8);
+	ck_assert_uint_eq(free_frames(), ff - 1);
+	addr_space_switch(a);
+	ck_assert_uint_eq(uread(0x400000), 9);
+	addr_space_switch(b);
+	ck_assert_uint_eq(uread(0x400000), 8);
+	mm_ok();
+	/* fork while PROT_NONE, then the parent exits first: the child's frame is One */
+	struct addr_space *c;
+	ck_assert_int_eq(mm_mprotect(b, 0x400000, 0x1000, NONE), MM_STATUS_OK);
+	ck_assert_int_eq(mm_fork(b, &c), MM_STATUS_OK);
+	addr_space_switch(NULL);
+	addr_space_destroy(b);
+	addr_space_switch(c);
+	ck_assert_uint_eq(kept_frame(c, 0x400000, &refs).base, orig);
+	ck_assert_uint_eq(refs, 1);
+	ck_assert_int_eq(mm_mprotect(c, 0x400000, 0x1000, RW), MM_STATUS_OK);
+	ck_assert_uint_eq(uread(0x400000), 8);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	addr_space_destroy(c);
+	mm_ok();
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+/* Shared memory stays shared through a PROT_NONE fork; a private page borrowed by another
+ * space (Shared) gives the child a private copy; transfer moves protnone entries. */
+START_TEST(test_protnone_shared_borrowed_transfer)
+{
+	struct addr_space *a = spawn(), *b, *c = addr_space_create();
+	uint64_t refs;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x1000, RW, FIXED | MM_MAP_SHARED, NULL),
+			 MM_STATUS_OK);
+	ck_assert_int_eq(mm_mmap(a, 0x500000, 0x1000, RW, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x400000, 1);
+	uwrite(0x500000, 2);
+	paddr_t ps = look(a, 0x400000).pa, pp = look(a, 0x500000).pa;
+	/* c borrows the private page: it becomes Shared(2) */
+	ck_assert_int_eq(mm_borrow(a, 0x500000, c, 0x700000, 0x1000, RW), MM_STATUS_OK);
+	addr_space_switch(c);
+	ck_assert_uint_eq(uread(0x700000), 2);
+	addr_space_switch(a);
+	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x1000, NONE), MM_STATUS_OK);
+	ck_assert_int_eq(mm_mprotect(a, 0x500000, 0x1000, NONE), MM_STATUS_OK);
+	ck_assert_int_eq(mm_fork(a, &b), MM_STATUS_OK);
+	ck_assert_uint_eq(kept_frame(b, 0x400000, &refs).base, ps);
+	ck_assert_uint_eq(refs, 2);
+	ck_assert_uint_ne(kept_frame(b, 0x500000, &refs).base, pp); /* a private copy */
+	ck_assert_uint_eq(refs, 1);
+	mm_ok();
+	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x1000, RW), MM_STATUS_OK);
+	ck_assert_int_eq(mm_mprotect(b, 0x400000, 0x1000, RW), MM_STATUS_OK);
+	ck_assert_int_eq(mm_mprotect(b, 0x500000, 0x1000, RW), MM_STATUS_OK);
+	ck_assert(look(b, 0x400000).writable); /* Shared: writable again */
+	addr_space_switch(b);
+	uwrite(0x400000, 3);
+	ck_assert_uint_eq(uread(0x500000), 2);
+	uwrite(0x500000, 4);
+	addr_space_switch(a);
+	ck_assert_uint_eq(uread(0x400000), 3);
+	/* a's private page is still the one c borrowed; move it while PROT_NONE */
+	ck_assert_int_eq(mm_transfer(a, 0x500000, a, 0x600000, 0x1000), MM_STATUS_OK);
+	ck_assert_uint_eq(kept_frame(a, 0x600000, &refs).base, pp);
+	ck_assert_uint_eq(refs, 2);
+	mm_ok();
+	ck_assert_int_eq(mm_mprotect(a, 0x600000, 0x1000, MM_PROT_READ), MM_STATUS_OK);
+	ck_assert_uint_eq(uread(0x600000), 2);
+	addr_space_switch(NULL);
+	addr_space_destroy(c);
+	addr_space_destroy(b);
+	addr_space_destroy(a);
+	mm_ok();
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+/* The audit counts protnone entries as references (R1) and allows them only in PROT_NONE
+ * grants (R3). */
+START_TEST(test_protnone_audit)
+{
+	struct addr_space *a = spawn();
+	char buf[256];
+	uint64_t refs;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x2000, RW, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x400000, 1);
+	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x1000, NONE), MM_STATUS_OK);
+	mm_ok(); /* one reference, no present PTE: held by the protnone entry */
+	struct page_info *info = get_page_info(kept_frame(a, 0x400000, &refs));
+	ck_assert_int_eq(add_ref(info, REF_COW), ADD_REF_OK);
+	ck_assert(!mm_audit(buf, sizeof(buf)));
+	ck_assert_msg(strstr(buf, "R1") && strstr(buf, "2 references but 1 user PTE"), "%s", buf);
+	remove_ref(info);
+	mm_ok();
+	/* a protnone entry in an accessible grant */
+	struct raii_frame f;
+	ck_assert_int_eq(raii_frame_allocate(&f), MM_OK);
+	mm_lock_acquire();
+	ck_assert_int_eq(mapper_map_protnone(&a->mapper, 0x401000, raii_frame_get(&f),
+					     PG_USER | PG_NO_EXEC),
+			 MAP_OK);
+	mm_lock_release();
+	ck_assert(!mm_audit(buf, sizeof(buf)));
+	ck_assert_msg(strstr(buf, "R3") && strstr(buf, "protnone"), "%s", buf);
+	mm_lock_acquire();
+	ck_assert_int_eq(mapper_unmap(&a->mapper, 0x401000, NULL, NULL, NULL), MAP_OK);
+	mm_lock_release();
+	raii_frame_release(&f);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+/* Give the allocator back n frames full of 0xaa: the next allocations reuse them. */
+static void dirty_free_frames(frame_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		v[i] = allocate_frame();
+		ck_assert(!frame_is_none(v[i]));
+		memset(phys_to_virt(v[i].base), 0xaa, PAGE_SIZE);
+	}
+	for (size_t i = n; i-- > 0;)
+		deallocate_frame(v[i]);
+}
+
+static bool among(const frame_t *v, size_t n, paddr_t pa)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].base == (pa & ~PAGE_MASK))
+			return true;
+	return false;
+}
+
+/* A copy-on-write copy takes a frame without zeroing it: every byte must come from the
+ * source. A copy of the zero frame must still read zero. Both are checked on frames the
+ * allocator hands out dirty. */
+START_TEST(test_cow_copy_on_dirty_frames)
+{
+	struct addr_space *a = spawn(), *b;
+	frame_t dirty[16];
+	const uint64_t *p;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x2000, RW, FIXED, NULL), MM_STATUS_OK);
+	uwrite(0x400000, 0x1234);
+	uwrite(0x400ff8, 0x5678);
+	ck_assert_uint_eq(uread(0x401000), 0); /* the zero frame */
+	ck_assert_int_eq(mm_fork(a, &b), MM_STATUS_OK);
+	dirty_free_frames(dirty, 16);
+	uwrite(0x400008, 0x9abc); /* a copy of a Cow(2) frame */
+	ck_assert(among(dirty, 16, look(a, 0x400000).pa));
+	p = phys_to_virt(look(a, 0x400000).pa);
+	for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+		ck_assert_uint_eq(p[i], i == 0 ? 0x1234 : i == 1 ? 0x9abc : i == 511 ? 0x5678 : 0);
+	dirty_free_frames(dirty, 16);
+	uwrite(0x401010, 0xdef0); /* a copy of the zero frame */
+	ck_assert(among(dirty, 16, look(a, 0x401000).pa));
+	p = phys_to_virt(look(a, 0x401000).pa);
+	for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+		ck_assert_uint_eq(p[i], i == 2 ? 0xdef0 : 0);
+	addr_space_switch(b);
+	ck_assert_uint_eq(uread(0x400008), 0);
+	ck_assert_uint_eq(uread(0x400000), 0x1234);
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	addr_space_destroy(b);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("user_mm");
@@ -572,6 +902,12 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_transfer_keeps_cow_readonly);
 	tcase_add_test(tc, test_audit_catches_corruption);
 	tcase_add_test(tc, test_fmap_pins_and_notifications);
+	tcase_add_test(tc, test_protnone_keeps_data);
+	tcase_add_test(tc, test_protnone_munmap_frees);
+	tcase_add_test(tc, test_protnone_fork_isolation);
+	tcase_add_test(tc, test_protnone_shared_borrowed_transfer);
+	tcase_add_test(tc, test_protnone_audit);
+	tcase_add_test(tc, test_cow_copy_on_dirty_frames);
 	suite_add_tcase(s, tc);
 	return s;
 }

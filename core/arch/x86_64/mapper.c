@@ -101,10 +101,10 @@ static page_flags_t table_flags_for(uint64_t va)
 }
 
 /*
- * Install a leaf at `level` for va (M1, M3, M4). The caller validated va, pa and flags.
+ * Install the encoded entry `leaf` (a present leaf, or a protnone entry at level 1) at
+ * `level` for va (M1, M3, M4). The caller validated va and encoded the entry.
  */
-static enum map_result map_leaf(struct mapper *m, uint64_t va, paddr_t pa, page_flags_t flags,
-				unsigned level)
+static enum map_result map_leaf(struct mapper *m, uint64_t va, pte_t leaf, unsigned level)
 {
 	frame_t fresh[3];
 	unsigned missing = 0, i, lvl;
@@ -126,9 +126,9 @@ static enum map_result map_leaf(struct mapper *m, uint64_t va, paddr_t pa, page_
 	if (missing == 0) {
 		/* lvl == level: the slot for the leaf is in `table`. */
 		slot = &table_of(table)[pt_index(va, level)];
-		if (pte_present(entry_load(slot)))
-			return MAP_EXISTS;
-		entry_store(slot, pte_make_leaf(pa, flags, level));
+		if (entry_load(slot) != 0)
+			return MAP_EXISTS; /* a present leaf or a protnone entry (M1, M8) */
+		entry_store(slot, leaf);
 		return MAP_OK;
 	}
 
@@ -142,7 +142,7 @@ static enum map_result map_leaf(struct mapper *m, uint64_t va, paddr_t pa, page_
 		}
 	}
 	/* Build the chain bottom-up: the leaf, then the links between fresh tables... */
-	table_of(fresh[missing - 1].base)[pt_index(va, level)] = pte_make_leaf(pa, flags, level);
+	table_of(fresh[missing - 1].base)[pt_index(va, level)] = leaf;
 	for (i = missing - 1; i > 0; i--)
 		table_of(fresh[i - 1].base)[pt_index(va, lvl - i)] =
 			pte_make_table(fresh[i].base, table_flags_for(va), lvl - i);
@@ -173,7 +173,7 @@ enum map_result mapper_map(struct mapper *m, uint64_t va, frame_t frame, page_fl
 
 	if (r != MAP_OK)
 		return r;
-	return map_leaf(m, va, frame.base, flags, PT_LEVEL_PT);
+	return map_leaf(m, va, pte_make_leaf(frame.base, flags, PT_LEVEL_PT), PT_LEVEL_PT);
 }
 
 enum map_result mapper_map_huge(struct mapper *m, uint64_t va, frame_t frame, page_flags_t flags,
@@ -187,7 +187,7 @@ enum map_result mapper_map_huge(struct mapper *m, uint64_t va, frame_t frame, pa
 	r = check_leaf_args(m, va, frame.base, flags, level);
 	if (r != MAP_OK)
 		return r;
-	return map_leaf(m, va, frame.base, flags, level);
+	return map_leaf(m, va, pte_make_leaf(frame.base, flags, level), level);
 }
 
 /* The path of a walk to the leaf mapping va: tables[lvl] is the table holding the entry at
@@ -211,6 +211,28 @@ static unsigned walk_to_leaf(const struct mapper *m, uint64_t va, struct walk_pa
 		table = pte_address(e, lvl);
 	}
 	return 0; /* not reached: level 1 entries are always leaves */
+}
+
+/* The level-1 slot of va holding a protnone entry (p filled as by walk_to_leaf), or NULL. */
+static pte_t *protnone_slot(const struct mapper *m, uint64_t va, struct walk_path *p)
+{
+	pte_t *slot;
+
+	if (m->space != MAPPER_USER || !va_is_user(va) || walk_to_leaf(m, va, p) != 0)
+		return NULL;
+	/* the walk stopped at the first non-present entry; tables[1] is set only if it got there */
+	for (unsigned lvl = PT_LEVEL_PML4; lvl > PT_LEVEL_PT; lvl--)
+		if (!pte_present(entry_load(&table_of(p->tables[lvl])[pt_index(va, lvl)])))
+			return NULL;
+	slot = &table_of(p->tables[PT_LEVEL_PT])[pt_index(va, PT_LEVEL_PT)];
+	return pte_is_protnone(entry_load(slot), PT_LEVEL_PT) ? slot : NULL;
+}
+
+static void leaf_of(pte_t e, unsigned level, struct mapped_leaf *out)
+{
+	out->frame = (frame_t){ pte_address(e, level) };
+	out->flags = pte_flags(e, level);
+	out->level = level;
 }
 
 void table_release_init(struct table_release *rel)
@@ -255,17 +277,17 @@ enum map_result mapper_unmap(struct mapper *m, uint64_t va, struct mapped_leaf *
 		"mapper_unmap: table_release full (%u of %u): flush it first", rel->count,
 		TABLE_RELEASE_CAPACITY);
 	level = walk_to_leaf(m, va, &p);
-	if (level == 0)
-		return MAP_NOT_MAPPED;
+	if (level == 0) {
+		if (!protnone_slot(m, va, &p))
+			return MAP_NOT_MAPPED;
+		level = PT_LEVEL_PT; /* a protnone entry goes like a leaf (M8) */
+	}
 	if (va & (pt_level_size(level) - 1))
 		return MAP_HUGE_CONFLICT;
 
 	old = entry_exchange(&table_of(p.tables[level])[pt_index(va, level)], 0);
-	if (out) {
-		out->frame = (frame_t){ pte_address(old, level) };
-		out->flags = pte_flags(old, level);
-		out->level = level;
-	}
+	if (out)
+		leaf_of(old, level, out);
 	if (va_is_user(va) && rel) {
 		/* M6: unlink emptied tables bottom-up; the root is never released. */
 		for (lvl = level; lvl < PT_LEVEL_PML4; lvl++) {
@@ -317,6 +339,83 @@ enum map_result mapper_remap(struct mapper *m, uint64_t va, page_flags_t flags,
 	return MAP_OK;
 }
 
+/* va is a 4 KiB-aligned user-half address of a user mapper. */
+static bool protnone_va_ok(const struct mapper *m, uint64_t va)
+{
+	return m->space == MAPPER_USER && va_is_user(va) && !(va & PAGE_MASK);
+}
+
+enum map_result mapper_protnone(struct mapper *m, uint64_t va, struct mapped_leaf *out)
+{
+	struct walk_path p;
+	unsigned level;
+	pte_t *slot, old, new_entry;
+
+	if (!protnone_va_ok(m, va))
+		return MAP_EINVAL;
+	level = walk_to_leaf(m, va, &p);
+	if (level == 0)
+		return MAP_NOT_MAPPED;
+	if (level != PT_LEVEL_PT)
+		return MAP_HUGE_CONFLICT;
+	slot = &table_of(p.tables[level])[pt_index(va, level)];
+	old = entry_load(slot);
+	/* M7: the A/D bits the processor sets meanwhile are kept in the entry */
+	do {
+		new_entry = pte_make_protnone(pte_address(old, level),
+					      pte_flags(old, level) & PG_PROTNONE_KEPT_FLAGS);
+	} while (!entry_cas(slot, &old, new_entry));
+	if (out)
+		leaf_of(old, level, out);
+	return MAP_OK;
+}
+
+enum map_result mapper_protnone_restore(struct mapper *m, uint64_t va, page_flags_t flags,
+					struct mapped_leaf *kept)
+{
+	struct walk_path p;
+	pte_t *slot, e;
+
+	if (!protnone_va_ok(m, va) || !leaf_flags_fit_half(va, flags))
+		return MAP_EINVAL;
+	slot = protnone_slot(m, va, &p);
+	if (!slot)
+		return walk_to_leaf(m, va, &p) ? MAP_EXISTS : MAP_NOT_MAPPED;
+	e = entry_load(slot);
+	flags &= ~(page_flags_t)(PG_ACCESSED | PG_DIRTY);
+	flags |= pte_flags(e, PT_LEVEL_PT) & (PG_ACCESSED | PG_DIRTY);
+	if (!pte_leaf_encodable(pte_address(e, PT_LEVEL_PT), flags, PT_LEVEL_PT))
+		return MAP_EINVAL;
+	/* the processor never writes a not-present entry: a plain store publishes the leaf */
+	entry_store(slot, pte_make_leaf(pte_address(e, PT_LEVEL_PT), flags, PT_LEVEL_PT));
+	if (kept)
+		leaf_of(e, PT_LEVEL_PT, kept);
+	return MAP_OK;
+}
+
+enum map_result mapper_map_protnone(struct mapper *m, uint64_t va, frame_t frame,
+				    page_flags_t flags)
+{
+	if (!protnone_va_ok(m, va) || !(flags & PG_USER) ||
+	    !pte_protnone_encodable(frame.base, flags))
+		return MAP_EINVAL;
+	return map_leaf(m, va, pte_make_protnone(frame.base, flags), PT_LEVEL_PT);
+}
+
+enum map_result mapper_protnone_get(const struct mapper *m, uint64_t va, struct mapped_leaf *out)
+{
+	struct walk_path p;
+	pte_t *slot;
+
+	if (!protnone_va_ok(m, va))
+		return MAP_EINVAL;
+	slot = protnone_slot(m, va, &p);
+	if (!slot)
+		return walk_to_leaf(m, va, &p) ? MAP_EXISTS : MAP_NOT_MAPPED;
+	leaf_of(entry_load(slot), PT_LEVEL_PT, out);
+	return MAP_OK;
+}
+
 enum map_result mapper_translate(const struct mapper *m, uint64_t va, struct translation *out)
 {
 	struct walk_path p;
@@ -346,8 +445,12 @@ static bool visit_table(paddr_t table, unsigned level, uint64_t va_base, unsigne
 		pte_t e = entry_load(&t[i]);
 		uint64_t va = sign_extend(va_base + (uint64_t)i * pt_level_size(level));
 
-		if (!pte_present(e))
+		if (!pte_present(e)) {
+			if (v->protnone && pte_is_protnone(e, level) &&
+			    !v->protnone(v->ctx, va, e, level))
+				return false;
 			continue;
+		}
 		if (pte_is_leaf(e, level)) {
 			if (v->leaf && !v->leaf(v->ctx, va, e, level))
 				return false;
@@ -384,8 +487,12 @@ static void destroy_table(struct mapper *m, paddr_t table, unsigned level, uint6
 		pte_t e = t[i];
 		uint64_t va = va_base + (uint64_t)i * pt_level_size(level);
 
-		if (!pte_present(e))
+		if (!pte_present(e)) {
+			if (pte_is_protnone(e, level) && leaf)
+				leaf(ctx, va, e, level); /* it holds its frame like a leaf (M8) */
+			t[i] = 0;
 			continue;
+		}
 		if (pte_is_leaf(e, level)) {
 			if (leaf)
 				leaf(ctx, va, e, level);

@@ -27,6 +27,15 @@
  *   released (they are shared by every address space).
  * - M7 entries that the processor may update concurrently (A/D bits) are changed with atomic
  *   exchange / compare-and-swap, so a remap or unmap never loses a D bit set meanwhile.
+ * - M8 protnone entries (page_flags.h): a 4 KiB user-half entry with P=0 that keeps a frame
+ *   for a PROT_NONE page. The processor sees it as not present (every access faults, nothing
+ *   is cached); to the mapper it is an entry like a leaf: it is never overwritten (mapping
+ *   over it is MAP_EXISTS, M1), it keeps its tables (a table holding one is not empty, M6),
+ *   mapper_unmap removes it, mapper_destroy_user reports it, and mapper_visit reports it
+ *   through its own callback. The frame reference a present PTE holds is held by the
+ *   protnone entry instead: refcount == present user PTEs + protnone entries + kernel
+ *   holders (the audit's R1). mapper_translate, which walks as the processor does, never
+ *   sees it; mapper_protnone_get reads it.
  *
  * Concurrency: a mapper is not locked inside; the caller serialises all edits of one tree
  * (the address space's lock, or the KernelMapper lock). Reads by the processor may run at any
@@ -144,7 +153,8 @@ void table_release_free(struct table_release *rel);
 unsigned mapper_reclaim_empty_tables(struct mapper *m, struct table_release *rel);
 
 /*
- * Remove the leaf mapping va and report it in *out (may be NULL). va must be the base of
+ * Remove the leaf mapping va, or the protnone entry at va (M8: out->flags then has
+ * PG_PROTNONE and no PG_PRESENT), and report it in *out (may be NULL). va must be the base of
  * the leaf (MAP_HUGE_CONFLICT inside a huge page). For a user-half va and rel != NULL, every
  * intermediate table left without a present entry is unlinked from its parent and appended
  * to rel (M6); *released (may be NULL) gets how many. With rel == NULL empty tables stay
@@ -161,6 +171,36 @@ enum map_result mapper_unmap(struct mapper *m, uint64_t va, struct mapped_leaf *
 enum map_result mapper_remap(struct mapper *m, uint64_t va, page_flags_t flags,
 			     page_flags_t *old_flags);
 
+/*
+ * PROT_NONE pages (M8), user mappers and 4 KiB pages only (MAP_EINVAL otherwise):
+ *
+ * mapper_protnone: the present 4 KiB leaf at va becomes a protnone entry with the same frame
+ * and its rights kept (PG_PROTNONE_KEPT_FLAGS, A/D as the processor left them); *out (may be
+ * NULL) gets the leaf as it was. MAP_NOT_MAPPED without a present leaf, MAP_HUGE_CONFLICT for
+ * a huge one. The caller shoots the page down (the old translation may be cached).
+ */
+enum map_result mapper_protnone(struct mapper *m, uint64_t va, struct mapped_leaf *out);
+
+/*
+ * The protnone entry at va becomes a present leaf with the same frame and `flags` (the same
+ * rules as mapper_map; its kept A/D bits stay). *kept (may be NULL) gets the protnone entry
+ * (flags with PG_PROTNONE, no PG_PRESENT). MAP_NOT_MAPPED if va holds no protnone entry,
+ * MAP_EXISTS if it holds a present leaf. No TLB flush is needed (nothing was cached).
+ */
+enum map_result mapper_protnone_restore(struct mapper *m, uint64_t va, page_flags_t flags,
+					struct mapped_leaf *kept);
+
+/*
+ * Install a protnone entry for frame at va (fork and transfer copy them): `flags` are the
+ * rights kept (within PG_PROTNONE_KEPT_FLAGS, PG_USER required). Allocates missing tables as
+ * mapper_map does (M4); MAP_EXISTS if va holds a present leaf or a protnone entry.
+ */
+enum map_result mapper_map_protnone(struct mapper *m, uint64_t va, frame_t frame,
+				    page_flags_t flags);
+
+/* The protnone entry at va in *out: MAP_OK; MAP_EXISTS for a present leaf; MAP_NOT_MAPPED. */
+enum map_result mapper_protnone_get(const struct mapper *m, uint64_t va, struct mapped_leaf *out);
+
 struct translation {
 	paddr_t pa;           /* the physical address va translates to (offset included) */
 	struct mapped_leaf leaf;
@@ -173,8 +213,9 @@ enum map_result mapper_translate(const struct mapper *m, uint64_t va, struct tra
 /*
  * Visit the tree in address order. table(ctx, frame, level, va) is called for every table
  * (the root with level 4 first, then each table before the entries inside it; va is the first
- * address it covers); leaf(ctx, va, entry, level) for every present leaf. Either may be NULL.
- * A callback returning false stops the walk; mapper_visit then returns false.
+ * address it covers); leaf(ctx, va, entry, level) for every present leaf; protnone(ctx, va,
+ * entry, level) for every protnone entry (M8). Any of them may be NULL. A callback returning
+ * false stops the walk; mapper_visit then returns false.
  */
 enum mapper_visit_scope {
 	MAPPER_VISIT_USER,   /* PML4 slots 0..255 */
@@ -186,6 +227,7 @@ struct mapper_visitor {
 	bool (*table)(void *ctx, frame_t table, unsigned level, uint64_t va);
 	bool (*leaf)(void *ctx, uint64_t va, pte_t entry, unsigned level);
 	void *ctx;
+	bool (*protnone)(void *ctx, uint64_t va, pte_t entry, unsigned level);
 };
 
 bool mapper_visit(const struct mapper *m, enum mapper_visit_scope scope,
@@ -193,7 +235,8 @@ bool mapper_visit(const struct mapper *m, enum mapper_visit_scope scope,
 
 /*
  * Exit: free every user-half table and the PML4 of a user mapper, calling leaf(ctx, va,
- * entry, level) first for every present leaf (the caller drops the frames' references).
+ * entry, level) first for every present leaf and every protnone entry (pte_present(entry)
+ * false; both hold a frame reference, M8: the caller drops the frames' references).
  * The caller guarantees that no CPU still uses this tree (every CPU switched CR3 away and its
  * TLB was shot down). Afterwards m->root is FRAME_NONE and m->table_frames 0.
  */

@@ -18,6 +18,7 @@ enum {
 	BIT_G = 8,
 	BIT_AVL9 = 9,
 	BIT_AVL10 = 10,
+	BIT_AVL11 = 11, /* PROTNONE in a not-present 4 KiB leaf; never set in a present entry */
 	BIT_XD = 63,
 };
 
@@ -95,6 +96,45 @@ pte_t pte_make_leaf(paddr_t pa, page_flags_t flags, unsigned level)
 	return e;
 }
 
+bool pte_protnone_encodable(paddr_t pa, page_flags_t flags)
+{
+	if (flags & ~(page_flags_t)(PG_PROTNONE_KEPT_FLAGS | PG_PROTNONE))
+		return false;
+	if (pa & PAGE_MASK)
+		return false;
+	return pa_fits(pa);
+}
+
+pte_t pte_make_protnone(paddr_t pa, page_flags_t flags)
+{
+	pte_t e = BIT(BIT_AVL11); /* and never BIT_P */
+
+	KASSERT(pte_protnone_encodable(pa, flags),
+		"refusing to encode protnone entry pa=0x%llx flags=0x%x", (unsigned long long)pa,
+		flags);
+	e |= pa;
+	if (flags & PG_WRITABLE)
+		e |= BIT(BIT_RW);
+	if (flags & PG_USER)
+		e |= BIT(BIT_US);
+	if (flags & PG_WRITE_THROUGH)
+		e |= BIT(BIT_PWT);
+	if (flags & PG_CACHE_DISABLE)
+		e |= BIT(BIT_PCD);
+	if (flags & PG_ACCESSED)
+		e |= BIT(BIT_A);
+	if (flags & PG_DIRTY)
+		e |= BIT(BIT_D);
+	if (flags & PG_NO_EXEC)
+		e |= BIT(BIT_XD);
+	return e;
+}
+
+bool pte_is_protnone(pte_t e, unsigned level)
+{
+	return level == PT_LEVEL_PT && !(e & BIT(BIT_P)) && (e & BIT(BIT_AVL11));
+}
+
 pte_t pte_make_table(paddr_t table_pa, page_flags_t flags, unsigned level)
 {
 	pte_t e = BIT(BIT_P);
@@ -153,6 +193,8 @@ page_flags_t pte_flags(pte_t e, unsigned level)
 		f |= PG_SOFT0;
 	if (e & BIT(BIT_AVL10))
 		f |= PG_SOFT1;
+	if (pte_is_protnone(e, level))
+		f |= PG_PROTNONE;
 	if (leaf) {
 		if (e & BIT(BIT_D))
 			f |= PG_DIRTY;

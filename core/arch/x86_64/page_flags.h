@@ -18,7 +18,14 @@
  * - PAT (bit 7 of a PTE, bit 12 of a huge leaf) is never set: memory types come from PWT/PCD;
  * - table (non-leaf) entries carry only P, R/W, U/S (and A when decoded): never G (bit 8 is
  *   reserved in a PML4E on AMD), never PS, never XD (the leaf decides about execution);
- * - a not-present entry is written as 0 and nothing else.
+ * - a not-present entry is written as 0, with one exception: a protnone entry (a 4 KiB
+ *   user page whose protection is PROT_NONE but which keeps its frame, like Linux's
+ *   _PAGE_PROTNONE). It has P=0, so the processor interprets none of its other bits
+ *   (x86-paging.md 1.3: the OS may keep anything in bits 63:1) and every access faults;
+ *   the kernel keeps in it the frame address (bits 51:12, as in a present PTE), the rights
+ *   the page had (R/W, U/S, PWT, PCD, A, D, XD at their usual positions) and software bit 11
+ *   (PROTNONE) that tells it from an empty entry. Software bit 11 is written in no other
+ *   entry, so a non-zero not-present entry without it never exists.
  */
 #ifndef MMSIM_CORE_ARCH_X86_64_PAGE_FLAGS_H
 #define MMSIM_CORE_ARCH_X86_64_PAGE_FLAGS_H
@@ -47,7 +54,14 @@ enum page_flag {
 	PG_DIRTY = 1u << 9,    /* leaves only; set by the processor on a write */
 	PG_SOFT0 = 1u << 10,   /* bits available to software (architectural bits 9 and 10) */
 	PG_SOFT1 = 1u << 11,
+	PG_PROTNONE = 1u << 12, /* not-present 4 KiB leaf keeping its frame (architectural bit
+				   11, never set in a present entry): see pte_make_protnone */
 };
+
+/* What a protnone entry keeps of the present leaf it replaced (PG_PROTNONE itself aside). */
+#define PG_PROTNONE_KEPT_FLAGS                                                                 \
+	(PG_WRITABLE | PG_USER | PG_NO_EXEC | PG_WRITE_THROUGH | PG_CACHE_DISABLE | PG_ACCESSED | \
+	 PG_DIRTY)
 
 #define PG_ALL_LEAF_FLAGS                                                                      \
 	(PG_PRESENT | PG_WRITABLE | PG_USER | PG_NO_EXEC | PG_GLOBAL | PG_WRITE_THROUGH |      \
@@ -96,6 +110,14 @@ bool pte_leaf_encodable(paddr_t pa, page_flags_t flags, unsigned level);
 /* Encode a present leaf. Panics unless pte_leaf_encodable(pa, flags, level). */
 pte_t pte_make_leaf(paddr_t pa, page_flags_t flags, unsigned level);
 
+/*
+ * Encode a protnone entry (4 KiB level only): P=0, the PROTNONE software bit, the frame pa
+ * and the kept rights `flags` (within PG_PROTNONE_KEPT_FLAGS; PG_PROTNONE may be given and
+ * is implied). Panics unless pte_protnone_encodable(pa, flags).
+ */
+bool pte_protnone_encodable(paddr_t pa, page_flags_t flags);
+pte_t pte_make_protnone(paddr_t pa, page_flags_t flags);
+
 /* Encode a present table entry at level (2..4) pointing to the table at table_pa. flags must
  * be within PG_ALL_TABLE_FLAGS and include PG_PRESENT; panics otherwise. */
 pte_t pte_make_table(paddr_t table_pa, page_flags_t flags, unsigned level);
@@ -104,6 +126,10 @@ static inline bool pte_present(pte_t e)
 {
 	return (e & 1u) != 0;
 }
+
+/* True if e is a protnone entry at level (only level 1 entries can be). pte_address gives its
+ * frame, pte_flags its kept rights with PG_PROTNONE (and no PG_PRESENT). */
+bool pte_is_protnone(pte_t e, unsigned level);
 
 /* True if the present entry e at level is a leaf (level 1, or PS at level 2/3). */
 bool pte_is_leaf(pte_t e, unsigned level);
@@ -126,8 +152,9 @@ enum prot_bits {
  * Leaf flags of a user page with protection `prot`: present, user, writable iff
  * PROT_BIT_WRITE, PG_NO_EXEC unless PROT_BIT_EXEC. x86 cannot express write-only or
  * execute-only: write implies read, exec implies read. PROT_NONE (prot == 0) has no present
- * encoding at all: the result is 0 (not present) and the page stays unmapped, so every access
- * faults and the fault handler refuses it.
+ * encoding at all: the result is 0 (not present). A page that already has a frame keeps it
+ * in a protnone entry (pte_make_protnone), so every access faults and the fault handler
+ * refuses it, and the contents come back when the protection does.
  */
 page_flags_t page_flags_from_prot(unsigned prot);
 
