@@ -470,13 +470,23 @@ enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct add
 		flusher_page(&sfl, va);
 		va += PAGE_SIZE;
 	}
-	/* the grants move with their providers, offsets, pins and references */
+	/* the grants move with their providers, offsets, pins and references. Within one space
+	 * the moved grants land in the same array: count the pieces first, then always take
+	 * the first piece of the source range, which a moved grant (entirely below src_addr or
+	 * at or above send: the ranges do not overlap) can never be */
 	ug_split_at(sg, src_addr);
 	ug_split_at(sg, send);
-	i = ug_lower_bound(sg, src_addr);
-	while (i < sg->n && sg->g[i].start < send) {
-		struct grant g = sg->g[i];
+	pieces = 0;
+	for (i = ug_lower_bound(sg, src_addr); i < sg->n && sg->g[i].start < send; i++)
+		pieces++;
+	while (pieces--) {
+		struct grant g;
 
+		i = ug_lower_bound(sg, src_addr);
+		KASSERT(i < sg->n && sg->g[i].start >= src_addr && sg->g[i].start < send,
+			"transfer: lost a piece of [%#llx, %#llx)", (unsigned long long)src_addr,
+			(unsigned long long)send);
+		g = sg->g[i];
 		ug_remove_at(sg, i);
 		g.start = dst_addr + (g.start - src_addr);
 		ug_insert(dg, &g);
