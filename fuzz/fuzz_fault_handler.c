@@ -17,7 +17,7 @@
  *     offset of a page) by P on a CPU; a kernel copy (copy_to_user / copy_from_user of up to
  *     three pages) for P on a CPU; a CPU switching to P or to the kernel's tables; failure
  *     injection (pressure_inject_failure off, nth or after); memory exhaustion (a populated
- *     mapping of 1..16 MiB outside the window, or its release).
+ *     mapping of 256 KiB..2 MiB, or 12 MiB, outside the window, or its release).
  *   Processes: at most MAX_PROCS at once; P is an index modulo the live ones. Addresses are
  *   pages of a window [0, WIN_PAGES * 4 KiB) so operations collide; hinted mmaps may land
  *   outside it and are then unmapped again at once.
@@ -333,6 +333,8 @@ static void boot(void)
 		on_cpu(c, w_ap, &w);
 	on_cpu(0, w_free_frames, &w);
 	free0 = w.a;
+	for (unsigned i = 0; i < DEV_PAGES; i++)
+		free(dev[i].data);
 	memset(dev, 0, sizeof(dev));
 	for (unsigned i = 0; i < DEV_PAGES; i++)
 		dev[i].device = true;
@@ -1045,7 +1047,14 @@ static void op_hog(struct fuzz_input *in)
 	if (!p)
 		return;
 	w.p = p;
-	w.a = b & 0x80 ? 0 : ((uint64_t)1 + b % 16) << 20;
+	/* mostly small hogs (several add up to exhaustion), now and then one bigger than the
+	 * free memory of the machine: populating costs time, and the fuzzer's speed counts */
+	if (b & 0x80)
+		w.a = 0;
+	else if ((b & 0x70) == 0x70)
+		w.a = (uint64_t)12 << 20;
+	else
+		w.a = ((uint64_t)1 + b % 8) << 18;
 	on_cpu(cpu, w_hog, &w);
 }
 
