@@ -410,6 +410,9 @@ static void name_and_hold(struct proc *p, struct addr_space *as)
 #ifndef AVOID_INJECTED_RETRY
 #define AVOID_INJECTED_RETRY 1
 #endif
+#ifndef AVOID_SELF_TRANSFER_DOWN
+#define AVOID_SELF_TRANSFER_DOWN 1
+#endif
 static void inj_suspend(void)
 {
 	if (inj_mode == ALLOC_FAIL_OFF)
@@ -662,6 +665,11 @@ static void op_two(struct fuzz_input *in, bool transfer)
 		return;
 	if (n > WIN_PAGES - df)
 		n = WIN_PAGES - df;
+	/* Known bug (scenarios/kernel/fuzz-02-self-transfer-down.scn): a transfer within one
+	 * space to a lower address moves its grants twice. Avoided until core/ is fixed; set
+	 * AVOID_SELF_TRANSFER_DOWN to 0 to see it. */
+	if (AVOID_SELF_TRANSFER_DOWN && transfer && a == b && df < sf)
+		return;
 	w.p = a;
 	w.q = b;
 	w.a = (uint64_t)sf * PAGE;
