@@ -7,6 +7,9 @@
   fuzz_walker_differential.c): a 4 KiB walk, a 2 MiB and a 1 GiB page, reserved bits, keys,
   SMEP/SMAP, a recursive PML4 slot, accesses of every kind.
 - frame_allocator: operation sequences on the default map and on a map with holes.
+- fault_handler: operation sequences (see fuzz_fault_handler.c): demand-zero and
+  copy-on-write over a fork, shared memory, a shootdown between two CPUs, borrow and
+  transfer, device memory, kernel copies, failure injection and exhaustion.
 """
 import pathlib
 import struct
@@ -127,7 +130,136 @@ def frame_seeds():
           + bytes([0, 0x80, 0x00]) * 40 + bytes([3, 0, 0]) * 10)
 
 
+# ---- fault_handler ---------------------------------------------------------------------
+
+FH_R, FH_W, FH_X = 1, 2, 4
+FH_FIXED, FH_SHARED, FH_POPULATE = 0x08, 0x10, 0x20
+
+
+def fh_range(first, n):
+    """pick_range's two bytes for pages [first, first + n), n <= 4 or up to the window."""
+    if n <= 4:
+        return bytes([first, n - 1])
+    return bytes([first, 0x80 | (n - 1)])
+
+
+def fh_spawn(cpu=0):
+    return bytes([0, cpu])
+
+
+def fh_fork(p, cpu=0):
+    return bytes([1, p, cpu])
+
+
+def fh_exit(p, cpu=0):
+    return bytes([2, p, cpu])
+
+
+def fh_mmap(p, first, n, prot, flags=FH_FIXED, cpu=0):
+    return bytes([3, p, cpu, prot | flags]) + fh_range(first, n)
+
+
+def fh_mmap_phys(p, first, n, prot, dev_page, cpu=0):
+    return bytes([4, p, cpu, prot | FH_FIXED]) + fh_range(first, n) + bytes([dev_page])
+
+
+def fh_munmap(p, first, n, cpu=0):
+    return bytes([5, p, cpu, 0]) + fh_range(first, n)
+
+
+def fh_mprotect(p, first, n, prot, cpu=0):
+    return bytes([6, p, cpu, prot]) + fh_range(first, n)
+
+
+def fh_borrow(a, sfirst, b, dfirst, n, prot, cpu=0, transfer=False):
+    return bytes([8 if transfer else 7, a, b, cpu, prot]) + fh_range(sfirst, n) + fh_range(dfirst, n)
+
+
+def fh_write(page, off, value, size_log=3):
+    return bytes([1 | size_log << 2, page]) + struct.pack("<H", off) + bytes([value])
+
+
+def fh_read(page, off, size_log=3):
+    return bytes([2 | size_log << 2, page]) + struct.pack("<H", off)
+
+
+def fh_fetch(page, off=0):
+    return bytes([3, page]) + struct.pack("<H", off)
+
+
+def fh_access(p, cpu, *accesses):
+    return bytes([9, p, cpu, len(accesses) - 1]) + b"".join(accesses)
+
+
+def fh_kcopy(p, out, page, off, length, cpu=0):
+    return bytes([12, p, cpu, 1 if out else 0, page]) + struct.pack("<HH", off, length - 1)
+
+
+def fh_switch(p, cpu, to_kernel=False):
+    return bytes([13, 0 if to_kernel else 1, p, cpu])
+
+
+def fh_inject(mode, n):
+    """mode 0 off, 1 nth, 2 after: the target takes b % 3 and (b >> 2) % 24."""
+    b = next(v for v in range(256) if v % 3 == mode and (v >> 2) % 24 == n)
+    return bytes([14, b])
+
+
+def fh_hog(p, quarter_mib=None, release=False, cpu=0):
+    if release:
+        return bytes([15, 0x80, p, cpu])
+    if quarter_mib is None:
+        return bytes([15, 0x70, p, cpu])  # 12 MiB: more than the machine has free
+    return bytes([15, quarter_mib - 1, p, cpu])
+
+
+def fault_handler_seeds():
+    four_cpus = bytes([2])
+    two_cpus = bytes([0])
+    seeds = {
+        "demand-zero-cow-fork": four_cpus + fh_spawn() + fh_mmap(0, 4, 4, FH_R | FH_W)
+        + fh_access(0, 0, fh_write(5, 8, 0x11), fh_read(4, 0), fh_read(5, 8))
+        + fh_fork(0, 1)
+        + fh_access(1, 1, fh_read(5, 8), fh_write(5, 8, 0x22), fh_read(5, 8))
+        + fh_access(0, 0, fh_read(5, 8), fh_write(6, 0, 0x33))
+        + fh_exit(0) + fh_access(0, 1, fh_read(5, 8)),
+        "shared-fork": two_cpus + fh_spawn() + fh_mmap(0, 8, 2, FH_R | FH_W, FH_FIXED | FH_SHARED)
+        + fh_fork(0, 1) + fh_access(1, 1, fh_write(9, 16, 0x44))
+        + fh_access(0, 0, fh_read(9, 16)),
+        "shootdown-munmap-mprotect": four_cpus + fh_spawn() + fh_mmap(0, 0, 8, FH_R | FH_W)
+        + fh_access(0, 1, fh_write(1, 0, 1), fh_write(2, 0, 2))
+        + fh_access(0, 2, fh_read(1, 0), fh_read(2, 0))
+        + fh_munmap(0, 1, 1, cpu=0) + fh_access(0, 1, fh_read(1, 0))
+        + fh_mprotect(0, 2, 1, FH_R, cpu=3) + fh_access(0, 2, fh_write(2, 0, 3))
+        + fh_mprotect(0, 2, 1, FH_R | FH_W) + fh_access(0, 2, fh_write(2, 0, 3))
+        + fh_switch(0, 1, to_kernel=True) + fh_exit(0, cpu=3),
+        "borrow-transfer": four_cpus + fh_spawn() + fh_spawn(1) + fh_mmap(0, 16, 4, FH_R | FH_W)
+        + fh_access(0, 0, fh_write(16, 0, 0x55))
+        + fh_borrow(0, 16, 1, 32, 4, FH_R | FH_W, cpu=1)
+        + fh_access(1, 1, fh_read(32, 0), fh_write(33, 8, 0x66))
+        + fh_access(0, 0, fh_read(17, 8))
+        + fh_borrow(0, 18, 1, 40, 2, 0, cpu=2, transfer=True)
+        + fh_access(1, 2, fh_read(40, 0)) + fh_access(0, 0, fh_read(18, 0)),
+        "device-window": two_cpus + fh_spawn() + fh_spawn() + fh_mmap_phys(0, 2, 2, FH_R | FH_W, 3)
+        + fh_mmap_phys(1, 10, 2, FH_R, 4)
+        + fh_access(0, 1, fh_write(3, 0, 0x77)) + fh_access(1, 0, fh_read(10, 0), fh_write(10, 0, 1))
+        + fh_fork(0) + fh_access(2, 1, fh_read(3, 0)),
+        "kernel-copies": two_cpus + fh_spawn() + fh_mmap(0, 20, 3, FH_R | FH_W)
+        + fh_kcopy(0, True, 20, 0xff0, 0x40) + fh_kcopy(0, False, 20, 0xfe0, 0x1000)
+        + fh_mprotect(0, 22, 1, FH_R) + fh_kcopy(0, True, 21, 0x800, 0x1000)
+        + fh_kcopy(0, False, 21, 0x800, 0x1000) + fh_access(0, 1, fh_fetch(20)),
+        "injection-exhaustion": four_cpus + fh_spawn() + fh_spawn() + fh_mmap(0, 0, 16, FH_R | FH_W)
+        + fh_inject(1, 3) + fh_access(0, 1, fh_write(0, 0, 1), fh_write(1, 0, 2), fh_write(2, 0, 3))
+        + fh_inject(2, 2) + fh_fork(0) + fh_access(0, 2, fh_write(3, 0, 4))
+        + fh_inject(0, 0) + fh_hog(1, 8) + fh_hog(0) + fh_access(0, 1, fh_read(0, 0))
+        + fh_hog(1, release=True) + fh_access(0, 3, fh_write(4, 0, 5)),
+    }
+    for name, data in seeds.items():
+        write("fault_handler", name, data)
+
+
 if __name__ == "__main__":
     scenario_seeds()
     walker_seeds()
     frame_seeds()
+    fault_handler_seeds()

@@ -1,8 +1,9 @@
 #!/bin/bash -eu
 # Builds every fuzz target the way OSS-Fuzz and ClusterFuzzLite do: compiler and flags from
 # $CC / $CFLAGS, the engine from $LIB_FUZZING_ENGINE, results into $OUT. No meson: the library
-# sources are compiled directly (all of core/, hw-x86/ and sim/ but the mmsim program's main),
-# with $CFLAGS, which under OSS-Fuzz already carry the sanitizer and the coverage flags.
+# sources are compiled directly (all of core/ with core/arch/x86_64/, hw-x86/ and sim/ but the
+# mmsim program's main), with $CFLAGS, which under OSS-Fuzz already carry the sanitizer and the
+# coverage flags.
 #
 # For each fuzz/fuzz_<name>.c it writes $OUT/fuzz_<name>, $OUT/fuzz_<name>_seed_corpus.zip
 # (from fuzz/corpus/<name>/) and $OUT/fuzz_<name>.dict (from fuzz/<name>.dict, if any).
@@ -33,7 +34,7 @@ compile() { # source, extra flags...
 	$CC $CFLAGS "${common[@]}" "$@" -c "$src" -o "$obj"
 	objs+=("$obj")
 }
-for f in core/*.c; do
+for f in core/*.c core/arch/x86_64/*.c; do
 	compile "$f" -ffreestanding -fno-builtin-malloc
 done
 for f in hw-x86/*.c; do

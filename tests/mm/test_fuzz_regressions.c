@@ -1,0 +1,117 @@
+/*
+ * Regression tests for kernel bugs found by fuzz/fuzz_fault_handler. Each test is the
+ * smallest sequence that shows the bug, written against the public interfaces, with the
+ * fuzzer's input it was reduced from named in its comment.
+ */
+#include <check.h>
+#include <stdlib.h>
+
+#include "arch/x86_64/interrupts.h"
+#include "arch/x86_64/kernel_space.h"
+#include "frame_alloc.h"
+#include "host_platform.h"
+#include "kheap.h"
+#include "kmap_support.h"
+#include "page_info.h"
+#include "pressure.h"
+#include "slab.h"
+#include "test_arena.h"
+#include "user_mm.h"
+#include "user_mm_view.h"
+
+#define ARENA (16 * MiB)
+
+static struct x86_cpu cpu;
+
+static void setup(void)
+{
+	host_set_cpu_count(1);
+	host_set_current_cpu(0);
+	arena_boot(ARENA);
+	paging_caps_set((struct paging_caps){ .phys_addr_bits = KMAP_MAXPHYADDR, .page_1g = true });
+	ck_assert_int_eq(zero_frame_init(), MM_OK);
+	ck_assert_int_eq(kernel_space_init(), MAP_OK);
+	kheap_init(KHEAP_CAP_UNLIMITED);
+	interrupt_reset();
+	pressure_reset();
+	ck_assert(user_mm_init());
+	kcpu_init(&cpu, ARENA, kernel_space_pml4().base);
+}
+
+static void teardown(void)
+{
+	pressure_inject_failure(ALLOC_FAIL_OFF, 0);
+	addr_space_switch(NULL);
+	kcpu_destroy(&cpu);
+	interrupt_reset();
+	arena_unmap();
+}
+
+/* Frames free once the heap gave back what it caches (empty slabs, its spare chunk). */
+static uint64_t settled_free_frames(void)
+{
+	kheap_shrink();
+	return free_frames();
+}
+
+/*
+ * addr_space_create, when ug_init fails half-way: ug_reserve has already allocated the grant
+ * array (krealloc) when the allocation of the hole indexes fails; ug_init returns false
+ * without freeing it and addr_space_create only kfrees the address-space object, so the
+ * grant array (and the slab frame holding it) leaks. Fuzz input: 2d 0e 05 00 01 (2 CPUs,
+ * failure injection "after 1", spawn).
+ */
+START_TEST(test_spawn_enomem_leaks_grant_array)
+{
+	uint64_t free0 = settled_free_frames();
+	struct slab_stats before, after;
+	unsigned failures = 0;
+
+	/* refuse every allocation after the first n: one of these n fails inside ug_init
+	 * between the grant array and the hole indexes */
+	for (uint64_t n = 0; n < 6; n++) {
+		struct addr_space *as;
+
+		slab_get_stats(&before);
+		pressure_inject_failure(ALLOC_FAIL_AFTER, n);
+		as = addr_space_create();
+		pressure_inject_failure(ALLOC_FAIL_OFF, 0);
+		if (as) {
+			addr_space_destroy(as);
+			continue;
+		}
+		failures++;
+		slab_get_stats(&after);
+		ck_assert_msg(after.objects_in_use == before.objects_in_use,
+			      "a failed addr_space_create (allocations refused after %llu) left %lld kernel heap objects allocated",
+			      (unsigned long long)n,
+			      (long long)(after.objects_in_use - before.objects_in_use));
+		ck_assert_msg(settled_free_frames() == free0,
+			      "a failed addr_space_create (allocations refused after %llu) leaked %lld frames",
+			      (unsigned long long)n, (long long)(free0 - settled_free_frames()));
+	}
+	ck_assert_uint_gt(failures, 0);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("mm-fuzz-regressions");
+	TCase *tc = tcase_create("fault_handler");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_spawn_enomem_leaks_grant_array);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
