@@ -31,8 +31,11 @@ bool ug_init(struct user_grants *ug)
 	ug->n = ug->cap = 0;
 	ug->by_addr = ug->by_size = NULL;
 	ug->nholes = ug->hcap = 0;
-	if (!ug_reserve(ug, 4))
+	if (!ug_reserve(ug, 4)) {
+		/* ug_reserve may have grown some of the arrays before one allocation failed */
+		ug_destroy(ug);
 		return false;
+	}
 	ug->by_addr[0] = (struct hole){ 0, USER_END };
 	ug->by_size[0] = ug->by_addr[0];
 	ug->nholes = 1;

@@ -107,8 +107,6 @@ struct proc {
 static struct obj dev[DEV_PAGES];
 static struct proc procs[MAX_PROCS];
 static unsigned next_id;
-static enum alloc_fail_mode inj_mode; /* the failure injection the input armed */
-static uint64_t inj_n;
 
 static uint8_t *arena;
 static struct x86_cpu cpus[NCPUS];
@@ -340,8 +338,6 @@ static void boot(void)
 		dev[i].device = true;
 	memset(procs, 0, sizeof(procs));
 	next_id = 0;
-	inj_mode = ALLOC_FAIL_OFF;
-	inj_n = 0;
 }
 
 /* ---- operations ------------------------------------------------------------------------ */
@@ -395,54 +391,11 @@ static void name_and_hold(struct proc *p, struct addr_space *as)
 	addr_space_hold(as);
 }
 
-/*
- * Known bug (tests/mm/test_fuzz_regressions.c, test_spawn_enomem_leaks_grant_array): when an
- * allocation inside addr_space_create fails between the grant array and the hole indexes,
- * the grant array leaks. Until core/ is fixed, injected failures are suspended while an
- * address space is created (spawn, fork) and re-armed afterwards with what was left of
- * them; set AVOID_SPAWN_LEAK to 0 to see the bug.
- */
-#ifndef AVOID_SPAWN_LEAK
-#define AVOID_SPAWN_LEAK 1
-#endif
-/* The livelock of scenarios/kernel/fuzz-01-injected-failure-fault-livelock.scn: kernel copies
- * run with injection suspended (copy_to_user would panic), user accesses end as oom. */
-#ifndef AVOID_INJECTED_RETRY
-#define AVOID_INJECTED_RETRY 1
-#endif
-#ifndef AVOID_SELF_TRANSFER_DOWN
-#define AVOID_SELF_TRANSFER_DOWN 1
-#endif
-static void inj_suspend(void)
-{
-	if (inj_mode == ALLOC_FAIL_OFF)
-		return;
-	{
-		uint64_t seen = pressure_checked_allocations();
-
-		/* NTH fires once: if it fired already, nothing is left */
-		if (inj_mode == ALLOC_FAIL_NTH && seen >= inj_n)
-			inj_mode = ALLOC_FAIL_OFF;
-		inj_n = seen >= inj_n ? 0 : inj_n - seen;
-	}
-	pressure_inject_failure(ALLOC_FAIL_OFF, 0);
-}
-
-static void inj_resume(void)
-{
-	if (inj_mode != ALLOC_FAIL_OFF)
-		pressure_inject_failure(inj_mode, inj_n);
-}
-
 static void w_spawn(struct work *w)
 {
 	struct addr_space *as;
 
-	if (AVOID_SPAWN_LEAK)
-		inj_suspend();
 	as = addr_space_create();
-	if (AVOID_SPAWN_LEAK)
-		inj_resume();
 
 	if (as)
 		name_and_hold(w->q, as);
@@ -462,11 +415,7 @@ static void op_spawn(struct fuzz_input *in)
 static void w_fork(struct work *w)
 {
 	enter(w->p);
-	if (AVOID_SPAWN_LEAK)
-		inj_suspend();
 	w->st = mm_fork(w->p->as, &w->child);
-	if (AVOID_SPAWN_LEAK)
-		inj_resume();
 	if (w->st == MM_STATUS_OK)
 		name_and_hold(w->q, w->child);
 }
@@ -665,11 +614,6 @@ static void op_two(struct fuzz_input *in, bool transfer)
 		return;
 	if (n > WIN_PAGES - df)
 		n = WIN_PAGES - df;
-	/* Known bug (scenarios/kernel/fuzz-02-self-transfer-down.scn): a transfer within one
-	 * space to a lower address moves its grants twice. Avoided until core/ is fixed; set
-	 * AVOID_SELF_TRANSFER_DOWN to 0 to see it. */
-	if (AVOID_SELF_TRANSFER_DOWN && transfer && a == b && df < sf)
-		return;
 	w.p = a;
 	w.q = b;
 	w.a = (uint64_t)sf * PAGE;
@@ -778,14 +722,6 @@ static void user_access(struct access *a)
 			a->result = ACC_SEGV;
 			return;
 		}
-	}
-	/* Known bug (scenarios/kernel/fuzz-01-injected-failure-fault-livelock.scn): under
-	 * injected failures on_oom answers retry while the injection keeps refusing, so the
-	 * handler answers success forever. Until core/ is fixed that ends the access as oom
-	 * when an injection is armed; set AVOID_INJECTED_RETRY to 0 to see the bug. */
-	if (AVOID_INJECTED_RETRY && inj_mode != ALLOC_FAIL_OFF) {
-		a->result = ACC_OOM;
-		return;
 	}
 	fail("the page-fault handler keeps answering success at %#llx but the access faults again",
 	     (unsigned long long)a->va);
@@ -929,11 +865,7 @@ static void w_kcopy(struct work *w)
 	struct kcopy *k = (struct kcopy *)(uintptr_t)w->a;
 
 	enter(k->p);
-	if (AVOID_INJECTED_RETRY)
-		inj_suspend();
 	k->st = k->out ? copy_to_user(k->va, k->buf, k->len) : copy_from_user(k->buf, k->va, k->len);
-	if (AVOID_INJECTED_RETRY)
-		inj_resume();
 	if (!k->out || k->st == MM_STATUS_OK)
 		return;
 	/* a failed copy-out: what did it leave behind? */
@@ -1041,9 +973,7 @@ static void op_switch(struct fuzz_input *in)
 
 static void w_inject(struct work *w)
 {
-	inj_mode = (enum alloc_fail_mode)w->a;
-	inj_n = w->b;
-	pressure_inject_failure(inj_mode, inj_n);
+	pressure_inject_failure((enum alloc_fail_mode)w->a, w->b);
 }
 
 static void op_inject(struct fuzz_input *in)
@@ -1091,7 +1021,6 @@ static void op_hog(struct fuzz_input *in)
 
 static void w_end(struct work *w)
 {
-	inj_mode = ALLOC_FAIL_OFF;
 	pressure_inject_failure(ALLOC_FAIL_OFF, 0);
 	addr_space_switch(NULL);
 	(void)w;
