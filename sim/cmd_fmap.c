@@ -23,8 +23,7 @@
 #include "user_mm.h"
 #include "user_mm_view.h"
 
-static const char *const status_words[] = {"ok", "einval", "enomem", "efault", "ebusy",
-					   "eperm", "eexist", NULL};
+
 
 struct fmap_work {
 	struct sim *sim;
@@ -33,30 +32,6 @@ struct fmap_work {
 	enum mm_status status;
 	uint64_t mapped_at;
 };
-
-static enum sc_status conclude(struct sim *sim, const struct sc_stmt *st, const char *what,
-			       const struct fmap_work *w)
-{
-	if (st->flags & SCF_EXPECT) {
-		if ((uint64_t)w->status == st->u[7])
-			return SC_CONTINUE;
-		return sim_expect_failed(sim, st, "expected %s, got %s", status_words[st->u[7]],
-					 mm_status_name(w->status));
-	}
-	if (w->status != MM_STATUS_OK)
-		fprintf(sim->out, "%s: %s -> %s\n", st->name[0], what, mm_status_name(w->status));
-	return SC_CONTINUE;
-}
-
-static bool alive(struct sim *sim, const struct sc_stmt *st, struct sim_process *p,
-		  enum sc_status *s)
-{
-	if (p->as)
-		return true;
-	*s = sim_run_error(sim, st, "process '%s' has %s", p->name,
-			   p->state == PROC_KILLED ? "been killed" : "exited");
-	return false;
-}
 
 static unsigned cpu_of(const struct sc_stmt *st, const struct sim_process *p)
 {
@@ -95,11 +70,11 @@ static enum sc_status exec_fserve(struct sim *sim, const struct sc_stmt *st)
 	enum sc_status s;
 
 	w.a = process_find(sim, st->name[0]);
-	if (!alive(sim, st, w.a, &s))
+	if (!alive_or_report(sim, st, w.a, &s))
 		return s;
 	w.a->last_cpu = cpu_of(st, w.a);
 	sim_on_cpu(sim, w.a->last_cpu, do_fserve, &w);
-	return conclude(sim, st, "fserve", &w);
+	return syscall_conclude(sim, st, "fserve", w.status);
 }
 
 /* ---- fmap A ADDR|any SIZE PROT SRV OFFSET: u[0] addr, u[1] size, u[2] prot, name[1] srv,
@@ -144,13 +119,13 @@ static enum sc_status exec_fmap(struct sim *sim, const struct sc_stmt *st)
 
 	w.a = process_find(sim, st->name[0]);
 	w.srv = process_find(sim, st->name[1]);
-	if (!alive(sim, st, w.a, &s) || !alive(sim, st, w.srv, &s))
+	if (!alive_or_report(sim, st, w.a, &s) || !alive_or_report(sim, st, w.srv, &s))
 		return s;
 	w.a->last_cpu = cpu_of(st, w.a);
 	sim_on_cpu(sim, w.a->last_cpu, do_fmap, &w);
 	if (w.status == MM_STATUS_OK && (st->flags & SCF_ANY) && !(st->flags & SCF_EXPECT))
 		fprintf(sim->out, "%s: fmap 0x%" PRIx64 "\n", st->name[0], w.mapped_at);
-	return conclude(sim, st, "fmap", &w);
+	return syscall_conclude(sim, st, "fmap", w.status);
 }
 
 /* ---- expect notified|pins SRV OP N: u[0] = N, kind 0 notified, 1 pins ---- */

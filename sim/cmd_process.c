@@ -101,7 +101,7 @@ bool sp_expected_result(struct sc_parse *p, int arrow, const char *const *choice
 	return true;
 }
 
-static const char *const status_words[] = {"ok", "einval", "enomem", "efault", "ebusy",
+const char *const status_words[] = {"ok", "einval", "enomem", "efault", "ebusy",
 					   "eperm", "eexist", NULL};
 
 /* ---- running a system call on a CPU ---- */
@@ -122,24 +122,22 @@ static unsigned cpu_of(const struct sc_stmt *st, const struct sim_process *p)
 
 /* Reports the outcome of a system call: prints an error (or the address of `mmap any`), or
  * compares with the expected status of an expect line. */
-static enum sc_status conclude(struct sim *sim, const struct sc_stmt *st, const char *what,
-			       const struct syscall_work *w)
+enum sc_status syscall_conclude(struct sim *sim, const struct sc_stmt *st, const char *what,
+				enum mm_status status)
 {
-	bool expecting = st->flags & SCF_EXPECT;
-
-	if (expecting) {
-		if ((uint64_t)w->status == st->u[7])
+	if (st->flags & SCF_EXPECT) {
+		if ((uint64_t)status == st->u[7])
 			return SC_CONTINUE;
 		return sim_expect_failed(sim, st, "expected %s, got %s", status_words[st->u[7]],
-					 mm_status_name(w->status));
+					 mm_status_name(status));
 	}
-	if (w->status != MM_STATUS_OK)
-		fprintf(sim->out, "%s: %s -> %s\n", st->name[0], what, mm_status_name(w->status));
+	if (status != MM_STATUS_OK)
+		fprintf(sim->out, "%s: %s -> %s\n", st->name[0], what, mm_status_name(status));
 	return SC_CONTINUE;
 }
 
-static bool alive_or_report(struct sim *sim, const struct sc_stmt *st, struct sim_process *p,
-			    enum sc_status *s)
+bool alive_or_report(struct sim *sim, const struct sc_stmt *st, struct sim_process *p,
+		     enum sc_status *s)
 {
 	if (p->as)
 		return true;
@@ -218,7 +216,7 @@ static enum sc_status exec_fork(struct sim *sim, const struct sc_stmt *st)
 			return sim_run_error(sim, st, "out of host memory");
 		child->state = PROC_EXITED;
 	}
-	return conclude(sim, st, "fork", &w);
+	return syscall_conclude(sim, st, "fork", w.status);
 }
 
 /* ---- exit a ---- */
@@ -323,7 +321,7 @@ static enum sc_status exec_mmap(struct sim *sim, const struct sc_stmt *st)
 	sim_on_cpu(sim, w.a->last_cpu, do_mmap, &w);
 	if (w.status == MM_STATUS_OK && (st->flags & SCF_ANY) && !(st->flags & SCF_EXPECT))
 		fprintf(sim->out, "%s: mmap 0x%" PRIx64 "\n", st->name[0], w.mapped_at);
-	return conclude(sim, st, "mmap", &w);
+	return syscall_conclude(sim, st, "mmap", w.status);
 }
 
 /* ---- munmap a ADDR SIZE, mprotect a ADDR SIZE PROT: u[0] addr, u[1] size, u[2] prot ---- */
@@ -377,7 +375,7 @@ static enum sc_status exec_range(struct sim *sim, const struct sc_stmt *st, cons
 		return s;
 	w.a->last_cpu = cpu_of(st, w.a);
 	sim_on_cpu(sim, w.a->last_cpu, fn, &w);
-	return conclude(sim, st, what, &w);
+	return syscall_conclude(sim, st, what, w.status);
 }
 
 static enum sc_status exec_munmap(struct sim *sim, const struct sc_stmt *st)
@@ -444,7 +442,7 @@ static enum sc_status exec_two_spaces(struct sim *sim, const struct sc_stmt *st,
 		return s;
 	w.b->last_cpu = cpu_of(st, w.b);
 	sim_on_cpu(sim, w.b->last_cpu, fn, &w);
-	return conclude(sim, st, what, &w);
+	return syscall_conclude(sim, st, what, w.status);
 }
 
 static enum sc_status exec_borrow(struct sim *sim, const struct sc_stmt *st)

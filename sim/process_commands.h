@@ -5,6 +5,7 @@
 #define MMSIM_SIM_PROCESS_COMMANDS_H
 
 #include "scenario.h"
+#include "user_mm.h"
 
 /* st->flags bits of process commands */
 #define SCF_EXPECT 0x80u   /* an expect line: u[7] holds the expected result's index */
@@ -24,5 +25,18 @@ int sp_arrow(struct sc_parse *p);
 bool sp_expected_result(struct sc_parse *p, int arrow, const char *const *choices, int *out);
 /* Both steps; the result index goes to st->u[7]. */
 bool sp_expected_result_of(struct sc_parse *p, const char *const *choices);
+
+/* The words of enum mm_status, for `expect SYSCALL ... -> STATUS`. */
+extern const char *const status_words[];
+
+struct sim;
+struct sim_process;
+/* The end of a system call command: compare with the expected status of an expect line, or
+ * print `A: WHAT -> STATUS` when it failed. */
+enum sc_status syscall_conclude(struct sim *sim, const struct sc_stmt *st, const char *what,
+				enum mm_status status);
+/* False (with a run error in *s) when p exited or was killed. */
+bool alive_or_report(struct sim *sim, const struct sc_stmt *st, struct sim_process *p,
+		     enum sc_status *s);
 
 #endif

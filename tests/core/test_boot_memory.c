@@ -6,6 +6,7 @@
 #include "boot_memory.h"
 #include "host_platform.h"
 #include "test_arena.h"
+#include "../check_main.h"
 
 static void setup(void)
 {
@@ -213,9 +214,5 @@ int main(void)
 	tcase_add_test(tc, test_default_map);
 	tcase_add_test(tc, test_register_bootloader_areas);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

@@ -11,6 +11,7 @@
 #include "host_platform.h"
 #include "page_info.h"
 #include "test_arena.h"
+#include "../check_main.h"
 
 /*
  * 64 MiB default machine: free area [3 MiB, 64 MiB) = 15616 frames; one section; metadata =
@@ -533,9 +534,5 @@ int main(void)
 	tcase_add_test(tc, test_multiple_sections_with_holes);
 	tcase_add_test(tc, test_trace_lines);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

@@ -14,6 +14,7 @@
 #include "host_platform.h"
 #include "page_info.h"
 #include "test_arena.h"
+#include "../check_main.h"
 
 #define WORKERS 4
 #define LIVE_MAX 256
@@ -154,9 +155,5 @@ int main(void)
 	tcase_set_timeout(tc, 110);
 	tcase_add_test(tc, test_concurrent_alloc_free);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

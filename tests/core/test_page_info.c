@@ -8,6 +8,7 @@
 #include "host_platform.h"
 #include "page_info.h"
 #include "test_arena.h"
+#include "../check_main.h"
 
 static void setup(void)
 {
@@ -278,9 +279,5 @@ int main(void)
 	tcase_add_test(tc, test_raii_frame);
 	tcase_add_test(tc, test_get_page_info_unmanaged);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

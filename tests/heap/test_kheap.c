@@ -16,6 +16,7 @@
 #include "phys.h"
 #include "slab.h"
 #include "test_arena.h"
+#include "../check_main.h"
 
 static uint64_t free0;
 
@@ -763,9 +764,5 @@ int main(void)
 	tcase_add_test(tc, test_kernel_mapper_hook);
 	tcase_add_test(tc, test_random_sequence);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

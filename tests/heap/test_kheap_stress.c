@@ -17,6 +17,7 @@
 #include "host_platform.h"
 #include "kheap.h"
 #include "test_arena.h"
+#include "../check_main.h"
 
 #define WORKERS 4
 #define LIVE_MAX 128
@@ -207,9 +208,5 @@ int main(void)
 	tcase_set_timeout(tc, 280);
 	tcase_add_test(tc, test_concurrent_kmalloc_kfree);
 	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

@@ -15,6 +15,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include "../check_main.h"
 
 #define MEM_SIZE (1ull << 20)
 #define PML4 0x1000ull
@@ -1204,11 +1205,5 @@ static Suite *hw_suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(hw_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(hw_suite());
 }

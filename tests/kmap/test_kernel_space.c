@@ -15,6 +15,7 @@
 #include "host_platform.h"
 #include "kmap_support.h"
 #include "test_arena.h"
+#include "../check_main.h"
 
 #define GiB (1024 * MiB)
 #define KiB 1024ull
@@ -482,8 +483,6 @@ int main(void)
 {
 	Suite *s = suite_create("kmap-kernel-space");
 	TCase *tc = tcase_create("kernel-space");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, panic_handler_install, teardown);
 	tcase_set_timeout(tc, 120);
@@ -498,9 +497,5 @@ int main(void)
 	tcase_add_test(tc, test_kernel_mapper_lock);
 	tcase_add_test(tc, test_boot_enomem_and_limits);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

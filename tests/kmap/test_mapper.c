@@ -14,6 +14,7 @@
 #include "host_platform.h"
 #include "kmap_support.h"
 #include "test_arena.h"
+#include "../check_main.h"
 
 #define MACHINE (64 * MiB)
 #define RW_USER (PG_PRESENT | PG_WRITABLE | PG_USER | PG_NO_EXEC)
@@ -611,8 +612,6 @@ int main(void)
 {
 	Suite *s = suite_create("kmap-mapper");
 	TCase *tc = tcase_create("mapper");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -629,9 +628,5 @@ int main(void)
 	tcase_add_test(tc, test_destroy_returns_every_frame);
 	tcase_add_test(tc, test_protnone_entry);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

@@ -11,6 +11,7 @@
 #include "host_platform.h"
 #include "test_arena.h"
 #include "x86_cpu.h"
+#include "../check_main.h"
 
 static void setup(void)
 {
@@ -249,8 +250,6 @@ int main(void)
 {
 	Suite *s = suite_create("kmap-page-flags");
 	TCase *tc = tcase_create("encoding");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_leaf_4k_literal);
@@ -261,9 +260,5 @@ int main(void)
 	tcase_add_test(tc, test_prot_conversion);
 	tcase_add_test(tc, test_processor_decodes_kernel_entries);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

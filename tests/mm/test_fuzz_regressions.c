@@ -18,6 +18,7 @@
 #include "test_arena.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
+#include "../check_main.h"
 
 #define ARENA (16 * MiB)
 
@@ -107,11 +108,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(suite());
 }

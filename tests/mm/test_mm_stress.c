@@ -37,6 +37,7 @@
 #include "test_arena.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
+#include "../check_main.h"
 
 #define NCPU 4u
 #define NSPACE 3u
@@ -347,8 +348,6 @@ int main(void)
 {
 	Suite *s = suite_create("mm_stress");
 	TCase *tc = tcase_create("stress");
-	SRunner *sr;
-	int failed;
 
 	if (getenv("MMSIM_STRESS_QUICK"))
 		rounds = 3, ops_per_round = 150;
@@ -356,9 +355,5 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_four_cpus_fault_unmap_protect_fork);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

@@ -21,6 +21,7 @@
 #include "test_arena.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
+#include "../check_main.h"
 
 #define ARENA (64 * MiB)
 #define RW (MM_PROT_READ | MM_PROT_WRITE)
@@ -914,11 +915,5 @@ static Suite *suite(void)
 
 int main(void)
 {
-	SRunner *sr = srunner_create(suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(suite());
 }

@@ -14,6 +14,7 @@
 #include "host_platform.h"
 #include "pressure.h"
 #include "test_arena.h"
+#include "../check_main.h"
 
 /* A fake process table: each process holds some frames; killing frees them. */
 #define NPROC 4
@@ -417,8 +418,6 @@ int main(void)
 {
 	Suite *s = suite_create("pressure");
 	TCase *tc = tcase_create("governor");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
@@ -434,9 +433,5 @@ int main(void)
 	tcase_add_test(tc, reserve_survives_concurrent_exhaustion);
 	tcase_add_test(tc, injected_failures);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

@@ -13,6 +13,7 @@
 #include "cpu_threads.h"
 #include "host_platform.h"
 #include "platform.h"
+#include "../check_main.h"
 
 #define NCPU 4
 #define VEC_ACK 0xf0
@@ -128,8 +129,6 @@ int main(void)
 {
 	Suite *s = suite_create("cpu_threads");
 	TCase *tc = tcase_create("threads");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
@@ -137,9 +136,5 @@ int main(void)
 	tcase_add_test(tc, ipis_reach_their_targets);
 	tcase_add_test(tc, two_cpus_waiting_for_each_other_finish);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

@@ -9,6 +9,7 @@
 
 #include "numbers.h"
 #include "scenario.h"
+#include "../check_main.h"
 
 static char errbuf[8192];
 
@@ -314,8 +315,6 @@ int main(void)
 {
 	Suite *s = suite_create("scenario_parse");
 	TCase *tc = tcase_create("parse");
-	SRunner *sr;
-	int failed;
 
 	tcase_add_test(tc, numbers_accepted);
 	tcase_add_test(tc, numbers_rejected);
@@ -331,9 +330,5 @@ int main(void)
 	tcase_add_test(tc, errors_are_all_reported);
 	tcase_add_test(tc, garbage_never_crashes);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(s);
 }

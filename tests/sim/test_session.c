@@ -10,6 +10,7 @@
 
 #include "quiz.h"
 #include "session.h"
+#include "../check_main.h"
 
 struct io {
 	char *out, *err;
@@ -120,17 +121,11 @@ int main(void)
 {
 	Suite *s = suite_create("session");
 	TCase *tc = tcase_create("session");
-	SRunner *sr;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, lines_run_at_once_and_errors_do_not_end_the_session);
 	tcase_add_test(tc, a_rejected_machine_line_leaves_the_defaults);
 	tcase_add_test(tc, quizzes_run);
 	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return run_check_suite(s);
 }
