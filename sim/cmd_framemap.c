@@ -5,9 +5,8 @@
  * A frame's kind comes from the allocator (free, per-CPU cache, its own metadata, kernel,
  * one / shared / copy-on-write references) refined by the processes' page tables: a kernel
  * frame that is a table of a process's user half is a "page table", a frame with one
- * reference that a process maps is "private". The sacred reserve is kernel memory the
- * governor holds; the kernel does not say which frames it is, so it is counted in the legend
- * and drawn as kernel memory. On machines with more than 16384 frames one square stands for
+ * reference that a process maps is "private"; the frames of the governor's sacred reserve
+ * (pressure_for_each_reserve_frame) are drawn as such. On machines with more than 16384 frames one square stands for
  * several frames and takes the colour of the most telling of them (user kinds first).
  *
  * Nothing changes; no external program is needed (the SVG is written directly).
@@ -37,7 +36,8 @@ enum fm_kind {
 	FM_FREE,
 	FM_CACHE,    /* free, parked in a per-CPU cache */
 	FM_META,     /* the allocator's metadata */
-	FM_KERNEL,   /* kernel memory: heap, the kernel half's tables, the reserve */
+	FM_RESERVE,  /* the pressure governor's sacred reserve */
+	FM_KERNEL,   /* kernel memory: heap, the kernel half's tables */
 	FM_TABLE,    /* a table of a process's user half */
 	FM_PRIVATE,
 	FM_SHARED,
@@ -53,7 +53,8 @@ static const struct {
 	{"free", "#ffffff"},
 	{"free, in a per-CPU cache", "#e4f4e4"},
 	{"allocator metadata", "#5c6bc0"},
-	{"kernel (heap, kernel tables, reserve)", "#8e6cc8"},
+	{"the sacred reserve (emergency UI and OOM buffer)", "#ffb74d"},
+	{"kernel (heap, kernel tables)", "#8e6cc8"},
 	{"page table of a process", "#26a69a"},
 	{"private (one reference)", "#ffd54f"},
 	{"shared", "#42a5f5"},
@@ -87,6 +88,14 @@ static bool fm_leaf(void *ctx, uint64_t va, pte_t e, unsigned level)
 		if (c->kind[(pa >> 12) + i] == FM_KERNEL)
 			c->kind[(pa >> 12) + i] = FM_PRIVATE; /* one reference, mapped by a process */
 	return true;
+}
+
+static void fm_reserve(void *ctx, frame_t f)
+{
+	struct fm_ctx *c = ctx;
+
+	if (f.base >> 12 < c->nframes)
+		c->kind[f.base >> 12] = FM_RESERVE;
 }
 
 static void classify(struct sim *sim, struct fm_ctx *c)
@@ -131,6 +140,8 @@ static void classify(struct sim *sim, struct fm_ctx *c)
 		if (sim->procs[i].as && addr_space_is_alive(sim->procs[i].as))
 			addr_space_visit_tables(sim->procs[i].as, &v);
 	}
+	if (sim->booted)
+		pressure_for_each_reserve_frame(fm_reserve, c);
 }
 
 /* show framemap FILE [cols=N]: path, u[0] = columns */
@@ -211,9 +222,8 @@ static enum sc_status exec_show_framemap(struct sim *sim, const struct sc_stmt *
 				"<text x=\"470\" y=\"%d\" text-anchor=\"end\">%" PRIu64
 				" frames</text>\n",
 				y - 10, fm_kinds[k].color, y, fm_kinds[k].name, y, counts[k]);
-		fprintf(f, "<text x=\"8\" y=\"%d\">of the kernel's frames, %" PRIu64
-			   " are the sacred reserve (pressure: %s)</text>\n",
-			y, reserve_pool_frames(), pressure_state_name(pressure_state()));
+		fprintf(f, "<text x=\"8\" y=\"%d\">pressure: %s</text>\n", y,
+			pressure_state_name(pressure_state()));
 	}
 	fputs("</svg>\n", f);
 	if (fclose(f) != 0) {
@@ -221,20 +231,23 @@ static enum sc_status exec_show_framemap(struct sim *sim, const struct sc_stmt *
 		return sim_run_error(sim, st, "cannot write %s: %s", st->path, strerror(errno));
 	}
 	fprintf(sim->out, "show framemap: %" PRIu64 " frames drawn to %s:", c.nframes, st->path);
-	for (unsigned k = FM_FREE; k < FM_COUNT; k++)
-		if (counts[k] && k != FM_NONE)
-			fprintf(sim->out, " %s %" PRIu64 ",",
-				k == FM_FREE	  ? "free"
-				: k == FM_CACHE	  ? "cached"
-				: k == FM_META	  ? "metadata"
-				: k == FM_KERNEL  ? "kernel"
-				: k == FM_TABLE	  ? "tables"
-				: k == FM_PRIVATE ? "private"
-				: k == FM_SHARED  ? "shared"
-				: k == FM_COW	  ? "cow"
-						  : "zero",
-				counts[k]);
-	fprintf(sim->out, " reserve %" PRIu64 "\n", reserve_pool_frames());
+	{
+		static const char *const words[FM_COUNT] = {
+			[FM_FREE] = "free",	    [FM_CACHE] = "cached", [FM_META] = "metadata",
+			[FM_RESERVE] = "reserve", [FM_KERNEL] = "kernel", [FM_TABLE] = "tables",
+			[FM_PRIVATE] = "private", [FM_SHARED] = "shared", [FM_COW] = "cow",
+			[FM_ZERO] = "zero",
+		};
+		const char *sep = " ";
+
+		for (unsigned k = FM_FREE; k < FM_COUNT; k++) {
+			if (!counts[k])
+				continue;
+			fprintf(sim->out, "%s%s %" PRIu64, sep, words[k], counts[k]);
+			sep = ", ";
+		}
+	}
+	fputc('\n', sim->out);
 	free(c.kind);
 	return SC_CONTINUE;
 }
