@@ -41,7 +41,10 @@ const char *mm_status_name(enum mm_status s);
 /* mmap flags. */
 #define MM_MAP_SHARED 0x1u    /* stays shared with a fork's child instead of copy-on-write */
 #define MM_MAP_POPULATE 0x2u  /* allocate and map every page now */
-#define MM_MAP_FIXED 0x4u     /* exactly at addr; an existing mapping there is replaced */
+#define MM_MAP_FIXED 0x4u     /* exactly at addr; an existing mapping there is replaced:
+				 discarded first, so even a failed MM_MAP_FIXED | MM_MAP_POPULATE
+				 (ENOMEM) leaves the range unmapped, as Linux's MAP_FIXED does; the
+				 one exception to "an error changes nothing" */
 /* Without MM_MAP_FIXED, addr is a hint: the nearest free range, else the lowest. */
 
 /* The lowest address mmap hands out without MM_MAP_FIXED (page 0 stays unmapped). */

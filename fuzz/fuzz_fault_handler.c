@@ -509,6 +509,45 @@ static void w_mmap(struct work *w)
 	}
 }
 
+/*
+ * A fixed mmap that fails with ENOMEM while populating has already discarded what was
+ * mapped in its range, as Linux's MAP_FIXED does (core/user_mm.h states it;
+ * scenarios/kernel/fuzz-03-failed-fixed-populate-unmaps.scn shows it): the model forgets the
+ * pages of the range that no grant covers any more.
+ */
+struct covered {
+	uint64_t lo, hi;
+	bool page[WIN_PAGES];
+};
+
+static bool note_grant(void *ctx, const struct grant_view *g)
+{
+	struct covered *c = ctx;
+
+	for (uint64_t va = g->start; va < g->start + g->size && va < c->hi; va += PAGE)
+		if (va >= c->lo)
+			c->page[va / PAGE] = true;
+	return true;
+}
+
+static void w_grants(struct work *w)
+{
+	addr_space_for_each_grant(w->p->as, note_grant, (void *)(uintptr_t)w->a);
+}
+
+static void forget_unmapped(struct proc *p, unsigned first, unsigned n)
+{
+	struct covered c = {(uint64_t)first * PAGE, (uint64_t)(first + n) * PAGE, {false}};
+	struct work w = {0};
+
+	w.p = p;
+	w.a = (uintptr_t)&c;
+	on_cpu(0, w_grants, &w);
+	for (unsigned i = first; i < first + n; i++)
+		if (!c.page[i] && p->s[i].kind != S_NONE)
+			slot_drop(&p->s[i]);
+}
+
 static void op_mmap(struct fuzz_input *in, bool phys)
 {
 	struct work w = {0};
@@ -540,6 +579,8 @@ static void op_mmap(struct fuzz_input *in, bool phys)
 	if (f & 0x80)
 		w.a += 0x800; /* a misaligned address: einval for fixed, a hint otherwise */
 	on_cpu(cpu, w_mmap, &w);
+	if (w.st == MM_STATUS_ENOMEM && (w.flags & MM_MAP_FIXED))
+		forget_unmapped(p, first, n);
 	if (w.st != MM_STATUS_OK || (w.flags & 0x200u))
 		return;
 	if (w.d & (PAGE - 1))
