@@ -609,6 +609,7 @@ static void finish(frame_t table)
 enum oom_outcome on_oom(uint64_t need, void *current)
 {
 	struct oom_candidate victim;
+	bool killed_current = false, killed_any = false;
 	frame_t table;
 
 	plat_lock_acquire(&G.lock);
@@ -654,8 +655,6 @@ enum oom_outcome on_oom(uint64_t need, void *current)
 		return OOM_FROZEN;
 	}
 	/* one victim at a time, the largest first, until the request fits */
-	bool killed_current = false, killed_any = false;
-
 	do {
 		kmemset(&victim, 0, sizeof(victim));
 		for_each_candidate(table, better_victim, &victim);
