@@ -205,6 +205,14 @@ enum mm_status mm_mmap_phys(struct addr_space *as, uint64_t addr, uint64_t size,
 	return r;
 }
 
+/* Grants that [start, end) cuts in two places (a boundary strictly inside a grant). */
+static size_t splits_needed(struct addr_space *as, uint64_t start, uint64_t end)
+{
+	struct grant *a = ug_find(&as->grants, start), *b = ug_find(&as->grants, end);
+
+	return (a && a->start < start) + (b && b->start < end);
+}
+
 enum mm_status mm_munmap(struct addr_space *as, uint64_t addr, uint64_t size)
 {
 	struct flusher fl;
@@ -216,7 +224,9 @@ enum mm_status mm_munmap(struct addr_space *as, uint64_t addr, uint64_t size)
 		mm_lock_release();
 		return MM_STATUS_EBUSY;
 	}
-	if (!ug_reserve(&as->grants, 2)) {
+	/* only a boundary inside a grant splits it (one more slot each): unmapping whole grants
+	 * needs no memory and never fails */
+	if (!ug_reserve(&as->grants, splits_needed(as, addr, addr + size))) {
 		mm_lock_release();
 		return MM_STATUS_ENOMEM;
 	}
