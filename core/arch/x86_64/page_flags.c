@@ -63,14 +63,12 @@ bool pte_leaf_encodable(paddr_t pa, page_flags_t flags, unsigned level)
 	return pa_fits(pa);
 }
 
-pte_t pte_make_leaf(paddr_t pa, page_flags_t flags, unsigned level)
+/* The bits a leaf and a PROT_NONE entry (which keeps the leaf's rights for later) share:
+ * R/W, U/S, PWT, PCD, A, D. */
+static pte_t rights_and_state_bits(page_flags_t flags)
 {
-	pte_t e = BIT(BIT_P);
+	pte_t e = 0;
 
-	KASSERT(pte_leaf_encodable(pa, flags, level),
-		"refusing to encode leaf pa=0x%llx flags=0x%x level %u (reserved bits)",
-		(unsigned long long)pa, flags, level);
-	e |= pa;
 	if (flags & PG_WRITABLE)
 		e |= BIT(BIT_RW);
 	if (flags & PG_USER)
@@ -83,6 +81,17 @@ pte_t pte_make_leaf(paddr_t pa, page_flags_t flags, unsigned level)
 		e |= BIT(BIT_A);
 	if (flags & PG_DIRTY)
 		e |= BIT(BIT_D);
+	return e;
+}
+
+pte_t pte_make_leaf(paddr_t pa, page_flags_t flags, unsigned level)
+{
+	pte_t e = BIT(BIT_P);
+
+	KASSERT(pte_leaf_encodable(pa, flags, level),
+		"refusing to encode leaf pa=0x%llx flags=0x%x level %u (reserved bits)",
+		(unsigned long long)pa, flags, level);
+	e |= pa | rights_and_state_bits(flags);
 	if (flags & PG_HUGE)
 		e |= BIT(BIT_PS);
 	if (flags & PG_GLOBAL)
@@ -112,19 +121,7 @@ pte_t pte_make_protnone(paddr_t pa, page_flags_t flags)
 	KASSERT(pte_protnone_encodable(pa, flags),
 		"refusing to encode protnone entry pa=0x%llx flags=0x%x", (unsigned long long)pa,
 		flags);
-	e |= pa;
-	if (flags & PG_WRITABLE)
-		e |= BIT(BIT_RW);
-	if (flags & PG_USER)
-		e |= BIT(BIT_US);
-	if (flags & PG_WRITE_THROUGH)
-		e |= BIT(BIT_PWT);
-	if (flags & PG_CACHE_DISABLE)
-		e |= BIT(BIT_PCD);
-	if (flags & PG_ACCESSED)
-		e |= BIT(BIT_A);
-	if (flags & PG_DIRTY)
-		e |= BIT(BIT_D);
+	e |= pa | rights_and_state_bits(flags);
 	if (flags & PG_NO_EXEC)
 		e |= BIT(BIT_XD);
 	return e;
