@@ -250,28 +250,59 @@ bool mm_next_entry(const struct mapper *m, uint64_t va, uint64_t end, uint64_t *
 	return next_entry(m, va, end, true, found);
 }
 
-void mm_unmap_page(struct addr_space *as, uint64_t va, struct flusher *fl)
+bool mm_next_leaf_table(struct mapper *m, uint64_t *va, uint64_t end, pte_t **pt, uint64_t *stop)
 {
-	struct mapped_leaf leaf;
-	enum map_result r = mapper_unmap(&as->mapper, va, &leaf, flusher_rel(fl), NULL);
+	while (*va < end) {
+		uint64_t next = 0;
+		enum map_result r = mapper_leaf_table(m, *va, false, pt, &next);
 
-	KASSERT(r == MAP_OK, "mm: unmap of %#llx: %s", (unsigned long long)va, map_result_name(r));
-	KASSERT(leaf.level == PT_LEVEL_PT, "mm: a huge user page at %#llx", (unsigned long long)va);
-	/* a protnone entry was never cached, but the tables it kept may be released: the
-	 * shootdown covers the paging-structure caches for va (M6) */
-	flusher_page(fl, va);
-	if (get_page_info(leaf.frame))
-		flusher_free(fl, leaf.frame);
+		if (r == MAP_OK) {
+			*stop = (*va | (pt_level_size(PT_LEVEL_PD) - 1)) + 1;
+			if (*stop > end)
+				*stop = end;
+			return true;
+		}
+		KASSERT(r == MAP_NOT_MAPPED, "mm: tables of %#llx: %s", (unsigned long long)*va,
+			map_result_name(r));
+		if (next <= *va)
+			return false; /* the hole reaches the top of the user half */
+		*va = next;
+	}
+	return false;
 }
 
-/* Unmap every present page and protnone entry of [start, end) (inside one grant or not). */
+/*
+ * Unmap every present page and protnone entry of [start, end) (inside one grant or not), a
+ * level-1 table at a time. An entry is emptied with a plain store, not an exchange (M7): the
+ * A/D bits a processor may set meanwhile are of no use for memory that goes away, and the
+ * shootdown of the flusher covers whatever it cached. Each table is pruned once (M6).
+ */
 static void unmap_pages(struct addr_space *as, uint64_t start, uint64_t end, struct flusher *fl)
 {
-	uint64_t va = start;
+	uint64_t va = start, stop;
+	pte_t *pt;
 
-	while (mm_next_entry(&as->mapper, va, end, &va)) {
-		mm_unmap_page(as, va, fl);
-		va += PAGE_SIZE;
+	while (mm_next_leaf_table(&as->mapper, &va, end, &pt, &stop)) {
+		bool emptied = false;
+
+		for (; va < stop; va += PAGE_SIZE) {
+			pte_t *slot = &pt[pt_index(va, PT_LEVEL_PT)];
+			pte_t old = mapper_entry_load(slot);
+			frame_t f;
+
+			if (!old)
+				continue;
+			mapper_entry_store(slot, 0);
+			emptied = true;
+			/* a protnone entry was never cached, but its table may be released: the
+			 * shootdown covers the paging-structure caches for va (M6) */
+			flusher_page(fl, va);
+			f = (frame_t){ pte_address(old, PT_LEVEL_PT) };
+			if (get_page_info(f))
+				flusher_free(fl, f);
+		}
+		if (emptied)
+			mapper_prune_tables(&as->mapper, va - PAGE_SIZE, flusher_rel(fl));
 	}
 }
 

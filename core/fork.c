@@ -85,52 +85,76 @@ static bool clone_private_protnone(struct addr_space *parent, struct addr_space 
 	return true;
 }
 
-/* Private pages of g: share read-only (Cow) or copy for the child. */
+/* The present private page at va (entry e of the parent) for the child: the same frame
+ * read-only with one more Cow reference (the parent's entry loses write, at *slot), or a
+ * private copy if the frame is Shared. The child's entry goes to *child_slot. */
+static bool clone_private_page(pte_t *slot, pte_t e, pte_t *child_slot, uint64_t va,
+			       struct flusher *pfl)
+{
+	frame_t f = { pte_address(e, PT_LEVEL_PT) };
+	struct page_info *info = get_page_info(f);
+	enum add_ref_error r;
+
+	KASSERT(info, "fork: private page %#llx without page info", (unsigned long long)va);
+	r = add_ref(info, REF_COW);
+	if (r == ADD_REF_OK) {
+		if (e & PTE_RW) {
+			/* atomic: a D bit the processor sets meanwhile stays (M7) */
+			mapper_entry_clear(slot, PTE_RW);
+			flusher_page(pfl, va);
+		}
+		/* the child's leaf: the frame, present, user, the parent's NX; no write, no A/D
+		 * (what pte_make_leaf makes of those flags) */
+		mapper_entry_store(child_slot, e & (PTE_ADDR_4K | PTE_P | PTE_US | PTE_XD));
+		return true;
+	}
+	if (r == ADD_REF_SHARED_TO_COW) {
+		frame_t copy = copy_frame(f);
+
+		if (frame_is_none(copy))
+			return false;
+		mapper_entry_store(child_slot,
+				   pte_make_leaf(copy.base,
+						 pte_flags(e, PT_LEVEL_PT) & (PG_PRESENT | PG_WRITABLE |
+									      PG_USER | PG_NO_EXEC),
+						 PT_LEVEL_PT));
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Private pages of g: share read-only (Cow) or copy for the child, a level-1 table at a time
+ * (the child's table is made when the parent's has an entry to give it).
+ */
 static bool clone_private(struct addr_space *parent, struct addr_space *child, const struct grant *g,
 			  struct flusher *pfl)
 {
-	uint64_t va = g->start;
+	uint64_t va = g->start, stop;
+	pte_t *pt;
 
-	while (mm_next_entry(&parent->mapper, va, grant_end(g), &va)) {
-		struct translation t;
-		struct page_info *info;
-		enum add_ref_error e;
-		page_flags_t flags;
+	while (mm_next_leaf_table(&parent->mapper, &va, grant_end(g), &pt, &stop)) {
+		pte_t *cpt = NULL;
 
-		if (mapper_translate(&parent->mapper, va, &t) != MAP_OK) {
-			if (!clone_private_protnone(parent, child, va))
+		for (; va < stop; va += PAGE_SIZE) {
+			unsigned i = pt_index(va, PT_LEVEL_PT);
+			pte_t e = mapper_entry_load(&pt[i]);
+
+			if (!e)
+				continue;
+			if (!pte_present(e)) {
+				/* a protnone entry (rare): the mapper makes the child's tables */
+				if (!clone_private_protnone(parent, child, va))
+					return false;
+				continue;
+			}
+			if (!cpt && mapper_leaf_table(&child->mapper, va, true, &cpt, NULL) != MAP_OK)
 				return false;
-			va += PAGE_SIZE;
-			continue;
+			KASSERT(!mapper_entry_load(&cpt[i]), "fork: the child already maps %#llx",
+				(unsigned long long)va);
+			if (!clone_private_page(&pt[i], e, &cpt[i], va, pfl))
+				return false;
 		}
-		info = get_page_info(t.leaf.frame);
-		KASSERT(info, "fork: private page %#llx without page info", (unsigned long long)va);
-		flags = t.leaf.flags & (PG_PRESENT | PG_WRITABLE | PG_USER | PG_NO_EXEC);
-		e = add_ref(info, REF_COW);
-		if (e == ADD_REF_OK) {
-			if (flags & PG_WRITABLE) {
-				flags &= ~(page_flags_t)PG_WRITABLE;
-				KASSERT(mapper_remap(&parent->mapper, va, flags, NULL) == MAP_OK,
-					"fork: remap");
-				flusher_page(pfl, va);
-			}
-			if (mapper_map(&child->mapper, va, t.leaf.frame, flags) != MAP_OK) {
-				remove_ref(info);
-				return false;
-			}
-		} else if (e == ADD_REF_SHARED_TO_COW) {
-			frame_t copy = copy_frame(t.leaf.frame);
-
-			if (frame_is_none(copy))
-				return false;
-			if (mapper_map(&child->mapper, va, copy, flags) != MAP_OK) {
-				drop_fresh(copy);
-				return false;
-			}
-		} else {
-			return false;
-		}
-		va += PAGE_SIZE;
 	}
 	return true;
 }

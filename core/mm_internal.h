@@ -152,6 +152,14 @@ page_flags_t grant_leaf_flags(const struct grant *g);
 
 /* The next present user leaf in [va, end): true with its address in *found. */
 bool mm_next_leaf(const struct mapper *m, uint64_t va, uint64_t end, uint64_t *found);
+/*
+ * Range scans a level-1 table at a time (mapper_leaf_table): the next table of m with
+ * entries for [*va, end), *va moved past the holes before it. True with *pt its entries and
+ * *stop the end of the part of [*va, end) it covers; false when no table is left. 4 KiB user
+ * pages only (a huge leaf is a kernel bug).
+ */
+bool mm_next_leaf_table(struct mapper *m, uint64_t *va, uint64_t end, pte_t **pt, uint64_t *stop);
+
 /* The next present user leaf or protnone entry in [va, end). */
 bool mm_next_entry(const struct mapper *m, uint64_t va, uint64_t end, uint64_t *found);
 
@@ -200,8 +208,6 @@ void tlb_shootdown_interrupt(unsigned vector);
 
 /* ---- shared operations ------------------------------------------------------------------- */
 
-/* Unmap one present page or protnone entry of as (frames and tables released through fl). */
-void mm_unmap_page(struct addr_space *as, uint64_t va, struct flusher *fl);
 /* Unmap [start, end) of as, splitting grants at the ends (needs 2 reserved slots), releasing
  * provider resources. No pinned check here. */
 void mm_unmap_range(struct addr_space *as, uint64_t start, uint64_t end, struct flusher *fl);

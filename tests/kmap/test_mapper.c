@@ -450,6 +450,70 @@ START_TEST(test_unmap_hands_back_empty_tables)
 }
 END_TEST
 
+START_TEST(test_leaf_table_batch_edits)
+{
+	frame_t a = new_frame(), b = new_frame();
+	struct table_release rel;
+	uint64_t next = 1, tables0 = um.table_frames, free0;
+	pte_t *pt = NULL, *again = NULL;
+	struct translation t;
+
+	table_release_init(&rel);
+	/* nothing there: the hole is the whole PML4 slot of 512 GiB */
+	ck_assert_int_eq(mapper_leaf_table(&um, 0x1000003000ull, false, &pt, &next), MAP_NOT_MAPPED);
+	ck_assert_uint_eq(next, 0x8000000000ull);
+	ck_assert_ptr_null(pt);
+	ck_assert_uint_eq(um.table_frames, tables0);
+	/* the kernel half and kernel mappers are refused */
+	ck_assert_int_eq(mapper_leaf_table(&um, KERNEL_HALF_START, true, &pt, NULL), MAP_EINVAL);
+
+	/* create: PDPT, PD and PT appear, linked, empty */
+	free0 = free_frames();
+	ck_assert_int_eq(mapper_leaf_table(&um, 0x1000003000ull, true, &pt, NULL), MAP_OK);
+	ck_assert_uint_eq(um.table_frames, tables0 + 3);
+	ck_assert_uint_eq(free_frames(), free0 - 3);
+	for (unsigned i = 0; i < PT_ENTRIES; i++)
+		ck_assert_uint_eq(pt[i], 0);
+	ck_assert_int_eq(mapper_leaf_table(&um, 0x10001ff000ull, false, &again, NULL), MAP_OK);
+	ck_assert_ptr_eq(again, pt);
+	/* entries written through the batch pointer are what the processor walks */
+	mapper_entry_store(&pt[3], pte_make_leaf(a.base, RW_USER, PT_LEVEL_PT));
+	mapper_entry_store(&pt[4], pte_make_leaf(b.base, RW_USER, PT_LEVEL_PT));
+	expect_pa(&cpu, 0x1000003008ull, X86_WRITE, true, a.base + 8);
+	ck_assert_int_eq(mapper_translate(&um, 0x1000004000ull, &t), MAP_OK);
+	ck_assert_uint_eq(t.leaf.frame.base, b.base);
+	/* write protection keeps the D bit the processor set */
+	ck_assert(pt[3] & PTE_D);
+	ck_assert_uint_eq(mapper_entry_clear(&pt[3], PTE_RW) & PTE_RW, PTE_RW);
+	ck_assert_uint_eq(pt[3] & (PTE_RW | PTE_D), PTE_D);
+	x86_invlpg(&cpu, 0x1000003000ull);
+	expect_pf(&cpu, 0x1000003000ull, X86_WRITE, true, X86_PF_P | X86_PF_W | X86_PF_U);
+
+	/* a table that still holds an entry is not pruned; an empty one goes with its parents */
+	ck_assert_uint_eq(mapper_entry_take(&pt[3]) & PTE_ADDR_4K, a.base);
+	ck_assert_uint_eq(mapper_prune_tables(&um, 0x1000003000ull, &rel), 0);
+	ck_assert_uint_eq(rel.count, 0);
+	ck_assert_uint_eq(mapper_entry_take(&pt[4]) & PTE_ADDR_4K, b.base);
+	ck_assert_uint_eq(mapper_prune_tables(&um, 0x1000003000ull, &rel), 3);
+	ck_assert_uint_eq(rel.count, 3);
+	ck_assert_uint_eq(um.table_frames, tables0);
+	ck_assert_int_eq(mapper_leaf_table(&um, 0x1000003000ull, false, &pt, &next), MAP_NOT_MAPPED);
+	table_release_free(&rel);
+	ck_assert_uint_eq(free_frames(), free0);
+
+	/* a huge leaf on the way */
+	ck_assert_int_eq(mapper_map_huge(&um, 0x2000000000ull, (frame_t){ 0x200000 }, RO_USER,
+					 PT_LEVEL_PD),
+			 MAP_OK);
+	ck_assert_int_eq(mapper_leaf_table(&um, 0x2000001000ull, true, &pt, NULL),
+			 MAP_HUGE_CONFLICT);
+	/* the last PD entry's hole ends at the next 2 MiB boundary */
+	ck_assert_int_eq(mapper_leaf_table(&um, 0x2000200000ull, false, &pt, &next), MAP_NOT_MAPPED);
+	ck_assert_uint_eq(next, 0x2000400000ull);
+	audit_ok();
+}
+END_TEST
+
 START_TEST(test_release_list_capacity)
 {
 	frame_t f = new_frame();
@@ -624,6 +688,7 @@ int main(void)
 	tcase_add_test(tc, test_enomem_leaves_nothing_behind);
 	tcase_add_test(tc, test_unmap_hands_back_empty_tables);
 	tcase_add_test(tc, test_release_list_capacity);
+	tcase_add_test(tc, test_leaf_table_batch_edits);
 	tcase_add_test(tc, test_visitor);
 	tcase_add_test(tc, test_destroy_returns_every_frame);
 	tcase_add_test(tc, test_protnone_entry);

@@ -12,16 +12,6 @@ static pte_t *table_of(paddr_t table_pa)
 	return (pte_t *)phys_to_virt(table_pa);
 }
 
-static pte_t entry_load(const pte_t *slot)
-{
-	return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-}
-
-static void entry_store(pte_t *slot, pte_t value)
-{
-	__atomic_store_n(slot, value, __ATOMIC_RELEASE);
-}
-
 static pte_t entry_exchange(pte_t *slot, pte_t value)
 {
 	return __atomic_exchange_n(slot, value, __ATOMIC_ACQ_REL);
@@ -101,38 +91,38 @@ static page_flags_t table_flags_for(uint64_t va)
 }
 
 /*
- * Install the encoded entry `leaf` (a present leaf, or a protnone entry at level 1) at
- * `level` for va (M1, M3, M4). The caller validated va and encoded the entry.
+ * The table holding the entries of `level` for va (level 1: the PT; 2: the PD; 3: the PDPT)
+ * in *out. Missing tables are allocated when `create` (M4: every one before any is linked,
+ * linked bottom-up, published with one store; on MAP_ENOMEM nothing changed), otherwise
+ * MAP_NOT_MAPPED with *next (may be NULL) the first address past the hole (0 at the top of
+ * the address space). MAP_HUGE_CONFLICT if a huge leaf is on the way (M3).
  */
-static enum map_result map_leaf(struct mapper *m, uint64_t va, pte_t leaf, unsigned level)
+static enum map_result table_for(struct mapper *m, uint64_t va, unsigned level, bool create,
+				 paddr_t *out, uint64_t *next)
 {
 	frame_t fresh[3];
-	unsigned missing = 0, i, lvl;
+	unsigned missing, i, lvl;
 	paddr_t table = m->root.base;
-	pte_t *slot;
-	pte_t e;
 
-	/* Walk down while the tables exist. */
 	for (lvl = PT_LEVEL_PML4; lvl > level; lvl--) {
-		e = entry_load(&table_of(table)[pt_index(va, lvl)]);
-		if (!pte_present(e)) {
-			missing = lvl - level;
+		pte_t e = mapper_entry_load(&table_of(table)[pt_index(va, lvl)]);
+
+		if (!pte_present(e))
 			break;
-		}
 		if (pte_is_leaf(e, lvl))
 			return MAP_HUGE_CONFLICT;
 		table = pte_address(e, lvl);
 	}
-	if (missing == 0) {
-		/* lvl == level: the slot for the leaf is in `table`. */
-		slot = &table_of(table)[pt_index(va, level)];
-		if (entry_load(slot) != 0)
-			return MAP_EXISTS; /* a present leaf or a protnone entry (M1, M8) */
-		entry_store(slot, leaf);
+	if (lvl == level) {
+		*out = table;
 		return MAP_OK;
 	}
-
-	/* Allocate every missing table first; none is visible until linked. */
+	if (!create) {
+		if (next)
+			*next = sign_extend((va & ~(pt_level_size(lvl) - 1)) + pt_level_size(lvl));
+		return MAP_NOT_MAPPED;
+	}
+	missing = lvl - level;
 	for (i = 0; i < missing; i++) {
 		fresh[i] = alloc_table();
 		if (frame_is_none(fresh[i])) {
@@ -141,16 +131,47 @@ static enum map_result map_leaf(struct mapper *m, uint64_t va, pte_t leaf, unsig
 			return MAP_ENOMEM;
 		}
 	}
-	/* Build the chain bottom-up: the leaf, then the links between fresh tables... */
-	table_of(fresh[missing - 1].base)[pt_index(va, level)] = leaf;
 	for (i = missing - 1; i > 0; i--)
 		table_of(fresh[i - 1].base)[pt_index(va, lvl - i)] =
 			pte_make_table(fresh[i].base, table_flags_for(va), lvl - i);
-	/* ...and publish it with one store into the existing tree. */
-	entry_store(&table_of(table)[pt_index(va, lvl)],
+	mapper_entry_store(&table_of(table)[pt_index(va, lvl)],
 		    pte_make_table(fresh[0].base, table_flags_for(va), lvl));
 	m->table_frames += missing;
+	*out = fresh[missing - 1].base;
 	return MAP_OK;
+}
+
+/*
+ * Install the encoded entry `leaf` (a present leaf, or a protnone entry at level 1) at
+ * `level` for va (M1, M3, M4). The caller validated va and encoded the entry.
+ */
+static enum map_result map_leaf(struct mapper *m, uint64_t va, pte_t leaf, unsigned level)
+{
+	paddr_t table;
+	enum map_result r = table_for(m, va, level, true, &table, NULL);
+	pte_t *slot;
+
+	if (r != MAP_OK)
+		return r;
+	slot = &table_of(table)[pt_index(va, level)];
+	if (mapper_entry_load(slot) != 0)
+		return MAP_EXISTS; /* a present leaf or a protnone entry (M1, M8) */
+	mapper_entry_store(slot, leaf);
+	return MAP_OK;
+}
+
+enum map_result mapper_leaf_table(struct mapper *m, uint64_t va, bool create, pte_t **entries,
+				  uint64_t *next)
+{
+	paddr_t table;
+	enum map_result r;
+
+	if (m->space != MAPPER_USER || !va_is_user(va))
+		return MAP_EINVAL;
+	r = table_for(m, va, PT_LEVEL_PT, create, &table, next);
+	if (r == MAP_OK)
+		*entries = table_of(table);
+	return r;
 }
 
 static enum map_result check_leaf_args(const struct mapper *m, uint64_t va, paddr_t pa,
@@ -201,7 +222,7 @@ static unsigned walk_to_leaf(const struct mapper *m, uint64_t va, struct walk_pa
 	paddr_t table = m->root.base;
 
 	for (unsigned lvl = PT_LEVEL_PML4; lvl >= PT_LEVEL_PT; lvl--) {
-		pte_t e = entry_load(&table_of(table)[pt_index(va, lvl)]);
+		pte_t e = mapper_entry_load(&table_of(table)[pt_index(va, lvl)]);
 
 		p->tables[lvl] = table;
 		if (!pte_present(e))
@@ -222,10 +243,10 @@ static pte_t *protnone_slot(const struct mapper *m, uint64_t va, struct walk_pat
 		return NULL;
 	/* the walk stopped at the first non-present entry; tables[1] is set only if it got there */
 	for (unsigned lvl = PT_LEVEL_PML4; lvl > PT_LEVEL_PT; lvl--)
-		if (!pte_present(entry_load(&table_of(p->tables[lvl])[pt_index(va, lvl)])))
+		if (!pte_present(mapper_entry_load(&table_of(p->tables[lvl])[pt_index(va, lvl)])))
 			return NULL;
 	slot = &table_of(p->tables[PT_LEVEL_PT])[pt_index(va, PT_LEVEL_PT)];
-	return pte_is_protnone(entry_load(slot), PT_LEVEL_PT) ? slot : NULL;
+	return pte_is_protnone(mapper_entry_load(slot), PT_LEVEL_PT) ? slot : NULL;
 }
 
 static void leaf_of(pte_t e, unsigned level, struct mapped_leaf *out)
@@ -257,16 +278,34 @@ static bool table_empty(paddr_t table)
 	const pte_t *t = table_of(table);
 
 	for (unsigned i = 0; i < PT_ENTRIES; i++)
-		if (entry_load(&t[i]) != 0)
+		if (mapper_entry_load(&t[i]) != 0)
 			return false;
 	return true;
+}
+
+/* M6: unlink the tables of p from `level` up while they are empty; the root is never
+ * released. Returns how many went to rel. */
+static unsigned prune_path(struct mapper *m, uint64_t va, const struct walk_path *p, unsigned level,
+			   struct table_release *rel)
+{
+	unsigned lvl, n = 0;
+
+	for (lvl = level; lvl < PT_LEVEL_PML4; lvl++) {
+		if (!table_empty(p->tables[lvl]))
+			break;
+		mapper_entry_store(&table_of(p->tables[lvl + 1])[pt_index(va, lvl + 1)], 0);
+		rel->frames[rel->count++] = (frame_t){ p->tables[lvl] };
+		m->table_frames--;
+		n++;
+	}
+	return n;
 }
 
 enum map_result mapper_unmap(struct mapper *m, uint64_t va, struct mapped_leaf *out,
 			     struct table_release *rel, unsigned *released)
 {
 	struct walk_path p;
-	unsigned level, lvl, n = 0;
+	unsigned level, n = 0;
 	pte_t old;
 
 	if (released)
@@ -288,20 +327,33 @@ enum map_result mapper_unmap(struct mapper *m, uint64_t va, struct mapped_leaf *
 	old = entry_exchange(&table_of(p.tables[level])[pt_index(va, level)], 0);
 	if (out)
 		leaf_of(old, level, out);
-	if (va_is_user(va) && rel) {
-		/* M6: unlink emptied tables bottom-up; the root is never released. */
-		for (lvl = level; lvl < PT_LEVEL_PML4; lvl++) {
-			if (!table_empty(p.tables[lvl]))
-				break;
-			entry_store(&table_of(p.tables[lvl + 1])[pt_index(va, lvl + 1)], 0);
-			rel->frames[rel->count++] = (frame_t){ p.tables[lvl] };
-			m->table_frames--;
-			n++;
-		}
-	}
+	if (va_is_user(va) && rel)
+		n = prune_path(m, va, &p, level, rel);
 	if (released)
 		*released = n;
 	return MAP_OK;
+}
+
+unsigned mapper_prune_tables(struct mapper *m, uint64_t va, struct table_release *rel)
+{
+	struct walk_path p;
+	paddr_t table = m->root.base;
+	unsigned lvl;
+
+	KASSERT(m->space == MAPPER_USER && va_is_user(va), "mapper_prune_tables: not user memory");
+	KASSERT(!table_release_needs_flush(rel),
+		"mapper_prune_tables: table_release full (%u of %u): flush it first", rel->count,
+		TABLE_RELEASE_CAPACITY);
+	for (lvl = PT_LEVEL_PML4; lvl > PT_LEVEL_PT; lvl--) {
+		pte_t e = mapper_entry_load(&table_of(table)[pt_index(va, lvl)]);
+
+		p.tables[lvl] = table;
+		if (!pte_present(e) || pte_is_leaf(e, lvl))
+			return 0;
+		table = pte_address(e, lvl);
+	}
+	p.tables[PT_LEVEL_PT] = table;
+	return prune_path(m, va, &p, PT_LEVEL_PT, rel);
 }
 
 enum map_result mapper_remap(struct mapper *m, uint64_t va, page_flags_t flags,
@@ -326,7 +378,7 @@ enum map_result mapper_remap(struct mapper *m, uint64_t va, page_flags_t flags,
 		flags |= PG_HUGE;
 
 	slot = &table_of(p.tables[level])[pt_index(va, level)];
-	old = entry_load(slot);
+	old = mapper_entry_load(slot);
 	if (!pte_leaf_encodable(pte_address(old, level), flags, level))
 		return MAP_EINVAL;
 	/* M7: keep whatever A/D the processor set, even while we swap the entry. */
@@ -359,7 +411,7 @@ enum map_result mapper_protnone(struct mapper *m, uint64_t va, struct mapped_lea
 	if (level != PT_LEVEL_PT)
 		return MAP_HUGE_CONFLICT;
 	slot = &table_of(p.tables[level])[pt_index(va, level)];
-	old = entry_load(slot);
+	old = mapper_entry_load(slot);
 	/* M7: the A/D bits the processor sets meanwhile are kept in the entry */
 	do {
 		new_entry = pte_make_protnone(pte_address(old, level),
@@ -381,13 +433,13 @@ enum map_result mapper_protnone_restore(struct mapper *m, uint64_t va, page_flag
 	slot = protnone_slot(m, va, &p);
 	if (!slot)
 		return walk_to_leaf(m, va, &p) ? MAP_EXISTS : MAP_NOT_MAPPED;
-	e = entry_load(slot);
+	e = mapper_entry_load(slot);
 	flags &= ~(page_flags_t)(PG_ACCESSED | PG_DIRTY);
 	flags |= pte_flags(e, PT_LEVEL_PT) & (PG_ACCESSED | PG_DIRTY);
 	if (!pte_leaf_encodable(pte_address(e, PT_LEVEL_PT), flags, PT_LEVEL_PT))
 		return MAP_EINVAL;
 	/* the processor never writes a not-present entry: a plain store publishes the leaf */
-	entry_store(slot, pte_make_leaf(pte_address(e, PT_LEVEL_PT), flags, PT_LEVEL_PT));
+	mapper_entry_store(slot, pte_make_leaf(pte_address(e, PT_LEVEL_PT), flags, PT_LEVEL_PT));
 	if (kept)
 		leaf_of(e, PT_LEVEL_PT, kept);
 	return MAP_OK;
@@ -412,7 +464,7 @@ enum map_result mapper_protnone_get(const struct mapper *m, uint64_t va, struct 
 	slot = protnone_slot(m, va, &p);
 	if (!slot)
 		return walk_to_leaf(m, va, &p) ? MAP_EXISTS : MAP_NOT_MAPPED;
-	leaf_of(entry_load(slot), PT_LEVEL_PT, out);
+	leaf_of(mapper_entry_load(slot), PT_LEVEL_PT, out);
 	return MAP_OK;
 }
 
@@ -427,7 +479,7 @@ enum map_result mapper_translate(const struct mapper *m, uint64_t va, struct tra
 	level = walk_to_leaf(m, va, &p);
 	if (level == 0)
 		return MAP_NOT_MAPPED;
-	e = entry_load(&table_of(p.tables[level])[pt_index(va, level)]);
+	e = mapper_entry_load(&table_of(p.tables[level])[pt_index(va, level)]);
 	out->entry = e;
 	out->leaf.frame = (frame_t){ pte_address(e, level) };
 	out->leaf.flags = pte_flags(e, level);
@@ -442,7 +494,7 @@ static bool visit_table(paddr_t table, unsigned level, uint64_t va_base, unsigne
 	const pte_t *t = table_of(table);
 
 	for (unsigned i = first; i < end; i++) {
-		pte_t e = entry_load(&t[i]);
+		pte_t e = mapper_entry_load(&t[i]);
 		uint64_t va = sign_extend(va_base + (uint64_t)i * pt_level_size(level));
 
 		if (!pte_present(e)) {
@@ -513,7 +565,7 @@ static unsigned reclaim_below(struct mapper *m, paddr_t table, unsigned level, u
 	unsigned n = 0;
 
 	for (unsigned i = 0; i < end && rel->count < TABLE_RELEASE_CAPACITY; i++) {
-		pte_t e = entry_load(&t[i]);
+		pte_t e = mapper_entry_load(&t[i]);
 		paddr_t child;
 
 		if (!pte_present(e) || pte_is_leaf(e, level))
@@ -522,7 +574,7 @@ static unsigned reclaim_below(struct mapper *m, paddr_t table, unsigned level, u
 		if (level > PT_LEVEL_PD)
 			n += reclaim_below(m, child, level - 1, PT_ENTRIES, rel);
 		if (rel->count < TABLE_RELEASE_CAPACITY && table_empty(child)) {
-			entry_store(&t[i], 0);
+			mapper_entry_store(&t[i], 0);
 			rel->frames[rel->count++] = (frame_t){ child };
 			m->table_frames--;
 			n++;

@@ -17,8 +17,9 @@
  *   kernel half, never XD or G: the leaf alone decides about rights;
  * - M3 a huge leaf is never walked through as a table: MAP_HUGE_CONFLICT;
  * - M4 nothing is half-built: a map call allocates every missing table (zeroed) before it
- *   links any, links them bottom-up so a concurrent hardware walk never sees a partial chain,
- *   and on MAP_ENOMEM frees what it allocated (never visible to anyone) and changes nothing;
+ *   links any, links them bottom-up and publishes the chain with one store, so a concurrent
+ *   hardware walk sees the old tree or a whole chain, never a partial one; on MAP_ENOMEM it
+ *   frees what it allocated (never visible to anyone) and changes nothing;
  * - M5 table_frames counts exactly the tables reachable from this mapper that it owns (the
  *   root included; a user mapper does not count the shared kernel-half tables);
  * - M6 a user-half table that becomes empty on unmap is unlinked and handed back in a
@@ -206,6 +207,54 @@ struct translation {
 	struct mapped_leaf leaf;
 	pte_t entry;          /* the raw leaf entry */
 };
+
+/*
+ * Range edits a level-1 table at a time (fork, munmap), instead of a walk from the root per
+ * page. mapper_leaf_table gives the 512 entries of the table (PT) that holds the 4 KiB entry
+ * of va in a user mapper, through the direct map; they stay valid while the caller keeps
+ * edits of the tree serialised and the table linked. Results:
+ *   MAP_OK            *entries set;
+ *   MAP_NOT_MAPPED    (create false) a table on the way is missing: *next (may be NULL) gets
+ *                     the first address past that hole (0 at the top), so a scan skips it;
+ *   MAP_ENOMEM        (create true) a missing table could not be had; nothing changed (M4);
+ *   MAP_HUGE_CONFLICT a huge leaf covers va;
+ *   MAP_EINVAL        va is not in the user half, or m is not a user mapper.
+ * The caller keeps the invariants itself: M1 (a non-zero entry is only replaced by an exchange
+ * or compare-and-swap that takes what it held), M7 (the mapper_entry_* operations below are
+ * atomic), M8 (protnone entries hold a frame like leaves), and M6 through
+ * mapper_prune_tables once it emptied entries.
+ */
+enum map_result mapper_leaf_table(struct mapper *m, uint64_t va, bool create, pte_t **entries,
+				  uint64_t *next);
+
+/* M6 after range edits: unlink the level-1 table of va, then its parents, bottom-up while
+ * they are empty, into rel (room for MAPPER_UNMAP_MAX_RELEASE, as for mapper_unmap). Returns
+ * how many were unlinked. */
+unsigned mapper_prune_tables(struct mapper *m, uint64_t va, struct table_release *rel);
+
+static inline pte_t mapper_entry_load(const pte_t *slot)
+{
+	return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+}
+
+/* Only into an empty slot (M1), or by the one who owns a table nobody walks yet. */
+static inline void mapper_entry_store(pte_t *slot, pte_t value)
+{
+	__atomic_store_n(slot, value, __ATOMIC_RELEASE);
+}
+
+/* Empty the slot; returns what it held, A/D bits included (M7). */
+static inline pte_t mapper_entry_take(pte_t *slot)
+{
+	return __atomic_exchange_n(slot, 0, __ATOMIC_ACQ_REL);
+}
+
+/* Clear bits of the entry (write protection) without losing a concurrent A/D update (M7);
+ * returns the entry as it was. */
+static inline pte_t mapper_entry_clear(pte_t *slot, pte_t bits)
+{
+	return __atomic_fetch_and(slot, ~bits, __ATOMIC_ACQ_REL);
+}
 
 /* Walk the tree as the processor would (without rights checks) for any canonical va. */
 enum map_result mapper_translate(const struct mapper *m, uint64_t va, struct translation *out);

@@ -5,28 +5,6 @@
 
 #include "platform.h"
 
-/* Architectural bit positions (Intel SDM vol. 3A, tables 4-15 .. 4-20). */
-enum {
-	BIT_P = 0,
-	BIT_RW = 1,
-	BIT_US = 2,
-	BIT_PWT = 3,
-	BIT_PCD = 4,
-	BIT_A = 5,
-	BIT_D = 6,
-	BIT_PS = 7,
-	BIT_G = 8,
-	BIT_AVL9 = 9,
-	BIT_AVL10 = 10,
-	BIT_AVL11 = 11, /* PROTNONE in a not-present 4 KiB leaf; never set in a present entry */
-	BIT_XD = 63,
-};
-
-#define BIT(n) ((uint64_t)1 << (n))
-
-/* Address field of a table entry or 4 KiB leaf: bits 51:12. */
-#define ADDR_4K 0x000ffffffffff000ull
-
 static struct paging_caps caps = { .phys_addr_bits = 52, .page_1g = true };
 
 void paging_caps_set(struct paging_caps c)
@@ -70,38 +48,38 @@ static pte_t rights_and_state_bits(page_flags_t flags)
 	pte_t e = 0;
 
 	if (flags & PG_WRITABLE)
-		e |= BIT(BIT_RW);
+		e |= PTE_RW;
 	if (flags & PG_USER)
-		e |= BIT(BIT_US);
+		e |= PTE_US;
 	if (flags & PG_WRITE_THROUGH)
-		e |= BIT(BIT_PWT);
+		e |= PTE_PWT;
 	if (flags & PG_CACHE_DISABLE)
-		e |= BIT(BIT_PCD);
+		e |= PTE_PCD;
 	if (flags & PG_ACCESSED)
-		e |= BIT(BIT_A);
+		e |= PTE_A;
 	if (flags & PG_DIRTY)
-		e |= BIT(BIT_D);
+		e |= PTE_D;
 	return e;
 }
 
 pte_t pte_make_leaf(paddr_t pa, page_flags_t flags, unsigned level)
 {
-	pte_t e = BIT(BIT_P);
+	pte_t e = PTE_P;
 
 	KASSERT(pte_leaf_encodable(pa, flags, level),
 		"refusing to encode leaf pa=0x%llx flags=0x%x level %u (reserved bits)",
 		(unsigned long long)pa, flags, level);
 	e |= pa | rights_and_state_bits(flags);
 	if (flags & PG_HUGE)
-		e |= BIT(BIT_PS);
+		e |= PTE_PS;
 	if (flags & PG_GLOBAL)
-		e |= BIT(BIT_G);
+		e |= PTE_G;
 	if (flags & PG_SOFT0)
-		e |= BIT(BIT_AVL9);
+		e |= PTE_AVL9;
 	if (flags & PG_SOFT1)
-		e |= BIT(BIT_AVL10);
+		e |= PTE_AVL10;
 	if (flags & PG_NO_EXEC)
-		e |= BIT(BIT_XD);
+		e |= PTE_XD;
 	return e;
 }
 
@@ -116,25 +94,20 @@ bool pte_protnone_encodable(paddr_t pa, page_flags_t flags)
 
 pte_t pte_make_protnone(paddr_t pa, page_flags_t flags)
 {
-	pte_t e = BIT(BIT_AVL11); /* and never BIT_P */
+	pte_t e = PTE_AVL11; /* and never PTE_P */
 
 	KASSERT(pte_protnone_encodable(pa, flags),
 		"refusing to encode protnone entry pa=0x%llx flags=0x%x", (unsigned long long)pa,
 		flags);
 	e |= pa | rights_and_state_bits(flags);
 	if (flags & PG_NO_EXEC)
-		e |= BIT(BIT_XD);
+		e |= PTE_XD;
 	return e;
-}
-
-bool pte_is_protnone(pte_t e, unsigned level)
-{
-	return level == PT_LEVEL_PT && !(e & BIT(BIT_P)) && (e & BIT(BIT_AVL11));
 }
 
 pte_t pte_make_table(paddr_t table_pa, page_flags_t flags, unsigned level)
 {
-	pte_t e = BIT(BIT_P);
+	pte_t e = PTE_P;
 
 	KASSERT(level >= PT_LEVEL_PD && level <= PT_LEVEL_PML4, "table entry at level %u", level);
 	KASSERT((flags & PG_PRESENT) && !(flags & ~(page_flags_t)PG_ALL_TABLE_FLAGS),
@@ -143,28 +116,12 @@ pte_t pte_make_table(paddr_t table_pa, page_flags_t flags, unsigned level)
 		"table address 0x%llx not encodable", (unsigned long long)table_pa);
 	e |= table_pa;
 	if (flags & PG_WRITABLE)
-		e |= BIT(BIT_RW);
+		e |= PTE_RW;
 	if (flags & PG_USER)
-		e |= BIT(BIT_US);
+		e |= PTE_US;
 	if (flags & PG_ACCESSED)
-		e |= BIT(BIT_A);
+		e |= PTE_A;
 	return e;
-}
-
-bool pte_is_leaf(pte_t e, unsigned level)
-{
-	if (level == PT_LEVEL_PT)
-		return true;
-	if (level == PT_LEVEL_PD || level == PT_LEVEL_PDPT)
-		return (e & BIT(BIT_PS)) != 0;
-	return false;
-}
-
-paddr_t pte_address(pte_t e, unsigned level)
-{
-	if (level > PT_LEVEL_PT && pte_is_leaf(e, level))
-		return e & ADDR_4K & ~(pt_level_size(level) - 1);
-	return e & ADDR_4K;
 }
 
 page_flags_t pte_flags(pte_t e, unsigned level)
@@ -172,30 +129,30 @@ page_flags_t pte_flags(pte_t e, unsigned level)
 	page_flags_t f = 0;
 	bool leaf = pte_is_leaf(e, level);
 
-	if (e & BIT(BIT_P))
+	if (e & PTE_P)
 		f |= PG_PRESENT;
-	if (e & BIT(BIT_RW))
+	if (e & PTE_RW)
 		f |= PG_WRITABLE;
-	if (e & BIT(BIT_US))
+	if (e & PTE_US)
 		f |= PG_USER;
-	if (e & BIT(BIT_PWT))
+	if (e & PTE_PWT)
 		f |= PG_WRITE_THROUGH;
-	if (e & BIT(BIT_PCD))
+	if (e & PTE_PCD)
 		f |= PG_CACHE_DISABLE;
-	if (e & BIT(BIT_A))
+	if (e & PTE_A)
 		f |= PG_ACCESSED;
-	if (e & BIT(BIT_XD))
+	if (e & PTE_XD)
 		f |= PG_NO_EXEC;
-	if (e & BIT(BIT_AVL9))
+	if (e & PTE_AVL9)
 		f |= PG_SOFT0;
-	if (e & BIT(BIT_AVL10))
+	if (e & PTE_AVL10)
 		f |= PG_SOFT1;
 	if (pte_is_protnone(e, level))
 		f |= PG_PROTNONE;
 	if (leaf) {
-		if (e & BIT(BIT_D))
+		if (e & PTE_D)
 			f |= PG_DIRTY;
-		if (e & BIT(BIT_G))
+		if (e & PTE_G)
 			f |= PG_GLOBAL;
 		if (level > PT_LEVEL_PT)
 			f |= PG_HUGE;

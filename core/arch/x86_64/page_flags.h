@@ -122,21 +122,57 @@ pte_t pte_make_protnone(paddr_t pa, page_flags_t flags);
  * be within PG_ALL_TABLE_FLAGS and include PG_PRESENT; panics otherwise. */
 pte_t pte_make_table(paddr_t table_pa, page_flags_t flags, unsigned level);
 
+/*
+ * Architectural bits of an entry (Intel SDM vol. 3A, tables 4-15 .. 4-20). Code that edits
+ * many 4 KiB entries in a row (fork, munmap) tests and changes them directly; everything else
+ * goes through the logical flags above.
+ */
+#define PTE_P (1ull << 0)
+#define PTE_RW (1ull << 1)
+#define PTE_US (1ull << 2)
+#define PTE_PWT (1ull << 3)
+#define PTE_PCD (1ull << 4)
+#define PTE_A (1ull << 5)
+#define PTE_D (1ull << 6)
+#define PTE_PS (1ull << 7)
+#define PTE_G (1ull << 8)
+#define PTE_AVL9 (1ull << 9)
+#define PTE_AVL10 (1ull << 10)
+#define PTE_AVL11 (1ull << 11) /* PROTNONE in a not-present 4 KiB leaf, never in a present one */
+#define PTE_XD (1ull << 63)
+/* Address field of a table entry or 4 KiB leaf: bits 51:12. */
+#define PTE_ADDR_4K 0x000ffffffffff000ull
+
 static inline bool pte_present(pte_t e)
 {
-	return (e & 1u) != 0;
+	return (e & PTE_P) != 0;
 }
 
 /* True if e is a protnone entry at level (only level 1 entries can be). pte_address gives its
  * frame, pte_flags its kept rights with PG_PROTNONE (and no PG_PRESENT). */
-bool pte_is_protnone(pte_t e, unsigned level);
+static inline bool pte_is_protnone(pte_t e, unsigned level)
+{
+	return level == PT_LEVEL_PT && !(e & PTE_P) && (e & PTE_AVL11);
+}
 
 /* True if the present entry e at level is a leaf (level 1, or PS at level 2/3). */
-bool pte_is_leaf(pte_t e, unsigned level);
+static inline bool pte_is_leaf(pte_t e, unsigned level)
+{
+	if (level == PT_LEVEL_PT)
+		return true;
+	if (level == PT_LEVEL_PD || level == PT_LEVEL_PDPT)
+		return (e & PTE_PS) != 0;
+	return false;
+}
 
 /* The physical address an entry holds: the next table, or the page base of a leaf (with the
  * mask of its size: bit 12 of a huge leaf is PAT, not address). */
-paddr_t pte_address(pte_t e, unsigned level);
+static inline paddr_t pte_address(pte_t e, unsigned level)
+{
+	if (level > PT_LEVEL_PT && pte_is_leaf(e, level))
+		return e & PTE_ADDR_4K & ~(pt_level_size(level) - 1);
+	return e & PTE_ADDR_4K;
+}
 
 /* The logical flags of an entry at level (PG_HUGE for a huge leaf, PG_DIRTY only on leaves). */
 page_flags_t pte_flags(pte_t e, unsigned level);
