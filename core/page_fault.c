@@ -75,15 +75,28 @@ static bool grant_allows(const struct grant *g, enum mm_access acc)
 	return false;
 }
 
-static bool pte_permits(page_flags_t f, enum mm_access acc)
+static bool pte_permits(pte_t e, enum mm_access acc)
 {
-	if (!(f & PG_PRESENT) || !(f & PG_USER))
+	if (!(e & PTE_P) || !(e & PTE_US))
 		return false;
 	if (acc == MM_ACCESS_WRITE)
-		return f & PG_WRITABLE;
+		return e & PTE_RW;
 	if (acc == MM_ACCESS_EXEC)
-		return !(f & PG_NO_EXEC);
+		return !(e & PTE_XD);
 	return true;
+}
+
+/* The level-1 slot of user page va in as, or NULL when its table does not exist (the
+ * fault path finds it once and does every edit there). Valid while the mm lock is held: only
+ * edits under it unlink tables, and no allocation reclaims them (the governor's evacuation
+ * runs after the handler released the lock). */
+static pte_t *leaf_slot(struct addr_space *as, uint64_t va)
+{
+	pte_t *pt;
+
+	if (mapper_leaf_table(&as->mapper, va, false, &pt, NULL) != MAP_OK)
+		return NULL;
+	return &pt[pt_index(va, PT_LEVEL_PT)];
 }
 
 static bool frame_is_zero(frame_t f)
@@ -99,16 +112,15 @@ bool mm_frame_may_write(frame_t f)
 	return !info || (!frame_is_zero(f) && allows_writable(info));
 }
 
-/* Replace the present PTE at va by frame nf with flags (the tables exist: no allocation). */
-static void replace_pte(struct addr_space *as, uint64_t va, frame_t nf, page_flags_t flags,
+/* Replace the present PTE in slot (of page va) by frame nf with flags, in one exchange. */
+static void replace_pte(pte_t *slot, uint64_t va, frame_t nf, page_flags_t flags,
 			struct flusher *fl)
 {
-	struct mapped_leaf old;
+	pte_t old = mapper_entry_exchange(slot, pte_make_leaf(nf.base, flags, PT_LEVEL_PT));
 
-	KASSERT(mapper_unmap(&as->mapper, va, &old, NULL, NULL) == MAP_OK, "fault: replace lost PTE");
-	KASSERT(mapper_map(&as->mapper, va, nf, flags) == MAP_OK, "fault: replace failed");
+	KASSERT(pte_present(old), "fault: replace lost the PTE of %#llx", (unsigned long long)va);
 	flusher_page(fl, va);
-	flusher_free(fl, old.frame);
+	flusher_free(fl, (frame_t){ pte_address(old, PT_LEVEL_PT) });
 }
 
 /* A fresh One frame with the contents of old: zeroed for the zero frame, else allocated
@@ -126,9 +138,12 @@ static frame_t copy_of(frame_t old)
 	return r.frame;
 }
 
-static enum pf_status map_or_oom(struct addr_space *as, uint64_t va, frame_t f, page_flags_t flags)
+/* Map f at va; slot is the level-1 slot of va, or NULL (its table is missing, or not looked
+ * up). */
+static enum pf_status map_or_oom(struct addr_space *as, pte_t *slot, uint64_t va, frame_t f,
+				 page_flags_t flags)
 {
-	enum map_result m = mapper_map(&as->mapper, va, f, flags);
+	enum map_result m = mapper_map_slot(&as->mapper, slot, va, f, flags);
 
 	if (m == MAP_OK)
 		return PF_OK;
@@ -167,7 +182,7 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 
 			if (nf.error != MM_OK)
 				return PF_OOM;
-			r = map_or_oom(src, src_va, nf.frame, grant_leaf_flags(g));
+			r = map_or_oom(src, NULL, src_va, nf.frame, grant_leaf_flags(g));
 			if (r != PF_OK) {
 				remove_ref(get_page_info(nf.frame));
 				deallocate_frame(nf.frame);
@@ -201,7 +216,7 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 			if (!(t.leaf.flags & PG_WRITABLE) && g->kind != PROVIDER_ALLOCATED &&
 			    g->kind != PROVIDER_ALLOCATED_SHARED)
 				flags &= ~(page_flags_t)PG_WRITABLE;
-			replace_pte(src, src_va, copy, flags, &fl);
+			replace_pte(leaf_slot(src, src_va), src_va, copy, flags, &fl);
 			KTRACE("fault: %s %#llx: copy-on-write page made private before sharing -> frame %#llx",
 			       addr_space_name(src), (unsigned long long)src_va,
 			       (unsigned long long)copy.base);
@@ -240,7 +255,7 @@ static enum pf_status correct_borrowed(struct addr_space *as, struct grant *g, u
 	r = share_source_page(src, src_va, acc, depth + 1, &f, &counted);
 	if (r != PF_OK)
 		return r;
-	r = map_or_oom(as, va, f, grant_leaf_flags(g));
+	r = map_or_oom(as, NULL, va, f, grant_leaf_flags(g));
 	if (r != PF_OK) {
 		if (counted)
 			remove_ref(get_page_info(f)); /* the source still maps it: never the last */
@@ -253,8 +268,9 @@ static enum pf_status correct_borrowed(struct addr_space *as, struct grant *g, u
 	return PF_OK;
 }
 
+/* The page va has no present PTE; slot is its level-1 slot, NULL if the table is missing. */
 static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uint64_t va,
-				     enum mm_access acc, unsigned depth)
+				     pte_t *slot, enum mm_access acc, unsigned depth)
 {
 	page_flags_t want = grant_leaf_flags(g);
 	struct frame_or_error nf;
@@ -267,7 +283,7 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 
 			if (add_ref(get_page_info(z), REF_COW) != ADD_REF_OK)
 				return PF_OOM;
-			r = map_or_oom(as, va, z, want & ~(page_flags_t)PG_WRITABLE);
+			r = map_or_oom(as, slot, va, z, want & ~(page_flags_t)PG_WRITABLE);
 			if (r != PF_OK) {
 				remove_ref(get_page_info(z));
 				return r;
@@ -283,7 +299,7 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 		nf = init_frame(REFCOUNT_ONE_INIT);
 		if (nf.error != MM_OK)
 			return PF_OOM;
-		r = map_or_oom(as, va, nf.frame, want);
+		r = map_or_oom(as, slot, va, nf.frame, want);
 		if (r != PF_OK) {
 			remove_ref(get_page_info(nf.frame));
 			deallocate_frame(nf.frame);
@@ -296,7 +312,7 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 	case PROVIDER_PHYS_BORROWED: {
 		frame_t f = { g->offset + (va - g->start) };
 
-		r = map_or_oom(as, va, f, want);
+		r = map_or_oom(as, slot, va, f, want);
 		if (r == PF_OK) {
 			as->stats.faults_shared++;
 			KTRACE("fault: %s %#llx %s: physical %#llx mapped", addr_space_name(as),
@@ -315,7 +331,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 				 enum mm_access acc, unsigned depth, struct flusher *fl)
 {
 	page_flags_t want = grant_leaf_flags(g);
-	struct translation t;
+	pte_t *slot, e;
 	frame_t f;
 
 	if (!want || !grant_allows(g, acc)) {
@@ -324,10 +340,12 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 		       (unsigned long long)va, access_name(acc));
 		return PF_SEGV;
 	}
-	if (mapper_translate(&as->mapper, va, &t) != MAP_OK)
-		return correct_absent(as, g, va, acc, depth);
-	f = t.leaf.frame;
-	if (pte_permits(t.leaf.flags, acc)) {
+	slot = leaf_slot(as, va);
+	e = slot ? mapper_entry_load(slot) : 0;
+	if (!pte_present(e))
+		return correct_absent(as, g, va, slot, acc, depth);
+	f = (frame_t){ pte_address(e, PT_LEVEL_PT) };
+	if (pte_permits(e, acc)) {
 		as->stats.faults_spurious++;
 		mm_local_invlpg(as, va);
 		KTRACE("fault: %s %#llx %s: spurious (the tables already allow it)", addr_space_name(as),
@@ -344,7 +362,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 		copy = copy_of(f);
 		if (frame_is_none(copy))
 			return PF_OOM;
-		replace_pte(as, va, copy, want, fl);
+		replace_pte(slot, va, copy, want, fl);
 		as->stats.faults_cow_copy++;
 		KTRACE("fault: %s %#llx write: copy-on-write %s frame %#llx -> frame %#llx",
 		       addr_space_name(as), (unsigned long long)va,
@@ -359,7 +377,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 
 		if (!mm_frame_may_write(f))
 			nf &= ~(page_flags_t)PG_WRITABLE;
-		KASSERT(mapper_remap(&as->mapper, va, nf, NULL) == MAP_OK, "fault: remap failed");
+		KASSERT(mapper_remap_slot(slot, nf, NULL) == MAP_OK, "fault: remap failed");
 		mm_local_invlpg(as, va);
 		if (acc == MM_ACCESS_WRITE && g->kind == PROVIDER_ALLOCATED && info &&
 		    page_info_refcount(info).kind == REFCOUNT_ONE) {

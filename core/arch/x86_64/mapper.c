@@ -356,13 +356,34 @@ unsigned mapper_prune_tables(struct mapper *m, uint64_t va, struct table_release
 	return prune_path(m, va, &p, PT_LEVEL_PT, rel);
 }
 
+/* Replace the flags of the present leaf in slot at level (M7); the caller validated them
+ * for the half. */
+static enum map_result remap_entry(pte_t *slot, unsigned level, page_flags_t flags,
+				   page_flags_t *old_flags)
+{
+	pte_t old = mapper_entry_load(slot), new_entry;
+	page_flags_t keep;
+
+	flags &= ~(page_flags_t)(PG_HUGE | PG_ACCESSED | PG_DIRTY);
+	if (level > PT_LEVEL_PT)
+		flags |= PG_HUGE;
+	if (!pte_leaf_encodable(pte_address(old, level), flags, level))
+		return MAP_EINVAL;
+	/* M7: keep whatever A/D the processor set, even while we swap the entry. */
+	do {
+		keep = pte_flags(old, level) & (PG_ACCESSED | PG_DIRTY);
+		new_entry = pte_make_leaf(pte_address(old, level), flags | keep, level);
+	} while (!entry_cas(slot, &old, new_entry));
+	if (old_flags)
+		*old_flags = pte_flags(old, level);
+	return MAP_OK;
+}
+
 enum map_result mapper_remap(struct mapper *m, uint64_t va, page_flags_t flags,
 			     page_flags_t *old_flags)
 {
 	struct walk_path p;
 	unsigned level;
-	pte_t *slot, old, new_entry;
-	page_flags_t keep;
 
 	if (!half_matches(m, va) || (va & PAGE_MASK))
 		return MAP_EINVAL;
@@ -373,21 +394,31 @@ enum map_result mapper_remap(struct mapper *m, uint64_t va, page_flags_t flags,
 		return MAP_NOT_MAPPED;
 	if (va & (pt_level_size(level) - 1))
 		return MAP_HUGE_CONFLICT;
-	flags &= ~(page_flags_t)(PG_HUGE | PG_ACCESSED | PG_DIRTY);
-	if (level > PT_LEVEL_PT)
-		flags |= PG_HUGE;
+	return remap_entry(&table_of(p.tables[level])[pt_index(va, level)], level, flags, old_flags);
+}
 
-	slot = &table_of(p.tables[level])[pt_index(va, level)];
-	old = mapper_entry_load(slot);
-	if (!pte_leaf_encodable(pte_address(old, level), flags, level))
+enum map_result mapper_remap_slot(pte_t *slot, page_flags_t flags, page_flags_t *old_flags)
+{
+	if (!pte_present(mapper_entry_load(slot)))
+		return MAP_NOT_MAPPED;
+	if (!leaf_flags_fit_half(0 /* any user-half address */, flags))
 		return MAP_EINVAL;
-	/* M7: keep whatever A/D the processor set, even while we swap the entry. */
-	do {
-		keep = pte_flags(old, level) & (PG_ACCESSED | PG_DIRTY);
-		new_entry = pte_make_leaf(pte_address(old, level), flags | keep, level);
-	} while (!entry_cas(slot, &old, new_entry));
-	if (old_flags)
-		*old_flags = pte_flags(old, level);
+	return remap_entry(slot, PT_LEVEL_PT, flags, old_flags);
+}
+
+enum map_result mapper_map_slot(struct mapper *m, pte_t *slot, uint64_t va, frame_t frame,
+				page_flags_t flags)
+{
+	enum map_result r;
+
+	if (!slot)
+		return mapper_map(m, va, frame, flags);
+	r = check_leaf_args(m, va, frame.base, flags, PT_LEVEL_PT);
+	if (r != MAP_OK)
+		return r;
+	if (mapper_entry_load(slot) != 0)
+		return MAP_EXISTS; /* M1, M8 */
+	mapper_entry_store(slot, pte_make_leaf(frame.base, flags, PT_LEVEL_PT));
 	return MAP_OK;
 }
 

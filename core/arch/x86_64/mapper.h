@@ -232,6 +232,15 @@ enum map_result mapper_leaf_table(struct mapper *m, uint64_t va, bool create, pt
  * how many were unlinked. */
 unsigned mapper_prune_tables(struct mapper *m, uint64_t va, struct table_release *rel);
 
+/*
+ * mapper_map and mapper_remap of a user 4 KiB page whose level-1 slot the caller already has
+ * (from mapper_leaf_table, for va; the fault path finds it once). mapper_map_slot with a NULL
+ * slot (the table is missing) is mapper_map. The same rules and results as the two calls.
+ */
+enum map_result mapper_map_slot(struct mapper *m, pte_t *slot, uint64_t va, frame_t frame,
+				page_flags_t flags);
+enum map_result mapper_remap_slot(pte_t *slot, page_flags_t flags, page_flags_t *old_flags);
+
 static inline pte_t mapper_entry_load(const pte_t *slot)
 {
 	return __atomic_load_n(slot, __ATOMIC_ACQUIRE);
@@ -247,6 +256,13 @@ static inline void mapper_entry_store(pte_t *slot, pte_t value)
 static inline pte_t mapper_entry_take(pte_t *slot)
 {
 	return __atomic_exchange_n(slot, 0, __ATOMIC_ACQ_REL);
+}
+
+/* Replace a present leaf by another in one step (a copy-on-write copy); returns the old
+ * entry with the A/D bits the processor left (M7). */
+static inline pte_t mapper_entry_exchange(pte_t *slot, pte_t value)
+{
+	return __atomic_exchange_n(slot, value, __ATOMIC_ACQ_REL);
 }
 
 /* Clear bits of the entry (write protection) without losing a concurrent A/D update (M7);
