@@ -19,6 +19,10 @@
  *                 the frame is made writable, no copy)
  *   munmap        munmap of the whole populated mapping, per page
  *
+ * and the floors of those figures on the same machine (no host column): an access with a
+ * cold TLB (one simulated walk and TLB fill; a fault pays two), zeroing and copying a cold
+ * frame.
+ *
  *   bench_faults                  every figure, simulated and host, 5 runs
  *   bench_faults --quick          a 64 MiB machine, 16 MiB mapped, 3 runs (meson benchmark)
  *   bench_faults --smoke          a tiny run that checks results (meson test, suite bench)
@@ -54,12 +58,16 @@
 #define VBASE 0x10000000ull
 #define RW (MM_PROT_READ | MM_PROT_WRITE)
 
-enum fig { F_DZ, F_RZ, F_FORK, F_COPY, F_REUSE, F_UNMAP, F_COUNT };
+enum fig { F_DZ, F_RZ, F_FORK, F_COPY, F_REUSE, F_UNMAP, F_WALK, F_ZERO, F_COPY4K, F_COUNT };
+/* The figures from F_WALK on are the floors of the simulated ones, measured in the same run
+ * on the same arena: what every fault pays before the kernel does anything. */
+#define F_FIRST_FLOOR F_WALK
 static const char *const fig_name[F_COUNT] = {
 	"demand-zero write fault", "read fault (zero frame)", "fork, per mapped page",
 	"CoW copy fault", "CoW reuse fault", "munmap, per page",
+	"TLB miss + walk, no fault", "zero a cold 4 KiB frame", "copy a cold 4 KiB frame",
 };
-static const double goal[F_COUNT] = {350, -1, 10, 600, 30, 10};
+static const double goal[F_COUNT] = {350, -1, 10, 600, 30, 10, -1, -1, -1};
 
 static uint64_t machine_bytes = 1024ull << 20, map_bytes = 256ull << 20, pages;
 static int runs = 5;
@@ -204,6 +212,39 @@ static void check(bool ok, const char *what)
 		die(what);
 }
 
+/*
+ * The floors, with every page of the mapping present: one access per page through the
+ * processor with a cold TLB (a walk and a TLB fill, no fault: a fault costs two of them, the
+ * faulting walk and the retry's), and zeroing and copying frames nobody touched lately (what
+ * demand-zero and copy-on-write must do at least).
+ */
+static void sim_floors(double out[F_COUNT])
+{
+	frame_t *f = malloc(2 * pages * sizeof(*f));
+	double t;
+
+	check(f != NULL, "no memory for the floors");
+	x86_flush_all(&cpu);
+	t = now_ns();
+	(void)sim_read_all();
+	out[F_WALK] = (now_ns() - t) / (double)pages;
+	for (uint64_t i = 0; i < 2 * pages; i++) {
+		f[i] = allocate_frame();
+		check(!frame_is_none(f[i]), "no frames for the floors");
+	}
+	t = now_ns();
+	for (uint64_t i = 0; i < pages; i++)
+		memset(arena.base + f[i].base, 0, PG);
+	out[F_ZERO] = (now_ns() - t) / (double)pages;
+	t = now_ns();
+	for (uint64_t i = 0; i < pages; i++)
+		memcpy(arena.base + f[pages + i].base, arena.base + f[(i + pages / 2) % pages].base, PG);
+	out[F_COPY4K] = (now_ns() - t) / (double)pages;
+	for (uint64_t i = 0; i < 2 * pages; i++)
+		deallocate_frame(f[i]);
+	free(f);
+}
+
 static void sim_run(double out[F_COUNT], bool verify)
 {
 	uint64_t free0 = free_frames();
@@ -223,6 +264,7 @@ static void sim_run(double out[F_COUNT], bool verify)
 	sim_demand_zero();
 	out[F_DZ] = (now_ns() - t) / (double)pages;
 	check(addr_space_rss(a) == pages, "rss after demand-zero");
+	sim_floors(out);
 
 	t = now_ns();
 	b = sim_fork(a);
@@ -391,7 +433,7 @@ int main(int argc, char **argv)
 	pages = map_bytes / PG;
 	boot();
 	for (int r = 0; r < runs; r++) {
-		double s[F_COUNT], h[F_COUNT];
+		double s[F_COUNT] = { 0 }, h[F_COUNT] = { 0 };
 
 		sim_run(s, smoke || r == 0);
 		if (host)
@@ -404,12 +446,17 @@ int main(int argc, char **argv)
 	       machine_bytes >> 20, map_bytes >> 20, pages, runs);
 	printf("%-26s %10s %12s %8s %8s\n", "figure", "simulated", "host kernel", "ratio", "goal");
 	for (int f = 0; f < F_COUNT; f++) {
-		double s = median(sim[f], runs), h = host ? median(hst[f], runs) : 0;
+		double s = median(sim[f], runs), h = host && f < F_FIRST_FLOOR ? median(hst[f], runs) : 0;
 		char g[16] = "-";
 
+		if (f == F_FIRST_FLOOR)
+			printf("floors of the figures above, on the simulated machine:\n");
 		if (goal[f] >= 0)
 			snprintf(g, sizeof(g), "%.0f", goal[f]);
-		printf("%-26s %10.1f %12.1f %8.2f %8s\n", fig_name[f], s, h, h > 0 ? s / h : 0.0, g);
+		if (h > 0)
+			printf("%-26s %10.1f %12.1f %8.2f %8s\n", fig_name[f], s, h, s / h, g);
+		else
+			printf("%-26s %10.1f %12s %8s %8s\n", fig_name[f], s, "-", "-", g);
 	}
 	host_cpu_ops_attach(NULL, 0);
 	x86_cpu_destroy(&cpu);
