@@ -211,9 +211,10 @@ void tlb_shootdown_interrupt(unsigned vector);
 /* Unmap [start, end) of as, splitting grants at the ends (needs 2 reserved slots), releasing
  * provider resources. No pinned check here. */
 void mm_unmap_range(struct addr_space *as, uint64_t start, uint64_t end, struct flusher *fl);
-/* Fault-path correction of one page of as, under the mm lock. */
+/* Fault-path correction of the page of as holding addr, under the mm lock (the offset of
+ * addr in its page is the line the access touches: zeroing writes it last). */
 enum mm_access { MM_ACCESS_READ, MM_ACCESS_WRITE, MM_ACCESS_EXEC };
-enum pf_status mm_correct_page(struct addr_space *as, uint64_t va, enum mm_access acc,
+enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
 			       unsigned depth, struct flusher *fl);
 /* Local invalidation when as is loaded on this CPU. */
 void mm_local_invlpg(struct addr_space *as, uint64_t va);

@@ -26,6 +26,7 @@
  * - the old frame of a copy is released through the flusher, after the shootdown (R8).
  */
 #include "arch/x86_64/cpu_ops.h"
+#include "arch/x86_64/page_clear.h"
 #include "frame_alloc.h"
 #include "kstring.h"
 #include "mm_internal.h"
@@ -123,17 +124,30 @@ static void replace_pte(pte_t *slot, uint64_t va, frame_t nf, page_flags_t flags
 	flusher_free(fl, (frame_t){ pte_address(old, PT_LEVEL_PT) });
 }
 
+/* A fresh One frame of zeros for an access at page offset hot (page_clear.h): allocated
+ * without zeroing, then zeroed with the line the access touches last. */
+static struct frame_or_error zeroed_frame(size_t hot)
+{
+	struct frame_or_error r = init_frame_fill(REFCOUNT_ONE_INIT, FRAME_FILL_NONE);
+
+	if (r.error == MM_OK)
+		page_zero_for_access(phys_to_virt(r.frame.base), hot);
+	return r;
+}
+
 /* A fresh One frame with the contents of old: zeroed for the zero frame, else allocated
  * without zeroing and copied over (every byte is written before it is mapped). */
-static frame_t copy_of(frame_t old)
+static frame_t copy_of(frame_t old, size_t hot)
 {
-	bool zero = frame_is_zero(old);
-	struct frame_or_error r =
-		init_frame_fill(REFCOUNT_ONE_INIT, zero ? FRAME_FILL_ZERO : FRAME_FILL_NONE);
+	struct frame_or_error r;
 
+	if (frame_is_zero(old))
+		r = zeroed_frame(hot);
+	else
+		r = init_frame_fill(REFCOUNT_ONE_INIT, FRAME_FILL_NONE);
 	if (r.error != MM_OK)
 		return FRAME_NONE;
-	if (!zero)
+	if (!frame_is_zero(old))
 		kmemcpy(phys_to_virt(r.frame.base), phys_to_virt(old.base), PAGE_SIZE);
 	return r.frame;
 }
@@ -151,7 +165,7 @@ static enum pf_status map_or_oom(struct addr_space *as, pte_t *slot, uint64_t va
 	return PF_OOM;
 }
 
-static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_t va,
+static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_t va, size_t hot,
 				 enum mm_access acc, unsigned depth, struct flusher *fl);
 
 /*
@@ -178,7 +192,7 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 	if (mapper_translate(&src->mapper, src_va, &t) != MAP_OK) {
 		if (g->kind == PROVIDER_ALLOCATED || g->kind == PROVIDER_ALLOCATED_SHARED) {
 			/* a real frame, never the zero frame: it is about to be shared */
-			struct frame_or_error nf = init_frame(REFCOUNT_ONE_INIT);
+			struct frame_or_error nf = zeroed_frame(0);
 
 			if (nf.error != MM_OK)
 				return PF_OOM;
@@ -190,7 +204,7 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 			}
 			src->stats.faults_demand_zero++;
 		} else {
-			r = correct_in(src, g, src_va, MM_ACCESS_READ, depth, &fl);
+			r = correct_in(src, g, src_va, 0, MM_ACCESS_READ, depth, &fl);
 			if (r != PF_OK) {
 				flusher_flush(&fl);
 				return r;
@@ -206,7 +220,7 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 
 		if (e == ADD_REF_COW_TO_SHARED) {
 			/* the source's page is copy-on-write: the source gets a private copy first */
-			frame_t copy = copy_of(t.leaf.frame);
+			frame_t copy = copy_of(t.leaf.frame, 0);
 			page_flags_t flags = grant_leaf_flags(g);
 
 			if (frame_is_none(copy)) {
@@ -268,9 +282,10 @@ static enum pf_status correct_borrowed(struct addr_space *as, struct grant *g, u
 	return PF_OK;
 }
 
-/* The page va has no present PTE; slot is its level-1 slot, NULL if the table is missing. */
+/* The page va has no present PTE; slot is its level-1 slot, NULL if the table is missing;
+ * hot is the page offset the access touches. */
 static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uint64_t va,
-				     pte_t *slot, enum mm_access acc, unsigned depth)
+				     size_t hot, pte_t *slot, enum mm_access acc, unsigned depth)
 {
 	page_flags_t want = grant_leaf_flags(g);
 	struct frame_or_error nf;
@@ -296,7 +311,7 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 		/* fall through: a write on an absent private page is demand-zero */
 		__attribute__((fallthrough));
 	case PROVIDER_ALLOCATED_SHARED:
-		nf = init_frame(REFCOUNT_ONE_INIT);
+		nf = zeroed_frame(hot);
 		if (nf.error != MM_OK)
 			return PF_OOM;
 		r = map_or_oom(as, slot, va, nf.frame, want);
@@ -327,7 +342,7 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 	return PF_SEGV;
 }
 
-static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_t va,
+static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_t va, size_t hot,
 				 enum mm_access acc, unsigned depth, struct flusher *fl)
 {
 	page_flags_t want = grant_leaf_flags(g);
@@ -343,7 +358,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 	slot = leaf_slot(as, va);
 	e = slot ? mapper_entry_load(slot) : 0;
 	if (!pte_present(e))
-		return correct_absent(as, g, va, slot, acc, depth);
+		return correct_absent(as, g, va, hot, slot, acc, depth);
 	f = (frame_t){ pte_address(e, PT_LEVEL_PT) };
 	if (pte_permits(e, acc)) {
 		as->stats.faults_spurious++;
@@ -359,7 +374,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 		KASSERT(g->kind == PROVIDER_ALLOCATED,
 			"fault: a %s grant maps a copy-on-write frame at %#llx",
 			grant_provider_name(g->kind), (unsigned long long)va);
-		copy = copy_of(f);
+		copy = copy_of(f, hot);
 		if (frame_is_none(copy))
 			return PF_OOM;
 		replace_pte(slot, va, copy, want, fl);
@@ -394,9 +409,10 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 	return PF_OK;
 }
 
-enum pf_status mm_correct_page(struct addr_space *as, uint64_t va, enum mm_access acc,
+enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
 			       unsigned depth, struct flusher *fl)
 {
+	uint64_t va = addr & ~PAGE_MASK;
 	struct grant *g = ug_find(&as->grants, va);
 	enum pf_status r;
 
@@ -406,7 +422,7 @@ enum pf_status mm_correct_page(struct addr_space *as, uint64_t va, enum mm_acces
 		       access_name(acc));
 		return PF_SEGV;
 	}
-	r = correct_in(as, g, va, acc, depth, fl);
+	r = correct_in(as, g, va, addr & PAGE_MASK, acc, depth, fl);
 	if (r == PF_OOM)
 		as->stats.faults_oom++;
 	else if (r != PF_OK && r != PF_SEGV)
@@ -437,7 +453,7 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 		return PF_SEGV;
 	}
 	flusher_init(&fl, as);
-	r = mm_correct_page(as, cr2 & ~PAGE_MASK, acc, 0, &fl);
+	r = mm_correct_page(as, cr2, acc, 0, &fl);
 	flusher_flush(&fl);
 	mm_lock_release();
 	/* out of memory is the governor's to resolve, never a panic; it may kill, which takes
