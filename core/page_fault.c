@@ -26,7 +26,7 @@
  * - the old frame of a copy is released through the flusher, after the shootdown (R8).
  */
 #include "arch/x86_64/cpu_ops.h"
-#include "arch/x86_64/page_clear.h"
+#include "arch/x86_64/page_fill.h"
 #include "frame_alloc.h"
 #include "kstring.h"
 #include "mm_internal.h"
@@ -124,7 +124,7 @@ static void replace_pte(pte_t *slot, uint64_t va, frame_t nf, page_flags_t flags
 	flusher_free(fl, (frame_t){ pte_address(old, PT_LEVEL_PT) });
 }
 
-/* A fresh One frame of zeros for an access at page offset hot (page_clear.h): allocated
+/* A fresh One frame of zeros for an access at page offset hot (page_fill.h): allocated
  * without zeroing, then zeroed with the line the access touches last. */
 static struct frame_or_error zeroed_frame(size_t hot)
 {
@@ -135,8 +135,9 @@ static struct frame_or_error zeroed_frame(size_t hot)
 	return r;
 }
 
-/* A fresh One frame with the contents of old: zeroed for the zero frame, else allocated
- * without zeroing and copied over (every byte is written before it is mapped). */
+/* A fresh One frame with the contents of old for an access at page offset hot: zeroed for
+ * the zero frame, else allocated without zeroing and copied over (every byte is written
+ * before it is mapped; page_fill.h). */
 static frame_t copy_of(frame_t old, size_t hot)
 {
 	struct frame_or_error r;
@@ -148,7 +149,7 @@ static frame_t copy_of(frame_t old, size_t hot)
 	if (r.error != MM_OK)
 		return FRAME_NONE;
 	if (!frame_is_zero(old))
-		kmemcpy(phys_to_virt(r.frame.base), phys_to_virt(old.base), PAGE_SIZE);
+		page_copy_for_access(phys_to_virt(r.frame.base), phys_to_virt(old.base), hot);
 	return r.frame;
 }
 
