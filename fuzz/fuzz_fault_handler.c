@@ -17,7 +17,10 @@
  *     offset of a page) by P on a CPU; a kernel copy (copy_to_user / copy_from_user of up to
  *     three pages) for P on a CPU; a CPU switching to P or to the kernel's tables; failure
  *     injection (pressure_inject_failure off, nth or after); memory exhaustion (a populated
- *     mapping of 256 KiB..2 MiB, or 12 MiB, outside the window, or its release).
+ *     mapping of 256 KiB..2 MiB, or 12 MiB, outside the window, or its release). Opcode
+ *     bytes 0xf0..0xff: a file server (mm_fserve of a window range), a client's file
+ *     mapping (mm_fmap, fixed or hinted, any offset and protection), exhaustion by faults
+ *     (1..12 MiB mapped lazily and written page by page until the OOM killer acts).
  *   Processes: at most MAX_PROCS at once; P is an index modulo the live ones. Addresses are
  *   pages of a window [0, WIN_PAGES * 4 KiB) so operations collide; hinted mmaps may land
  *   outside it and are then unmapped again at once.
@@ -102,6 +105,7 @@ struct proc {
 	unsigned id;
 	struct slot s[WIN_PAGES];
 	bool hog;
+	unsigned serve_first, serve_n; /* the range of the last successful mm_fserve */
 };
 
 static struct obj dev[DEV_PAGES];
@@ -1058,6 +1062,131 @@ static void op_hog(struct fuzz_input *in)
 	on_cpu(cpu, w_hog, &w);
 }
 
+/* ---- file servers, and exhaustion by faults --------------------------------------------- */
+
+static void w_fserve(struct work *w)
+{
+	enter(w->p);
+	w->st = mm_fserve(w->p->as, w->a, w->b);
+}
+
+/* P serves a page range of its window as a file (einval unless anonymous memory covers it,
+ * ebusy while an earlier file is mapped). */
+static void op_fserve(struct fuzz_input *in)
+{
+	struct work w = {0};
+	struct proc *p = pick(in);
+	unsigned cpu = pick_cpu(in), first, n;
+
+	pick_range(in, &first, &n);
+	if (!p)
+		return;
+	w.p = p;
+	w.a = (uint64_t)first * PAGE;
+	w.b = (uint64_t)n * PAGE;
+	on_cpu(cpu, w_fserve, &w);
+	/* the file a client maps is always the server's last one: an earlier file either
+	 * ended or, still mapped, made this call ebusy */
+	if (w.st == MM_STATUS_OK) {
+		p->serve_first = first;
+		p->serve_n = n;
+	}
+}
+
+static void w_fmap(struct work *w)
+{
+	enter(w->p);
+	w->st = mm_fmap(w->p->as, w->a, w->b, w->prot, w->q->as, w->c, w->flags, &w->d);
+	if (w->st == MM_STATUS_OK && w->d + w->b > (uint64_t)WIN_PAGES * PAGE) {
+		enum mm_status s = mm_munmap(w->p->as, w->d, w->b);
+
+		if (s != MM_STATUS_OK)
+			fail("munmap of a fresh file mapping at %#llx: %s", (unsigned long long)w->d,
+			     mm_status_name(s));
+		w->flags |= 0x200u;
+	}
+}
+
+/*
+ * A maps pages of the file S serves (any offset: beyond the file is einval). The model does
+ * not follow file contents: the client's pages are S_UNKNOWN (their accesses still run every
+ * kernel path and every check but the value and outcome ones: the audit, the frame each
+ * translation reaches, no panic, no leak at the end), and so are S's served pages from now
+ * on, which clients may write.
+ */
+static void op_fmap(struct fuzz_input *in)
+{
+	struct work w = {0};
+	struct proc *a = pick(in), *srv = pick(in);
+	unsigned cpu = pick_cpu(in), first, n;
+	uint8_t f = fuzz_u8(in), off = fuzz_u8(in);
+	uint8_t prot = (uint8_t)prot_of(f);
+
+	pick_range(in, &first, &n);
+	if (!a || !srv)
+		return;
+	w.p = a;
+	w.q = srv;
+	w.a = (uint64_t)first * PAGE;
+	w.b = (uint64_t)n * PAGE;
+	w.c = (uint64_t)(off % WIN_PAGES) * PAGE;
+	w.prot = prot;
+	w.flags = f & 0x08 ? MM_MAP_FIXED : 0;
+	on_cpu(cpu, w_fmap, &w);
+	if (w.st == MM_STATUS_ENOMEM && (w.flags & MM_MAP_FIXED))
+		forget_unmapped(a, first, n);
+	if (w.st != MM_STATUS_OK || (w.flags & 0x200u))
+		return;
+	for (unsigned i = srv->serve_first; i < srv->serve_first + srv->serve_n; i++)
+		if (srv->s[i].obj)
+			srv->s[i].obj->unknown = true;
+	first = (unsigned)(w.d / PAGE);
+	for (unsigned i = 0; i < n; i++)
+		slot_ref(&a->s[first + i], S_UNKNOWN, prot, NULL);
+}
+
+static void w_hog_touch(struct work *w)
+{
+	struct access acc = {0};
+
+	enter(w->p);
+	w->st = mm_mmap(w->p->as, HOG_BASE, w->a, MM_PROT_READ | MM_PROT_WRITE, MM_MAP_FIXED, NULL);
+	if (w->st != MM_STATUS_OK)
+		return;
+	acc.kind = X86_WRITE;
+	acc.size = 8;
+	for (uint64_t off = 0; off < w->a; off += PAGE) {
+		acc.va = HOG_BASE + off;
+		memcpy(acc.bytes, &off, sizeof(off));
+		user_access(&acc);
+		if (acc.result == ACC_SEGV)
+			fail("p%u: write to its own hog at %#llx ended segv (%s)", w->p->id,
+			     (unsigned long long)acc.va, pf_status_name(acc.pf));
+		if (acc.result != ACC_OK)
+			break; /* killed (by the OOM killer), or oom (the system froze) */
+	}
+}
+
+/*
+ * Exhaustion by page faults: P maps 1..12 MiB lazily outside the window and writes every
+ * page of it, so the faults, not mmap, run out of memory: the governor evacuates, then picks
+ * a victim (the largest resident set, this hog often, another process sometimes), and the
+ * killed process's CPUs leave its tables. The audit after the operation forgets the dead.
+ */
+static void op_hog_touch(struct fuzz_input *in)
+{
+	struct work w = {0};
+	uint8_t b = fuzz_u8(in);
+	struct proc *p = pick(in);
+	unsigned cpu = pick_cpu(in);
+
+	if (!p)
+		return;
+	w.p = p;
+	w.a = (uint64_t)(1 + b % 12) << 20;
+	on_cpu(cpu, w_hog_touch, &w);
+}
+
 /* ---- the target ----------------------------------------------------------------------- */
 
 static void w_end(struct work *w)
@@ -1096,8 +1225,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			"failure injection", "exhaustion",
 		};
 
-		snprintf(opname, sizeof(opname), "operation %d (%s)", op, names[o % 16]);
+		/* the bytes 0xf0..0xff are the operations added after the first campaigns (the
+		 * corpus kept its meaning for the other 15 in 16 opcode bytes) */
+		static const char *const late_names[] = { "file serve", "file map", "exhaustion by faults" };
+		unsigned late = o < 0xf0 ? 0 : o < 0xf8 ? 1 : o < 0xfc ? 2 : 3;
+
+		snprintf(opname, sizeof(opname), "operation %d (%s)", op,
+			 late ? late_names[late - 1] : names[o % 16]);
 		current_op = opname;
+		if (late) {
+			if (late == 1)
+				op_fserve(&in);
+			else if (late == 2)
+				op_fmap(&in);
+			else
+				op_hog_touch(&in);
+			audit();
+			continue;
+		}
 		switch (o % 16) {
 		case 0:
 			op_spawn(&in);

@@ -9,7 +9,8 @@
 - frame_allocator: operation sequences on the default map and on a map with holes.
 - fault_handler: operation sequences (see fuzz_fault_handler.c): demand-zero and
   copy-on-write over a fork, shared memory, a shootdown between two CPUs, borrow and
-  transfer, device memory, kernel copies, failure injection and exhaustion.
+  transfer, device memory, kernel copies, failure injection and exhaustion, a file server
+  with clients, exhaustion by faults (the OOM killer).
 """
 import pathlib
 import struct
@@ -213,6 +214,18 @@ def fh_hog(p, quarter_mib=None, release=False, cpu=0):
     return bytes([15, quarter_mib - 1, p, cpu])
 
 
+def fh_fserve(p, first, n, cpu=0):
+    return bytes([0xF0, p, cpu]) + fh_range(first, n)
+
+
+def fh_fmap(a, srv, first, n, prot, file_page, flags=FH_FIXED, cpu=0):
+    return bytes([0xF8, a, srv, cpu, prot | flags, file_page]) + fh_range(first, n)
+
+
+def fh_hog_touch(p, mib, cpu=0):
+    return bytes([0xFC, mib - 1, p, cpu])
+
+
 def fault_handler_seeds():
     four_cpus = bytes([2])
     two_cpus = bytes([0])
@@ -253,6 +266,17 @@ def fault_handler_seeds():
         + fh_inject(2, 2) + fh_fork(0) + fh_access(0, 2, fh_write(3, 0, 4))
         + fh_inject(0, 0) + fh_hog(1, 8) + fh_hog(0) + fh_access(0, 1, fh_read(0, 0))
         + fh_hog(1, release=True) + fh_access(0, 3, fh_write(4, 0, 5)),
+        "file-server-clients": four_cpus + fh_spawn() + fh_spawn() + fh_spawn()
+        + fh_mmap(0, 0, 8, FH_R | FH_W) + fh_access(0, 0, fh_write(1, 0, 0x5a))
+        + fh_fserve(0, 0, 8) + fh_fmap(1, 0, 16, 4, FH_R | FH_W, 0)
+        + fh_fmap(2, 0, 40, 2, FH_R, 1, flags=0, cpu=2)
+        + fh_access(1, 1, fh_read(17, 0), fh_write(18, 8, 0x21)) + fh_access(0, 0, fh_read(2, 8))
+        + fh_munmap(0, 0, 8) + fh_fork(1, 3) + fh_access(3, 3, fh_read(16, 0))
+        + fh_exit(0, 2) + fh_access(2, 2, fh_read(40, 0)) + fh_munmap(1, 16, 4, 1),
+        "exhaustion-by-faults": two_cpus + fh_spawn() + fh_spawn() + fh_mmap(1, 0, 4, FH_R | FH_W)
+        + fh_access(1, 1, fh_write(0, 0, 9)) + fh_hog_touch(0, 12)
+        + fh_access(1, 1, fh_read(0, 0)) + fh_hog_touch(1, 6, cpu=1) + fh_spawn()
+        + fh_hog_touch(0, 3),
     }
     for name, data in seeds.items():
         write("fault_handler", name, data)
