@@ -95,6 +95,74 @@ START_TEST(test_spawn_enomem_leaks_grant_array)
 }
 END_TEST
 
+/* The kernel heap cannot grow (no frame for it: the cap is what it holds, after giving back
+ * its empty slabs), and no frame allocation succeeds either; or back to normal. */
+static void heap_frozen(bool on)
+{
+	struct kheap_stats st;
+
+	if (!on) {
+		pressure_inject_failure(ALLOC_FAIL_OFF, 0);
+		kheap_set_frame_cap(KHEAP_CAP_UNLIMITED);
+		return;
+	}
+	kheap_shrink();
+	kheap_get_stats(&st);
+	kheap_set_frame_cap(st.slab_frames + st.list_frames);
+	pressure_inject_failure(ALLOC_FAIL_AFTER, 0);
+}
+
+/* A hinted mmap (it reserves one grant slot, where a fixed one reserves three) of one page
+ * that lands on its hint. */
+static void map_at(struct addr_space *as, uint64_t va)
+{
+	uint64_t at = 0;
+
+	ck_assert_int_eq(mm_mmap(as, va, 0x1000, MM_PROT_READ | MM_PROT_WRITE, MM_MAP_POPULATE, &at),
+			 MM_STATUS_OK);
+	ck_assert_uint_eq(at, va);
+}
+
+/*
+ * munmap reserved room for two grant splits up front (ug_reserve(2)), even when the range
+ * covers whole grants and splits none: with the grant array full and the heap unable to
+ * grow, unmapping a whole grant failed with ENOMEM. Fuzz input:
+ * fuzz/corpus/fault_handler/regression-munmap-whole-grant-enomem. At every fill level of the
+ * array (whatever its capacity and growth), the newest grant is unmapped with the heap
+ * unable to grow and every frame allocation refused, and at the end all of them at once.
+ */
+START_TEST(test_munmap_whole_grant_needs_no_memory)
+{
+	uint64_t free0 = settled_free_frames();
+	struct addr_space *as = addr_space_create();
+	struct page_lookup l;
+
+	ck_assert_ptr_nonnull(as);
+	addr_space_switch(as);
+	for (uint64_t k = 0; k < 40; k++) {
+		/* one page each, a page apart: grants that never merge; hinted mappings, so the
+		 * array fills up to its capacity */
+		uint64_t va = 0x100000 + k * 0x2000;
+
+		map_at(as, va);
+		heap_frozen(true);
+		ck_assert_int_eq(mm_munmap(as, va, 0x1000), MM_STATUS_OK);
+		heap_frozen(false);
+		ck_assert(!addr_space_lookup(as, va, &l));
+		ck_assert_uint_eq(addr_space_rss(as), k);
+		map_at(as, va);
+		ck_assert_uint_eq(addr_space_rss(as), k + 1);
+	}
+	heap_frozen(true);
+	ck_assert_int_eq(mm_munmap(as, 0x100000, 40 * 0x2000), MM_STATUS_OK);
+	heap_frozen(false);
+	ck_assert_uint_eq(addr_space_rss(as), 0);
+	addr_space_switch(NULL);
+	addr_space_destroy(as);
+	ck_assert_uint_eq(settled_free_frames(), free0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("mm-fuzz-regressions");
@@ -102,6 +170,7 @@ static Suite *suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_spawn_enomem_leaks_grant_array);
+	tcase_add_test(tc, test_munmap_whole_grant_needs_no_memory);
 	suite_add_tcase(s, tc);
 	return s;
 }
