@@ -49,7 +49,7 @@ static struct governor {
 	_Atomic uint64_t ooms, kills, evacuated;
 	_Atomic int fail_mode;      /* enum alloc_fail_mode */
 	_Atomic uint64_t fail_n;
-	_Atomic uint64_t checked;   /* normal allocations seen since the knob was last set */
+	_Atomic uint64_t checked;   /* normal allocations seen since the knob was last set on */
 } G;
 
 static const char *const state_names[PRESSURE_STATE_COUNT] = {
@@ -247,9 +247,15 @@ static bool memory_for(uint64_t n)
 
 static bool injected_failure(void)
 {
-	uint64_t k = atomic_fetch_add(&G.checked, 1) + 1;
+	enum alloc_fail_mode mode = (enum alloc_fail_mode)atomic_load(&G.fail_mode);
+	uint64_t k;
 
-	switch ((enum alloc_fail_mode)atomic_load(&G.fail_mode)) {
+	/* off: no count either (the count starts over at the next injection), so allocations
+	 * on every CPU do not share a written cache line */
+	if (mode == ALLOC_FAIL_OFF)
+		return false;
+	k = atomic_fetch_add(&G.checked, 1) + 1;
+	switch (mode) {
 	case ALLOC_FAIL_OFF:
 		return false;
 	case ALLOC_FAIL_NTH:

@@ -103,7 +103,8 @@ bool check_before_alloc(uint64_t n);
  */
 enum alloc_fail_mode { ALLOC_FAIL_OFF, ALLOC_FAIL_NTH, ALLOC_FAIL_AFTER };
 void pressure_inject_failure(enum alloc_fail_mode mode, uint64_t n);
-/* Normal allocations checked since the last pressure_inject_failure (or boot). */
+/* Normal allocations checked since the last pressure_inject_failure turned an injection on
+ * (none are counted while it is off). */
 uint64_t pressure_checked_allocations(void);
 
 /* Re-evaluate Normal / Warning / Emergency now (memory was released); no-op while frozen. */
