@@ -12,10 +12,11 @@
  *   and the first write copies (mm_mprotect checks the frame's count);
  * - F1 shared anonymous memory stays shared, also for pages nobody touched before the fork:
  *   every page of a shared grant is made present in the parent first (real frames, never the
- *   zero frame), then both map it writable with a Shared reference. In a PROT_NONE shared
- *   grant, the pages that keep a frame (protnone entries) are shared the same way (the child
- *   gets a protnone entry with a Shared reference); pages that never had one have no encoding
- *   and are not populated, so they are not shared;
+ *   zero frame), then both map it writable with a Shared reference. A PROT_NONE shared grant
+ *   is shared the same way through protnone entries (M8): a page without a frame gets a
+ *   zeroed one in a protnone entry in the parent first, and the child a protnone entry for
+ *   the same frame with a Shared reference, so whichever makes the page accessible later
+ *   sees what the other writes;
  * - phys= grants are inherited (the same physical memory), borrowed grants (External) borrow
  *   again from the same source, lazily; file mappings (FmapBorrowed) are inherited with one
  *   more pin of the server;
@@ -159,19 +160,31 @@ static bool clone_private(struct addr_space *parent, struct addr_space *child, c
 	return true;
 }
 
-/* The protnone entries of a PROT_NONE shared grant g: the child gets them with a Shared
- * reference each. */
+/* A PROT_NONE shared grant g: every page is a protnone entry in the parent (a page that
+ * never had a frame gets a zeroed one first), and the child gets one for the same frame
+ * with a Shared reference. */
 static bool clone_shared_protnone(struct addr_space *parent, struct addr_space *child,
 				  const struct grant *g)
 {
-	uint64_t va = g->start;
-
-	while (mm_next_entry(&parent->mapper, va, grant_end(g), &va)) {
+	for (uint64_t va = g->start; va < grant_end(g); va += PAGE_SIZE) {
 		struct mapped_leaf kept;
 		struct page_info *info;
+		enum map_result r = mapper_protnone_get(&parent->mapper, va, &kept);
 
-		KASSERT(mapper_protnone_get(&parent->mapper, va, &kept) == MAP_OK,
-			"fork: a present page in a PROT_NONE grant at %#llx", (unsigned long long)va);
+		KASSERT(r != MAP_EXISTS, "fork: a present page in a PROT_NONE grant at %#llx",
+			(unsigned long long)va);
+		if (r != MAP_OK) {
+			/* write kept: a Shared frame may be written once the page is accessible */
+			struct frame_or_error nf = init_frame(REFCOUNT_ONE_INIT);
+
+			if (nf.error != MM_OK)
+				return false;
+			kept = (struct mapped_leaf){ nf.frame, PG_USER | PG_WRITABLE, PT_LEVEL_PT };
+			if (mapper_map_protnone(&parent->mapper, va, nf.frame, kept.flags) != MAP_OK) {
+				drop_fresh(nf.frame);
+				return false;
+			}
+		}
 		info = get_page_info(kept.frame);
 		KASSERT(info && !frame_eq(kept.frame, zero_frame()),
 			"fork: shared page %#llx is not a counted frame", (unsigned long long)va);
@@ -182,7 +195,6 @@ static bool clone_shared_protnone(struct addr_space *parent, struct addr_space *
 			remove_ref(info);
 			return false;
 		}
-		va += PAGE_SIZE;
 	}
 	return true;
 }
