@@ -19,7 +19,7 @@
  *
  *   owner (every operation)                 remote (drain, audit: frame_cpu_caches_freeze)
  *   busy = 1            (plain store)       take drain_lock
- *   compiler barrier                        stop = 1                 (plain store)
+ *   compiler barrier                        stop = CACHE_STOP        (plain store)
  *   if stop (acquire load):                 plat_barrier_all_cpus()  (IPI / membarrier)
  *       busy = 0 (release), wait for        wait until busy == 0     (acquire loads)
  *       drain_lock, retry                   ... use the cache ...
@@ -31,7 +31,7 @@
  * barrier somewhere during the remote's call. If that barrier comes after the owner's load
  * of stop, the owner's busy = 1 preceded it and is visible when the remote reads busy, so the
  * remote waits for the owner's release of busy. If it comes before the load, the remote's
- * stop = 1 (stored before the call) is visible to the load, so the owner backs off without
+ * stop (stored before the call) is visible to the load, so the owner backs off without
  * touching the cache. Either way at most one side works on the cache, and the data hand-over
  * is a release/acquire pair on busy (owner -> remote) or stop (remote -> owner), which is
  * also what makes it visible to ThreadSanitizer. The owner pays two plain stores and a load;
@@ -57,7 +57,7 @@ paddr_t frame_section_table_pa;
 uint64_t frame_section_window_count;
 uint64_t frame_dense_first_pfn;
 uint64_t frame_dense_frames;
-paddr_t frame_dense_infos_pa;
+struct page_info *frame_dense_infos;
 
 static bool lock_ready;
 
@@ -78,7 +78,7 @@ static inline void buddy_free_add(int64_t delta)
 /* Record of a frame known to be managed. */
 static inline struct page_info *rec(paddr_t pa)
 {
-	return frame_section_lookup(pa);
+	return frame_record(pa);
 }
 
 static inline void rec_set(struct page_info *r, uint64_t rc, uint64_t meta)
@@ -181,7 +181,7 @@ static void buddy_give(paddr_t f, unsigned order)
 	buddy_free_add((int64_t)(1ULL << order));
 	for (; order < FRAME_MAX_ORDER; order++) {
 		paddr_t b = f ^ (PAGE_SIZE << order);
-		struct page_info *rb = frame_section_lookup(b);
+		struct page_info *rb = rec(b);
 		if (!rb || (rec_meta(rb) & (PAGE_META_STATE_MASK | PAGE_META_ORDER_MASK)) !=
 				   PAGE_META(PAGE_STATE_FREE, order))
 			break;
@@ -216,7 +216,7 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 		for (uint64_t i = 1ULL << o; i-- > 0;) {
 			rec_set(r + i, 0, PAGE_META(PAGE_STATE_CACHED, 0));
 			c->frame[n] = f + i * PAGE_SIZE;
-			c->info_pa[n++] = virt_to_phys(r + i);
+			c->info[n++] = r + i;
 		}
 	}
 	atomic_store_explicit(&c->count, n, memory_order_relaxed);
@@ -242,7 +242,7 @@ static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uin
 	}
 	for (uint32_t i = m; i < n; i++) {
 		c->frame[i - m] = c->frame[i];
-		c->info_pa[i - m] = c->info_pa[i];
+		c->info[i - m] = c->info[i];
 	}
 	atomic_store_explicit(&c->count, n - m, memory_order_relaxed);
 	plat_lock_release(&ST.lock);
@@ -255,12 +255,35 @@ static inline struct frame_cpu_cache *this_cpu_cache(void)
 	return &frame_cpu_caches[cpu];
 }
 
-/* Claim the caller's own cache (see the handshake at the top); false if a remote CPU has it. */
-static inline bool cache_enter(struct frame_cpu_cache *c)
+/*
+ * this_cpu_cache for the order-0 fast paths. frame_alloc_init refuses more CPUs than
+ * caches, so plat_cpu_id() < FRAME_MAX_CPUS by the platform's contract; the mask (one
+ * instruction instead of a compare and a branch) keeps even a broken platform's id inside
+ * the array.
+ */
+static inline struct frame_cpu_cache *fast_cpu_cache(void)
+{
+	struct frame_cpu_cache *c = &frame_cpu_caches[plat_cpu_id() & (FRAME_MAX_CPUS - 1)];
+
+	/* Hide where c came from, so that the compiler addresses every field from one pointer
+	 * instead of recomputing array base + cpu * 1 KiB + field for each (Linux's RELOC_HIDE). */
+	__asm__("" : "+r"(c));
+	return c;
+}
+
+/* Claim the caller's own cache (see the handshake at the top) and return stop: 0, or
+ * CACHE_STOP if a remote CPU has the cache. */
+static inline uint32_t cache_claim(struct frame_cpu_cache *c)
 {
 	atomic_store_explicit(&c->busy, 1, memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
-	return __builtin_expect(!atomic_load_explicit(&c->stop, memory_order_acquire), 1);
+	return atomic_load_explicit(&c->stop, memory_order_acquire);
+}
+
+/* cache_claim for the slow paths: false if a remote CPU has the cache. */
+static inline bool cache_enter(struct frame_cpu_cache *c)
+{
+	return __builtin_expect(!cache_claim(c), 1);
 }
 
 static inline void cache_leave(struct frame_cpu_cache *c)
@@ -276,14 +299,12 @@ static __attribute__((noinline, cold)) void cache_wait_remote(struct frame_cpu_c
 	plat_lock_release(&ST.drain_lock);
 }
 
-/* Pop the top slot of the caller's non-empty cache and mark its frame used; leaves. */
-static inline paddr_t cache_pop(struct frame_cpu_cache *c, uint32_t n)
+/* Pop slot top (count - 1) of the caller's non-empty cache and mark its frame used; leaves. */
+static inline paddr_t cache_pop(struct frame_cpu_cache *c, uint64_t top)
 {
-	n--;
-	paddr_t f = c->frame[n];
-	struct page_info *r = (struct page_info *)phys_to_virt(c->info_pa[n]);
-	atomic_store_explicit(&c->count, n, memory_order_relaxed);
-	rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, 0));
+	rec_set(c->info[top], RC_USED, PAGE_META(PAGE_STATE_USED, 0));
+	atomic_store_explicit(&c->count, (uint32_t)top, memory_order_relaxed);
+	paddr_t f = c->frame[top];
 	cache_leave(c);
 	return f;
 }
@@ -296,7 +317,7 @@ static __attribute__((noinline)) paddr_t cache_alloc_slow(struct frame_cpu_cache
 		cache_leave(c);
 		return 0;
 	}
-	return cache_pop(c, n);
+	return cache_pop(c, n - 1);
 }
 
 static inline __attribute__((always_inline)) paddr_t cache_alloc(void)
@@ -308,16 +329,16 @@ static inline __attribute__((always_inline)) paddr_t cache_alloc(void)
 	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
 	if (__builtin_expect(n == 0, 0))
 		return cache_alloc_slow(c);
-	return cache_pop(c, n);
+	return cache_pop(c, n - 1);
 }
 
 /* Push a frame on the caller's cache, which has room; leaves. */
-static inline void cache_push(struct frame_cpu_cache *c, uint32_t n, paddr_t f, paddr_t info_pa)
+static inline void cache_push(struct frame_cpu_cache *c, uint64_t n, paddr_t f, struct page_info *r)
 {
-	rec_set((struct page_info *)phys_to_virt(info_pa), 0, PAGE_META(PAGE_STATE_CACHED, 0));
+	rec_set(r, 0, PAGE_META(PAGE_STATE_CACHED, 0));
 	c->frame[n] = f;
-	c->info_pa[n] = info_pa;
-	atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
+	c->info[n] = r;
+	atomic_store_explicit(&c->count, (uint32_t)(n + 1), memory_order_relaxed);
 	cache_leave(c);
 }
 
@@ -326,7 +347,7 @@ static __attribute__((noinline)) void cache_free_slow(struct frame_cpu_cache *c,
 						      struct page_info *r)
 {
 	cache_drain(c, FRAME_CPU_CACHE_BATCH);
-	cache_push(c, atomic_load_explicit(&c->count, memory_order_relaxed), f, virt_to_phys(r));
+	cache_push(c, atomic_load_explicit(&c->count, memory_order_relaxed), f, r);
 }
 
 static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
@@ -338,7 +359,7 @@ static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_
 		cache_free_slow(c, f, r);
 		return;
 	}
-	cache_push(c, n, f, virt_to_phys(r));
+	cache_push(c, n, f, r);
 }
 
 uint64_t free_frames_estimate(void)
@@ -370,7 +391,7 @@ uint64_t frame_cpu_caches_freeze(bool all)
 		struct frame_cpu_cache *c = &frame_cpu_caches[i];
 		if (!all && !atomic_load_explicit(&c->count, memory_order_relaxed))
 			continue;
-		atomic_store_explicit(&c->stop, 1, memory_order_relaxed);
+		atomic_store_explicit(&c->stop, CACHE_STOP, memory_order_relaxed);
 		frozen |= 1ULL << i;
 	}
 	/* The caller's own cache has no other user: no barrier needed for it alone. */
@@ -468,21 +489,17 @@ static __attribute__((noinline)) frame_t allocate_frame_slow(void)
  */
 frame_t allocate_frame(void)
 {
-	unsigned cpu = plat_cpu_id();
-	if (__builtin_expect(cpu >= FRAME_MAX_CPUS, 0))
-		return allocate_frame_slow(); /* panics there */
-	struct frame_cpu_cache *c = &frame_cpu_caches[cpu];
+	struct frame_cpu_cache *c = fast_cpu_cache();
+	uint32_t stop = cache_claim(c);
+	/* 64 bits wide, so that it indexes the slots without a zero extension */
+	uint64_t top = (uint64_t)atomic_load_explicit(&c->count, memory_order_relaxed) - 1;
 
-	if (__builtin_expect(!cache_enter(c), 0)) {
-		cache_wait_remote(c);
-		return allocate_frame_slow();
-	}
-	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-	if (__builtin_expect(n == 0, 0)) {
+	/* frozen (bit 31 of stop) or empty (top wraps to all ones): one sign test */
+	if (__builtin_expect((int32_t)((uint32_t)top | stop) < 0, 0)) {
 		cache_leave(c);
 		return allocate_frame_slow();
 	}
-	paddr_t f = cache_pop(c, n);
+	paddr_t f = cache_pop(c, top);
 	if (__builtin_expect(plat_trace_on, 0))
 		return traced_alloc(f);
 	return (frame_t){ f };
@@ -578,27 +595,24 @@ static __attribute__((noinline)) void deallocate_frame_slow(frame_t f)
  */
 void deallocate_frame(frame_t f)
 {
-	unsigned cpu = plat_cpu_id();
-	struct frame_cpu_cache *c = &frame_cpu_caches[cpu & (FRAME_MAX_CPUS - 1)];
+	struct frame_cpu_cache *c = fast_cpu_cache();
 	uint64_t i = (f.base >> PAGE_SHIFT) - frame_dense_first_pfn;
 
-	if (__builtin_expect(cpu >= FRAME_MAX_CPUS || i >= frame_dense_frames, 0))
+	if (__builtin_expect(i >= frame_dense_frames, 0))
 		return deallocate_frame_slow(f);
-	paddr_t info_pa = frame_dense_infos_pa + i * sizeof(struct page_info);
-	struct page_info *r = (struct page_info *)phys_to_virt(info_pa);
+	struct page_info *r = frame_dense_infos + i;
 	/* USED, order 0, count 0 (RC_USED and RC_SHARED are the top two bits) */
 	if (__builtin_expect(rec_meta(r) != PAGE_META(PAGE_STATE_USED, 0) || (rec_rc(r) << 2), 0))
 		return deallocate_frame_slow(f);
-	if (__builtin_expect(!cache_enter(c), 0)) {
-		cache_wait_remote(c);
-		return deallocate_frame_slow(f);
-	}
-	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-	if (__builtin_expect(n == FRAME_CPU_CACHE_CAPACITY, 0)) {
+	uint32_t stop = cache_claim(c);
+	/* 64 bits wide, so that it indexes the slots without a zero extension */
+	uint64_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	/* frozen (bit 31 of stop) or full (n + 2^31 - CAPACITY reaches bit 31): one sign test */
+	if (__builtin_expect((int32_t)(((uint32_t)n + (0x80000000u - FRAME_CPU_CACHE_CAPACITY)) | stop) < 0, 0)) {
 		cache_leave(c);
 		return deallocate_frame_slow(f);
 	}
-	cache_push(c, n, f.base, info_pa);
+	cache_push(c, n, f.base, r);
 	KTRACE("frame: free %#llx order 0", (unsigned long long)f.base);
 }
 
@@ -728,7 +742,7 @@ static void find_dense_run(const struct frame_section *table, uint64_t windows)
 	}
 	frame_dense_first_pfn = best_first;
 	frame_dense_frames = best_n;
-	frame_dense_infos_pa = best_pa;
+	frame_dense_infos = (struct page_info *)phys_to_virt(best_pa);
 }
 
 static void set_records(paddr_t s, paddr_t e, uint64_t meta)

@@ -6,7 +6,7 @@
  * - heads[k] is the first block of the doubly linked list of free blocks of order k; bit k of
  *   nonempty is set iff heads[k] != 0.
  * - buddy_free == sum over free blocks of 2^order; each cache's count == number of frames in
- *   frames[0..count), all distinct and in state CACHED.
+ *   frame[0..count), all distinct and in state CACHED, info[i] their records.
  * - total == buddy_free + cached + allocated + metadata.
  * Locking: `lock` protects heads, nonempty, buddy_free and every FREE record. A CPU cache
  * belongs to its CPU, which uses it with plain loads and stores (busy/stop handshake, see
@@ -25,6 +25,9 @@
 
 #define FRAME_CPU_CACHE_CAPACITY 63
 #define FRAME_CPU_CACHE_BATCH 32
+/* The value of a frozen cache's stop: bit 31, which the fast paths test together with the
+ * count in one sign test. */
+#define CACHE_STOP (1u << 31)
 
 /*
  * 1 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
@@ -37,10 +40,12 @@ struct frame_cpu_cache {
 	_Atomic uint32_t stop;
 	_Atomic uint32_t count;
 	uint32_t unused;
-	/* slot i: a cached frame and the physical address of its page-info record (so the
-	 * allocation path needs no section lookup); two arrays, so each access is one move */
+	/* slot i: a cached frame and its page-info record, through the direct map (so the
+	 * allocation path needs no lookup and no phys_to_virt; the caches are emptied by every
+	 * frame_alloc_init, and the direct map does not move in between); two arrays, so each
+	 * access is one move */
 	paddr_t frame[FRAME_CPU_CACHE_CAPACITY];
-	paddr_t info_pa[FRAME_CPU_CACHE_CAPACITY];
+	struct page_info *info[FRAME_CPU_CACHE_CAPACITY];
 };
 _Static_assert(sizeof(struct frame_cpu_cache) == 1024, "per-CPU cache is 1 KiB");
 

@@ -192,7 +192,7 @@ static bool check_caches(struct audit *a)
 			paddr_t f = c->frame[idx];
 			struct page_info *r = frame_section_lookup(f);
 			if (!r || ld(&r->meta) != PAGE_META(PAGE_STATE_CACHED, 0) ||
-			    (struct page_info *)phys_to_virt(c->info_pa[idx]) != r) {
+			    c->info[idx] != r) {
 				kformat(a->buf, a->len, "cache: cpu %u slot %u holds %#llx which is not a cached frame",
 					cpu, idx, (ull)f);
 				ok = false;

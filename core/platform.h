@@ -37,7 +37,9 @@ void plat_lock_release(plat_lock_t *lock);
  * which is why the frame allocator's fast path may call this on every operation. Only the
  * host writes plat_this_cpu (host_set_current_cpu).
  */
-extern _Thread_local unsigned plat_this_cpu;
+/* local-exec: the host links core into executables only, so the variable's offset from %fs
+ * is a link-time constant (without it, a PIE build loads the offset first: two instructions) */
+extern _Thread_local unsigned plat_this_cpu __attribute__((tls_model("local-exec")));
 
 static inline unsigned plat_cpu_id(void)
 {

@@ -419,13 +419,14 @@ START_TEST(test_audit_detects_corruption)
 	deallocate_frame(g);
 	struct frame_cpu_cache *c = &frame_cpu_caches[0];
 	uint32_t n = atomic_load(&c->count);
-	paddr_t saved_frame = c->frame[n - 2], saved_info = c->info_pa[n - 2];
+	paddr_t saved_frame = c->frame[n - 2];
+	struct page_info *saved_info = c->info[n - 2];
 	c->frame[n - 2] = c->frame[n - 1];
-	c->info_pa[n - 2] = c->info_pa[n - 1];
+	c->info[n - 2] = c->info[n - 1];
 	ck_assert(!frame_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "cached twice"), "%s", buf);
 	c->frame[n - 2] = saved_frame;
-	c->info_pa[n - 2] = saved_info;
+	c->info[n - 2] = saved_info;
 	audit_ok();
 	deallocate_p2frame(f, 2);
 	audit_ok();
