@@ -214,7 +214,7 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 		struct page_info *r = rec(f);
 		/* push high to low so that pops hand out ascending addresses */
 		for (uint64_t i = 1ULL << o; i-- > 0;) {
-			rec_set(r + i, 0, PAGE_META(PAGE_STATE_CACHED, 0));
+			rec_set(r + i, RC_USED, PAGE_META(PAGE_STATE_CACHED, 0));
 			c->frame[n] = f + i * PAGE_SIZE;
 			c->info[n++] = r + i;
 		}
@@ -299,10 +299,11 @@ static __attribute__((noinline, cold)) void cache_wait_remote(struct frame_cpu_c
 	plat_lock_release(&ST.drain_lock);
 }
 
-/* Pop slot top (count - 1) of the caller's non-empty cache and mark its frame used; leaves. */
+/* Pop slot top (count - 1) of the caller's non-empty cache and mark its frame used (its rc
+ * is already RC_USED: see page_info.h); leaves. */
 static inline paddr_t cache_pop(struct frame_cpu_cache *c, uint64_t top)
 {
-	rec_set(c->info[top], RC_USED, PAGE_META(PAGE_STATE_USED, 0));
+	atomic_store_explicit(&c->info[top]->meta, PAGE_META(PAGE_STATE_USED, 0), memory_order_relaxed);
 	atomic_store_explicit(&c->count, (uint32_t)top, memory_order_relaxed);
 	paddr_t f = c->frame[top];
 	cache_leave(c);
@@ -332,10 +333,11 @@ static inline __attribute__((always_inline)) paddr_t cache_alloc(void)
 	return cache_pop(c, n - 1);
 }
 
-/* Push a frame on the caller's cache, which has room; leaves. */
+/* Push a frame whose record r is USED with rc exactly RC_USED on the caller's cache, which
+ * has room; leaves. */
 static inline void cache_push(struct frame_cpu_cache *c, uint64_t n, paddr_t f, struct page_info *r)
 {
-	rec_set(r, 0, PAGE_META(PAGE_STATE_CACHED, 0));
+	atomic_store_explicit(&r->meta, PAGE_META(PAGE_STATE_CACHED, 0), memory_order_relaxed);
 	c->frame[n] = f;
 	c->info[n] = r;
 	atomic_store_explicit(&c->count, (uint32_t)(n + 1), memory_order_relaxed);
@@ -352,6 +354,8 @@ static __attribute__((noinline)) void cache_free_slow(struct frame_cpu_cache *c,
 
 static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
 {
+	/* drop a kind bit that outlived the last reference (cache_push wants exactly RC_USED) */
+	atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
 	while (__builtin_expect(!cache_enter(c), 0))
 		cache_wait_remote(c);
 	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
@@ -601,8 +605,8 @@ void deallocate_frame(frame_t f)
 	if (__builtin_expect(i >= frame_dense_frames, 0))
 		return deallocate_frame_slow(f);
 	struct page_info *r = frame_dense_infos + i;
-	/* USED, order 0, count 0 (RC_USED and RC_SHARED are the top two bits) */
-	if (__builtin_expect(rec_meta(r) != PAGE_META(PAGE_STATE_USED, 0) || (rec_rc(r) << 2), 0))
+	/* USED, order 0, rc exactly RC_USED (count 0, no kind bit: what cache_push wants) */
+	if (__builtin_expect(rec_meta(r) != PAGE_META(PAGE_STATE_USED, 0) || (rec_rc(r) ^ RC_USED), 0))
 		return deallocate_frame_slow(f);
 	uint32_t stop = cache_claim(c);
 	/* 64 bits wide, so that it indexes the slots without a zero extension */

@@ -6,7 +6,7 @@
  * - heads[k] is the first block of the doubly linked list of free blocks of order k; bit k of
  *   nonempty is set iff heads[k] != 0.
  * - buddy_free == sum over free blocks of 2^order; each cache's count == number of frames in
- *   frame[0..count), all distinct and in state CACHED, info[i] their records.
+ *   frame[0..count), all distinct and in state CACHED (rc RC_USED), info[i] their records.
  * - total == buddy_free + cached + allocated + metadata.
  * Locking: `lock` protects heads, nonempty, buddy_free and every FREE record. A CPU cache
  * belongs to its CPU, which uses it with plain loads and stores (busy/stop handshake, see

@@ -428,6 +428,12 @@ START_TEST(test_audit_detects_corruption)
 	c->frame[n - 2] = saved_frame;
 	c->info[n - 2] = saved_info;
 	audit_ok();
+	/* a cached record holds exactly RC_USED: the fast paths move frames with one store */
+	atomic_store(&c->info[n - 1]->rc, 0);
+	ck_assert(!frame_audit(buf, sizeof(buf)));
+	ck_assert_msg(strstr(buf, "A2") && strstr(buf, "rc 0x0 meta 0x30"), "%s", buf);
+	atomic_store(&c->info[n - 1]->rc, RC_USED);
+	audit_ok();
 	deallocate_p2frame(f, 2);
 	audit_ok();
 }
