@@ -13,13 +13,13 @@
  * Per-CPU caches: owned by their CPU, no locked instruction on the owner's path.
  * The order-0 fast path (allocate_frame, deallocate_frame) runs on the calling CPU's cache
  * only, like Linux's per-CPU page lists, whose owner disables interrupts instead of locking.
- * A cache has two flags, busy (written only by its owner) and stop (written only by a remote
- * CPU holding drain_lock). The handshake is Dekker's, with the expensive half moved to the
- * rare side:
+ * A cache has two flags, busy (written only by its owner) and stop (written only under
+ * drain_lock; "stop" below means its CACHE_FROZEN bit). The handshake is Dekker's, with the
+ * expensive half moved to the rare side:
  *
  *   owner (every operation)                 remote (drain, audit: frame_cpu_caches_freeze)
  *   busy = 1            (plain store)       take drain_lock
- *   compiler barrier                        stop = CACHE_STOP        (plain store)
+ *   compiler barrier                        stop = 1                 (plain store)
  *   if stop (acquire load):                 plat_barrier_all_cpus()  (IPI / membarrier)
  *       busy = 0 (release), wait for        wait until busy == 0     (acquire loads)
  *       drain_lock, retry                   ... use the cache ...
@@ -31,12 +31,16 @@
  * barrier somewhere during the remote's call. If that barrier comes after the owner's load
  * of stop, the owner's busy = 1 preceded it and is visible when the remote reads busy, so the
  * remote waits for the owner's release of busy. If it comes before the load, the remote's
- * stop (stored before the call) is visible to the load, so the owner backs off without
+ * stop = 1 (stored before the call) is visible to the load, so the owner backs off without
  * touching the cache. Either way at most one side works on the cache, and the data hand-over
  * is a release/acquire pair on busy (owner -> remote) or stop (remote -> owner), which is
  * also what makes it visible to ThreadSanitizer. The owner pays two plain stores and a load;
  * a remote drain pays one barrier for all caches it takes, and none at all when it only
  * takes its own CPU's cache (its owner is the caller, who is not inside the fast path).
+ *
+ * The fast paths do not test plat_trace_on either: frame_alloc_trace_changed sets
+ * CACHE_TRACED in every stop word while tracing is on, which sends the owner to the slow
+ * paths, and they trace.
  *
  * Requirements: at most one thread runs as a given CPU at a time (as on a real CPU with
  * preemption off), and an interrupt handler on a CPU never interrupts that CPU's fast path
@@ -271,8 +275,8 @@ static inline struct frame_cpu_cache *fast_cpu_cache(void)
 	return c;
 }
 
-/* Claim the caller's own cache (see the handshake at the top) and return stop: 0, or
- * CACHE_STOP if a remote CPU has the cache. */
+/* Claim the caller's own cache (see the handshake at the top) and return its stop word:
+ * CACHE_SLOW is set if the owner must take the slow path. */
 static inline uint32_t cache_claim(struct frame_cpu_cache *c)
 {
 	atomic_store_explicit(&c->busy, 1, memory_order_relaxed);
@@ -283,7 +287,7 @@ static inline uint32_t cache_claim(struct frame_cpu_cache *c)
 /* cache_claim for the slow paths: false if a remote CPU has the cache. */
 static inline bool cache_enter(struct frame_cpu_cache *c)
 {
-	return __builtin_expect(!cache_claim(c), 1);
+	return __builtin_expect(!(cache_claim(c) & CACHE_FROZEN), 1);
 }
 
 static inline void cache_leave(struct frame_cpu_cache *c)
@@ -395,7 +399,10 @@ uint64_t frame_cpu_caches_freeze(bool all)
 		struct frame_cpu_cache *c = &frame_cpu_caches[i];
 		if (!all && !atomic_load_explicit(&c->count, memory_order_relaxed))
 			continue;
-		atomic_store_explicit(&c->stop, CACHE_STOP, memory_order_relaxed);
+		atomic_store_explicit(&c->stop,
+				      atomic_load_explicit(&c->stop, memory_order_relaxed) |
+					      CACHE_FROZEN | CACHE_SLOW,
+				      memory_order_relaxed);
 		frozen |= 1ULL << i;
 	}
 	/* The caller's own cache has no other user: no barrier needed for it alone. */
@@ -409,10 +416,30 @@ uint64_t frame_cpu_caches_freeze(bool all)
 	return frozen;
 }
 
+/* The stop word of an unfrozen cache: CACHE_TRACED (and CACHE_SLOW) while tracing is on. */
+static inline uint32_t stop_word(bool traced)
+{
+	return traced ? CACHE_TRACED | CACHE_SLOW : 0;
+}
+
 void frame_cpu_caches_thaw(uint64_t frozen)
 {
-	for (uint64_t m = frozen; m; m &= m - 1)
-		atomic_store_explicit(&frame_cpu_caches[__builtin_ctzll(m)].stop, 0,
+	for (uint64_t m = frozen; m; m &= m - 1) {
+		struct frame_cpu_cache *c = &frame_cpu_caches[__builtin_ctzll(m)];
+		uint32_t stop = atomic_load_explicit(&c->stop, memory_order_relaxed);
+		atomic_store_explicit(&c->stop, stop_word(stop & CACHE_TRACED), memory_order_release);
+	}
+	plat_lock_release(&ST.drain_lock);
+}
+
+void frame_alloc_trace_changed(void)
+{
+	if (!lock_ready)
+		return;
+	plat_lock_acquire(&ST.drain_lock);
+	/* release: an owner that sees CACHE_TRACED also sees the new plat_trace_on */
+	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++)
+		atomic_store_explicit(&frame_cpu_caches[i].stop, stop_word(plat_trace_on),
 				      memory_order_release);
 	plat_lock_release(&ST.drain_lock);
 }
@@ -472,19 +499,14 @@ frame_t allocate_p2frame_complex(unsigned req_order, unsigned flags, enum frame_
 	return FRAME_NONE;
 }
 
-static __attribute__((noinline)) frame_t traced_alloc(paddr_t f)
-{
-	KTRACE("frame: alloc %#llx order 0", (unsigned long long)f);
-	return (frame_t){ f };
-}
-
 /* Everything allocate_frame does not do inline: a frozen or empty cache. */
 static __attribute__((noinline)) frame_t allocate_frame_slow(void)
 {
 	paddr_t f = cache_alloc();
 	if (__builtin_expect(!f, 0))
 		return allocate_p2frame_complex(0, 0, FRAME_STRATEGY_FAST, 0, NULL);
-	return traced_alloc(f);
+	KTRACE("frame: alloc %#llx order 0", (unsigned long long)f);
+	return (frame_t){ f };
 }
 
 /*
@@ -498,15 +520,13 @@ frame_t allocate_frame(void)
 	/* 64 bits wide, so that it indexes the slots without a zero extension */
 	uint64_t top = (uint64_t)atomic_load_explicit(&c->count, memory_order_relaxed) - 1;
 
-	/* frozen (bit 31 of stop) or empty (top wraps to all ones): one sign test */
+	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or empty (top wraps to all ones): one
+	 * sign test */
 	if (__builtin_expect((int32_t)((uint32_t)top | stop) < 0, 0)) {
 		cache_leave(c);
 		return allocate_frame_slow();
 	}
-	paddr_t f = cache_pop(c, top);
-	if (__builtin_expect(plat_trace_on, 0))
-		return traced_alloc(f);
-	return (frame_t){ f };
+	return (frame_t){ cache_pop(c, top) };
 }
 
 frame_t allocate_zeroed_frame(void)
@@ -611,13 +631,13 @@ void deallocate_frame(frame_t f)
 	uint32_t stop = cache_claim(c);
 	/* 64 bits wide, so that it indexes the slots without a zero extension */
 	uint64_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-	/* frozen (bit 31 of stop) or full (n + 2^31 - CAPACITY reaches bit 31): one sign test */
+	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or full (n + 2^31 - CAPACITY reaches bit
+	 * 31): one sign test */
 	if (__builtin_expect((int32_t)(((uint32_t)n + (0x80000000u - FRAME_CPU_CACHE_CAPACITY)) | stop) < 0, 0)) {
 		cache_leave(c);
 		return deallocate_frame_slow(f);
 	}
 	cache_push(c, n, f.base, r);
-	KTRACE("frame: free %#llx order 0", (unsigned long long)f.base);
 }
 
 void frame_split_block(frame_t f, unsigned order)
@@ -810,7 +830,8 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
 		atomic_store_explicit(&frame_cpu_caches[i].count, 0, memory_order_relaxed);
 		atomic_store_explicit(&frame_cpu_caches[i].busy, 0, memory_order_relaxed);
-		atomic_store_explicit(&frame_cpu_caches[i].stop, 0, memory_order_relaxed);
+		atomic_store_explicit(&frame_cpu_caches[i].stop, stop_word(plat_trace_on),
+				      memory_order_relaxed);
 	}
 
 	/* Section table first, the page-info arrays right after it. */

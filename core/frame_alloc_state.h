@@ -25,15 +25,23 @@
 
 #define FRAME_CPU_CACHE_CAPACITY 63
 #define FRAME_CPU_CACHE_BATCH 32
-/* The value of a frozen cache's stop: bit 31, which the fast paths test together with the
- * count in one sign test. */
-#define CACHE_STOP (1u << 31)
+/*
+ * A cache's stop word: why its owner must leave the fast path. CACHE_FROZEN: a remote CPU
+ * has the cache (frame_cpu_caches_freeze). CACHE_TRACED: tracing is on; the fast paths do
+ * not read plat_trace_on, the slow paths trace. CACHE_SLOW (bit 31) is set iff one of the
+ * others is, so that the fast paths test it together with the count in one sign test.
+ * Written only under drain_lock.
+ */
+#define CACHE_FROZEN 1u
+#define CACHE_TRACED 2u
+#define CACHE_SLOW (1u << 31)
 
 /*
  * 1 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
- * busy: written by the owner only (1 while it works on the cache); stop: written by a remote
- * CPU holding drain_lock (1 while it works on the cache); count: written by whoever works on
- * the cache, read by anyone (cached_frames). slots: touched only by whoever works on it.
+ * busy: written by the owner only (1 while it works on the cache); stop: written under
+ * drain_lock (CACHE_FROZEN while a remote CPU works on the cache, see above); count: written
+ * by whoever works on the cache, read by anyone (cached_frames). slots: touched only by
+ * whoever works on it.
  */
 struct frame_cpu_cache {
 	_Alignas(64) _Atomic uint32_t busy;

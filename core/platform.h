@@ -71,7 +71,9 @@ _Noreturn void plat_panic(const char *fmt, ...) __attribute__((format(printf, 1,
 
 /*
  * Narration for --trace. The kernel checks plat_trace_on first so that a run without
- * tracing pays one predictable branch and never formats anything.
+ * tracing pays one predictable branch and never formats anything. The host changes it only
+ * through a function that then calls frame_alloc_trace_changed (the frame allocator's
+ * order-0 fast paths keep their own copy of it, see there).
  */
 extern bool plat_trace_on;
 void plat_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
