@@ -103,7 +103,7 @@ static inline uint64_t rec_meta(struct page_info *r)
 
 struct page_info *get_page_info(frame_t f)
 {
-	struct page_info *r = frame_section_lookup(f.base);
+	struct page_info *r = frame_record(f.base);
 	if (!r || page_info_state(r) == PAGE_STATE_ABSENT)
 		return NULL;
 	return r;
@@ -111,11 +111,12 @@ struct page_info *get_page_info(frame_t f)
 
 /* ---- buddy lists (global lock held) --------------------------------------------------- */
 
-static void list_push(unsigned k, paddr_t f)
+/* Push free block f of order k, whose head record is r. */
+static void list_push(unsigned k, paddr_t f, struct page_info *r)
 {
 	paddr_t head = ST.heads[k];
 
-	rec_set(rec(f), 0, head | PAGE_META(PAGE_STATE_FREE, k));
+	rec_set(r, 0, head | PAGE_META(PAGE_STATE_FREE, k));
 	if (head)
 		atomic_store_explicit(&rec(head)->rc, f, memory_order_relaxed);
 	else
@@ -142,28 +143,35 @@ static void list_unlink(unsigned k, paddr_t f, struct page_info *r)
 }
 
 /* Remove free block f of order k from its list and split it down to `order`, keeping the low
- * half. The head record of the result is left as is: the caller writes its new state. */
-static paddr_t take_block(unsigned k, paddr_t f, unsigned order)
+ * half; returns f's record. The head record of the result is left as is: the caller writes
+ * its new state. */
+static struct page_info *take_block(unsigned k, paddr_t f, unsigned order)
 {
-	list_unlink(k, f, rec(f));
+	struct page_info *r = rec(f);
+
+	list_unlink(k, f, r);
 	while (k > order) {
 		k--;
-		list_push(k, f + (PAGE_SIZE << k));
+		/* a block lies inside one section, whose records are consecutive (A6) */
+		list_push(k, f + (PAGE_SIZE << k), r + (1ULL << k));
 	}
 	buddy_free_add(-(int64_t)(1ULL << order));
-	return f;
+	return r;
 }
 
-static paddr_t buddy_take(unsigned order)
+/* Take a block of `order` (0 if there is none) and its record (*r). */
+static paddr_t buddy_take(unsigned order, struct page_info **r)
 {
 	uint32_t avail = ST.nonempty >> order;
 	if (!avail)
 		return 0;
 	unsigned k = order + (unsigned)__builtin_ctz(avail);
-	return take_block(k, ST.heads[k], order);
+	paddr_t f = ST.heads[k];
+	*r = take_block(k, f, order);
+	return f;
 }
 
-static paddr_t buddy_take_lowest(unsigned order)
+static paddr_t buddy_take_lowest(unsigned order, struct page_info **r)
 {
 	paddr_t best = 0;
 	unsigned best_k = 0;
@@ -174,14 +182,16 @@ static paddr_t buddy_take_lowest(unsigned order)
 				best = f;
 				best_k = k;
 			}
-	return best ? take_block(best_k, best, order) : 0;
+	if (best)
+		*r = take_block(best_k, best, order);
+	return best;
 }
 
-/* Give the block (f, order) back and merge it with free buddies. The block's head record
- * may hold anything (USED, CACHED): it is cleared here. */
-static void buddy_give(paddr_t f, unsigned order)
+/* Give the block (f, order), whose head record is r, back and merge it with free buddies.
+ * The head record may hold anything (USED, CACHED): it is cleared here. */
+static void buddy_give(paddr_t f, struct page_info *r, unsigned order)
 {
-	rec_set(rec(f), 0, 0);
+	rec_set(r, 0, 0);
 	buddy_free_add((int64_t)(1ULL << order));
 	for (; order < FRAME_MAX_ORDER; order++) {
 		paddr_t b = f ^ (PAGE_SIZE << order);
@@ -191,9 +201,12 @@ static void buddy_give(paddr_t f, unsigned order)
 			break;
 		list_unlink(order, b, rb);
 		rec_set(rb, 0, 0);
-		f &= ~(PAGE_SIZE << order);
+		if (b < f) {
+			f = b;
+			r = rb;
+		}
 	}
-	list_push(order, f);
+	list_push(order, f, r);
 }
 
 /* ---- per-CPU caches ------------------------------------------------------------------- */
@@ -214,8 +227,8 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 		unsigned o = floor_log2(FRAME_CPU_CACHE_BATCH - n);
 		if (!(ST.nonempty >> o))
 			o = floor_log2(ST.nonempty);
-		paddr_t f = buddy_take(o);
-		struct page_info *r = rec(f);
+		struct page_info *r = NULL;
+		paddr_t f = buddy_take(o, &r);
 		/* push high to low so that pops hand out ascending addresses */
 		for (uint64_t i = 1ULL << o; i-- > 0;) {
 			rec_set(r + i, RC_USED, PAGE_META(PAGE_STATE_CACHED, 0));
@@ -238,11 +251,11 @@ static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uin
 		return;
 	plat_lock_acquire(&ST.lock);
 	for (uint32_t i = 0; i < m; i++) {
-		struct page_info *r = rec(c->frame[i]);
+		struct page_info *r = c->info[i];
 		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
 			"frame: cached frame %#llx has record %#llx", (unsigned long long)c->frame[i],
 			(unsigned long long)rec_meta(r));
-		buddy_give(c->frame[i], 0);
+		buddy_give(c->frame[i], r, 0);
 	}
 	for (uint32_t i = m; i < n; i++) {
 		c->frame[i - m] = c->frame[i];
@@ -461,9 +474,11 @@ void frame_alloc_drain_cpu_caches(void)
 static paddr_t alloc_from_buddy(unsigned order, enum frame_strategy strategy)
 {
 	plat_lock_acquire(&ST.lock);
-	paddr_t f = strategy == FRAME_STRATEGY_LOWEST ? buddy_take_lowest(order) : buddy_take(order);
+	struct page_info *r = NULL;
+	paddr_t f = strategy == FRAME_STRATEGY_LOWEST ? buddy_take_lowest(order, &r)
+						      : buddy_take(order, &r);
 	if (f)
-		rec_set(rec(f), RC_USED, PAGE_META(PAGE_STATE_USED, order));
+		rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, order));
 	plat_lock_release(&ST.lock);
 	return f;
 }
@@ -577,7 +592,7 @@ static _Noreturn __attribute__((noinline, cold)) void free_misuse(paddr_t f, uns
 /* The record of an allocated, unreferenced block being freed; panics on every misuse. */
 static inline struct page_info *checked_free_target(paddr_t f, unsigned order)
 {
-	struct page_info *r = frame_section_lookup(f);
+	struct page_info *r = frame_record(f);
 
 	if (__builtin_expect(!r || order > FRAME_MAX_ORDER ||
 				     rec_meta(r) != PAGE_META(PAGE_STATE_USED, order) ||
@@ -599,7 +614,7 @@ void deallocate_p2frame(frame_t f, unsigned order)
 	plat_lock_acquire(&ST.lock);
 	KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_USED, order),
 		"frame: concurrent double free of %#llx", (unsigned long long)f.base);
-	buddy_give(f.base, order);
+	buddy_give(f.base, r, order);
 	plat_lock_release(&ST.lock);
 }
 
@@ -786,7 +801,7 @@ static void free_run(paddr_t s, paddr_t e)
 		while ((1ULL << o) > len)
 			o--;
 		e -= PAGE_SIZE << o;
-		list_push(o, e);
+		list_push(o, e, rec(e));
 		buddy_free_add((int64_t)(1ULL << o));
 	}
 }
