@@ -13,9 +13,9 @@
  * Per-CPU caches: owned by their CPU, no locked instruction on the owner's path.
  * The order-0 fast path (allocate_frame, deallocate_frame) runs on the calling CPU's cache
  * only, like Linux's per-CPU page lists, whose owner disables interrupts instead of locking.
- * A cache has two flags, busy (written only by its owner) and stop (written only by a remote
- * CPU holding drain_lock). The handshake is Dekker's, with the expensive half moved to the
- * rare side:
+ * A cache has two flags, busy (written only by its owner) and stop (written only under
+ * drain_lock; "stop" below means its CACHE_FROZEN bit). The handshake is Dekker's, with the
+ * expensive half moved to the rare side:
  *
  *   owner (every operation)                 remote (drain, audit: frame_cpu_caches_freeze)
  *   busy = 1            (plain store)       take drain_lock
@@ -38,6 +38,10 @@
  * a remote drain pays one barrier for all caches it takes, and none at all when it only
  * takes its own CPU's cache (its owner is the caller, who is not inside the fast path).
  *
+ * The fast paths do not test plat_trace_on either: frame_alloc_trace_changed sets
+ * CACHE_TRACED in every stop word while tracing is on, which sends the owner to the slow
+ * paths, and they trace.
+ *
  * Requirements: at most one thread runs as a given CPU at a time (as on a real CPU with
  * preemption off), and an interrupt handler on a CPU never interrupts that CPU's fast path
  * (mmsim delivers interrupts only at interrupt windows). Plain pthreads that act as CPUs
@@ -57,7 +61,7 @@ paddr_t frame_section_table_pa;
 uint64_t frame_section_window_count;
 uint64_t frame_dense_first_pfn;
 uint64_t frame_dense_frames;
-paddr_t frame_dense_infos_pa;
+struct page_info *frame_dense_infos;
 
 static bool lock_ready;
 
@@ -78,7 +82,7 @@ static inline void buddy_free_add(int64_t delta)
 /* Record of a frame known to be managed. */
 static inline struct page_info *rec(paddr_t pa)
 {
-	return frame_section_lookup(pa);
+	return frame_record(pa);
 }
 
 static inline void rec_set(struct page_info *r, uint64_t rc, uint64_t meta)
@@ -99,7 +103,7 @@ static inline uint64_t rec_meta(struct page_info *r)
 
 struct page_info *get_page_info(frame_t f)
 {
-	struct page_info *r = frame_section_lookup(f.base);
+	struct page_info *r = frame_record(f.base);
 	if (!r || page_info_state(r) == PAGE_STATE_ABSENT)
 		return NULL;
 	return r;
@@ -107,11 +111,12 @@ struct page_info *get_page_info(frame_t f)
 
 /* ---- buddy lists (global lock held) --------------------------------------------------- */
 
-static void list_push(unsigned k, paddr_t f)
+/* Push free block f of order k, whose head record is r. */
+static void list_push(unsigned k, paddr_t f, struct page_info *r)
 {
 	paddr_t head = ST.heads[k];
 
-	rec_set(rec(f), 0, head | PAGE_META(PAGE_STATE_FREE, k));
+	rec_set(r, 0, head | PAGE_META(PAGE_STATE_FREE, k));
 	if (head)
 		atomic_store_explicit(&rec(head)->rc, f, memory_order_relaxed);
 	else
@@ -138,28 +143,35 @@ static void list_unlink(unsigned k, paddr_t f, struct page_info *r)
 }
 
 /* Remove free block f of order k from its list and split it down to `order`, keeping the low
- * half. The head record of the result is left as is: the caller writes its new state. */
-static paddr_t take_block(unsigned k, paddr_t f, unsigned order)
+ * half; returns f's record. The head record of the result is left as is: the caller writes
+ * its new state. */
+static struct page_info *take_block(unsigned k, paddr_t f, unsigned order)
 {
-	list_unlink(k, f, rec(f));
+	struct page_info *r = rec(f);
+
+	list_unlink(k, f, r);
 	while (k > order) {
 		k--;
-		list_push(k, f + (PAGE_SIZE << k));
+		/* a block lies inside one section, whose records are consecutive (A6) */
+		list_push(k, f + (PAGE_SIZE << k), r + (1ULL << k));
 	}
 	buddy_free_add(-(int64_t)(1ULL << order));
-	return f;
+	return r;
 }
 
-static paddr_t buddy_take(unsigned order)
+/* Take a block of `order` (0 if there is none) and its record (*r). */
+static paddr_t buddy_take(unsigned order, struct page_info **r)
 {
 	uint32_t avail = ST.nonempty >> order;
 	if (!avail)
 		return 0;
 	unsigned k = order + (unsigned)__builtin_ctz(avail);
-	return take_block(k, ST.heads[k], order);
+	paddr_t f = ST.heads[k];
+	*r = take_block(k, f, order);
+	return f;
 }
 
-static paddr_t buddy_take_lowest(unsigned order)
+static paddr_t buddy_take_lowest(unsigned order, struct page_info **r)
 {
 	paddr_t best = 0;
 	unsigned best_k = 0;
@@ -170,26 +182,31 @@ static paddr_t buddy_take_lowest(unsigned order)
 				best = f;
 				best_k = k;
 			}
-	return best ? take_block(best_k, best, order) : 0;
+	if (best)
+		*r = take_block(best_k, best, order);
+	return best;
 }
 
-/* Give the block (f, order) back and merge it with free buddies. The block's head record
- * may hold anything (USED, CACHED): it is cleared here. */
-static void buddy_give(paddr_t f, unsigned order)
+/* Give the block (f, order), whose head record is r, back and merge it with free buddies.
+ * The head record may hold anything (USED, CACHED): it is cleared here. */
+static void buddy_give(paddr_t f, struct page_info *r, unsigned order)
 {
-	rec_set(rec(f), 0, 0);
+	rec_set(r, 0, 0);
 	buddy_free_add((int64_t)(1ULL << order));
 	for (; order < FRAME_MAX_ORDER; order++) {
 		paddr_t b = f ^ (PAGE_SIZE << order);
-		struct page_info *rb = frame_section_lookup(b);
+		struct page_info *rb = rec(b);
 		if (!rb || (rec_meta(rb) & (PAGE_META_STATE_MASK | PAGE_META_ORDER_MASK)) !=
 				   PAGE_META(PAGE_STATE_FREE, order))
 			break;
 		list_unlink(order, b, rb);
 		rec_set(rb, 0, 0);
-		f &= ~(PAGE_SIZE << order);
+		if (b < f) {
+			f = b;
+			r = rb;
+		}
 	}
-	list_push(order, f);
+	list_push(order, f, r);
 }
 
 /* ---- per-CPU caches ------------------------------------------------------------------- */
@@ -210,13 +227,13 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 		unsigned o = floor_log2(FRAME_CPU_CACHE_BATCH - n);
 		if (!(ST.nonempty >> o))
 			o = floor_log2(ST.nonempty);
-		paddr_t f = buddy_take(o);
-		struct page_info *r = rec(f);
+		struct page_info *r = NULL;
+		paddr_t f = buddy_take(o, &r);
 		/* push high to low so that pops hand out ascending addresses */
 		for (uint64_t i = 1ULL << o; i-- > 0;) {
-			rec_set(r + i, 0, PAGE_META(PAGE_STATE_CACHED, 0));
+			rec_set(r + i, RC_USED, PAGE_META(PAGE_STATE_CACHED, 0));
 			c->frame[n] = f + i * PAGE_SIZE;
-			c->info_pa[n++] = virt_to_phys(r + i);
+			c->info[n++] = r + i;
 		}
 	}
 	atomic_store_explicit(&c->count, n, memory_order_relaxed);
@@ -234,15 +251,15 @@ static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uin
 		return;
 	plat_lock_acquire(&ST.lock);
 	for (uint32_t i = 0; i < m; i++) {
-		struct page_info *r = rec(c->frame[i]);
+		struct page_info *r = c->info[i];
 		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
 			"frame: cached frame %#llx has record %#llx", (unsigned long long)c->frame[i],
 			(unsigned long long)rec_meta(r));
-		buddy_give(c->frame[i], 0);
+		buddy_give(c->frame[i], r, 0);
 	}
 	for (uint32_t i = m; i < n; i++) {
 		c->frame[i - m] = c->frame[i];
-		c->info_pa[i - m] = c->info_pa[i];
+		c->info[i - m] = c->info[i];
 	}
 	atomic_store_explicit(&c->count, n - m, memory_order_relaxed);
 	plat_lock_release(&ST.lock);
@@ -255,12 +272,35 @@ static inline struct frame_cpu_cache *this_cpu_cache(void)
 	return &frame_cpu_caches[cpu];
 }
 
-/* Claim the caller's own cache (see the handshake at the top); false if a remote CPU has it. */
-static inline bool cache_enter(struct frame_cpu_cache *c)
+/*
+ * this_cpu_cache for the order-0 fast paths. frame_alloc_init refuses more CPUs than
+ * caches, so plat_cpu_id() < FRAME_MAX_CPUS by the platform's contract; the mask (one
+ * instruction instead of a compare and a branch) keeps even a broken platform's id inside
+ * the array.
+ */
+static inline struct frame_cpu_cache *fast_cpu_cache(void)
+{
+	struct frame_cpu_cache *c = &frame_cpu_caches[plat_cpu_id() & (FRAME_MAX_CPUS - 1)];
+
+	/* Hide where c came from, so that the compiler addresses every field from one pointer
+	 * instead of recomputing array base + cpu * 1 KiB + field for each (Linux's RELOC_HIDE). */
+	__asm__("" : "+r"(c));
+	return c;
+}
+
+/* Claim the caller's own cache (see the handshake at the top) and return its stop word:
+ * CACHE_SLOW is set if the owner must take the slow path. */
+static inline uint32_t cache_claim(struct frame_cpu_cache *c)
 {
 	atomic_store_explicit(&c->busy, 1, memory_order_relaxed);
 	atomic_signal_fence(memory_order_seq_cst);
-	return __builtin_expect(!atomic_load_explicit(&c->stop, memory_order_acquire), 1);
+	return atomic_load_explicit(&c->stop, memory_order_acquire);
+}
+
+/* cache_claim for the slow paths: false if a remote CPU has the cache. */
+static inline bool cache_enter(struct frame_cpu_cache *c)
+{
+	return __builtin_expect(!(cache_claim(c) & CACHE_FROZEN), 1);
 }
 
 static inline void cache_leave(struct frame_cpu_cache *c)
@@ -276,14 +316,13 @@ static __attribute__((noinline, cold)) void cache_wait_remote(struct frame_cpu_c
 	plat_lock_release(&ST.drain_lock);
 }
 
-/* Pop the top slot of the caller's non-empty cache and mark its frame used; leaves. */
-static inline paddr_t cache_pop(struct frame_cpu_cache *c, uint32_t n)
+/* Pop slot top (count - 1) of the caller's non-empty cache and mark its frame used (its rc
+ * is already RC_USED: see page_info.h); leaves. */
+static inline paddr_t cache_pop(struct frame_cpu_cache *c, uint64_t top)
 {
-	n--;
-	paddr_t f = c->frame[n];
-	struct page_info *r = (struct page_info *)phys_to_virt(c->info_pa[n]);
-	atomic_store_explicit(&c->count, n, memory_order_relaxed);
-	rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, 0));
+	atomic_store_explicit(&c->info[top]->meta, PAGE_META(PAGE_STATE_USED, 0), memory_order_relaxed);
+	atomic_store_explicit(&c->count, (uint32_t)top, memory_order_relaxed);
+	paddr_t f = c->frame[top];
 	cache_leave(c);
 	return f;
 }
@@ -296,7 +335,7 @@ static __attribute__((noinline)) paddr_t cache_alloc_slow(struct frame_cpu_cache
 		cache_leave(c);
 		return 0;
 	}
-	return cache_pop(c, n);
+	return cache_pop(c, n - 1);
 }
 
 static inline __attribute__((always_inline)) paddr_t cache_alloc(void)
@@ -308,16 +347,17 @@ static inline __attribute__((always_inline)) paddr_t cache_alloc(void)
 	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
 	if (__builtin_expect(n == 0, 0))
 		return cache_alloc_slow(c);
-	return cache_pop(c, n);
+	return cache_pop(c, n - 1);
 }
 
-/* Push a frame on the caller's cache, which has room; leaves. */
-static inline void cache_push(struct frame_cpu_cache *c, uint32_t n, paddr_t f, paddr_t info_pa)
+/* Push a frame whose record r is USED with rc exactly RC_USED on the caller's cache, which
+ * has room; leaves. */
+static inline void cache_push(struct frame_cpu_cache *c, uint64_t n, paddr_t f, struct page_info *r)
 {
-	rec_set((struct page_info *)phys_to_virt(info_pa), 0, PAGE_META(PAGE_STATE_CACHED, 0));
+	atomic_store_explicit(&r->meta, PAGE_META(PAGE_STATE_CACHED, 0), memory_order_relaxed);
 	c->frame[n] = f;
-	c->info_pa[n] = info_pa;
-	atomic_store_explicit(&c->count, n + 1, memory_order_relaxed);
+	c->info[n] = r;
+	atomic_store_explicit(&c->count, (uint32_t)(n + 1), memory_order_relaxed);
 	cache_leave(c);
 }
 
@@ -326,11 +366,13 @@ static __attribute__((noinline)) void cache_free_slow(struct frame_cpu_cache *c,
 						      struct page_info *r)
 {
 	cache_drain(c, FRAME_CPU_CACHE_BATCH);
-	cache_push(c, atomic_load_explicit(&c->count, memory_order_relaxed), f, virt_to_phys(r));
+	cache_push(c, atomic_load_explicit(&c->count, memory_order_relaxed), f, r);
 }
 
 static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
 {
+	/* drop a kind bit that outlived the last reference (cache_push wants exactly RC_USED) */
+	atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
 	while (__builtin_expect(!cache_enter(c), 0))
 		cache_wait_remote(c);
 	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
@@ -338,7 +380,7 @@ static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_
 		cache_free_slow(c, f, r);
 		return;
 	}
-	cache_push(c, n, f, virt_to_phys(r));
+	cache_push(c, n, f, r);
 }
 
 uint64_t free_frames_estimate(void)
@@ -370,7 +412,10 @@ uint64_t frame_cpu_caches_freeze(bool all)
 		struct frame_cpu_cache *c = &frame_cpu_caches[i];
 		if (!all && !atomic_load_explicit(&c->count, memory_order_relaxed))
 			continue;
-		atomic_store_explicit(&c->stop, 1, memory_order_relaxed);
+		atomic_store_explicit(&c->stop,
+				      atomic_load_explicit(&c->stop, memory_order_relaxed) |
+					      CACHE_FROZEN | CACHE_SLOW,
+				      memory_order_relaxed);
 		frozen |= 1ULL << i;
 	}
 	/* The caller's own cache has no other user: no barrier needed for it alone. */
@@ -384,10 +429,30 @@ uint64_t frame_cpu_caches_freeze(bool all)
 	return frozen;
 }
 
+/* The stop word of an unfrozen cache: CACHE_TRACED (and CACHE_SLOW) while tracing is on. */
+static inline uint32_t stop_word(bool traced)
+{
+	return traced ? CACHE_TRACED | CACHE_SLOW : 0;
+}
+
 void frame_cpu_caches_thaw(uint64_t frozen)
 {
-	for (uint64_t m = frozen; m; m &= m - 1)
-		atomic_store_explicit(&frame_cpu_caches[__builtin_ctzll(m)].stop, 0,
+	for (uint64_t m = frozen; m; m &= m - 1) {
+		struct frame_cpu_cache *c = &frame_cpu_caches[__builtin_ctzll(m)];
+		uint32_t stop = atomic_load_explicit(&c->stop, memory_order_relaxed);
+		atomic_store_explicit(&c->stop, stop_word(stop & CACHE_TRACED), memory_order_release);
+	}
+	plat_lock_release(&ST.drain_lock);
+}
+
+void frame_alloc_trace_changed(void)
+{
+	if (!lock_ready)
+		return;
+	plat_lock_acquire(&ST.drain_lock);
+	/* release: an owner that sees CACHE_TRACED also sees the new plat_trace_on */
+	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++)
+		atomic_store_explicit(&frame_cpu_caches[i].stop, stop_word(plat_trace_on),
 				      memory_order_release);
 	plat_lock_release(&ST.drain_lock);
 }
@@ -409,9 +474,11 @@ void frame_alloc_drain_cpu_caches(void)
 static paddr_t alloc_from_buddy(unsigned order, enum frame_strategy strategy)
 {
 	plat_lock_acquire(&ST.lock);
-	paddr_t f = strategy == FRAME_STRATEGY_LOWEST ? buddy_take_lowest(order) : buddy_take(order);
+	struct page_info *r = NULL;
+	paddr_t f = strategy == FRAME_STRATEGY_LOWEST ? buddy_take_lowest(order, &r)
+						      : buddy_take(order, &r);
 	if (f)
-		rec_set(rec(f), RC_USED, PAGE_META(PAGE_STATE_USED, order));
+		rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, order));
 	plat_lock_release(&ST.lock);
 	return f;
 }
@@ -447,19 +514,14 @@ frame_t allocate_p2frame_complex(unsigned req_order, unsigned flags, enum frame_
 	return FRAME_NONE;
 }
 
-static __attribute__((noinline)) frame_t traced_alloc(paddr_t f)
-{
-	KTRACE("frame: alloc %#llx order 0", (unsigned long long)f);
-	return (frame_t){ f };
-}
-
 /* Everything allocate_frame does not do inline: a frozen or empty cache. */
 static __attribute__((noinline)) frame_t allocate_frame_slow(void)
 {
 	paddr_t f = cache_alloc();
 	if (__builtin_expect(!f, 0))
 		return allocate_p2frame_complex(0, 0, FRAME_STRATEGY_FAST, 0, NULL);
-	return traced_alloc(f);
+	KTRACE("frame: alloc %#llx order 0", (unsigned long long)f);
+	return (frame_t){ f };
 }
 
 /*
@@ -468,24 +530,18 @@ static __attribute__((noinline)) frame_t allocate_frame_slow(void)
  */
 frame_t allocate_frame(void)
 {
-	unsigned cpu = plat_cpu_id();
-	if (__builtin_expect(cpu >= FRAME_MAX_CPUS, 0))
-		return allocate_frame_slow(); /* panics there */
-	struct frame_cpu_cache *c = &frame_cpu_caches[cpu];
+	struct frame_cpu_cache *c = fast_cpu_cache();
+	uint32_t stop = cache_claim(c);
+	/* 64 bits wide, so that it indexes the slots without a zero extension */
+	uint64_t top = (uint64_t)atomic_load_explicit(&c->count, memory_order_relaxed) - 1;
 
-	if (__builtin_expect(!cache_enter(c), 0)) {
-		cache_wait_remote(c);
-		return allocate_frame_slow();
-	}
-	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-	if (__builtin_expect(n == 0, 0)) {
+	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or empty (top wraps to all ones): one
+	 * sign test */
+	if (__builtin_expect((int32_t)((uint32_t)top | stop) < 0, 0)) {
 		cache_leave(c);
 		return allocate_frame_slow();
 	}
-	paddr_t f = cache_pop(c, n);
-	if (__builtin_expect(plat_trace_on, 0))
-		return traced_alloc(f);
-	return (frame_t){ f };
+	return (frame_t){ cache_pop(c, top) };
 }
 
 frame_t allocate_zeroed_frame(void)
@@ -536,7 +592,7 @@ static _Noreturn __attribute__((noinline, cold)) void free_misuse(paddr_t f, uns
 /* The record of an allocated, unreferenced block being freed; panics on every misuse. */
 static inline struct page_info *checked_free_target(paddr_t f, unsigned order)
 {
-	struct page_info *r = frame_section_lookup(f);
+	struct page_info *r = frame_record(f);
 
 	if (__builtin_expect(!r || order > FRAME_MAX_ORDER ||
 				     rec_meta(r) != PAGE_META(PAGE_STATE_USED, order) ||
@@ -558,7 +614,7 @@ void deallocate_p2frame(frame_t f, unsigned order)
 	plat_lock_acquire(&ST.lock);
 	KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_USED, order),
 		"frame: concurrent double free of %#llx", (unsigned long long)f.base);
-	buddy_give(f.base, order);
+	buddy_give(f.base, r, order);
 	plat_lock_release(&ST.lock);
 }
 
@@ -578,28 +634,25 @@ static __attribute__((noinline)) void deallocate_frame_slow(frame_t f)
  */
 void deallocate_frame(frame_t f)
 {
-	unsigned cpu = plat_cpu_id();
-	struct frame_cpu_cache *c = &frame_cpu_caches[cpu & (FRAME_MAX_CPUS - 1)];
+	struct frame_cpu_cache *c = fast_cpu_cache();
 	uint64_t i = (f.base >> PAGE_SHIFT) - frame_dense_first_pfn;
 
-	if (__builtin_expect(cpu >= FRAME_MAX_CPUS || i >= frame_dense_frames, 0))
+	if (__builtin_expect(i >= frame_dense_frames, 0))
 		return deallocate_frame_slow(f);
-	paddr_t info_pa = frame_dense_infos_pa + i * sizeof(struct page_info);
-	struct page_info *r = (struct page_info *)phys_to_virt(info_pa);
-	/* USED, order 0, count 0 (RC_USED and RC_SHARED are the top two bits) */
-	if (__builtin_expect(rec_meta(r) != PAGE_META(PAGE_STATE_USED, 0) || (rec_rc(r) << 2), 0))
+	struct page_info *r = frame_dense_infos + i;
+	/* USED, order 0, rc exactly RC_USED (count 0, no kind bit: what cache_push wants) */
+	if (__builtin_expect(rec_meta(r) != PAGE_META(PAGE_STATE_USED, 0) || (rec_rc(r) ^ RC_USED), 0))
 		return deallocate_frame_slow(f);
-	if (__builtin_expect(!cache_enter(c), 0)) {
-		cache_wait_remote(c);
-		return deallocate_frame_slow(f);
-	}
-	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-	if (__builtin_expect(n == FRAME_CPU_CACHE_CAPACITY, 0)) {
+	uint32_t stop = cache_claim(c);
+	/* 64 bits wide, so that it indexes the slots without a zero extension */
+	uint64_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or full (n + 2^31 - CAPACITY reaches bit
+	 * 31): one sign test */
+	if (__builtin_expect((int32_t)(((uint32_t)n + (0x80000000u - FRAME_CPU_CACHE_CAPACITY)) | stop) < 0, 0)) {
 		cache_leave(c);
 		return deallocate_frame_slow(f);
 	}
-	cache_push(c, n, f.base, info_pa);
-	KTRACE("frame: free %#llx order 0", (unsigned long long)f.base);
+	cache_push(c, n, f.base, r);
 }
 
 void frame_split_block(frame_t f, unsigned order)
@@ -728,7 +781,7 @@ static void find_dense_run(const struct frame_section *table, uint64_t windows)
 	}
 	frame_dense_first_pfn = best_first;
 	frame_dense_frames = best_n;
-	frame_dense_infos_pa = best_pa;
+	frame_dense_infos = (struct page_info *)phys_to_virt(best_pa);
 }
 
 static void set_records(paddr_t s, paddr_t e, uint64_t meta)
@@ -748,7 +801,7 @@ static void free_run(paddr_t s, paddr_t e)
 		while ((1ULL << o) > len)
 			o--;
 		e -= PAGE_SIZE << o;
-		list_push(o, e);
+		list_push(o, e, rec(e));
 		buddy_free_add((int64_t)(1ULL << o));
 	}
 }
@@ -792,7 +845,8 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
 		atomic_store_explicit(&frame_cpu_caches[i].count, 0, memory_order_relaxed);
 		atomic_store_explicit(&frame_cpu_caches[i].busy, 0, memory_order_relaxed);
-		atomic_store_explicit(&frame_cpu_caches[i].stop, 0, memory_order_relaxed);
+		atomic_store_explicit(&frame_cpu_caches[i].stop, stop_word(plat_trace_on),
+				      memory_order_relaxed);
 	}
 
 	/* Section table first, the page-info arrays right after it. */

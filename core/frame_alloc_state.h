@@ -6,7 +6,7 @@
  * - heads[k] is the first block of the doubly linked list of free blocks of order k; bit k of
  *   nonempty is set iff heads[k] != 0.
  * - buddy_free == sum over free blocks of 2^order; each cache's count == number of frames in
- *   frames[0..count), all distinct and in state CACHED.
+ *   frame[0..count), all distinct and in state CACHED (rc RC_USED), info[i] their records.
  * - total == buddy_free + cached + allocated + metadata.
  * Locking: `lock` protects heads, nonempty, buddy_free and every FREE record. A CPU cache
  * belongs to its CPU, which uses it with plain loads and stores (busy/stop handshake, see
@@ -25,22 +25,35 @@
 
 #define FRAME_CPU_CACHE_CAPACITY 63
 #define FRAME_CPU_CACHE_BATCH 32
+/*
+ * A cache's stop word: why its owner must leave the fast path. CACHE_FROZEN: a remote CPU
+ * has the cache (frame_cpu_caches_freeze). CACHE_TRACED: tracing is on; the fast paths do
+ * not read plat_trace_on, the slow paths trace. CACHE_SLOW (bit 31) is set iff one of the
+ * others is, so that the fast paths test it together with the count in one sign test.
+ * Written only under drain_lock.
+ */
+#define CACHE_FROZEN 1u
+#define CACHE_TRACED 2u
+#define CACHE_SLOW (1u << 31)
 
 /*
  * 1 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
- * busy: written by the owner only (1 while it works on the cache); stop: written by a remote
- * CPU holding drain_lock (1 while it works on the cache); count: written by whoever works on
- * the cache, read by anyone (cached_frames). slots: touched only by whoever works on it.
+ * busy: written by the owner only (1 while it works on the cache); stop: written under
+ * drain_lock (CACHE_FROZEN while a remote CPU works on the cache, see above); count: written
+ * by whoever works on the cache, read by anyone (cached_frames). slots: touched only by
+ * whoever works on it.
  */
 struct frame_cpu_cache {
 	_Alignas(64) _Atomic uint32_t busy;
 	_Atomic uint32_t stop;
 	_Atomic uint32_t count;
 	uint32_t unused;
-	/* slot i: a cached frame and the physical address of its page-info record (so the
-	 * allocation path needs no section lookup); two arrays, so each access is one move */
+	/* slot i: a cached frame and its page-info record, through the direct map (so the
+	 * allocation path needs no lookup and no phys_to_virt; the caches are emptied by every
+	 * frame_alloc_init, and the direct map does not move in between); two arrays, so each
+	 * access is one move */
 	paddr_t frame[FRAME_CPU_CACHE_CAPACITY];
-	paddr_t info_pa[FRAME_CPU_CACHE_CAPACITY];
+	struct page_info *info[FRAME_CPU_CACHE_CAPACITY];
 };
 _Static_assert(sizeof(struct frame_cpu_cache) == 1024, "per-CPU cache is 1 KiB");
 

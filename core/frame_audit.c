@@ -82,7 +82,7 @@ static bool scan_section(struct audit *a, uint64_t w, const struct frame_section
 			FAIL(a, "A6: get_page_info(%#llx) is %s for a %s frame", (ull)pa,
 			     get_page_info((frame_t){ pa }) ? "set" : "NULL",
 			     st == PAGE_STATE_ABSENT ? "absent" : "managed");
-		if (st != PAGE_STATE_USED && (rc & RC_USED))
+		if (st != PAGE_STATE_USED && st != PAGE_STATE_CACHED && (rc & RC_USED))
 			FAIL(a, "R6: frame %#llx is not used but its rc %#llx has the used bit", (ull)pa,
 			     (ull)rc);
 		switch (st) {
@@ -91,7 +91,7 @@ static bool scan_section(struct audit *a, uint64_t w, const struct frame_section
 		case PAGE_STATE_ABSENT:
 		case PAGE_STATE_METADATA:
 		case PAGE_STATE_CACHED:
-			if (meta != PAGE_META(st, 0) || rc != 0)
+			if (meta != PAGE_META(st, 0) || rc != (st == PAGE_STATE_CACHED ? RC_USED : 0))
 				FAIL(a, "A2: frame %#llx state %d has record rc %#llx meta %#llx", (ull)pa,
 				     (int)st, (ull)rc, (ull)meta);
 			if (st == PAGE_STATE_METADATA) {
@@ -192,7 +192,7 @@ static bool check_caches(struct audit *a)
 			paddr_t f = c->frame[idx];
 			struct page_info *r = frame_section_lookup(f);
 			if (!r || ld(&r->meta) != PAGE_META(PAGE_STATE_CACHED, 0) ||
-			    (struct page_info *)phys_to_virt(c->info_pa[idx]) != r) {
+			    c->info[idx] != r) {
 				kformat(a->buf, a->len, "cache: cpu %u slot %u holds %#llx which is not a cached frame",
 					cpu, idx, (ull)f);
 				ok = false;
@@ -208,7 +208,7 @@ static bool check_caches(struct audit *a)
 			total++;
 		}
 	}
-	/* clear the marks we set (only frames that were verified and marked) */
+	/* put back the rc the marks replaced (RC_USED: the scan checked every CACHED record) */
 	for (unsigned c2 = 0; c2 < FRAME_MAX_CPUS; c2++) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[c2];
 		uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
@@ -217,7 +217,7 @@ static bool check_caches(struct audit *a)
 		for (uint32_t i = 0; i < n; i++) {
 			struct page_info *r = frame_section_lookup(c->frame[i]);
 			if (r && ld(&r->meta) == PAGE_META(PAGE_STATE_CACHED, 0))
-				atomic_store_explicit(&r->rc, 0, memory_order_relaxed);
+				atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
 		}
 	}
 	if (ok && total != a->cached)

@@ -21,9 +21,9 @@
  *   NULL for holes and just outside sections; sections lie in the metadata frames.
  * - Per-CPU caches: every cached entry is a distinct CACHED frame, and the CACHED frames are
  *   exactly the cache contents.
- * - R5/R6: USED records carry RC_USED and a count <= RC_MAX; no other record does; the zero
- *   frame is USED, referenced, and reads as zero; live raii_frame holders do not exceed the
- *   references.
+ * - R5/R6: USED records carry RC_USED and a count <= RC_MAX, CACHED records exactly RC_USED;
+ *   no other record has the bit; the zero frame is USED, referenced, and reads as zero; live
+ *   raii_frame holders do not exceed the references.
  */
 #ifndef MMSIM_CORE_FRAME_AUDIT_H
 #define MMSIM_CORE_FRAME_AUDIT_H

@@ -64,7 +64,8 @@ static inline struct page_info *frame_section_lookup(paddr_t pa)
  */
 extern uint64_t frame_dense_first_pfn;
 extern uint64_t frame_dense_frames;
-extern paddr_t frame_dense_infos_pa;
+/* Through the direct map (fixed after boot), so a lookup needs no phys_to_virt. */
+extern struct page_info *frame_dense_infos;
 
 /* Record of f if f lies in the dense run, else NULL (it may still be managed). */
 static inline struct page_info *frame_dense_lookup(paddr_t pa)
@@ -72,7 +73,16 @@ static inline struct page_info *frame_dense_lookup(paddr_t pa)
 	uint64_t i = (pa >> PAGE_SHIFT) - frame_dense_first_pfn;
 	if (__builtin_expect(i >= frame_dense_frames, 0))
 		return NULL;
-	return (struct page_info *)phys_to_virt(frame_dense_infos_pa) + i;
+	return frame_dense_infos + i;
+}
+
+/* Record of f if f lies in a section's range: the dense run first, the table for the rest. */
+static inline struct page_info *frame_record(paddr_t pa)
+{
+	uint64_t i = (pa >> PAGE_SHIFT) - frame_dense_first_pfn;
+	if (__builtin_expect(i < frame_dense_frames, 1))
+		return frame_dense_infos + i;
+	return frame_section_lookup(pa);
 }
 
 #endif

@@ -22,6 +22,9 @@
  *   word `rc`:
  *     FREE: the prev link address (0 = list head).
  *     USED: RC_USED | (RC_SHARED if the frame is Shared, not CoW) | count (bits 0..60).
+ *     CACHED: RC_USED, what an unreferenced (U0) frame holds, so that the order-0 fast paths
+ *             move a frame between its user and a CPU cache with one store (of `meta`).
+ *             Nothing reads rc without checking the state first.
  *     every other state: 0.
  *
  * Reference counts (only on USED heads):

@@ -37,7 +37,9 @@ void plat_lock_release(plat_lock_t *lock);
  * which is why the frame allocator's fast path may call this on every operation. Only the
  * host writes plat_this_cpu (host_set_current_cpu).
  */
-extern _Thread_local unsigned plat_this_cpu;
+/* local-exec: the host links core into executables only, so the variable's offset from %fs
+ * is a link-time constant (without it, a PIE build loads the offset first: two instructions) */
+extern _Thread_local unsigned plat_this_cpu __attribute__((tls_model("local-exec")));
 
 static inline unsigned plat_cpu_id(void)
 {
@@ -69,7 +71,9 @@ _Noreturn void plat_panic(const char *fmt, ...) __attribute__((format(printf, 1,
 
 /*
  * Narration for --trace. The kernel checks plat_trace_on first so that a run without
- * tracing pays one predictable branch and never formats anything.
+ * tracing pays one predictable branch and never formats anything. The host changes it only
+ * through a function that then calls frame_alloc_trace_changed (the frame allocator's
+ * order-0 fast paths keep their own copy of it, see there).
  */
 extern bool plat_trace_on;
 void plat_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

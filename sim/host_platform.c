@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "frame_alloc.h"
 #include "platform.h"
 
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(((plat_lock_t *)0)->opaque),
@@ -94,6 +95,7 @@ void host_set_trace(FILE *out, bool on)
 {
 	trace_out = out;
 	plat_trace_on = on;
+	frame_alloc_trace_changed();
 }
 
 void plat_trace(const char *fmt, ...)

@@ -419,13 +419,20 @@ START_TEST(test_audit_detects_corruption)
 	deallocate_frame(g);
 	struct frame_cpu_cache *c = &frame_cpu_caches[0];
 	uint32_t n = atomic_load(&c->count);
-	paddr_t saved_frame = c->frame[n - 2], saved_info = c->info_pa[n - 2];
+	paddr_t saved_frame = c->frame[n - 2];
+	struct page_info *saved_info = c->info[n - 2];
 	c->frame[n - 2] = c->frame[n - 1];
-	c->info_pa[n - 2] = c->info_pa[n - 1];
+	c->info[n - 2] = c->info[n - 1];
 	ck_assert(!frame_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "cached twice"), "%s", buf);
 	c->frame[n - 2] = saved_frame;
-	c->info_pa[n - 2] = saved_info;
+	c->info[n - 2] = saved_info;
+	audit_ok();
+	/* a cached record holds exactly RC_USED: the fast paths move frames with one store */
+	atomic_store(&c->info[n - 1]->rc, 0);
+	ck_assert(!frame_audit(buf, sizeof(buf)));
+	ck_assert_msg(strstr(buf, "A2") && strstr(buf, "rc 0x0 meta 0x30"), "%s", buf);
+	atomic_store(&c->info[n - 1]->rc, RC_USED);
 	audit_ok();
 	deallocate_p2frame(f, 2);
 	audit_ok();
@@ -511,6 +518,39 @@ START_TEST(test_trace_lines)
 }
 END_TEST
 
+/* The order-0 fast paths do not read plat_trace_on: switching tracing after boot reaches
+ * them through the caches' stop words, and a freeze (drain) keeps the traced bit. */
+START_TEST(test_trace_lines_order0_after_boot)
+{
+	char *text = NULL, want[64];
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	frame_t warm = allocate_frame(); /* the cache is filled, so the next ones are fast */
+	host_set_trace(mem, true);
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[3].stop), CACHE_TRACED | CACHE_SLOW);
+	frame_t f = allocate_frame();
+	deallocate_frame(f);
+	frame_alloc_drain_cpu_caches();
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].stop), CACHE_TRACED | CACHE_SLOW);
+	frame_t g = allocate_frame();
+	deallocate_frame(g);
+	host_set_trace(NULL, false);
+	fclose(mem);
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].stop), 0);
+	snprintf(want, sizeof(want), "frame: alloc %#llx order 0\n", (unsigned long long)f.base);
+	ck_assert_msg(strstr(text, want), "%s", text);
+	snprintf(want, sizeof(want), "frame: free %#llx order 0\n", (unsigned long long)f.base);
+	ck_assert_msg(strstr(text, want), "%s", text);
+	snprintf(want, sizeof(want), "frame: alloc %#llx order 0\n", (unsigned long long)g.base);
+	ck_assert_msg(strstr(text, want), "%s", text);
+	snprintf(want, sizeof(want), "frame: free %#llx order 0\n", (unsigned long long)g.base);
+	ck_assert_msg(strstr(text, want), "%s", text);
+	free(text);
+	deallocate_frame(warm);
+	audit_ok();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core-frames");
@@ -533,6 +573,7 @@ int main(void)
 	tcase_add_test(tc, test_init_errors);
 	tcase_add_test(tc, test_multiple_sections_with_holes);
 	tcase_add_test(tc, test_trace_lines);
+	tcase_add_test(tc, test_trace_lines_order0_after_boot);
 	suite_add_tcase(s, tc);
 	return run_check_suite(s);
 }
