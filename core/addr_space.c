@@ -331,21 +331,34 @@ void mm_unmap_range(struct addr_space *as, uint64_t start, uint64_t end, struct 
 	}
 }
 
+/* Frames an exit dropped the last reference of, freed a batch at a time (deallocate_frames
+ * gives runs of consecutive frames back as whole blocks). */
+struct dead_frames {
+	unsigned n;
+	frame_t f[64];
+};
+
 /* A present leaf or a protnone entry (M8): either holds one reference of its frame. */
 static void destroy_leaf(void *ctx, uint64_t va, pte_t entry, unsigned level)
 {
+	struct dead_frames *dead = ctx;
 	frame_t f = { pte_address(entry, level) };
 	struct page_info *info = get_page_info(f);
 
-	(void)ctx;
 	KASSERT(level == PT_LEVEL_PT, "mm: a huge user page at %#llx", (unsigned long long)va);
-	if (info && remove_ref(info).kind == REFCOUNT_U0)
-		deallocate_frame(f);
+	if (!info || remove_ref(info).kind != REFCOUNT_U0)
+		return;
+	if (dead->n == sizeof(dead->f) / sizeof(dead->f[0])) {
+		deallocate_frames(dead->f, dead->n);
+		dead->n = 0;
+	}
+	dead->f[dead->n++] = f;
 }
 
 void addr_space_destroy(struct addr_space *as)
 {
 	struct user_grants *ug = &as->grants;
+	struct dead_frames dead = { 0 };
 
 	mm_lock_acquire();
 	KASSERT(!as->dead, "addr_space_destroy twice");
@@ -353,7 +366,8 @@ void addr_space_destroy(struct addr_space *as)
 		"addr_space_destroy of a space still loaded on cpus %#llx",
 		(unsigned long long)atomic_load(&as->used_by));
 	/* no processor can walk these tables any more: free them with the frames at once */
-	mapper_destroy_user(&as->mapper, destroy_leaf, NULL);
+	mapper_destroy_user(&as->mapper, destroy_leaf, &dead);
+	deallocate_frames(dead.f, dead.n);
 	for (size_t i = 0; i < ug->n; i++) {
 		struct grant *g = &ug->g[i];
 

@@ -655,6 +655,56 @@ void deallocate_frame(frame_t f)
 	cache_push(c, n, f.base, r);
 }
 
+/* The order of the naturally aligned run of consecutive frames at v[0..n): the largest k
+ * with v[j] == v[0] + j pages for every j < 2^k and v[0] aligned to 2^k pages. */
+static unsigned aligned_run_order(const frame_t *v, size_t n)
+{
+	paddr_t f = v[0].base;
+	unsigned k = 0;
+
+	while (k < FRAME_MAX_ORDER && !(f & (PAGE_SIZE << k)) && ((size_t)2 << k) <= n) {
+		size_t half = (size_t)1 << k;
+
+		for (size_t j = half; j < 2 * half; j++)
+			if (v[j].base != f + j * PAGE_SIZE)
+				return k;
+		k++;
+	}
+	return k;
+}
+
+void deallocate_frames(const frame_t *v, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned k = aligned_run_order(&v[i], n - i);
+		size_t len = (size_t)1 << k;
+		struct page_info *r;
+
+		if (k == 0) {
+			deallocate_frame(v[i++]);
+			continue;
+		}
+		/* every frame of the run passes deallocate_frame's checks (A6: a naturally aligned
+		 * run lies in one section, its records are consecutive), and becomes an interior
+		 * frame of the block the run is now; the head's record buddy_give rewrites */
+		r = checked_free_target(v[i].base, 0);
+		for (size_t j = 1; j < len; j++) {
+			if (rec_meta(r + j) != PAGE_META(PAGE_STATE_USED, 0) ||
+			    (rec_rc(r + j) & RC_COUNT_MASK))
+				free_misuse(v[i + j].base, 0, r + j);
+			rec_set(r + j, 0, 0);
+		}
+		for (size_t j = 0; j < len && plat_trace_on; j++)
+			KTRACE("frame: free %#llx order 0", (unsigned long long)v[i + j].base);
+		plat_lock_acquire(&ST.lock);
+		buddy_give(v[i].base, r, k);
+		plat_lock_release(&ST.lock);
+		i += len;
+	}
+}
+
 void frame_split_block(frame_t f, unsigned order)
 {
 	struct page_info *r = checked_free_target(f.base, order);

@@ -85,6 +85,15 @@ frame_t allocate_p2frame_complex(unsigned req_order, unsigned flags, enum frame_
 void deallocate_p2frame(frame_t f, unsigned order);
 void deallocate_frame(frame_t f);
 
+/*
+ * n order-0 frames at once (munmap, exit): the same checks, the same trace lines and the
+ * same end state as n deallocate_frame calls, but each naturally aligned run of consecutive
+ * frames in v (what a process that faulted its pages in order holds) goes back to the buddy
+ * lists as one block, under one lock hold, instead of frame by frame through the per-CPU
+ * cache and a merge chain each. Frames outside any run go through the per-CPU cache.
+ */
+void deallocate_frames(const frame_t *v, size_t n);
+
 /* Turn an unreferenced (U0) allocated block of 2^order frames into 2^order order-0 ones. */
 void frame_split_block(frame_t f, unsigned order);
 

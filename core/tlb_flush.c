@@ -144,15 +144,20 @@ void flusher_flush(struct flusher *f)
 		return;
 	if (f->all || f->npages)
 		shootdown(f);
+	/* the frames whose last reference went, compacted in place: freed as one batch, so
+	 * runs of consecutive frames go back as whole blocks */
+	unsigned dead = 0;
+
 	for (unsigned i = 0; i < f->nframes; i++) {
 		struct page_info *info = get_page_info(f->frames[i]);
 
 		if (info && remove_ref(info).kind == REFCOUNT_U0) {
 			KTRACE("frame: %#llx freed (last reference dropped)",
 			       (unsigned long long)f->frames[i].base);
-			deallocate_frame(f->frames[i]);
+			f->frames[dead++] = f->frames[i];
 		}
 	}
+	deallocate_frames(f->frames, dead);
 	table_release_free(&f->rel);
 	for (unsigned i = 0; i < f->nnotify; i++) {
 		struct addr_space *srv = f->notify[i];
