@@ -274,8 +274,9 @@ bool mm_next_leaf_table(struct mapper *m, uint64_t *va, uint64_t end, pte_t **pt
 /*
  * Unmap every present page and protnone entry of [start, end) (inside one grant or not), a
  * level-1 table at a time. An entry is emptied with a plain store, not an exchange (M7): the
- * A/D bits a processor may set meanwhile are of no use for memory that goes away, and the
- * shootdown of the flusher covers whatever it cached. Each table is pruned once (M6).
+ * A/D bits a processor may set meanwhile would be lost, and nothing needs them (this kernel
+ * has no page cache and no swap, so it never reads the A or D bit of a page it unmaps); the
+ * flusher's shootdown covers whatever a processor cached. Each table is pruned once (M6).
  */
 static void unmap_pages(struct addr_space *as, uint64_t start, uint64_t end, struct flusher *fl)
 {

@@ -28,7 +28,6 @@
 #include "arch/x86_64/cpu_ops.h"
 #include "arch/x86_64/page_fill.h"
 #include "frame_alloc.h"
-#include "kstring.h"
 #include "mm_internal.h"
 #include "page_info.h"
 #include "platform.h"

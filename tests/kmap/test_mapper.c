@@ -490,10 +490,10 @@ START_TEST(test_leaf_table_batch_edits)
 	expect_pf(&cpu, 0x1000003000ull, X86_WRITE, true, X86_PF_P | X86_PF_W | X86_PF_U);
 
 	/* a table that still holds an entry is not pruned; an empty one goes with its parents */
-	ck_assert_uint_eq(mapper_entry_take(&pt[3]) & PTE_ADDR_4K, a.base);
+	ck_assert_uint_eq(mapper_entry_exchange(&pt[3], 0) & PTE_ADDR_4K, a.base);
 	ck_assert_uint_eq(mapper_prune_tables(&um, 0x1000003000ull, &rel), 0);
 	ck_assert_uint_eq(rel.count, 0);
-	ck_assert_uint_eq(mapper_entry_take(&pt[4]) & PTE_ADDR_4K, b.base);
+	ck_assert_uint_eq(mapper_entry_exchange(&pt[4], 0) & PTE_ADDR_4K, b.base);
 	ck_assert_uint_eq(mapper_prune_tables(&um, 0x1000003000ull, &rel), 3);
 	ck_assert_uint_eq(rel.count, 3);
 	ck_assert_uint_eq(um.table_frames, tables0);

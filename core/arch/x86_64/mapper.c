@@ -12,11 +12,6 @@ static pte_t *table_of(paddr_t table_pa)
 	return (pte_t *)phys_to_virt(table_pa);
 }
 
-static pte_t entry_exchange(pte_t *slot, pte_t value)
-{
-	return __atomic_exchange_n(slot, value, __ATOMIC_ACQ_REL);
-}
-
 static bool entry_cas(pte_t *slot, pte_t *expected, pte_t desired)
 {
 	return __atomic_compare_exchange_n(slot, expected, desired, false, __ATOMIC_ACQ_REL,
@@ -135,7 +130,7 @@ static enum map_result table_for(struct mapper *m, uint64_t va, unsigned level, 
 		table_of(fresh[i - 1].base)[pt_index(va, lvl - i)] =
 			pte_make_table(fresh[i].base, table_flags_for(va), lvl - i);
 	mapper_entry_store(&table_of(table)[pt_index(va, lvl)],
-		    pte_make_table(fresh[0].base, table_flags_for(va), lvl));
+			   pte_make_table(fresh[0].base, table_flags_for(va), lvl));
 	m->table_frames += missing;
 	*out = fresh[missing - 1].base;
 	return MAP_OK;
@@ -324,7 +319,7 @@ enum map_result mapper_unmap(struct mapper *m, uint64_t va, struct mapped_leaf *
 	if (va & (pt_level_size(level) - 1))
 		return MAP_HUGE_CONFLICT;
 
-	old = entry_exchange(&table_of(p.tables[level])[pt_index(va, level)], 0);
+	old = mapper_entry_exchange(&table_of(p.tables[level])[pt_index(va, level)], 0);
 	if (out)
 		leaf_of(old, level, out);
 	if (va_is_user(va) && rel)

@@ -219,10 +219,10 @@ struct translation {
  *   MAP_ENOMEM        (create true) a missing table could not be had; nothing changed (M4);
  *   MAP_HUGE_CONFLICT a huge leaf covers va;
  *   MAP_EINVAL        va is not in the user half, or m is not a user mapper.
- * The caller keeps the invariants itself: M1 (a non-zero entry is only replaced by an exchange
- * or compare-and-swap that takes what it held), M7 (the mapper_entry_* operations below are
- * atomic), M8 (protnone entries hold a frame like leaves), and M6 through
- * mapper_prune_tables once it emptied entries.
+ * The caller keeps the invariants itself: M1 (a non-zero entry is replaced only by whoever
+ * takes over what it held, the frame reference with it), M7 (the mapper_entry_* operations
+ * below are atomic; a plain load and store loses an A/D update), M8 (protnone entries hold
+ * a frame like leaves), and M6 through mapper_prune_tables once it emptied entries.
  */
 enum map_result mapper_leaf_table(struct mapper *m, uint64_t va, bool create, pte_t **entries,
 				  uint64_t *next);
@@ -252,14 +252,8 @@ static inline void mapper_entry_store(pte_t *slot, pte_t value)
 	__atomic_store_n(slot, value, __ATOMIC_RELEASE);
 }
 
-/* Empty the slot; returns what it held, A/D bits included (M7). */
-static inline pte_t mapper_entry_take(pte_t *slot)
-{
-	return __atomic_exchange_n(slot, 0, __ATOMIC_ACQ_REL);
-}
-
-/* Replace a present leaf by another in one step (a copy-on-write copy); returns the old
- * entry with the A/D bits the processor left (M7). */
+/* Replace an entry by another (0 to empty the slot) in one step; returns the old entry with
+ * the A/D bits the processor left (M7). */
 static inline pte_t mapper_entry_exchange(pte_t *slot, pte_t value)
 {
 	return __atomic_exchange_n(slot, value, __ATOMIC_ACQ_REL);
