@@ -54,27 +54,38 @@ void ug_destroy(struct user_grants *ug)
 
 bool ug_reserve(struct user_grants *ug, size_t extra)
 {
-	size_t need = ug->n + extra, hneed;
+	size_t need = ug->n + extra, cap = ug->cap, hneed;
+	struct grant *g = NULL;
+	struct hole *a = NULL, *s = NULL;
 
-	if (need > ug->cap) {
-		size_t cap = ug->cap ? ug->cap : 8;
+	if (need > cap) {
+		cap = cap ? cap : 8;
 		while (cap < need)
 			cap *= 2;
-		struct grant *g = krealloc(ug->g, cap * sizeof(*g));
-		if (!g)
-			return false;
-		ug->g = g;
-		ug->cap = cap;
 	}
-	hneed = ug->cap + 2;
+	hneed = cap + 2;
+	/* every array first, then the switch: a failure leaves ug as it was, capacities
+	 * included (growing the grants alone would break hcap >= cap + 2) */
+	if (cap > ug->cap && !(g = kmalloc(cap * sizeof(*g))))
+		return false;
 	if (hneed > ug->hcap) {
-		struct hole *a = kmalloc(hneed * sizeof(*a));
-		struct hole *s = kmalloc(hneed * sizeof(*s));
+		a = kmalloc(hneed * sizeof(*a));
+		s = kmalloc(hneed * sizeof(*s));
 		if (!a || !s) {
+			kfree(g);
 			kfree(a);
 			kfree(s);
 			return false;
 		}
+	}
+	if (g) {
+		if (ug->n)
+			__builtin_memcpy(g, ug->g, ug->n * sizeof(*g));
+		kfree(ug->g);
+		ug->g = g;
+		ug->cap = cap;
+	}
+	if (a) {
 		if (ug->nholes) {
 			__builtin_memcpy(a, ug->by_addr, ug->nholes * sizeof(*a));
 			__builtin_memcpy(s, ug->by_size, ug->nholes * sizeof(*s));
