@@ -163,6 +163,51 @@ START_TEST(test_munmap_whole_grant_needs_no_memory)
 }
 END_TEST
 
+/*
+ * ug_reserve grew the grant array (krealloc) before it allocated the larger hole indexes;
+ * when the second allocation failed it returned false with the grant array grown, so the
+ * capacity invariant (hole capacity >= grant capacity + 2, which lets later removals and
+ * splits go without memory) no longer held. Fuzz input: the fault-handler campaign's
+ * fuzz/corpus/fault_handler/regression-failed-reserve-grant-capacity (an mmap under an
+ * injected failure). Here the heap is set up so that the next reserve gets its grant array
+ * (1,536 bytes, from a free chunk of the list allocator) but not its hole indexes (544
+ * bytes each, from a slab class with no free object, and the heap may not grow).
+ */
+START_TEST(test_failed_reserve_keeps_grant_capacities)
+{
+	uint64_t free0 = settled_free_frames();
+	struct addr_space *as = addr_space_create();
+	struct kheap_stats st;
+	void *fill[256], *chunk;
+	unsigned nfill = 0;
+	char report[256];
+	uint64_t at;
+
+	ck_assert_ptr_nonnull(as);
+	/* 16 grants: the array is full (16 of 16), the next mmap grows it to 32 */
+	for (uint64_t k = 0; k < 16; k++)
+		map_at(as, 0x100000 + k * 0x2000);
+	chunk = kmalloc(1600);
+	ck_assert_ptr_nonnull(chunk);
+	kfree(chunk);
+	kheap_get_stats(&st);
+	kheap_set_frame_cap(st.slab_frames + st.list_frames);
+	while (nfill < 256 && (fill[nfill] = kmalloc(544)))
+		nfill++;
+	ck_assert_uint_lt(nfill, 256);
+	ck_assert_int_eq(mm_mmap(as, 0x40000000, 0x1000, MM_PROT_READ, 0, &at), MM_STATUS_ENOMEM);
+	ck_assert_msg(mm_audit(report, sizeof(report)), "after a failed mmap: %s", report);
+	while (nfill)
+		kfree(fill[--nfill]);
+	kheap_set_frame_cap(KHEAP_CAP_UNLIMITED);
+	ck_assert_int_eq(mm_mmap(as, 0x40000000, 0x1000, MM_PROT_READ, 0, &at), MM_STATUS_OK);
+	ck_assert_uint_eq(at, 0x40000000);
+	ck_assert_msg(mm_audit(report, sizeof(report)), "%s", report);
+	addr_space_destroy(as);
+	ck_assert_uint_eq(settled_free_frames(), free0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("mm-fuzz-regressions");
@@ -171,6 +216,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_spawn_enomem_leaks_grant_array);
 	tcase_add_test(tc, test_munmap_whole_grant_needs_no_memory);
+	tcase_add_test(tc, test_failed_reserve_keeps_grant_capacities);
 	suite_add_tcase(s, tc);
 	return s;
 }
