@@ -589,16 +589,23 @@ static _Noreturn __attribute__((noinline, cold)) void free_misuse(paddr_t f, uns
 		   order);
 }
 
-/* The record of an allocated, unreferenced block being freed; panics on every misuse. */
-static inline struct page_info *checked_free_target(paddr_t f, unsigned order)
+/* r must be the record of an allocated, unreferenced block of `order` at f being freed;
+ * panics on every misuse. */
+static inline void check_free_target(paddr_t f, unsigned order, struct page_info *r)
 {
-	struct page_info *r = frame_record(f);
-
 	if (__builtin_expect(!r || order > FRAME_MAX_ORDER ||
 				     rec_meta(r) != PAGE_META(PAGE_STATE_USED, order) ||
 				     (rec_rc(r) & RC_COUNT_MASK),
 			     0))
 		free_misuse(f, order, r);
+}
+
+/* The record of such a block, checked. */
+static inline struct page_info *checked_free_target(paddr_t f, unsigned order)
+{
+	struct page_info *r = frame_record(f);
+
+	check_free_target(f, order, r);
 	return r;
 }
 
@@ -691,9 +698,7 @@ void deallocate_frames(const frame_t *v, size_t n)
 		 * frame of the block the run is now; the head's record buddy_give rewrites */
 		r = checked_free_target(v[i].base, 0);
 		for (size_t j = 1; j < len; j++) {
-			if (rec_meta(r + j) != PAGE_META(PAGE_STATE_USED, 0) ||
-			    (rec_rc(r + j) & RC_COUNT_MASK))
-				free_misuse(v[i + j].base, 0, r + j);
+			check_free_target(v[i + j].base, 0, r + j);
 			rec_set(r + j, 0, 0);
 		}
 		for (size_t j = 0; j < len && plat_trace_on; j++)
