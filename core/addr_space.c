@@ -290,6 +290,7 @@ static void unmap_pages(struct addr_space *as, uint64_t start, uint64_t end, str
 			pte_t *slot = &pt[pt_index(va, PT_LEVEL_PT)];
 			pte_t old = mapper_entry_load(slot);
 			frame_t f;
+			struct page_info *info;
 
 			if (!old)
 				continue;
@@ -299,8 +300,9 @@ static void unmap_pages(struct addr_space *as, uint64_t start, uint64_t end, str
 			 * shootdown covers the paging-structure caches for va (M6) */
 			flusher_page(fl, va);
 			f = (frame_t){ pte_address(old, PT_LEVEL_PT) };
-			if (get_page_info(f))
-				flusher_free(fl, f);
+			info = get_page_info(f);
+			if (info)
+				flusher_free(fl, f, info);
 		}
 		if (emptied)
 			mapper_prune_tables(&as->mapper, va - PAGE_SIZE, flusher_rel(fl));

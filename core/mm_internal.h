@@ -170,7 +170,9 @@ bool mm_frame_may_write(frame_t f);
 /* ---- the flusher (tlb_flush.c) ----------------------------------------------------------- */
 
 #define FLUSH_MAX_PAGES 32u
-#define FLUSH_MAX_FRAMES 64u
+/* A shootdown per 128 frames: a flush costs a full TLB flush on every CPU using the space,
+ * and the batch (2 KiB of frames and records) stays small enough for a kernel stack. */
+#define FLUSH_MAX_FRAMES 128u
 #define FLUSH_MAX_NOTIFY 8u
 
 /*
@@ -187,21 +189,39 @@ struct flusher {
 	uint64_t pages[FLUSH_MAX_PAGES];
 	unsigned nframes;
 	frame_t frames[FLUSH_MAX_FRAMES];
+	struct page_info *infos[FLUSH_MAX_FRAMES]; /* frames[i]'s record, looked up once */
 	unsigned nnotify;
 	struct addr_space *notify[FLUSH_MAX_NOTIFY];
 	struct table_release rel;
 };
 
 void flusher_init(struct flusher *f, struct addr_space *as);
-void flusher_page(struct flusher *f, uint64_t va);
-/* Drop one reference of frame after the shootdown (frames without page info are ignored). */
-void flusher_free(struct flusher *f, frame_t frame);
+void flusher_flush(struct flusher *f);
+
+/* Queue the invalidation of page va (past FLUSH_MAX_PAGES pages: of every page). */
+static inline void flusher_page(struct flusher *f, uint64_t va)
+{
+	if (f->all)
+		return;
+	if (f->npages == FLUSH_MAX_PAGES) {
+		f->all = true;
+		return;
+	}
+	f->pages[f->npages++] = va;
+}
+/* Drop one reference of frame, whose record is info (get_page_info), after the shootdown. */
+static inline void flusher_free(struct flusher *f, frame_t frame, struct page_info *info)
+{
+	if (f->nframes == FLUSH_MAX_FRAMES)
+		flusher_flush(f);
+	f->frames[f->nframes] = frame;
+	f->infos[f->nframes++] = info;
+}
 /* Deliver an unmap notification to server srv (pins - 1, notified + 1, reference dropped)
  * after the shootdown. */
 void flusher_notify(struct flusher *f, struct addr_space *srv);
 /* A table_release with room for one more unmap. */
 struct table_release *flusher_rel(struct flusher *f);
-void flusher_flush(struct flusher *f);
 
 void tlb_flush_reset(void);
 void tlb_shootdown_interrupt(unsigned vector);

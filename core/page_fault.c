@@ -117,10 +117,13 @@ static void replace_pte(pte_t *slot, uint64_t va, frame_t nf, page_flags_t flags
 			struct flusher *fl)
 {
 	pte_t old = mapper_entry_exchange(slot, pte_make_leaf(nf.base, flags, PT_LEVEL_PT));
+	frame_t of = { pte_address(old, PT_LEVEL_PT) };
+	struct page_info *info = get_page_info(of);
 
 	KASSERT(pte_present(old), "fault: replace lost the PTE of %#llx", (unsigned long long)va);
 	flusher_page(fl, va);
-	flusher_free(fl, (frame_t){ pte_address(old, PT_LEVEL_PT) });
+	if (info)
+		flusher_free(fl, of, info);
 }
 
 /* A fresh One frame of zeros for an access at page offset hot (page_fill.h): allocated

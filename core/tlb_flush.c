@@ -58,24 +58,6 @@ void flusher_init(struct flusher *f, struct addr_space *as)
 	table_release_init(&f->rel);
 }
 
-void flusher_page(struct flusher *f, uint64_t va)
-{
-	if (f->all)
-		return;
-	if (f->npages == FLUSH_MAX_PAGES) {
-		f->all = true;
-		return;
-	}
-	f->pages[f->npages++] = va;
-}
-
-void flusher_free(struct flusher *f, frame_t frame)
-{
-	if (f->nframes == FLUSH_MAX_FRAMES)
-		flusher_flush(f);
-	f->frames[f->nframes++] = frame;
-}
-
 void flusher_notify(struct flusher *f, struct addr_space *srv)
 {
 	if (f->nnotify == FLUSH_MAX_NOTIFY)
@@ -149,9 +131,7 @@ void flusher_flush(struct flusher *f)
 	unsigned dead = 0;
 
 	for (unsigned i = 0; i < f->nframes; i++) {
-		struct page_info *info = get_page_info(f->frames[i]);
-
-		if (info && remove_ref(info).kind == REFCOUNT_U0) {
+		if (remove_ref(f->infos[i]).kind == REFCOUNT_U0) {
 			KTRACE("frame: %#llx freed (last reference dropped)",
 			       (unsigned long long)f->frames[i].base);
 			f->frames[dead++] = f->frames[i];
