@@ -100,8 +100,8 @@ static bool clone_private_page(pte_t *slot, pte_t e, pte_t *child_slot, uint64_t
 	r = add_ref(info, REF_COW);
 	if (r == ADD_REF_OK) {
 		if (e & PTE_RW) {
-			/* atomic: a D bit the processor sets meanwhile stays (M7) */
-			mapper_entry_clear(slot, PTE_RW);
+			/* a D bit the processor sets meanwhile stays (M7) */
+			mapper_entry_clear(slot, e, PTE_RW);
 			flusher_page(pfl, va);
 		}
 		/* the child's leaf: the frame, present, user, the parent's NX; no write, no A/D

@@ -482,12 +482,23 @@ START_TEST(test_leaf_table_batch_edits)
 	expect_pa(&cpu, 0x1000003008ull, X86_WRITE, true, a.base + 8);
 	ck_assert_int_eq(mapper_translate(&um, 0x1000004000ull, &t), MAP_OK);
 	ck_assert_uint_eq(t.leaf.frame.base, b.base);
-	/* write protection keeps the D bit the processor set */
-	ck_assert(pt[3] & PTE_D);
-	ck_assert_uint_eq(mapper_entry_clear(&pt[3], PTE_RW) & PTE_RW, PTE_RW);
-	ck_assert_uint_eq(pt[3] & (PTE_RW | PTE_D), PTE_D);
+	/* write protection keeps the D bit the processor set: before the caller looked (both
+	 * A and D seen: the plain store) */
+	ck_assert_uint_eq(pt[3] & (PTE_A | PTE_D), PTE_A | PTE_D);
+	mapper_entry_clear(&pt[3], mapper_entry_load(&pt[3]), PTE_RW);
+	ck_assert_uint_eq(pt[3] & (PTE_RW | PTE_A | PTE_D), PTE_A | PTE_D);
 	x86_invlpg(&cpu, 0x1000003000ull);
 	expect_pf(&cpu, 0x1000003000ull, X86_WRITE, true, X86_PF_P | X86_PF_W | X86_PF_U);
+	/* ... and after it looked (D not seen: the locked AND keeps the processor's update) */
+	{
+		pte_t seen = mapper_entry_load(&pt[4]);
+
+		ck_assert_uint_eq(seen & PTE_D, 0);
+		expect_pa(&cpu, 0x1000004010ull, X86_WRITE, true, b.base + 0x10);
+		mapper_entry_clear(&pt[4], seen, PTE_RW);
+		ck_assert_uint_eq(pt[4] & (PTE_RW | PTE_A | PTE_D), PTE_A | PTE_D);
+		x86_invlpg(&cpu, 0x1000004000ull);
+	}
 
 	/* a table that still holds an entry is not pruned; an empty one goes with its parents */
 	ck_assert_uint_eq(mapper_entry_exchange(&pt[3], 0) & PTE_ADDR_4K, a.base);

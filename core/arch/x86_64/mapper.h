@@ -259,11 +259,17 @@ static inline pte_t mapper_entry_exchange(pte_t *slot, pte_t value)
 	return __atomic_exchange_n(slot, value, __ATOMIC_ACQ_REL);
 }
 
-/* Clear bits of the entry (write protection) without losing a concurrent A/D update (M7);
- * returns the entry as it was. */
-static inline pte_t mapper_entry_clear(pte_t *slot, pte_t bits)
+/* Clear bits of the entry seen at slot (write protection) without losing a concurrent A/D
+ * update (M7). A processor only ever sets A and D in an entry, and every other writer holds
+ * the lock the caller holds: with both already set in what the caller saw, nothing can
+ * change the entry meanwhile, and a plain store (no locked instruction, a third of fork's
+ * time per page) is exact. */
+static inline void mapper_entry_clear(pte_t *slot, pte_t seen, pte_t bits)
 {
-	return __atomic_fetch_and(slot, ~bits, __ATOMIC_ACQ_REL);
+	if ((seen & (PTE_A | PTE_D)) == (PTE_A | PTE_D))
+		__atomic_store_n(slot, seen & ~bits, __ATOMIC_RELEASE);
+	else
+		__atomic_fetch_and(slot, ~bits, __ATOMIC_ACQ_REL);
 }
 
 /* Walk the tree as the processor would (without rights checks) for any canonical va. */
