@@ -104,12 +104,16 @@ static bool frame_is_zero(frame_t f)
 	return frame_eq(f, zero_frame());
 }
 
-/* A frame may be writable: unmanaged (physical) memory, One or Shared. */
+/* Frame f, whose record is info (get_page_info), may be writable: unmanaged (physical)
+ * memory, One or Shared. */
+static bool may_write(frame_t f, const struct page_info *info)
+{
+	return !info || (!frame_is_zero(f) && allows_writable(info));
+}
+
 bool mm_frame_may_write(frame_t f)
 {
-	struct page_info *info = get_page_info(f);
-
-	return !info || (!frame_is_zero(f) && allows_writable(info));
+	return may_write(f, get_page_info(f));
 }
 
 /* Replace the present PTE in slot (of page va) by frame nf with flags, in one exchange. */
@@ -351,6 +355,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 	page_flags_t want = grant_leaf_flags(g);
 	pte_t *slot, e;
 	frame_t f;
+	struct page_info *info;
 
 	if (!want || !grant_allows(g, acc)) {
 		as->stats.faults_segv++;
@@ -363,6 +368,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 	if (!pte_present(e))
 		return correct_absent(as, g, va, hot, slot, acc, depth);
 	f = (frame_t){ pte_address(e, PT_LEVEL_PT) };
+	info = get_page_info(f);
 	if (pte_permits(e, acc)) {
 		as->stats.faults_spurious++;
 		mm_local_invlpg(as, va);
@@ -370,7 +376,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 		       (unsigned long long)va, access_name(acc));
 		return PF_OK;
 	}
-	if (acc == MM_ACCESS_WRITE && !mm_frame_may_write(f)) {
+	if (acc == MM_ACCESS_WRITE && !may_write(f, info)) {
 		/* copy-on-write (or the zero frame): only private memory holds such frames */
 		frame_t copy;
 
@@ -391,9 +397,8 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 	/* the frame may take the rights the grant gives: upgrade the PTE in place */
 	{
 		page_flags_t nf = want;
-		struct page_info *info = get_page_info(f);
 
-		if (!mm_frame_may_write(f))
+		if (!may_write(f, info))
 			nf &= ~(page_flags_t)PG_WRITABLE;
 		KASSERT(mapper_remap_slot(slot, nf, NULL) == MAP_OK, "fault: remap failed");
 		mm_local_invlpg(as, va);

@@ -356,19 +356,19 @@ unsigned mapper_prune_tables(struct mapper *m, uint64_t va, struct table_release
 static enum map_result remap_entry(pte_t *slot, unsigned level, page_flags_t flags,
 				   page_flags_t *old_flags)
 {
-	pte_t old = mapper_entry_load(slot), new_entry;
-	page_flags_t keep;
+	pte_t old = mapper_entry_load(slot), base;
 
 	flags &= ~(page_flags_t)(PG_HUGE | PG_ACCESSED | PG_DIRTY);
 	if (level > PT_LEVEL_PT)
 		flags |= PG_HUGE;
 	if (!pte_leaf_encodable(pte_address(old, level), flags, level))
 		return MAP_EINVAL;
-	/* M7: keep whatever A/D the processor set, even while we swap the entry. */
-	do {
-		keep = pte_flags(old, level) & (PG_ACCESSED | PG_DIRTY);
-		new_entry = pte_make_leaf(pte_address(old, level), flags | keep, level);
-	} while (!entry_cas(slot, &old, new_entry));
+	/* the frame stays (only the processor writes the entry meanwhile, and only A/D) */
+	base = pte_make_leaf(pte_address(old, level), flags, level);
+	/* M7: keep whatever A/D the processor set, even while we swap the entry; A and D are
+	 * bits 5 and 6 of a leaf at every level */
+	while (!entry_cas(slot, &old, base | (old & (PTE_A | PTE_D))))
+		;
 	if (old_flags)
 		*old_flags = pte_flags(old, level);
 	return MAP_OK;
