@@ -208,9 +208,9 @@ uint64_t reserve_pool_frames(void)
 }
 
 /* The state the available memory calls for, from a pressure level, with hysteresis. */
-static enum pressure_state level_state(enum pressure_state now)
+static enum pressure_state level_state_at(enum pressure_state now, uint64_t avail)
 {
-	uint64_t avail = free_frames_estimate(), w = warning_watermark(), e = emergency_watermark();
+	uint64_t w = warning_watermark(), e = emergency_watermark();
 
 	if (avail < e)
 		return PRESSURE_EMERGENCY;
@@ -221,6 +221,11 @@ static enum pressure_state level_state(enum pressure_state now)
 	if (now == PRESSURE_WARNING && avail < w + w / 8 + 1)
 		return PRESSURE_WARNING;
 	return PRESSURE_NORMAL;
+}
+
+static enum pressure_state level_state(enum pressure_state now)
+{
+	return level_state_at(now, free_frames_estimate());
 }
 
 void pressure_inject_failure(enum alloc_fail_mode mode, uint64_t n)
@@ -266,11 +271,12 @@ static bool injected_failure(void)
 	return false;
 }
 
-void pressure_update(void)
+/* pressure_update with the available memory just read (avail) for its first look. */
+static void update_at(uint64_t avail)
 {
 	enum pressure_state now = pressure_state();
 
-	if (system_frozen() || now > PRESSURE_EMERGENCY || level_state(now) == now)
+	if (system_frozen() || now > PRESSURE_EMERGENCY || level_state_at(now, avail) == now)
 		return;
 	plat_lock_acquire(&G.lock);
 	/* re-check under the lock: another CPU may have moved it meanwhile */
@@ -280,8 +286,15 @@ void pressure_update(void)
 	plat_lock_release(&G.lock);
 }
 
+void pressure_update(void)
+{
+	update_at(free_frames_estimate());
+}
+
 bool check_before_alloc(uint64_t n)
 {
+	uint64_t avail;
+
 	if (system_frozen())
 		return false;
 	if (injected_failure()) {
@@ -289,9 +302,11 @@ bool check_before_alloc(uint64_t n)
 		       (unsigned long long)atomic_load(&G.checked));
 		return false;
 	}
-	pressure_update();
-	/* on every normal allocation: no lock; the allocation itself is the exact test */
-	return free_frames_estimate() >= n;
+	/* on every normal allocation: no lock; the allocation itself is the exact test, so
+	 * one reading of the estimate serves the level and the answer */
+	avail = free_frames_estimate();
+	update_at(avail);
+	return avail >= n;
 }
 
 /* ---- the pool ---- */
