@@ -41,46 +41,41 @@ bool pte_leaf_encodable(paddr_t pa, page_flags_t flags, unsigned level)
 	return pa_fits(pa);
 }
 
+/*
+ * Flag bits move to their entry bits by independent shifts, not a test per flag: the
+ * compiler turned those tests into a chain of a dozen dependent conditional moves, which
+ * every fault waited on. The shifts hold for exactly this numbering of both sides.
+ */
+_Static_assert(PG_WRITABLE == PTE_RW && PG_USER == PTE_US && PG_HUGE == PTE_PS,
+	       "R/W, U/S and PS keep their bit");
+_Static_assert(PG_WRITE_THROUGH >> 2 == PTE_PWT && PG_CACHE_DISABLE >> 2 == PTE_PCD,
+	       "PWT and PCD are the flag bits 5 and 6 moved down by 2");
+_Static_assert(PG_ACCESSED >> 3 == PTE_A && PG_DIRTY >> 3 == PTE_D,
+	       "A and D are the flag bits 8 and 9 moved down by 3");
+_Static_assert((pte_t)PG_GLOBAL << 4 == PTE_G, "G is flag bit 4 moved up by 4");
+_Static_assert(PG_SOFT0 >> 1 == PTE_AVL9 && PG_SOFT1 >> 1 == PTE_AVL10,
+	       "the software bits are the flag bits 10 and 11 moved down by 1");
+_Static_assert((pte_t)PG_NO_EXEC << 60 == PTE_XD, "XD is flag bit 3 moved up by 60");
+
 /* The bits a leaf and a PROT_NONE entry (which keeps the leaf's rights for later) share:
- * R/W, U/S, PWT, PCD, A, D. */
+ * R/W, U/S, PWT, PCD, A, D; and XD. */
 static pte_t rights_and_state_bits(page_flags_t flags)
 {
-	pte_t e = 0;
+	pte_t f = flags;
 
-	if (flags & PG_WRITABLE)
-		e |= PTE_RW;
-	if (flags & PG_USER)
-		e |= PTE_US;
-	if (flags & PG_WRITE_THROUGH)
-		e |= PTE_PWT;
-	if (flags & PG_CACHE_DISABLE)
-		e |= PTE_PCD;
-	if (flags & PG_ACCESSED)
-		e |= PTE_A;
-	if (flags & PG_DIRTY)
-		e |= PTE_D;
-	return e;
+	return (f & (PTE_RW | PTE_US)) | ((f >> 2) & (PTE_PWT | PTE_PCD)) |
+	       ((f >> 3) & (PTE_A | PTE_D)) | ((f & PG_NO_EXEC) << 60);
 }
 
 pte_t pte_make_leaf(paddr_t pa, page_flags_t flags, unsigned level)
 {
-	pte_t e = PTE_P;
+	pte_t f = flags;
 
 	KASSERT(pte_leaf_encodable(pa, flags, level),
 		"refusing to encode leaf pa=0x%llx flags=0x%x level %u (reserved bits)",
 		(unsigned long long)pa, flags, level);
-	e |= pa | rights_and_state_bits(flags);
-	if (flags & PG_HUGE)
-		e |= PTE_PS;
-	if (flags & PG_GLOBAL)
-		e |= PTE_G;
-	if (flags & PG_SOFT0)
-		e |= PTE_AVL9;
-	if (flags & PG_SOFT1)
-		e |= PTE_AVL10;
-	if (flags & PG_NO_EXEC)
-		e |= PTE_XD;
-	return e;
+	return PTE_P | pa | rights_and_state_bits(flags) | (f & PTE_PS) | ((f << 4) & PTE_G) |
+	       ((f >> 1) & (PTE_AVL9 | PTE_AVL10));
 }
 
 bool pte_protnone_encodable(paddr_t pa, page_flags_t flags)
@@ -99,10 +94,7 @@ pte_t pte_make_protnone(paddr_t pa, page_flags_t flags)
 	KASSERT(pte_protnone_encodable(pa, flags),
 		"refusing to encode protnone entry pa=0x%llx flags=0x%x", (unsigned long long)pa,
 		flags);
-	e |= pa | rights_and_state_bits(flags);
-	if (flags & PG_NO_EXEC)
-		e |= PTE_XD;
-	return e;
+	return e | pa | rights_and_state_bits(flags);
 }
 
 pte_t pte_make_table(paddr_t table_pa, page_flags_t flags, unsigned level)
