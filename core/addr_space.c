@@ -280,11 +280,12 @@ bool mm_next_leaf_table(struct mapper *m, uint64_t *va, uint64_t end, pte_t **pt
  */
 static void unmap_pages(struct addr_space *as, uint64_t start, uint64_t end, struct flusher *fl)
 {
-	uint64_t va = start, stop;
+	uint64_t next = start, stop;
 	pte_t *pt;
 
-	while (mm_next_leaf_table(&as->mapper, &va, end, &pt, &stop)) {
+	while (mm_next_leaf_table(&as->mapper, &next, end, &pt, &stop)) {
 		bool emptied = false;
+		uint64_t va = next; /* a register, not the slot whose address the walk took */
 
 		for (; va < stop; va += PAGE_SIZE) {
 			pte_t *slot = &pt[pt_index(va, PT_LEVEL_PT)];
@@ -306,6 +307,7 @@ static void unmap_pages(struct addr_space *as, uint64_t start, uint64_t end, str
 		}
 		if (emptied)
 			mapper_prune_tables(&as->mapper, va - PAGE_SIZE, flusher_rel(fl));
+		next = va;
 	}
 }
 

@@ -131,11 +131,12 @@ static bool clone_private_page(pte_t *slot, pte_t e, pte_t *child_slot, uint64_t
 static bool clone_private(struct addr_space *parent, struct addr_space *child, const struct grant *g,
 			  struct flusher *pfl)
 {
-	uint64_t va = g->start, stop;
+	uint64_t next = g->start, stop;
 	pte_t *pt;
 
-	while (mm_next_leaf_table(&parent->mapper, &va, grant_end(g), &pt, &stop)) {
+	while (mm_next_leaf_table(&parent->mapper, &next, grant_end(g), &pt, &stop)) {
 		pte_t *cpt = NULL;
+		uint64_t va = next; /* a register, not the slot whose address the walk took */
 
 		for (; va < stop; va += PAGE_SIZE) {
 			unsigned i = pt_index(va, PT_LEVEL_PT);
@@ -156,6 +157,7 @@ static bool clone_private(struct addr_space *parent, struct addr_space *child, c
 			if (!clone_private_page(&pt[i], e, &cpt[i], va, pfl))
 				return false;
 		}
+		next = va;
 	}
 	return true;
 }
