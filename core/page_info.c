@@ -49,16 +49,23 @@ struct refcount page_info_refcount(const struct page_info *info)
 	return decode(rc_load(info));
 }
 
+/* Out of line, so that the reference-count operations stay small enough to inline. */
+static __attribute__((noinline, cold, noreturn)) void not_referenced(const struct page_info *info,
+								     uint64_t raw, const char *what)
+{
+	if (!page_info_is_used(info) || !(raw & RC_USED))
+		plat_panic("page_info: %s on a free frame (record %p)", what, (const void *)info);
+	plat_panic("page_info: %s on an unreferenced (U0) frame (record %p)", what,
+		   (const void *)info);
+}
+
 /* The raw word of a referenced frame; panics (with `what`) on free or U0. */
-static uint64_t referenced_raw(const struct page_info *info, const char *what)
+static inline uint64_t referenced_raw(const struct page_info *info, const char *what)
 {
 	uint64_t raw = rc_load(info);
 
-	if (!page_info_is_used(info) || !(raw & RC_USED))
-		plat_panic("page_info: %s on a free frame (record %p)", what, (const void *)info);
-	if (!(raw & RC_COUNT_MASK))
-		plat_panic("page_info: %s on an unreferenced (U0) frame (record %p)", what,
-			   (const void *)info);
+	if (__builtin_expect(!page_info_is_used(info) || !(raw & RC_USED) || !(raw & RC_COUNT_MASK), 0))
+		not_referenced(info, raw, what);
 	return raw;
 }
 
