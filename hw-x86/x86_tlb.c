@@ -24,7 +24,7 @@ static void slot_clear(struct x86_tlb *tlb, struct x86_tlb_entry *s)
 	memset(s, 0, sizeof(*s));
 }
 
-void x86_tlb_fill(struct x86_cpu *cpu, uint64_t va, const struct x86_walk *w)
+void x86_tlb_fill(struct x86_cpu *cpu, uint64_t va, const struct x86_walk *w, uint32_t allow)
 {
 	struct x86_tlb *tlb = &cpu->tlb;
 	struct x86_tlb_entry *s = x86_tlb_slot(tlb, va);
@@ -33,20 +33,22 @@ void x86_tlb_fill(struct x86_cpu *cpu, uint64_t va, const struct x86_walk *w)
 
 	if (s->vpn_tag && s->page_shift > 12)
 		tlb->large_slices--;
-	s->vpn_tag = x86_tlb_tag(va);
-	s->pa_page = frame | (va & (size - 1) & ~0xfffull);
-	s->leaf_pa = w->entry_pa[w->n - 1];
-	s->page_shift = w->page_shift;
-	s->rw = w->rw;
-	s->us = w->us;
-	s->xd = w->xd;
-	s->dirty = (w->leaf & X86_PTE_D) != 0;
-	s->global = (w->leaf & X86_PTE_G) && cpu->cr4_pge;
-	s->pkey = (uint8_t)w->pkey;
-	s->allow = 0; /* verdicts are learned by x86_translate_slow */
-	s->allow_gen = cpu->rights_gen;
-	if (s->page_shift > 12)
+	if (w->page_shift > 12)
 		tlb->large_slices++;
+	*s = (struct x86_tlb_entry){
+		.vpn_tag = x86_tlb_tag(va),
+		.pa_page = frame | (va & (size - 1) & ~0xfffull),
+		.allow = allow,
+		.allow_gen = cpu->rights_gen,
+		.leaf_pa = w->entry_pa[w->n - 1],
+		.page_shift = w->page_shift,
+		.rw = w->rw,
+		.us = w->us,
+		.xd = w->xd,
+		.dirty = (w->leaf & X86_PTE_D) != 0,
+		.global = (w->leaf & X86_PTE_G) && cpu->cr4_pge,
+		.pkey = (uint8_t)w->pkey,
+	};
 }
 
 void x86_tlb_drop_va(struct x86_tlb *tlb, uint64_t va)
