@@ -28,27 +28,23 @@ void x86_tlb_fill(struct x86_cpu *cpu, uint64_t va, const struct x86_walk *w, ui
 {
 	struct x86_tlb *tlb = &cpu->tlb;
 	struct x86_tlb_entry *s = x86_tlb_slot(tlb, va);
-	uint64_t size = 1ull << w->page_shift;
-	uint64_t frame = w->leaf & X86_ADDR_MASK & ~(size - 1);
+	unsigned shift = w->page_shift;
+	uint64_t page_mask = (1ull << shift) - 1;
+	uint64_t leaf = w->leaf;
 
-	if (s->vpn_tag && s->page_shift > 12)
-		tlb->large_slices--;
-	if (w->page_shift > 12)
-		tlb->large_slices++;
-	*s = (struct x86_tlb_entry){
-		.vpn_tag = x86_tlb_tag(va),
-		.pa_page = frame | (va & (size - 1) & ~0xfffull),
-		.allow = allow,
-		.allow_gen = cpu->rights_gen,
-		.leaf_pa = w->entry_pa[w->n - 1],
-		.page_shift = w->page_shift,
-		.rw = w->rw,
-		.us = w->us,
-		.xd = w->xd,
-		.dirty = (w->leaf & X86_PTE_D) != 0,
-		.global = (w->leaf & X86_PTE_G) && cpu->cr4_pge,
-		.pkey = (uint8_t)w->pkey,
-	};
+	tlb->large_slices += (uint32_t)(shift > 12) - (uint32_t)(s->vpn_tag && s->page_shift > 12);
+	s->vpn_tag = x86_tlb_tag(va);
+	s->pa_page = (leaf & X86_ADDR_MASK & ~page_mask) | (va & page_mask & ~0xfffull);
+	s->allow = allow;
+	s->allow_gen = cpu->rights_gen;
+	s->leaf_pa = w->entry_pa[w->n - 1];
+	s->page_shift = (uint8_t)shift;
+	s->rw = w->rw;
+	s->us = w->us;
+	s->xd = w->xd;
+	s->dirty = (leaf & X86_PTE_D) != 0;
+	s->global = (leaf & X86_PTE_G) && cpu->cr4_pge;
+	s->pkey = (uint8_t)w->pkey;
 }
 
 void x86_tlb_drop_va(struct x86_tlb *tlb, uint64_t va)

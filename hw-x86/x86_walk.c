@@ -35,45 +35,40 @@ static uint64_t maxphy_hi_bits(unsigned m)
 	return ((1ull << 52) - 1) & ~((1ull << m) - 1);
 }
 
-/*
- * The reserved bits of a present entry for one processor configuration. A walk computes them
- * once, from the current MAXPHYADDR, EFER.NXE, vendor and Page1GB (all of which may change
- * between walks), instead of once per level.
- */
-struct reserved_masks {
-	uint64_t common;	/* every entry: bits 51:M, and bit 63 while EFER.NXE=0 */
-	uint64_t pml4e;
-	uint64_t pdpte_ps;	/* a PDPTE with PS=1 */
-	uint64_t pde_ps;	/* a PDE with PS=1 */
-};
-
-static inline void reserved_masks(const struct x86_cpu *cpu, struct reserved_masks *m)
+/* Reserved in every present entry: bits 51:M, and bit 63 while EFER.NXE=0. */
+static inline uint64_t common_reserved(const struct x86_cpu *cpu)
 {
-	uint64_t common = maxphy_hi_bits(cpu->maxphyaddr) | (cpu->efer_nxe ? 0 : X86_PTE_XD);
-
-	m->common = common;
-	m->pml4e = common | X86_PTE_PS | (cpu->vendor == X86_AMD ? X86_PTE_G : 0);
-	m->pdpte_ps = common | (cpu->page1gb ? PS_1G_RSVD : X86_PTE_PS);
-	m->pde_ps = common | PS_2M_RSVD;
+	return maxphy_hi_bits(cpu->maxphyaddr) | (cpu->efer_nxe ? 0 : X86_PTE_XD);
 }
 
-static inline uint64_t level_reserved(const struct reserved_masks *m, int level, uint64_t e)
+static inline uint64_t level_reserved(const struct x86_cpu *cpu, int level, uint64_t e,
+				      uint64_t common)
 {
-	if (level == 4)
-		return e & m->pml4e;
-	if (level == 3 && (e & X86_PTE_PS))
-		return e & m->pdpte_ps;
-	if (level == 2 && (e & X86_PTE_PS))
-		return e & m->pde_ps;
-	return e & m->common;
+	uint64_t r = common;
+
+	switch (level) {
+	case 4:
+		r |= X86_PTE_PS;
+		if (cpu->vendor == X86_AMD)
+			r |= X86_PTE_G;
+		break;
+	case 3:
+		if (e & X86_PTE_PS)
+			r |= cpu->page1gb ? PS_1G_RSVD : X86_PTE_PS;
+		break;
+	case 2:
+		if (e & X86_PTE_PS)
+			r |= PS_2M_RSVD;
+		break;
+	default:
+		break;
+	}
+	return e & r;
 }
 
 uint64_t x86_reserved_bits(const struct x86_cpu *cpu, int level, uint64_t e)
 {
-	struct reserved_masks m;
-
-	reserved_masks(cpu, &m);
-	return level_reserved(&m, level, e);
+	return level_reserved(cpu, level, e, common_reserved(cpu));
 }
 
 static const char *const not_present_reason[5] = {
@@ -150,20 +145,18 @@ walk(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user, bo
      struct x86_walk *w, const bool narrate)
 {
 	bool usermode = user && !implicit;
-	uint32_t ec = x86_access_ec(cpu, kind, usermode);
 	/* Copied out once: each entry load is an acquire, after which cpu would be read again. */
 	const struct x86_phys phys = cpu->phys;
 	/* An entry at pa lies wholly inside physical memory iff pa < end. */
 	uint64_t end = phys.size < 8 ? 0 : phys.size - 7;
 	uint64_t table = cpu->cr3 & X86_ADDR_MASK & ~maxphy_hi_bits(cpu->maxphyaddr);
-	struct reserved_masks masks;
+	uint64_t common = common_reserved(cpu);
 	/* AND and OR of the entries used: R/W and U/S are ANDed over the walk, XD ORed, and
 	 * the A/D commit needs to know whether every entry already has A. */
 	uint64_t all = ~0ull, any = 0, e = 0;
 	enum x86_deny deny;
 	int level, n = 0;
 
-	reserved_masks(cpu, &masks);
 	if (narrate) {
 		w->pa = 0;
 		w->bad_pa = 0;
@@ -196,18 +189,18 @@ walk(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user, bo
 		if (!(e & X86_PTE_P)) {
 			w->n = n;
 			w->outcome = X86_PF;
-			w->err = ec;
+			w->err = x86_access_ec(cpu, kind, usermode);
 			if (narrate)
 				walk_stop(w, X86_STOP_NOT_PRESENT, level, not_present_reason[level]);
 			return true;
 		}
-		rsvd = level_reserved(&masks, level, e);
+		rsvd = level_reserved(cpu, level, e, common);
 		if (rsvd) {
 			if (!narrate)
 				return false;
 			w->n = n;
 			w->outcome = X86_PF;
-			w->err = ec | X86_PF_P | X86_PF_RSVD;
+			w->err = x86_access_ec(cpu, kind, usermode) | X86_PF_P | X86_PF_RSVD;
 			w->rsvd_bits = rsvd;
 			walk_stop(w, X86_STOP_RESERVED, level, reserved_reason(cpu, level, rsvd));
 			return true;
@@ -234,7 +227,7 @@ walk(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user, bo
 		bool pk = x86_deny_is_pk(deny);
 
 		w->outcome = X86_PF;
-		w->err = ec | X86_PF_P | (pk ? X86_PF_PK : 0);
+		w->err = x86_access_ec(cpu, kind, usermode) | X86_PF_P | (pk ? X86_PF_PK : 0);
 		if (narrate)
 			walk_stop(w, pk ? X86_STOP_PKEY : X86_STOP_PROTECTION, level,
 				  x86_deny_reason(deny));
