@@ -442,6 +442,8 @@ static void check_quick_walk(const struct x86_cpu *cpu, const struct ref_cpu *c,
 	memset(&quick, 0, sizeof(quick));
 	x86_walk_tables(cpu, va, k, cpl3, implicit, &full);
 	answered = x86_walk_quick(cpu, va, k, cpl3, implicit, &quick);
+	if (memcmp(hw_mem, ref_mem, MEM_SIZE) != 0)
+		divergence("a walk wrote to memory", c, va, kind, cpl3, implicit);
 	if (!answered) {
 		if (full.outcome == X86_BUS || full.stop == X86_STOP_RESERVED)
 			return;
@@ -470,8 +472,6 @@ static void check_quick_walk(const struct x86_cpu *cpu, const struct ref_cpu *c,
 		divergence("the quick walk disagrees with the full walk", c, va, kind, cpl3,
 			   implicit);
 	}
-	if (memcmp(hw_mem, ref_mem, MEM_SIZE) != 0)
-		divergence("a walk wrote to memory", c, va, kind, cpl3, implicit);
 }
 
 static void check_access(struct x86_cpu *cpu, const struct ref_cpu *c, uint64_t va, int kind,
