@@ -114,12 +114,6 @@ static inline uint64_t x86_le64(uint64_t v)
 #endif
 }
 
-/* True when an 8-byte entry at pa lies wholly inside physical memory. */
-static inline bool x86_phys_ok(const struct x86_phys *phys, uint64_t pa)
-{
-	return phys->size >= 8 && pa <= phys->size - 8;
-}
-
 /*
  * Other simulated CPUs are threads that edit the same tables, so every entry read is an
  * atomic load. Acquire, as the processor's walk is ordered (x86 loads are): the kernel fills
