@@ -17,6 +17,13 @@
  * written by a fault or by x86_probe). The second x86_translate must repeat the first's answer
  * and write nothing: with no table edited in between, a TLB may not change a verdict.
  *
+ * hw-x86 also answers a TLB miss with no trace by a quick walk (x86_walk_quick) that gives
+ * up on reserved bits and entries outside physical memory, and tells the story of a walk
+ * (x86_walk_tables) only when asked. Every access is therefore also put to both walks
+ * directly, through hw-x86's internal header: the quick one must give up exactly when the
+ * full one stops at a reserved bit or outside physical memory, and otherwise agree with it on
+ * every field it fills (entries read, outcome, error code, address, rights, key, page size).
+ *
  * The hw TLB is flushed before an access whenever the tables were edited (or CR3 reloaded,
  * which may legally keep global entries) since the last flush; otherwise it is left warm, so
  * TLB hits are compared against full walks too, across control-register changes and INVLPGs.
@@ -29,6 +36,7 @@
 
 #include "fuzz_input.h"
 #include "x86_cpu.h"
+#include "x86_internal.h" /* x86_walk_quick and x86_walk_tables, for the quick-versus-full check */
 
 #define MEM_SIZE 0x10000u
 #define MEM_PAGES (MEM_SIZE / 4096u)
@@ -411,6 +419,61 @@ static uint64_t make_cr3(struct fuzz_input *in)
 	return cr3;
 }
 
+static void print_walk(const char *who, const struct x86_walk *w)
+{
+	fprintf(stderr, "  %-10s outcome %d err %#x pa %#" PRIx64 " entries %d", who, (int)w->outcome,
+		w->err, w->pa, w->n);
+	for (int i = 0; i < w->n; i++)
+		fprintf(stderr, " [%#" PRIx64 "]=%#" PRIx64, w->entry_pa[i], w->entry[i]);
+	fprintf(stderr, " rw %d us %d xd %d pkey %u shift %u leaf %#" PRIx64 " all %#" PRIx64 "\n",
+		w->rw, w->us, w->xd, w->pkey, w->page_shift, w->leaf, w->all);
+}
+
+/* The quick walk against the full one, on the same state; neither writes anything. */
+static void check_quick_walk(const struct x86_cpu *cpu, const struct ref_cpu *c, uint64_t va,
+			     enum x86_access k, int kind, bool cpl3, bool implicit)
+{
+	struct x86_walk full, quick;
+	bool answered, same_walk, leaf;
+
+	if ((va >> 47) != 0 && (va >> 47) != 0x1ffff)
+		return; /* both assume a canonical address */
+	memset(&full, 0, sizeof(full));
+	memset(&quick, 0, sizeof(quick));
+	x86_walk_tables(cpu, va, k, cpl3, implicit, &full);
+	answered = x86_walk_quick(cpu, va, k, cpl3, implicit, &quick);
+	if (memcmp(hw_mem, ref_mem, MEM_SIZE) != 0)
+		divergence("a walk wrote to memory", c, va, kind, cpl3, implicit);
+	if (!answered) {
+		if (full.outcome == X86_BUS || full.stop == X86_STOP_RESERVED)
+			return;
+		print_walk("full", &full);
+		divergence("the quick walk gave up on a walk it should answer", c, va, kind, cpl3,
+			   implicit);
+	}
+	same_walk = quick.n == full.n && quick.outcome == full.outcome &&
+		    full.outcome != X86_BUS && full.stop != X86_STOP_RESERVED;
+	for (int i = 0; same_walk && i < full.n; i++)
+		same_walk = quick.entry_pa[i] == full.entry_pa[i] && quick.entry[i] == full.entry[i];
+	if (same_walk && full.outcome == X86_PF)
+		same_walk = quick.err == full.err;
+	if (same_walk && full.outcome == X86_OK)
+		same_walk = quick.pa == full.pa;
+	/* the rights, key and size are those of a leaf: a success or a denial */
+	leaf = full.stop == X86_STOP_LEAF || full.stop == X86_STOP_PROTECTION ||
+	       full.stop == X86_STOP_PKEY;
+	if (same_walk && leaf)
+		same_walk = quick.rw == full.rw && quick.us == full.us && quick.xd == full.xd &&
+			    quick.pkey == full.pkey && quick.page_shift == full.page_shift &&
+			    quick.leaf == full.leaf && quick.all == full.all;
+	if (!same_walk) {
+		print_walk("quick", &quick);
+		print_walk("full", &full);
+		divergence("the quick walk disagrees with the full walk", c, va, kind, cpl3,
+			   implicit);
+	}
+}
+
 static void check_access(struct x86_cpu *cpu, const struct ref_cpu *c, uint64_t va, int kind,
 			 bool cpl3, bool implicit, bool flush)
 {
@@ -418,6 +481,8 @@ static void check_access(struct x86_cpu *cpu, const struct ref_cpu *c, uint64_t 
 	struct ref_result probe_ref, ref;
 	struct x86_xlate probe, first, second;
 	uint64_t cr2_before;
+
+	check_quick_walk(cpu, c, va, k, kind, cpl3, implicit);
 
 	/* x86_probe: the same verdict, and no side effect at all */
 	probe_ref = ref_translate(c, ref_mem, MEM_SIZE, va, kind, cpl3, implicit, false);

@@ -114,12 +114,6 @@ static inline uint64_t x86_le64(uint64_t v)
 #endif
 }
 
-/* True when an 8-byte entry at pa lies wholly inside physical memory. */
-static inline bool x86_phys_ok(const struct x86_phys *phys, uint64_t pa)
-{
-	return phys->size >= 8 && pa <= phys->size - 8;
-}
-
 /*
  * Other simulated CPUs are threads that edit the same tables, so every entry read is an
  * atomic load. Acquire, as the processor's walk is ordered (x86 loads are): the kernel fills
@@ -166,11 +160,27 @@ struct x86_walk {
 	unsigned pkey;
 	uint8_t page_shift;
 	uint64_t leaf;
+	uint64_t all;			/* AND of the entries used (whether all have A) */
 };
 
 /* The read-only walk and verdict (canonical address already checked). */
 void x86_walk_tables(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
 		     bool implicit, struct x86_walk *w);
+/*
+ * The same walk for a caller that wants no narration: it fills only n, entry_pa, entry,
+ * outcome, err (#PF) and pa (X86_OK), and at a leaf the rights, key, page_shift, leaf and all.
+ * Returns false, having touched nothing but w, when the walk meets a reserved bit or an entry
+ * outside physical memory: x86_walk_tables then tells the whole story.
+ */
+bool x86_walk_quick(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
+		    bool implicit, struct x86_walk *w);
+/* True when every entry used already has A (and the leaf D, for a write): nothing to commit. */
+static inline bool x86_walk_ad_done(const struct x86_walk *w, enum x86_access kind)
+{
+	uint64_t leaf_want = kind == X86_WRITE ? X86_PTE_A | X86_PTE_D : X86_PTE_A;
+
+	return (w->all & X86_PTE_A) && (w->leaf & leaf_want) == leaf_want;
+}
 /* Sets A (and D) after a successful walk; false if an entry changed and the walk must restart. */
 bool x86_walk_commit_ad(struct x86_cpu *cpu, struct x86_walk *w, enum x86_access kind);
 void x86_walk_to_trace(const struct x86_walk *w, struct x86_walk_trace *trace);
@@ -189,7 +199,34 @@ static inline uint64_t x86_tlb_tag(uint64_t va)
 	return (va >> 12) | X86_TLB_VALID;
 }
 
-void x86_tlb_fill(struct x86_cpu *cpu, uint64_t va, const struct x86_walk *w);
+/*
+ * Caches a successful walk in va's slot, with allow as the slot's first verdicts. Inline (the
+ * last step of every miss, where a call cost a fifth of the fill); x86_tlb.c states its rules.
+ */
+static inline void x86_tlb_fill(struct x86_cpu *cpu, uint64_t va, const struct x86_walk *w,
+				uint32_t allow)
+{
+	struct x86_tlb *tlb = &cpu->tlb;
+	struct x86_tlb_entry *s = x86_tlb_slot(tlb, va);
+	unsigned shift = w->page_shift;
+	uint64_t page_mask = (1ull << shift) - 1;
+	uint64_t leaf = w->leaf;
+
+	tlb->large_slices += (uint32_t)(shift > 12) - (uint32_t)(s->vpn_tag && s->page_shift > 12);
+	s->vpn_tag = x86_tlb_tag(va);
+	s->pa_page = (leaf & X86_ADDR_MASK & ~page_mask) | (va & page_mask & ~0xfffull);
+	s->allow = allow;
+	s->allow_gen = cpu->rights_gen;
+	s->leaf_pa = w->entry_pa[w->n - 1];
+	s->page_shift = (uint8_t)shift;
+	s->rw = w->rw;
+	s->us = w->us;
+	s->xd = w->xd;
+	s->dirty = (leaf & X86_PTE_D) != 0;
+	s->global = (leaf & X86_PTE_G) && cpu->cr4_pge;
+	s->pkey = (uint8_t)w->pkey;
+}
+
 /* Drops every slice of any page containing va (what INVLPG and a #PF do). */
 void x86_tlb_drop_va(struct x86_tlb *tlb, uint64_t va);
 void x86_tlb_drop_all(struct x86_tlb *tlb);

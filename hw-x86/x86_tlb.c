@@ -12,6 +12,8 @@
  *  - G counts only if CR4.PGE=1 when the slot is filled; such slots survive a MOV to CR3.
  *  - Nothing here reads the page tables: a slot stays as it was filled until an
  *    invalidation drops it, which is what makes stale translations observable.
+ *
+ * The fill itself is inline in x86_internal.h (x86_tlb_fill); the rules above are its too.
  */
 #include "x86_internal.h"
 
@@ -22,31 +24,6 @@ static void slot_clear(struct x86_tlb *tlb, struct x86_tlb_entry *s)
 	if (s->vpn_tag && s->page_shift > 12)
 		tlb->large_slices--;
 	memset(s, 0, sizeof(*s));
-}
-
-void x86_tlb_fill(struct x86_cpu *cpu, uint64_t va, const struct x86_walk *w)
-{
-	struct x86_tlb *tlb = &cpu->tlb;
-	struct x86_tlb_entry *s = x86_tlb_slot(tlb, va);
-	uint64_t size = 1ull << w->page_shift;
-	uint64_t frame = w->leaf & X86_ADDR_MASK & ~(size - 1);
-
-	if (s->vpn_tag && s->page_shift > 12)
-		tlb->large_slices--;
-	s->vpn_tag = x86_tlb_tag(va);
-	s->pa_page = frame | (va & (size - 1) & ~0xfffull);
-	s->leaf_pa = w->entry_pa[w->n - 1];
-	s->page_shift = w->page_shift;
-	s->rw = w->rw;
-	s->us = w->us;
-	s->xd = w->xd;
-	s->dirty = (w->leaf & X86_PTE_D) != 0;
-	s->global = (w->leaf & X86_PTE_G) && cpu->cr4_pge;
-	s->pkey = (uint8_t)w->pkey;
-	s->allow = 0; /* verdicts are learned by x86_translate_slow */
-	s->allow_gen = cpu->rights_gen;
-	if (s->page_shift > 12)
-		tlb->large_slices++;
 }
 
 void x86_tlb_drop_va(struct x86_tlb *tlb, uint64_t va)

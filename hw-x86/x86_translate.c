@@ -63,30 +63,6 @@ static void xlate_from_walk(const struct x86_walk *w, struct x86_xlate *out)
 	out->bad_pa = w->outcome == X86_BUS ? w->bad_pa : 0;
 }
 
-static __attribute__((noinline)) void
-translate_slow(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
-	       bool implicit, struct x86_xlate *out, struct x86_walk_trace *trace)
-{
-	struct x86_walk w;
-
-	cpu->stats.tlb_misses++;
-	cpu->stats.walks++;
-	/* Redo the walk until its A/D updates land on the entries it judged. */
-	do
-		x86_walk_tables(cpu, va, kind, user, implicit, &w);
-	while (w.outcome == X86_OK && !x86_walk_commit_ad(cpu, &w, kind));
-
-	if (w.outcome == X86_PF) {
-		raise_pf(cpu, va, w.err, out);
-	} else {
-		if (w.outcome == X86_OK)
-			x86_tlb_fill(cpu, va, &w);
-		xlate_from_walk(&w, out);
-	}
-	if (trace)
-		x86_walk_to_trace(&w, trace);
-}
-
 /* Remember that the slot allows this access under the current control state. */
 static void learn_verdict(const struct x86_cpu *cpu, struct x86_tlb_entry *s, enum x86_access kind,
 			  bool user, bool implicit)
@@ -96,6 +72,68 @@ static void learn_verdict(const struct x86_cpu *cpu, struct x86_tlb_entry *s, en
 		s->allow_gen = cpu->rights_gen;
 	}
 	s->allow |= 1u << x86_tlb_allow_bit(kind, user, implicit, cpu->rflags_ac);
+}
+
+/* Caches the walk that just allowed this access (and set D for a write), with that verdict. */
+static inline void fill_from_walk(struct x86_cpu *cpu, uint64_t va, enum x86_access kind,
+				  bool user, bool implicit, const struct x86_walk *w,
+				  struct x86_xlate *out)
+{
+	x86_tlb_fill(cpu, va, w, 1u << x86_tlb_allow_bit(kind, user, implicit, cpu->rflags_ac));
+	out->outcome = X86_OK;
+	out->pa = w->pa;
+	out->err = 0;
+	out->bad_pa = 0;
+}
+
+/*
+ * A TLB miss (or a write through a slot with D=0) when nobody wants the trace, answered by
+ * the quick walk. False when that walk gave up or an entry changed before its A/D update
+ * landed: nothing has been counted then, and translate_miss starts over from CR3.
+ */
+static inline __attribute__((always_inline)) bool
+translate_quick(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
+		bool implicit, struct x86_xlate *out)
+{
+	struct x86_walk w;
+
+	if (!x86_walk_quick(cpu, va, kind, user, implicit, &w))
+		return false;
+	if (w.outcome == X86_OK && !x86_walk_ad_done(&w, kind) &&
+	    !x86_walk_commit_ad(cpu, &w, kind))
+		return false;
+	cpu->stats.tlb_misses++;
+	cpu->stats.walks++;
+	if (w.outcome == X86_PF)
+		raise_pf(cpu, va, w.err, out);
+	else
+		fill_from_walk(cpu, va, kind, user, implicit, &w, out);
+	return true;
+}
+
+/* Any TLB miss, told in full when trace is set. */
+static __attribute__((noinline)) void
+translate_miss(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
+	       bool implicit, struct x86_xlate *out, struct x86_walk_trace *trace)
+{
+	struct x86_walk w;
+
+	cpu->stats.tlb_misses++;
+	cpu->stats.walks++;
+	/* Redo the walk until its A/D updates land on the entries it judged. */
+	do
+		x86_walk_tables(cpu, va, kind, user, implicit, &w);
+	while (w.outcome == X86_OK && !x86_walk_ad_done(&w, kind) &&
+	       !x86_walk_commit_ad(cpu, &w, kind));
+
+	if (w.outcome == X86_OK)
+		fill_from_walk(cpu, va, kind, user, implicit, &w, out);
+	else if (w.outcome == X86_PF)
+		raise_pf(cpu, va, w.err, out);
+	else
+		xlate_from_walk(&w, out);
+	if (trace)
+		x86_walk_to_trace(&w, trace);
 }
 
 /* Everything but an untraced TLB hit whose verdict is cached: out of line (x86_cpu.h). */
@@ -142,10 +180,9 @@ void x86_translate_slow(struct x86_cpu *cpu, uint64_t va, enum x86_access kind, 
 		return;
 	}
 miss:
-	translate_slow(cpu, va, kind, user, implicit, out, trace);
-	/* the walk allowed this access and filled the slot (D is set for a write) */
-	if (out->outcome == X86_OK && s->vpn_tag == x86_tlb_tag(va))
-		learn_verdict(cpu, s, kind, user, implicit);
+	if (!trace && translate_quick(cpu, va, kind, user, implicit, out))
+		return;
+	translate_miss(cpu, va, kind, user, implicit, out, trace);
 }
 
 void x86_probe(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,

@@ -126,97 +126,136 @@ const char *x86_deny_reason(enum x86_deny d)
 	return NULL;
 }
 
-static void walk_stop(struct x86_walk *w, enum x86_stop stop, int level, uint32_t err,
-		      const char *reason)
+static void walk_stop(struct x86_walk *w, enum x86_stop stop, int level, const char *reason)
 {
-	w->outcome = X86_PF;
-	w->err = err;
 	w->stop = stop;
 	w->stop_level = level;
 	w->reason = reason;
 }
 
-void x86_walk_tables(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
-		     bool implicit, struct x86_walk *w)
+/*
+ * The walk, instantiated twice. With narrate (x86_walk_tables) every case is walked to its end
+ * and told: stop, level, reason, the reserved bits found, the entry outside physical memory.
+ * Without it (x86_walk_quick) only what a TLB miss with no trace needs is written, and the
+ * walk gives up (false, nothing written but w) at the first reserved bit or entry outside
+ * physical memory, leaving those rare cases to the narrated walk.
+ */
+static inline __attribute__((always_inline)) bool
+walk(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user, bool implicit,
+     struct x86_walk *w, const bool narrate)
 {
 	bool usermode = user && !implicit;
-	uint32_t ec = x86_access_ec(cpu, kind, usermode);
+	/* Copied out once: each entry load is an acquire, after which cpu would be read again. */
+	const struct x86_phys phys = cpu->phys;
+	/* An entry at pa lies wholly inside physical memory iff pa < end. */
+	uint64_t end = phys.size < 8 ? 0 : phys.size - 7;
 	uint64_t table = cpu->cr3 & X86_ADDR_MASK & ~maxphy_hi_bits(cpu->maxphyaddr);
 	uint64_t common = common_reserved(cpu);
-	bool rw = true, us = true, xd = false;
+	/* AND and OR of the entries used: R/W and U/S are ANDed over the walk, XD ORed, and
+	 * the A/D commit needs to know whether every entry already has A. */
+	uint64_t all = ~0ull, any = 0, e = 0;
 	enum x86_deny deny;
 	int level, n = 0;
 
-	w->n = 0;
-	w->pa = 0;
-	w->bad_pa = 0;
-	w->err = 0;
-	w->rsvd_bits = 0;
-	w->reason = NULL;
+	if (narrate) {
+		w->pa = 0;
+		w->bad_pa = 0;
+		w->err = 0;
+		w->rsvd_bits = 0;
+		w->reason = NULL;
+	}
 
+#pragma GCC unroll 4
 	for (level = 4; level >= 1; level--) {
-		unsigned idx = (unsigned)(va >> (12 + 9 * (level - 1))) & 511;
-		uint64_t pa = table + 8 * (uint64_t)idx;
-		uint64_t e, rsvd;
+		/* 8 * the level's 9-bit index */
+		uint64_t pa = table + ((va >> (9 * level)) & 0xff8);
+		uint64_t rsvd;
 
-		if (!x86_phys_ok(&cpu->phys, pa)) {
+		if (pa >= end) {
+			if (!narrate)
+				return false;
+			w->n = n;
 			w->outcome = X86_BUS;
 			w->bad_pa = pa;
-			w->stop = X86_STOP_BUS;
-			w->stop_level = level;
-			w->reason = "the page-table entry lies outside physical memory";
-			return;
+			walk_stop(w, X86_STOP_BUS, level,
+				  "the page-table entry lies outside physical memory");
+			return true;
 		}
-		e = x86_phys_load(&cpu->phys, pa);
+		e = x86_phys_load(&phys, pa);
 		w->entry_pa[n] = pa;
 		w->entry[n] = e;
-		w->n = ++n;
+		n++;
 
 		if (!(e & X86_PTE_P)) {
-			walk_stop(w, X86_STOP_NOT_PRESENT, level, ec, not_present_reason[level]);
-			return;
+			w->n = n;
+			w->outcome = X86_PF;
+			w->err = x86_access_ec(cpu, kind, usermode);
+			if (narrate)
+				walk_stop(w, X86_STOP_NOT_PRESENT, level, not_present_reason[level]);
+			return true;
 		}
 		rsvd = level_reserved(cpu, level, e, common);
 		if (rsvd) {
+			if (!narrate)
+				return false;
+			w->n = n;
+			w->outcome = X86_PF;
+			w->err = x86_access_ec(cpu, kind, usermode) | X86_PF_P | X86_PF_RSVD;
 			w->rsvd_bits = rsvd;
-			walk_stop(w, X86_STOP_RESERVED, level, ec | X86_PF_P | X86_PF_RSVD,
-				  reserved_reason(cpu, level, rsvd));
-			return;
+			walk_stop(w, X86_STOP_RESERVED, level, reserved_reason(cpu, level, rsvd));
+			return true;
 		}
-		rw = rw && (e & X86_PTE_RW);
-		us = us && (e & X86_PTE_US);
-		xd = xd || (e & X86_PTE_XD);
+		all &= e;
+		any |= e;
 		/* PS in a PML4E, or in a PDPTE without Page1GB, was rejected as reserved above. */
-		if (level == 1 || (e & X86_PTE_PS))
+		if (level == 1 || (level < 4 && (e & X86_PTE_PS)))
 			break;
 		table = e & X86_ADDR_MASK;
 	}
 
-	w->rw = rw;
-	w->us = us;
-	w->xd = xd;
-	w->leaf = w->entry[n - 1];
-	w->pkey = (unsigned)(w->leaf >> 59) & 15;
+	w->n = n;
+	w->all = all;
+	w->rw = (all & X86_PTE_RW) != 0;
+	w->us = (all & X86_PTE_US) != 0;
+	w->xd = (any & X86_PTE_XD) != 0;
+	w->leaf = e;
+	w->pkey = (unsigned)(e >> 59) & 15;
 	w->page_shift = (uint8_t)(12 + 9 * (level - 1));
 
-	deny = x86_judge(cpu, kind, usermode, implicit, rw, us, xd, w->pkey);
+	deny = x86_judge(cpu, kind, usermode, implicit, w->rw, w->us, w->xd, w->pkey);
 	if (deny != X86_DENY_NONE) {
 		bool pk = x86_deny_is_pk(deny);
 
-		walk_stop(w, pk ? X86_STOP_PKEY : X86_STOP_PROTECTION, level,
-			  ec | X86_PF_P | (pk ? X86_PF_PK : 0), x86_deny_reason(deny));
-		return;
+		w->outcome = X86_PF;
+		w->err = x86_access_ec(cpu, kind, usermode) | X86_PF_P | (pk ? X86_PF_PK : 0);
+		if (narrate)
+			walk_stop(w, pk ? X86_STOP_PKEY : X86_STOP_PROTECTION, level,
+				  x86_deny_reason(deny));
+		return true;
 	}
 
 	{
 		uint64_t size = 1ull << w->page_shift;
-		uint64_t frame = w->leaf & X86_ADDR_MASK & ~(size - 1);
+		uint64_t frame = e & X86_ADDR_MASK & ~(size - 1);
 
 		w->outcome = X86_OK;
 		w->pa = frame | (va & (size - 1));
-		w->stop = X86_STOP_LEAF;
-		w->stop_level = level;
+		if (narrate)
+			walk_stop(w, X86_STOP_LEAF, level, NULL);
 	}
+	return true;
+}
+
+void x86_walk_tables(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
+		     bool implicit, struct x86_walk *w)
+{
+	(void)walk(cpu, va, kind, user, implicit, w, true);
+}
+
+bool x86_walk_quick(const struct x86_cpu *cpu, uint64_t va, enum x86_access kind, bool user,
+		    bool implicit, struct x86_walk *w)
+{
+	return walk(cpu, va, kind, user, implicit, w, false);
 }
 
 bool x86_walk_commit_ad(struct x86_cpu *cpu, struct x86_walk *w, enum x86_access kind)

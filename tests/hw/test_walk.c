@@ -1124,6 +1124,128 @@ START_TEST(format_pf_errors)
 }
 END_TEST
 
+/*
+ * One access translated twice from the same memory and an empty TLB, once without a trace
+ * (the quick walk answers when it can) and once with one (always the full walk): the answer,
+ * CR2, the counters, the memory after (A/D) and the TLB slot filled must all be the same.
+ */
+/* The tables (everything below FRAME) and the last page: where these walks may write. */
+#define TABLES_LOW FRAME
+#define LAST_PAGE (MEM_SIZE - 0x1000)
+
+static void save_tables(uint8_t *to)
+{
+	memcpy(to, mem, TABLES_LOW);
+	memcpy(to + TABLES_LOW, mem + LAST_PAGE, 0x1000);
+}
+
+static void restore_tables(const uint8_t *from)
+{
+	memcpy(mem, from, TABLES_LOW);
+	memcpy(mem + LAST_PAGE, from + TABLES_LOW, 0x1000);
+}
+
+static void untraced_equals_traced(uint64_t va, enum x86_access k, bool user, bool implicit)
+{
+	static uint8_t before[TABLES_LOW + 0x1000], after[TABLES_LOW + 0x1000],
+		now[TABLES_LOW + 0x1000];
+	struct x86_tlb_entry slot;
+	struct x86_counters stats;
+	struct x86_walk_trace t;
+	struct x86_xlate a, b;
+	uint64_t cr2;
+
+	save_tables(before);
+	x86_flush_all(&cpu);
+	memset(&cpu.stats, 0, sizeof(cpu.stats));
+	cpu.cr2 = 0x55;
+	x86_translate(&cpu, va, k, user, implicit, &a, NULL);
+	save_tables(after);
+	slot = *x86_tlb_slot(&cpu.tlb, va);
+	stats = cpu.stats;
+	cr2 = cpu.cr2;
+
+	restore_tables(before);
+	x86_flush_all(&cpu);
+	memset(&cpu.stats, 0, sizeof(cpu.stats));
+	cpu.cr2 = 0x55;
+	x86_translate(&cpu, va, k, user, implicit, &b, &t);
+	ck_assert_int_eq(a.outcome, b.outcome);
+	ck_assert_uint_eq(a.pa, b.pa);
+	ck_assert_uint_eq(a.err, b.err);
+	ck_assert_uint_eq(a.bad_pa, b.bad_pa);
+	ck_assert_uint_eq(cr2, cpu.cr2);
+	ck_assert(memcmp(&stats, &cpu.stats, sizeof(stats)) == 0);
+	save_tables(now);
+	ck_assert(memcmp(after, now, sizeof(now)) == 0);
+	ck_assert(memcmp(&slot, x86_tlb_slot(&cpu.tlb, va), sizeof(slot)) == 0);
+	restore_tables(before);
+}
+
+START_TEST(quick_walk_matches_full_walk)
+{
+	/* flag words per level, for VA's path; each row one shape of walk */
+	static const uint64_t shapes[][4] = {
+		{ URW, URW, URW, URW },
+		{ URW | A, URW | A, URW | A, URW | A | D },
+		{ URW | A, URW | A, URW | A, URW | A },		/* D still to set */
+		{ URW, URW, URW, P | RW },			/* supervisor page */
+		{ URW, P | US, URW, URW },			/* read-only above */
+		{ URW, URW, URW, URW | XD | KEY(11) | G },
+		{ URW, URW, URW, URW | PAT4K | (1ull << 52) },	/* ignored bits */
+		{ 0, URW, URW, URW },				/* not present, each level */
+		{ URW, 0x7fe, URW, URW },
+		{ URW, URW, URW & ~P, URW },
+		{ URW, URW, URW, RW | US },
+		{ URW | PS, URW, URW, URW },			/* reserved, each level */
+		{ URW, URW | (1ull << 50), URW, URW },
+		{ URW, URW, URW | (1ull << 47), URW },
+		{ URW, URW, URW, URW | (1ull << 51) },
+		{ URW, URW, URW | PS, URW },			/* 2 MiB, PT's bit 14 reserved */
+		{ URW, URW, URW | PS | A, URW },		/* A: frame 0 instead of PT */
+		{ URW, URW, URW | PS | A | PATL | KEY(5) | G, URW },
+		{ URW, URW | PS, URW, URW },			/* 1 GiB, PD's bit 13 reserved */
+		{ URW, URW | PS | A | D | G, URW, URW },	/* A: frame 0 instead of PD */
+	};
+	static const bool kinds_user[2] = { false, true };
+	size_t i;
+	int k, u, impl, nxe;
+
+	x86_set_pge(&cpu, true);
+	for (nxe = 1; nxe >= 0; nxe--) {
+		x86_set_nxe(&cpu, nxe);
+		for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+			path(shapes[i][0], shapes[i][1], shapes[i][2], shapes[i][3]);
+			if ((shapes[i][1] & (PS | A)) == (PS | A))
+				wr(L3E, shapes[i][1]);
+			if ((shapes[i][2] & (PS | A)) == (PS | A))
+				wr(L2E, shapes[i][2]);
+			for (k = 0; k < 3; k++)
+				for (u = 0; u < 2; u++)
+					for (impl = 0; impl < 2; impl++)
+						untraced_equals_traced(VA, (enum x86_access)k,
+								       kinds_user[u], impl);
+		}
+	}
+
+	/* the same entry read at every level (recursive mapping), with A to set */
+	x86_set_nxe(&cpu, true);
+	wr(PML4 + 8 * 256, PML4 | URW);
+	untraced_equals_traced(0xffff000000000000ull | (256ull << 39) | (256ull << 30) |
+				       (256ull << 21) | (255ull << 12), R, SUP, EXPL);
+	untraced_equals_traced(0xffff000000000000ull | (256ull << 39) | (256ull << 30) |
+				       (256ull << 21) | (256ull << 12), W, SUP, EXPL);
+
+	/* a table outside physical memory, and one whose last entry is the last 8 bytes */
+	path(URW, URW, URW, URW);
+	wr(L2E, 0x8000000 | URW);
+	untraced_equals_traced(VA, R, SUP, EXPL);
+	wr(L2E, (MEM_SIZE - 0x1000) | URW);
+	wr(MEM_SIZE - 8, FRAME | URW);
+	untraced_equals_traced(VA | (511ull << 12), W, USR, EXPL);
+}
+END_TEST
+
 static Suite *hw_suite(void)
 {
 	Suite *s = suite_create("hw-x86");
@@ -1193,6 +1315,7 @@ static Suite *hw_suite(void)
 	tcase_add_test(tc, tlb_flushing_control_writes);
 	tcase_add_test(tc, probe_has_no_side_effects);
 	tcase_add_test(tc, trace_of_walk_and_hit);
+	tcase_add_test(tc, quick_walk_matches_full_walk);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("format");
