@@ -7,6 +7,12 @@
  *   bench_frames --quick         fewer runs/iterations (meson benchmark)
  *   bench_frames --pairs N       only N order-0 alloc+free pairs (for callgrind: instructions
  *                                per pair = (Ir of --pairs 2N - Ir of --pairs N) / N)
+ *   bench_frames --drain         only one fill, shuffle and random-order free of all memory
+ *   bench_frames --mixed N       only one run of N operations of the mixed-orders benchmark
+ *
+ * The timed loops of the last two are functions of their own (drain_frames, mixed_ops) so
+ * that callgrind counts them alone: valgrind --tool=callgrind --toggle-collect=mixed_ops
+ * ./build-rel/bench/bench_frames --mixed 1000000, Ir / 1000000 = instructions per operation.
  */
 #include <pthread.h>
 #include <stdint.h>
@@ -150,6 +156,41 @@ static void fragment(void)
 	frame_alloc_drain_cpu_caches();
 }
 
+struct live_block {
+	frame_t f;
+	unsigned order;
+};
+
+static __attribute__((noinline)) void drain_frames(const frame_t *v, uint64_t n)
+{
+	for (uint64_t k = 0; k < n; k++)
+		deallocate_frame(v[k]);
+}
+
+/* ops operations: allocate a block of a random order 0..9 while fewer than `half` frames are
+ * held, else free a random live block. */
+static __attribute__((noinline)) void mixed_ops(uint64_t ops, uint64_t half, struct live_block *live)
+{
+	uint64_t held = 0, nlive = 0;
+
+	for (uint64_t k = 0; k < ops; k++) {
+		uint64_t x = rnd();
+		if (held < half || !nlive) {
+			unsigned o = (unsigned)(x % 10);
+			frame_t f = allocate_p2frame(o);
+			if (frame_is_none(f))
+				continue;
+			live[nlive++] = (struct live_block){ f, o };
+			held += 1ULL << o;
+		} else {
+			uint64_t j = (x >> 8) % nlive;
+			deallocate_p2frame(live[j].f, live[j].order);
+			held -= 1ULL << live[j].order;
+			live[j] = live[--nlive];
+		}
+	}
+}
+
 static void bench_pairs(const char *label, bool fragmented)
 {
 	double a[16], r[16];
@@ -176,8 +217,7 @@ static void bench_fill_drain(void)
 		fill[i] = (now_ns() - t0) / (double)n;
 		shuffle(all, n);
 		t0 = now_ns();
-		for (uint64_t k = 0; k < n; k++)
-			deallocate_frame(all[k]);
+		drain_frames(all, n);
 		drain[i] = (now_ns() - t0) / (double)n;
 		/* reference: pop everything, push back in the same random order */
 		lifo_fill();
@@ -198,11 +238,6 @@ static void bench_fill_drain(void)
 	       median(ld, runs));
 }
 
-struct live_block {
-	frame_t f;
-	unsigned order;
-};
-
 static void bench_mixed(void)
 {
 	double t[16], r[16];
@@ -210,26 +245,9 @@ static void bench_mixed(void)
 	struct live_block *live = calloc(machine_bytes / PAGE_SIZE, sizeof(*live));
 	for (int i = 0; i < runs; i++) {
 		boot();
-		uint64_t half = free_frames() / 2, held = 0, nlive = 0, fails = 0;
+		uint64_t half = free_frames() / 2;
 		double t0 = now_ns();
-		for (uint64_t k = 0; k < ops; k++) {
-			uint64_t x = rnd();
-			if (held < half || !nlive) {
-				unsigned o = (unsigned)(x % 10);
-				frame_t f = allocate_p2frame(o);
-				if (frame_is_none(f)) {
-					fails++;
-					continue;
-				}
-				live[nlive++] = (struct live_block){ f, o };
-				held += 1ULL << o;
-			} else {
-				uint64_t j = (x >> 8) % nlive;
-				deallocate_p2frame(live[j].f, live[j].order);
-				held -= 1ULL << live[j].order;
-				live[j] = live[--nlive];
-			}
-		}
+		mixed_ops(ops, half, live);
 		t[i] = (now_ns() - t0) / (double)ops;
 		/* reference: the same op mix on the LIFO stack (one pop/push per block, any order) */
 		lifo_fill();
@@ -250,7 +268,6 @@ static void bench_mixed(void)
 			}
 		}
 		r[i] = (now_ns() - t0) / (double)ops;
-		(void)fails;
 	}
 	printf("%-44s %8.2f ns/op    (LIFO stack %5.2f)\n", "random orders 0..9, about half live",
 	       median(t, runs), median(r, runs));
@@ -323,6 +340,20 @@ int main(int argc, char **argv)
 	if (argc == 3 && !strcmp(argv[1], "--pairs")) {
 		boot();
 		pairs(strtoull(argv[2], NULL, 10));
+		return 0;
+	}
+	if (argc == 2 && !strcmp(argv[1], "--drain")) {
+		all = calloc(machine_bytes / PAGE_SIZE, sizeof(*all));
+		boot();
+		uint64_t n = fill_all();
+		shuffle(all, n);
+		drain_frames(all, n);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "--mixed")) {
+		struct live_block *live = calloc(machine_bytes / PAGE_SIZE, sizeof(*live));
+		boot();
+		mixed_ops(strtoull(argv[2], NULL, 10), free_frames() / 2, live);
 		return 0;
 	}
 	if (argc == 2 && !strcmp(argv[1], "--quick")) {
