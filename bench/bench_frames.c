@@ -9,6 +9,10 @@
  *                                per pair = (Ir of --pairs 2N - Ir of --pairs N) / N)
  *   bench_frames --drain         only one fill, shuffle and random-order free of all memory
  *   bench_frames --mixed N       only one run of N operations of the mixed-orders benchmark
+ *   bench_frames --batch N       only N batch frees (deallocate_frames) of the 1024 frames of a
+ *                                split order-10 block, in address order (as munmap frees a
+ *                                range faulted in order): callgrind --toggle-collect=
+ *                                deallocate_frames, Ir / (N * 1024) = instructions per frame
  *
  * The timed loops of the last two are functions of their own (drain_frames, mixed_ops) so
  * that callgrind counts them alone: valgrind --tool=callgrind --toggle-collect=mixed_ops
@@ -348,6 +352,18 @@ int main(int argc, char **argv)
 		uint64_t n = fill_all();
 		shuffle(all, n);
 		drain_frames(all, n);
+		return 0;
+	}
+	if (argc == 3 && !strcmp(argv[1], "--batch")) {
+		frame_t v[1024];
+		boot();
+		for (uint64_t k = strtoull(argv[2], NULL, 10); k-- > 0;) {
+			frame_t b = allocate_p2frame(10);
+			frame_split_block(b, 10);
+			for (unsigned j = 0; j < 1024; j++)
+				v[j] = (frame_t){ b.base + j * PAGE_SIZE };
+			deallocate_frames(v, 1024);
+		}
 		return 0;
 	}
 	if (argc == 3 && !strcmp(argv[1], "--mixed")) {
