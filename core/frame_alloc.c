@@ -79,10 +79,14 @@ static inline void buddy_free_add(int64_t delta)
 
 /* ---- records --------------------------------------------------------------------------- */
 
-/* Record of a frame known to be managed. */
+/* Record of a frame known to be managed (a buddy list link or head); none means the lists
+ * are corrupt. */
 static inline struct page_info *rec(paddr_t pa)
 {
-	return frame_record(pa);
+	struct page_info *r = frame_record(pa);
+
+	KASSERT(r, "frame: %#llx is linked on a buddy list but has no record", (unsigned long long)pa);
+	return r;
 }
 
 static inline void rec_set(struct page_info *r, uint64_t rc, uint64_t meta)
@@ -195,7 +199,8 @@ static void buddy_give(paddr_t f, struct page_info *r, unsigned order)
 	buddy_free_add((int64_t)(1ULL << order));
 	for (; order < FRAME_MAX_ORDER; order++) {
 		paddr_t b = f ^ (PAGE_SIZE << order);
-		struct page_info *rb = rec(b);
+		/* the buddy may lie outside managed memory: no record, no merge */
+		struct page_info *rb = frame_record(b);
 		if (!rb || (rec_meta(rb) & (PAGE_META_STATE_MASK | PAGE_META_ORDER_MASK)) !=
 				   PAGE_META(PAGE_STATE_FREE, order))
 			break;
