@@ -170,9 +170,10 @@ bool mm_frame_may_write(frame_t f);
 /* ---- the flusher (tlb_flush.c) ----------------------------------------------------------- */
 
 #define FLUSH_MAX_PAGES 32u
-/* A shootdown per 128 frames: a flush costs a full TLB flush on every CPU using the space,
- * and the batch (2 KiB of frames and records) stays small enough for a kernel stack. */
-#define FLUSH_MAX_FRAMES 128u
+/* A shootdown per 64 frames. 128 would halve the TLB flushes of a long munmap (under 1 ns a
+ * page), but a flusher lives on the kernel stack, once per level of a borrow chain
+ * (MM_BORROW_DEPTH_MAX), and the batch of frames and records would grow to 2 KiB. */
+#define FLUSH_MAX_FRAMES 64u
 #define FLUSH_MAX_NOTIFY 8u
 
 /*
