@@ -105,9 +105,9 @@ static inline uint64_t rec_meta(struct page_info *r)
 	return atomic_load_explicit(&r->meta, memory_order_relaxed);
 }
 
-struct page_info *get_page_info(frame_t f)
+struct page_info *get_page_info_slow(frame_t f)
 {
-	struct page_info *r = frame_record(f.base);
+	struct page_info *r = frame_section_lookup(f.base);
 	if (!r || page_info_state(r) == PAGE_STATE_ABSENT)
 		return NULL;
 	return r;

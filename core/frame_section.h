@@ -55,26 +55,8 @@ static inline struct page_info *frame_section_lookup(paddr_t pa)
 	return (struct page_info *)phys_to_virt(s->infos_pa) + off;
 }
 
-/*
- * The dense run: the longest stretch of consecutive frames whose records are consecutive too
- * (consecutive windows, each described from its start to its end, records laid out one after
- * another, as frame_alloc_init places them). Inside it a record is one subtraction and one
- * bounds check away, which the order-0 fast paths use; frames outside it (and holes, whose
- * records are ABSENT) take frame_section_lookup. Set by frame_alloc_init.
- */
-extern uint64_t frame_dense_first_pfn;
-extern uint64_t frame_dense_frames;
-/* Through the direct map (fixed after boot), so a lookup needs no phys_to_virt. */
-extern struct page_info *frame_dense_infos;
-
-/* Record of f if f lies in the dense run, else NULL (it may still be managed). */
-static inline struct page_info *frame_dense_lookup(paddr_t pa)
-{
-	uint64_t i = (pa >> PAGE_SHIFT) - frame_dense_first_pfn;
-	if (__builtin_expect(i >= frame_dense_frames, 0))
-		return NULL;
-	return frame_dense_infos + i;
-}
+/* The dense run (frame_dense_first_pfn, frame_dense_frames, frame_dense_infos and
+ * frame_dense_lookup) is declared in page_info.h, whose get_page_info looks there first. */
 
 /* Record of f if f lies in a section's range: the dense run first, the table for the rest. */
 static inline struct page_info *frame_record(paddr_t pa)

@@ -69,7 +69,7 @@ static inline uint64_t referenced_raw(const struct page_info *info, const char *
 	return raw;
 }
 
-enum add_ref_error add_ref(struct page_info *info, enum ref_kind kind)
+enum add_ref_error add_ref_slow(struct page_info *info, enum ref_kind kind)
 {
 	uint64_t raw = referenced_raw(info, "add_ref");
 	uint64_t n = raw & RC_COUNT_MASK;
@@ -93,7 +93,7 @@ enum add_ref_error add_ref(struct page_info *info, enum ref_kind kind)
 	return ADD_REF_OK;
 }
 
-struct refcount remove_ref(struct page_info *info)
+struct refcount remove_ref_slow(struct page_info *info)
 {
 	uint64_t raw = referenced_raw(info, "remove_ref");
 
@@ -151,7 +151,10 @@ struct frame_or_error init_frame_fill(struct refcount init_rc, enum frame_fill f
 
 	if (frame_is_none(f))
 		return (struct frame_or_error){ FRAME_NONE, MM_ENOMEM };
-	page_info_set_refcount(get_page_info(f), init_rc);
+	struct page_info *info = get_page_info(f);
+
+	KASSERT(info, "page_info: allocated frame %#llx has no record", (unsigned long long)f.base);
+	page_info_set_refcount(info, init_rc);
 	return (struct frame_or_error){ f, MM_OK };
 }
 

@@ -56,7 +56,7 @@ START_TEST(test_free_vs_u0)
 	EXPECT_PANIC(remove_ref(info), "free frame");
 	EXPECT_PANIC(allows_writable(info), "free frame");
 	frame_t g = allocate_frame();
-	struct page_info *gi = get_page_info(g);
+	struct page_info *volatile gi = get_page_info(g); /* read again after each longjmp */
 	EXPECT_PANIC(add_ref(gi, REF_SHARED), "U0");
 	EXPECT_PANIC(remove_ref(gi), "U0");
 	EXPECT_PANIC(allows_writable(gi), "U0");
@@ -142,7 +142,7 @@ START_TEST(test_overflow_guard)
 	ck_assert_uint_eq(r.count, RC_MAX - 1);
 	/* same for Shared */
 	frame_t g = allocate_frame();
-	struct page_info *gi = get_page_info(g);
+	struct page_info *volatile gi = get_page_info(g); /* read again after each longjmp */
 	page_info_set_refcount(gi, (struct refcount){ REFCOUNT_SHARED, RC_MAX });
 	ck_assert_int_eq(add_ref(gi, REF_SHARED), ADD_REF_OVERFLOW);
 	expect_rc(gi, REFCOUNT_SHARED, RC_MAX);
@@ -157,7 +157,7 @@ START_TEST(test_set_refcount_rules)
 	struct page_info *a = one_frame();
 	EXPECT_PANIC(page_info_set_refcount(a, REFCOUNT_ONE_INIT), "not U0");
 	frame_t f = allocate_frame();
-	struct page_info *info = get_page_info(f);
+	struct page_info *volatile info = get_page_info(f); /* read again after each longjmp */
 	EXPECT_PANIC(page_info_set_refcount(info, (struct refcount){ REFCOUNT_ONE, 2 }), "One with count");
 	EXPECT_PANIC(page_info_set_refcount(info, (struct refcount){ REFCOUNT_COW, 1 }), "bad count");
 	EXPECT_PANIC(page_info_set_refcount(info, (struct refcount){ REFCOUNT_U0, 0 }), "kind");
