@@ -687,37 +687,56 @@ static unsigned aligned_run_order(const frame_t *v, size_t n)
 	return k;
 }
 
+/* Runs deallocate_frames checks (and marks) before it takes the lock once for all of them;
+ * checking first keeps every misuse panic outside the lock. */
+#define FREE_RUNS_MAX 32u
+
 void deallocate_frames(const frame_t *v, size_t n)
 {
 	size_t i = 0;
 
 	while (i < n) {
-		unsigned k = aligned_run_order(&v[i], n - i);
-		size_t len = (size_t)1 << k;
-		struct page_info *r;
+		paddr_t head[FREE_RUNS_MAX];
+		struct page_info *rh[FREE_RUNS_MAX];
+		uint8_t order[FREE_RUNS_MAX];
+		unsigned runs = 0;
 
-		if (k == 0) {
-			deallocate_frame(v[i++]);
+		while (i < n && runs < FREE_RUNS_MAX) {
+			unsigned k = aligned_run_order(&v[i], n - i);
+			size_t len = (size_t)1 << k;
+			paddr_t h = v[i].base;
+			struct page_info *r;
+
+			if (k == 0) {
+				/* to this CPU's cache, whose overflow takes the lock itself */
+				deallocate_frame(v[i++]);
+				continue;
+			}
+			/* every frame of the run passes deallocate_frame's checks, and becomes an
+			 * interior frame of the block the run is now; the head's record buddy_give
+			 * rewrites. A6: a naturally aligned run lies in one window, so with its
+			 * first and last frames managed its records are r[0..len) (an unmanaged
+			 * tail would have none). */
+			r = checked_free_target(h, 0);
+			checked_free_target(h + (len - 1) * PAGE_SIZE, 0);
+			for (size_t j = 1; j < len; j++) {
+				/* v[i + j] is h + j pages: the loop reads no v[] */
+				check_free_target(h + j * PAGE_SIZE, 0, r + j);
+				rec_set(r + j, 0, 0);
+			}
+			for (size_t j = 0; j < len && plat_trace_on; j++)
+				KTRACE("frame: free %#llx order 0", (unsigned long long)v[i + j].base);
+			head[runs] = h;
+			rh[runs] = r;
+			order[runs++] = (uint8_t)k;
+			i += len;
+		}
+		if (!runs)
 			continue;
-		}
-		/* every frame of the run passes deallocate_frame's checks, and becomes an interior
-		 * frame of the block the run is now; the head's record buddy_give rewrites. A6: a
-		 * naturally aligned run lies in one window, so with its first and last frames
-		 * managed its records are r[0..len) (an unmanaged tail would have none). */
-		paddr_t head = v[i].base;
-		r = checked_free_target(head, 0);
-		checked_free_target(head + (len - 1) * PAGE_SIZE, 0);
-		for (size_t j = 1; j < len; j++) {
-			/* v[i + j] is head + j pages: the loop reads no v[] */
-			check_free_target(head + j * PAGE_SIZE, 0, r + j);
-			rec_set(r + j, 0, 0);
-		}
-		for (size_t j = 0; j < len && plat_trace_on; j++)
-			KTRACE("frame: free %#llx order 0", (unsigned long long)v[i + j].base);
 		plat_lock_acquire(&ST.lock);
-		buddy_give(head, r, k);
+		for (unsigned j = 0; j < runs; j++)
+			buddy_give(head[j], rh[j], order[j]);
 		plat_lock_release(&ST.lock);
-		i += len;
 	}
 }
 

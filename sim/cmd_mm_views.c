@@ -131,7 +131,7 @@ static bool pt_leaf(void *ctx, uint64_t va, pte_t e, unsigned level)
 		return true;
 	}
 	fprintf(c->sim->out, " -> frame 0x%" PRIx64, f.base);
-	if (frame_eq(f, zero_frame()))
+	if (info && frame_eq(f, zero_frame())) /* the zero frame is a managed frame */
 		fprintf(c->sim->out, " (zero frame, %" PRIu64 " refs)", page_info_refcount(info).count);
 	else if (info) {
 		struct refcount rc = page_info_refcount(info);
