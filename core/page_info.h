@@ -38,6 +38,8 @@
  * - Overflow at RC_MAX returns ADD_REF_OVERFLOW and leaves the count unchanged.
  * - CowToShared / SharedToCow return their error and leave the state unchanged.
  * - remove_ref below One, add_ref on a free or U0 frame: kernel bug, plat_panic.
+ * - RC_USED with a non-zero count is found in the rc word of a USED head only (audited as R6
+ *   and A2 by frame_audit.c): the inline One steps of add_ref and remove_ref read rc alone.
  *
  * Concurrency: the `meta` word and the FREE `rc` word change only under the allocator's lock
  * (CACHED <-> USED under the owning CPU cache's lock, which never produces or consumes a FREE
