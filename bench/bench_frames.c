@@ -352,6 +352,7 @@ int main(int argc, char **argv)
 		uint64_t n = fill_all();
 		shuffle(all, n);
 		drain_frames(all, n);
+		free(all);
 		return 0;
 	}
 	if (argc == 3 && !strcmp(argv[1], "--batch")) {
@@ -370,6 +371,7 @@ int main(int argc, char **argv)
 		struct live_block *live = calloc(machine_bytes / PAGE_SIZE, sizeof(*live));
 		boot();
 		mixed_ops(strtoull(argv[2], NULL, 10), free_frames() / 2, live);
+		free(live);
 		return 0;
 	}
 	if (argc == 2 && !strcmp(argv[1], "--quick")) {

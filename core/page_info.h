@@ -180,7 +180,8 @@ enum mm_error {
 
 struct refcount page_info_refcount(const struct page_info *info);
 
-/* add_ref and remove_ref for every count but One, with the checks (page_info.c). */
+/* add_ref and remove_ref with every check (page_info.c): for every count but One, and for a
+ * One that another owner's drop made of a Cow(2) or Shared(2) between the two loads. */
 enum add_ref_error add_ref_slow(struct page_info *info, enum ref_kind kind);
 struct refcount remove_ref_slow(struct page_info *info);
 
