@@ -669,75 +669,85 @@ void deallocate_frame(frame_t f)
 	cache_push(c, n, f.base, r);
 }
 
-/* The order of the naturally aligned run of consecutive frames at v[0..n): the largest k
- * with v[j] == v[0] + j pages for every j < 2^k and v[0] aligned to 2^k pages. */
-static unsigned aligned_run_order(const frame_t *v, size_t n)
+void frame_free_batch_init(struct frame_free_batch *b)
 {
-	paddr_t f = v[0].base;
-	unsigned k = 0;
+	b->n = 0;
+}
 
-	while (k < FRAME_MAX_ORDER && !(f & (PAGE_SIZE << k)) && ((size_t)2 << k) <= n) {
-		size_t half = (size_t)1 << k;
+void frame_free_batch_finish(struct frame_free_batch *b)
+{
+	if (!b->n)
+		return;
+	plat_lock_acquire(&ST.lock);
+	for (unsigned j = 0; j < b->n; j++)
+		buddy_give(b->head[j], b->rec[j], b->order[j]);
+	plat_lock_release(&ST.lock);
+	b->n = 0;
+}
 
-		for (size_t j = half; j < 2 * half; j++)
-			if (v[j].base != f + j * PAGE_SIZE)
-				return k;
-		k++;
-	}
+/* The largest order of a naturally aligned block at frame f with at most n frames. */
+static unsigned aligned_block_order(paddr_t f, size_t n)
+{
+	uint64_t pfn = f >> PAGE_SHIFT;
+	unsigned k = floor_log2((uint32_t)(n < ((size_t)1 << FRAME_MAX_ORDER) ? n : (size_t)1 << FRAME_MAX_ORDER));
+
+	if (pfn && (unsigned)__builtin_ctzll(pfn) < k)
+		k = (unsigned)__builtin_ctzll(pfn);
 	return k;
 }
 
-/* Runs deallocate_frames checks (and marks) before it takes the lock once for all of them;
- * checking first keeps every misuse panic outside the lock. */
-#define FREE_RUNS_MAX 32u
-
-void deallocate_frames(const frame_t *v, size_t n)
+void frame_free_run(struct frame_free_batch *b, frame_t first, size_t n)
 {
-	size_t i = 0;
+	paddr_t h = first.base;
 
-	while (i < n) {
-		paddr_t head[FREE_RUNS_MAX];
-		struct page_info *rh[FREE_RUNS_MAX];
-		uint8_t order[FREE_RUNS_MAX];
-		unsigned runs = 0;
+	while (n) {
+		unsigned k = aligned_block_order(h, n);
+		size_t len = (size_t)1 << k;
+		struct page_info *r;
 
-		while (i < n && runs < FREE_RUNS_MAX) {
-			unsigned k = aligned_run_order(&v[i], n - i);
-			size_t len = (size_t)1 << k;
-			paddr_t h = v[i].base;
-			struct page_info *r;
-
-			if (k == 0) {
-				/* to this CPU's cache, whose overflow takes the lock itself */
-				deallocate_frame(v[i++]);
-				continue;
-			}
-			/* every frame of the run passes deallocate_frame's checks, and becomes an
-			 * interior frame of the block the run is now; the head's record buddy_give
-			 * rewrites. A6: a naturally aligned run lies in one window, so with its
-			 * first and last frames managed its records are r[0..len) (an unmanaged
-			 * tail would have none). */
+		if (k == 0) {
+			/* to this CPU's cache, whose overflow takes the lock itself */
+			deallocate_frame((frame_t){ h });
+		} else {
+			/* every frame of the block passes deallocate_frame's checks, and becomes
+			 * an interior frame of it; the head's record buddy_give rewrites. A6: a
+			 * naturally aligned block lies in one window, so with its first and last
+			 * frames managed its records are r[0..len) (an unmanaged tail would have
+			 * none). */
 			r = checked_free_target(h, 0);
 			checked_free_target(h + (len - 1) * PAGE_SIZE, 0);
 			for (size_t j = 1; j < len; j++) {
-				/* v[i + j] is h + j pages: the loop reads no v[] */
 				check_free_target(h + j * PAGE_SIZE, 0, r + j);
 				rec_set(r + j, 0, 0);
 			}
 			for (size_t j = 0; j < len && plat_trace_on; j++)
-				KTRACE("frame: free %#llx order 0", (unsigned long long)v[i + j].base);
-			head[runs] = h;
-			rh[runs] = r;
-			order[runs++] = (uint8_t)k;
-			i += len;
+				KTRACE("frame: free %#llx order 0", (unsigned long long)(h + j * PAGE_SIZE));
+			if (b->n == FRAME_FREE_BATCH_BLOCKS)
+				frame_free_batch_finish(b);
+			b->head[b->n] = h;
+			b->rec[b->n] = r;
+			b->order[b->n++] = (uint8_t)k;
 		}
-		if (!runs)
-			continue;
-		plat_lock_acquire(&ST.lock);
-		for (unsigned j = 0; j < runs; j++)
-			buddy_give(head[j], rh[j], order[j]);
-		plat_lock_release(&ST.lock);
+		h += len * PAGE_SIZE;
+		n -= len;
 	}
+}
+
+void deallocate_frames(const frame_t *v, size_t n)
+{
+	struct frame_free_batch b;
+	size_t i = 0;
+
+	frame_free_batch_init(&b);
+	while (i < n) {
+		size_t m = 1;
+
+		while (i + m < n && v[i + m].base == v[i].base + m * PAGE_SIZE)
+			m++;
+		frame_free_run(&b, v[i], m);
+		i += m;
+	}
+	frame_free_batch_finish(&b);
 }
 
 void frame_split_block(frame_t f, unsigned order)

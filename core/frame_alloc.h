@@ -86,12 +86,39 @@ void deallocate_p2frame(frame_t f, unsigned order);
 void deallocate_frame(frame_t f);
 
 /*
- * n order-0 frames at once (munmap, exit): the same checks, the same trace lines and the
- * same end state as n deallocate_frame calls, but each naturally aligned run of consecutive
- * frames in v (what a process that faulted its pages in order holds) goes back to the buddy
- * lists as one block, under one lock hold, instead of frame by frame through the per-CPU
- * cache and a merge chain each. Frames outside any run go through the per-CPU cache.
+ * Freeing many order-0 frames at once (munmap's flusher, exit): the same checks, the same
+ * trace lines and the same end state as one deallocate_frame per frame, in the same order,
+ * but each naturally aligned piece of a run of consecutive frames (what a process that
+ * faulted its pages in order holds) goes back to the buddy lists as one block, and the
+ * blocks of many runs under one hold of the lock, instead of frame by frame through the
+ * per-CPU cache and a merge chain each. Order-0 pieces go through the per-CPU cache.
+ *
+ *   struct frame_free_batch b;
+ *   frame_free_batch_init(&b);
+ *   frame_free_run(&b, first, n);   (as many runs as needed)
+ *   frame_free_batch_finish(&b);    (gives back the blocks still held)
+ *
+ * Every frame of a block is checked before the block is queued, so a misuse panics outside
+ * the lock. A queued block is neither allocated nor free yet (its frames are interior, its
+ * head still USED): finish the batch before anything else looks at those frames.
  */
+#define FRAME_FREE_BATCH_BLOCKS 32u
+
+struct page_info;
+
+struct frame_free_batch {
+	unsigned n;
+	paddr_t head[FRAME_FREE_BATCH_BLOCKS];
+	struct page_info *rec[FRAME_FREE_BATCH_BLOCKS];
+	uint8_t order[FRAME_FREE_BATCH_BLOCKS];
+};
+
+void frame_free_batch_init(struct frame_free_batch *b);
+/* The n frames from first on, each allocated, order 0 and unreferenced. */
+void frame_free_run(struct frame_free_batch *b, frame_t first, size_t n);
+void frame_free_batch_finish(struct frame_free_batch *b);
+
+/* The frames of v[0..n), in maximal runs of consecutive frames, through one batch. */
 void deallocate_frames(const frame_t *v, size_t n);
 
 /* Turn an unreferenced (U0) allocated block of 2^order frames into 2^order order-0 ones. */

@@ -23,6 +23,7 @@
 
 #include "arch/x86_64/mapper.h"
 #include "frame.h"
+#include "page_info.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 
@@ -170,10 +171,16 @@ bool mm_frame_may_write(frame_t f);
 /* ---- the flusher (tlb_flush.c) ----------------------------------------------------------- */
 
 #define FLUSH_MAX_PAGES 32u
-/* A shootdown per 64 frames. 128 would halve the TLB flushes of a long munmap (under 1 ns a
- * page), but a flusher lives on the kernel stack, once per level of a borrow chain
- * (MM_BORROW_DEPTH_MAX), and the batch of frames and records would grow to 2 KiB. */
-#define FLUSH_MAX_FRAMES 64u
+/*
+ * Frames wait for the shootdown as runs of consecutive frames with consecutive records: a
+ * munmap of memory faulted in order queues a few long runs. A shootdown per 512 frames at
+ * most (a 2 MiB delay before they are free again), or when 64 runs are queued (frames
+ * scattered through memory: as often as a flat list of 64). Runs instead of a flat list
+ * keep the flusher, which lives on the kernel stack once per level of a borrow chain
+ * (MM_BORROW_DEPTH_MAX), at about the size of that list.
+ */
+#define FLUSH_MAX_FRAMES 512u
+#define FLUSH_MAX_RUNS 64u
 #define FLUSH_MAX_NOTIFY 8u
 
 /*
@@ -188,9 +195,15 @@ struct flusher {
 	unsigned npages;
 	bool all;
 	uint64_t pages[FLUSH_MAX_PAGES];
-	unsigned nframes;
-	frame_t frames[FLUSH_MAX_FRAMES];
-	struct page_info *infos[FLUSH_MAX_FRAMES]; /* frames[i]'s record, looked up once */
+	/* nframes frames in nruns runs; run i is the frames from run_base[i] on, whose records
+	 * are run_info[i][0..), up to run_start[i + 1] (frame numbers in queue order; the last
+	 * run ends at nframes). next_base and next_info extend the last run. */
+	unsigned nframes, nruns;
+	paddr_t next_base;
+	struct page_info *next_info;
+	paddr_t run_base[FLUSH_MAX_RUNS];
+	struct page_info *run_info[FLUSH_MAX_RUNS];
+	uint16_t run_start[FLUSH_MAX_RUNS];
 	unsigned nnotify;
 	struct addr_space *notify[FLUSH_MAX_NOTIFY];
 	struct table_release rel;
@@ -198,6 +211,8 @@ struct flusher {
 
 void flusher_init(struct flusher *f, struct addr_space *as);
 void flusher_flush(struct flusher *f);
+/* flusher_free's way when frame starts a new run. */
+void flusher_free_run(struct flusher *f, frame_t frame, struct page_info *info);
 
 /* Queue the invalidation of page va (past FLUSH_MAX_PAGES pages: of every page). */
 static inline void flusher_page(struct flusher *f, uint64_t va)
@@ -213,10 +228,13 @@ static inline void flusher_page(struct flusher *f, uint64_t va)
 /* Drop one reference of frame, whose record is info (get_page_info), after the shootdown. */
 static inline void flusher_free(struct flusher *f, frame_t frame, struct page_info *info)
 {
-	if (f->nframes == FLUSH_MAX_FRAMES)
-		flusher_flush(f);
-	f->frames[f->nframes] = frame;
-	f->infos[f->nframes++] = info;
+	if (__builtin_expect(frame.base != f->next_base || info != f->next_info ||
+				     f->nframes == FLUSH_MAX_FRAMES,
+			     0))
+		return flusher_free_run(f, frame, info);
+	f->nframes++;
+	f->next_base += PAGE_SIZE;
+	f->next_info++;
 }
 /* Deliver an unmap notification to server srv (pins - 1, notified + 1, reference dropped)
  * after the shootdown. */

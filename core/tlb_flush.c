@@ -54,6 +54,9 @@ void flusher_init(struct flusher *f, struct addr_space *as)
 	f->npages = 0;
 	f->all = false;
 	f->nframes = 0;
+	f->nruns = 0;
+	f->next_base = 0;
+	f->next_info = NULL; /* no record is NULL: the first frame starts a run */
 	f->nnotify = 0;
 	table_release_init(&f->rel);
 }
@@ -120,24 +123,68 @@ static void shootdown(struct flusher *f)
 	(void)n;
 }
 
+void flusher_free_run(struct flusher *f, frame_t frame, struct page_info *info)
+{
+	if (f->nframes == FLUSH_MAX_FRAMES || f->nruns == FLUSH_MAX_RUNS)
+		flusher_flush(f);
+	f->run_base[f->nruns] = frame.base;
+	f->run_info[f->nruns] = info;
+	f->run_start[f->nruns++] = (uint16_t)f->nframes++;
+	f->next_base = frame.base + PAGE_SIZE;
+	f->next_info = info + 1;
+}
+
+/* Drop the queued references; free the frames that lost their last one, in runs. */
+static void release_frames(struct flusher *f)
+{
+	/* the frames that keep a reference (the rare case, so that the common one does not
+	 * chain a read-modify-write of the same word through every frame) */
+	uint64_t kept[FLUSH_MAX_FRAMES / 64] = { 0 };
+	bool any_kept = false;
+	struct frame_free_batch b;
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < f->nruns; i++) {
+		unsigned end = i + 1 < f->nruns ? f->run_start[i + 1] : f->nframes;
+
+		for (struct page_info *r = f->run_info[i]; k < end; k++, r++) {
+			if (remove_ref(r).kind != REFCOUNT_U0) {
+				kept[k / 64] |= 1ull << (k % 64);
+				any_kept = true;
+				continue;
+			}
+			KTRACE("frame: %#llx freed (last reference dropped)",
+			       (unsigned long long)(f->run_base[i] +
+						    (k - f->run_start[i]) * (paddr_t)PAGE_SIZE));
+		}
+	}
+	/* the dead parts of each run (a frame that keeps a reference splits it) */
+	frame_free_batch_init(&b);
+	for (unsigned i = 0; i < f->nruns; i++) {
+		unsigned start = f->run_start[i], end = i + 1 < f->nruns ? f->run_start[i + 1] : f->nframes;
+
+		for (k = start; k < end;) {
+			unsigned from;
+
+			while (any_kept && k < end && kept[k / 64] >> (k % 64) & 1)
+				k++;
+			for (from = k; k < end && !(any_kept && kept[k / 64] >> (k % 64) & 1);)
+				k++;
+			if (k > from)
+				frame_free_run(&b, (frame_t){ f->run_base[i] + (from - start) * (paddr_t)PAGE_SIZE },
+					       k - from);
+		}
+	}
+	frame_free_batch_finish(&b);
+}
+
 void flusher_flush(struct flusher *f)
 {
 	if (!f->all && f->npages == 0 && f->nframes == 0 && f->rel.count == 0 && f->nnotify == 0)
 		return;
 	if (f->all || f->npages)
 		shootdown(f);
-	/* the frames whose last reference went, compacted in place: freed as one batch, so
-	 * runs of consecutive frames go back as whole blocks */
-	unsigned dead = 0;
-
-	for (unsigned i = 0; i < f->nframes; i++) {
-		if (remove_ref(f->infos[i]).kind == REFCOUNT_U0) {
-			KTRACE("frame: %#llx freed (last reference dropped)",
-			       (unsigned long long)f->frames[i].base);
-			f->frames[dead++] = f->frames[i];
-		}
-	}
-	deallocate_frames(f->frames, dead);
+	release_frames(f);
 	table_release_free(&f->rel);
 	for (unsigned i = 0; i < f->nnotify; i++) {
 		struct addr_space *srv = f->notify[i];
@@ -152,5 +199,7 @@ void flusher_flush(struct flusher *f)
 	f->npages = 0;
 	f->all = false;
 	f->nframes = 0;
+	f->nruns = 0;
+	f->next_info = NULL;
 	f->nnotify = 0;
 }

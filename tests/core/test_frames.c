@@ -333,6 +333,27 @@ START_TEST(test_split_block_page_by_page)
 }
 END_TEST
 
+/* Every frame of the order-10 block b is free again and merged back whole: free_frames is
+ * free0 and the block can be had again. */
+static void expect_whole_again(frame_t b, uint64_t free0)
+{
+	ck_assert_uint_eq(free_frames(), free0);
+	frame_alloc_drain_cpu_caches();
+	audit_ok();
+	ck_assert_uint_eq(allocate_p2frame(10).base, b.base);
+	deallocate_p2frame(b, 10);
+}
+
+/* Four order-0 frames, unreferenced but frame i, which has one reference. */
+static frame_t four_frames_one_referenced(unsigned i)
+{
+	frame_t c = allocate_p2frame(2);
+
+	frame_split_block(c, 2);
+	page_info_set_refcount(get_page_info(frame_add(c, i)), REFCOUNT_ONE_INIT);
+	return c;
+}
+
 START_TEST(test_batch_free_gives_runs_back_whole)
 {
 	uint64_t free0 = free_frames(), cached0 = cached_frames();
@@ -371,16 +392,10 @@ START_TEST(test_batch_free_gives_runs_back_whole)
 	}
 	ck_assert_uint_eq(n, 1024 - 26);
 	deallocate_frames(v, n);
-	ck_assert_uint_eq(free_frames(), free0);
-	frame_alloc_drain_cpu_caches();
-	audit_ok();
-	ck_assert_uint_eq(allocate_p2frame(10).base, b.base);
-	deallocate_p2frame(b, 10);
+	expect_whole_again(b, free0);
 	/* misuse inside a run is caught like a single free: a frame with a reference, twice the
 	 * same frame */
-	frame_t c = allocate_p2frame(2);
-	frame_split_block(c, 2);
-	page_info_set_refcount(get_page_info(frame_add(c, 2)), REFCOUNT_ONE_INIT);
+	frame_t c = four_frames_one_referenced(2);
 	for (unsigned i = 0; i < 4; i++)
 		v[i] = frame_add(c, i);
 	EXPECT_PANIC(deallocate_frames(v, 4), "references");
@@ -388,6 +403,63 @@ START_TEST(test_batch_free_gives_runs_back_whole)
 	v[1] = frame_add(c, 3);
 	remove_ref(get_page_info(frame_add(c, 2)));
 	EXPECT_PANIC(deallocate_frames(v, 2), "double free");
+}
+END_TEST
+
+/* frame_free_run cuts a run into naturally aligned blocks, largest first; a batch holding
+ * more blocks than it has room for gives the first ones back on the way. */
+START_TEST(test_free_run_blocks_and_batch_overflow)
+{
+	uint64_t free0 = free_frames();
+	frame_t b = allocate_p2frame(10);
+	struct frame_free_batch batch;
+	struct page_info *r;
+
+	frame_split_block(b, 10);
+	/* frames 3..66 (64 frames): 3 (order 0, through the cache), 4..7 (2), 8..15 (3),
+	 * 16..31 (4), 32..63 (5), 64..65 (1), 66 (0) */
+	frame_free_batch_init(&batch);
+	frame_free_run(&batch, frame_add(b, 3), 64);
+	ck_assert_uint_eq(batch.n, 5);
+	frame_free_batch_finish(&batch);
+	ck_assert_uint_eq(batch.n, 0);
+	ck_assert_uint_eq(free_frames(), free0 - 1024 + 64);
+	static const unsigned head[] = { 4, 8, 16, 32, 64 }, order[] = { 2, 3, 4, 5, 1 };
+	for (unsigned i = 0; i < 5; i++) {
+		r = get_page_info(frame_add(b, head[i]));
+		ck_assert_int_eq(page_info_state(r), PAGE_STATE_FREE);
+		ck_assert_uint_eq(page_info_order(r), order[i]);
+	}
+	ck_assert_int_eq(page_info_state(get_page_info(frame_add(b, 3))), PAGE_STATE_CACHED);
+	ck_assert_int_eq(page_info_state(get_page_info(frame_add(b, 66))), PAGE_STATE_CACHED);
+	audit_ok();
+	/* 40 runs of 2 (frames 128+4i, 129+4i): 40 order-1 blocks, 8 more than a batch holds */
+	frame_free_batch_init(&batch);
+	for (unsigned i = 0; i < 40; i++)
+		frame_free_run(&batch, frame_add(b, 128 + 4 * i), 2);
+	ck_assert_uint_eq(batch.n, 40 - FRAME_FREE_BATCH_BLOCKS);
+	/* the first 32 are back already, the last 8 still queued (interior tails) */
+	ck_assert_int_eq(page_info_state(get_page_info(frame_add(b, 128))), PAGE_STATE_FREE);
+	ck_assert_int_eq(page_info_state(get_page_info(frame_add(b, 128 + 4 * 32))), PAGE_STATE_USED);
+	ck_assert_int_eq(page_info_state(get_page_info(frame_add(b, 129 + 4 * 32))), PAGE_STATE_INTERIOR);
+	frame_free_batch_finish(&batch);
+	ck_assert_uint_eq(free_frames(), free0 - 1024 + 64 + 80);
+	for (unsigned i = 0; i < 40; i++) {
+		r = get_page_info(frame_add(b, 128 + 4 * i));
+		ck_assert_int_eq(page_info_state(r), PAGE_STATE_FREE);
+		ck_assert_uint_eq(page_info_order(r), 1);
+	}
+	audit_ok();
+	/* the rest, page by page: everything merges back into the order-10 block */
+	for (unsigned i = 0; i < 1024; i++)
+		if (page_info_state(get_page_info(frame_add(b, i))) == PAGE_STATE_USED &&
+		    !(i >= 128 && i < 288 && i % 4 < 2))
+			deallocate_frame(frame_add(b, i));
+	expect_whole_again(b, free0);
+	/* a run with an unreferenced frame's neighbour still referenced panics like a single free */
+	frame_t c = four_frames_one_referenced(3);
+	frame_free_batch_init(&batch);
+	EXPECT_PANIC(frame_free_run(&batch, c, 4), "references");
 }
 END_TEST
 
@@ -633,6 +705,7 @@ int main(void)
 	tcase_add_test(tc, test_trace_lines);
 	tcase_add_test(tc, test_trace_lines_order0_after_boot);
 	tcase_add_test(tc, test_batch_free_gives_runs_back_whole);
+	tcase_add_test(tc, test_free_run_blocks_and_batch_overflow);
 	suite_add_tcase(s, tc);
 	return run_check_suite(s);
 }

@@ -118,6 +118,143 @@ static struct page_lookup look(struct addr_space *as, uint64_t va)
 	return l;
 }
 
+/* Referenced (One) frames i of block b for the flusher tests. */
+static struct page_info *one_ref(frame_t b, unsigned i)
+{
+	struct page_info *r = get_page_info(frame_add(b, i));
+
+	page_info_set_refcount(r, REFCOUNT_ONE_INIT);
+	return r;
+}
+
+/*
+ * The flusher queues frames as runs of consecutive frames (and records), shoots down at
+ * FLUSH_MAX_FRAMES frames or FLUSH_MAX_RUNS runs, and frees the frames whose last reference
+ * its flush drops: a frame queued twice once, a still-referenced one not at all.
+ */
+START_TEST(test_flusher_runs)
+{
+	struct addr_space *a = spawn();
+	struct flusher fl;
+	uint64_t before = free_frames();
+	frame_t b = allocate_p2frame(10), c = allocate_p2frame(10);
+
+	ck_assert(!frame_is_none(b) && !frame_is_none(c));
+	frame_split_block(b, 10);
+	frame_split_block(c, 10);
+	flusher_init(&fl, a);
+	for (unsigned i = 0; i < 100; i++)
+		flusher_free(&fl, frame_add(b, i), one_ref(b, i));
+	ck_assert_uint_eq(fl.nruns, 1);
+	ck_assert_uint_eq(fl.nframes, 100);
+	flusher_free(&fl, frame_add(b, 200), one_ref(b, 200));
+	flusher_free(&fl, frame_add(b, 201), one_ref(b, 201));
+	ck_assert_uint_eq(fl.nruns, 2);
+	/* 201 twice (Shared(2)): not consecutive with itself, a run of its own */
+	ck_assert_int_eq(add_ref(get_page_info(frame_add(b, 201)), REF_SHARED), ADD_REF_OK);
+	flusher_free(&fl, frame_add(b, 201), get_page_info(frame_add(b, 201)));
+	/* 300 keeps a reference after the flush */
+	ck_assert_int_eq(add_ref(one_ref(b, 300), REF_SHARED), ADD_REF_OK);
+	flusher_free(&fl, frame_add(b, 300), get_page_info(frame_add(b, 300)));
+	ck_assert_uint_eq(fl.nruns, 4);
+	ck_assert_uint_eq(fl.nframes, 104);
+	flusher_flush(&fl);
+	ck_assert_uint_eq(fl.nruns + fl.nframes, 0);
+	/* 0..99, 200 and 201 are free; 300 is One; the rest of b is still allocated */
+	ck_assert_uint_eq(free_frames(), before - 2048 + 102);
+	ck_assert_int_eq(page_info_refcount(get_page_info(frame_add(b, 300))).kind, REFCOUNT_ONE);
+	ck_assert_int_ne(page_info_state(get_page_info(frame_add(b, 201))), PAGE_STATE_USED);
+	ck_assert_int_eq(page_info_state(get_page_info(frame_add(b, 202))), PAGE_STATE_USED);
+	/* a 513th consecutive frame flushes the first 512 */
+	for (unsigned i = 0; i < FLUSH_MAX_FRAMES; i++)
+		flusher_free(&fl, frame_add(c, i), one_ref(c, i));
+	ck_assert_uint_eq(fl.nruns, 1);
+	ck_assert_uint_eq(free_frames(), before - 2048 + 102);
+	flusher_free(&fl, frame_add(c, FLUSH_MAX_FRAMES), one_ref(c, FLUSH_MAX_FRAMES));
+	ck_assert_uint_eq(fl.nframes, 1);
+	ck_assert_uint_eq(free_frames(), before - 2048 + 102 + FLUSH_MAX_FRAMES);
+	/* frames every other one: the 65th run flushes the 64 before it (and the one above) */
+	for (unsigned i = 0; i < FLUSH_MAX_RUNS - 1; i++)
+		flusher_free(&fl, frame_add(c, 600 + 2 * i), one_ref(c, 600 + 2 * i));
+	ck_assert_uint_eq(fl.nruns, FLUSH_MAX_RUNS);
+	flusher_free(&fl, frame_add(c, 600 + 2 * (FLUSH_MAX_RUNS - 1)), one_ref(c, 600 + 2 * (FLUSH_MAX_RUNS - 1)));
+	ck_assert_uint_eq(fl.nruns, 1);
+	ck_assert_uint_eq(free_frames(), before - 2048 + 102 + FLUSH_MAX_FRAMES + FLUSH_MAX_RUNS);
+	flusher_flush(&fl);
+	/* (no audit before this: the frames referenced by hand are mapped nowhere) */
+	/* the rest by hand: everything comes back */
+	remove_ref(get_page_info(frame_add(b, 300)));
+	for (unsigned i = 0; i < 1024; i++) {
+		if (page_info_state(get_page_info(frame_add(b, i))) == PAGE_STATE_USED)
+			deallocate_frame(frame_add(b, i));
+		if (page_info_state(get_page_info(frame_add(c, i))) == PAGE_STATE_USED)
+			deallocate_frame(frame_add(c, i));
+	}
+	ck_assert_uint_eq(free_frames(), before);
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	mm_ok();
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+/* munmap frees the frames it dropped the last reference of, in runs that a frame still
+ * mapped by a fork's child splits; frames faulted in scattered order make many short runs. */
+START_TEST(test_munmap_runs_split_by_shared_frames)
+{
+	const uint64_t base = 0x10000000, n = 1100;
+	struct addr_space *a = spawn(), *b;
+	paddr_t pa[1100];
+
+	ck_assert_int_eq(mm_mmap(a, base, n * 0x1000, RW, FIXED, NULL), MM_STATUS_OK);
+	/* pages 0..699 in order (consecutive frames), 700..1099 in a scattered order */
+	for (uint64_t i = 0; i < 700; i++)
+		uwrite(base + i * 0x1000, i);
+	for (uint64_t j = 0; j < 400; j++)
+		uwrite(base + (700 + (j * 7) % 400) * 0x1000, 700 + (j * 7) % 400);
+	for (uint64_t i = 0; i < n; i++)
+		pa[i] = look(a, base + i * 0x1000).pa;
+	/* long runs of consecutive frames first (table frames come between some), then more
+	 * runs than a flusher holds */
+	unsigned breaks_ordered = 0, breaks_scattered = 0;
+	for (uint64_t i = 1; i < n; i++)
+		if (pa[i] != pa[i - 1] + 0x1000)
+			*(i < 700 ? &breaks_ordered : &breaks_scattered) += 1;
+	ck_assert_uint_le(breaks_ordered, 8);
+	ck_assert_uint_gt(breaks_scattered, FLUSH_MAX_RUNS);
+	ck_assert_int_eq(mm_fork(a, &b), MM_STATUS_OK);
+	/* the child lets go of pages 100..199 and 800..849: the parent's munmap frees those only */
+	addr_space_switch(b);
+	ck_assert_int_eq(mm_munmap(b, base + 100 * 0x1000, 100 * 0x1000), MM_STATUS_OK);
+	ck_assert_int_eq(mm_munmap(b, base + 800 * 0x1000, 50 * 0x1000), MM_STATUS_OK);
+	addr_space_switch(a);
+	uint64_t before = free_frames(), tables = addr_space_table_frames(a);
+	ck_assert_int_eq(mm_munmap(a, base, n * 0x1000), MM_STATUS_OK);
+	ck_assert_uint_eq(free_frames(), before + 150 + (tables - addr_space_table_frames(a)));
+	for (uint64_t i = 0; i < n; i++) {
+		bool gone = (i >= 100 && i < 200) || (i >= 800 && i < 850);
+		struct page_info *r = get_page_info(frame_containing(pa[i]));
+
+		if (gone) {
+			ck_assert_int_ne(page_info_state(r), PAGE_STATE_USED);
+		} else {
+			ck_assert_int_eq(page_info_state(r), PAGE_STATE_USED);
+			ck_assert_uint_eq(look(b, base + i * 0x1000).refcount, 1);
+		}
+	}
+	mm_ok();
+	addr_space_switch(b);
+	for (uint64_t i = 0; i < n; i += 97)
+		if (!((i >= 100 && i < 200) || (i >= 800 && i < 850)))
+			ck_assert_uint_eq(uread(base + i * 0x1000), i);
+	addr_space_switch(NULL);
+	addr_space_destroy(b);
+	addr_space_destroy(a);
+	mm_ok();
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
 START_TEST(test_demand_zero)
 {
 	struct addr_space *a = spawn();
@@ -905,6 +1042,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_fmap_pins_and_notifications);
 	tcase_add_test(tc, test_protnone_keeps_data);
 	tcase_add_test(tc, test_protnone_munmap_frees);
+	tcase_add_test(tc, test_flusher_runs);
+	tcase_add_test(tc, test_munmap_runs_split_by_shared_frames);
 	tcase_add_test(tc, test_protnone_fork_isolation);
 	tcase_add_test(tc, test_protnone_shared_borrowed_transfer);
 	tcase_add_test(tc, test_protnone_audit);
