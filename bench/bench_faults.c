@@ -27,6 +27,8 @@
  *   bench_faults                  every figure, simulated and host, 5 runs
  *   bench_faults --quick          a 64 MiB machine, 16 MiB mapped, 3 runs (meson benchmark)
  *   bench_faults --smoke          a tiny run that checks results (meson test, suite bench)
+ *   bench_faults --no-clzero      the kernel zeroes with MOVNTI even where CLZERO exists
+ *                                 (page_fill.h), to compare the two ways
  *   bench_faults --only sim       no host part (for callgrind: instructions per page are the
  *                                 inclusive Ir of each phase function / pages, see README)
  */
@@ -60,7 +62,8 @@
 #define VBASE 0x10000000ull
 #define RW (MM_PROT_READ | MM_PROT_WRITE)
 
-enum fig { F_DZ, F_RZ, F_FORK, F_COPY, F_REUSE, F_UNMAP, F_WALK, F_ZERO, F_ZERO_NT, F_COPY4K, F_COPY_NT, F_COUNT };
+enum fig { F_DZ, F_RZ, F_FORK, F_COPY, F_REUSE, F_UNMAP, F_WALK, F_ZERO, F_ZERO_NT, F_ZERO_MOVNTI, F_COPY4K,
+	   F_COPY_NT, F_COUNT };
 /* The figures from F_WALK on are the floors of the simulated ones, measured in the same run
  * on the same arena: what every fault pays before the kernel does anything. */
 #define F_FIRST_FLOOR F_WALK
@@ -68,9 +71,10 @@ static const char *const fig_name[F_COUNT] = {
 	"demand-zero write fault", "read fault (zero frame)", "fork, per mapped page",
 	"CoW copy fault", "CoW reuse fault", "munmap, per page",
 	"TLB miss + walk, no fault", "zero a cold frame, memset", "zero a cold frame, kernel",
-	"copy a cold frame, memcpy", "copy a cold frame, kernel",
+	"zero a cold frame, MOVNTI", "copy a cold frame, memcpy", "copy a cold frame, kernel",
 };
-static const double goal[F_COUNT] = {350, -1, 10, 600, 30, 10, -1, -1, -1, -1, -1};
+static const double goal[F_COUNT] = {350, -1, 10, 600, 30, 10, -1, -1, -1, -1, -1, -1};
+static bool clzero_on; /* the kernel zeroes with CLZERO (page_fill.h) */
 
 static uint64_t machine_bytes = 1024ull << 20, map_bytes = 256ull << 20, pages;
 static int runs = 5;
@@ -240,6 +244,14 @@ static void sim_floors(double out[F_COUNT])
 	for (uint64_t i = 0; i < n; i++)
 		memset(arena.base + f[i].base, 0, PG);
 	out[F_ZERO] = (now_ns() - t) / (double)n;
+	/* streaming stores (the kernel's way where CLZERO is missing) first: they leave
+	 * nothing in the cache for the kernel's way, on the same frames, to find */
+	page_fill_allow_clzero(false);
+	t = now_ns();
+	for (uint64_t i = 0; i < n; i++)
+		page_zero_for_access(arena.base + f[n + i].base, 0);
+	out[F_ZERO_MOVNTI] = (now_ns() - t) / (double)n;
+	page_fill_allow_clzero(clzero_on);
 	t = now_ns();
 	for (uint64_t i = 0; i < n; i++)
 		page_zero_for_access(arena.base + f[n + i].base, 0);
@@ -418,7 +430,7 @@ static void host_run(double out[F_COUNT])
 
 int main(int argc, char **argv)
 {
-	bool quick = false, smoke = false, host = true;
+	bool quick = false, smoke = false, host = true, clzero = true;
 	double sim[F_COUNT][16], hst[F_COUNT][16];
 
 	for (int i = 1; i < argc; i++) {
@@ -426,10 +438,12 @@ int main(int argc, char **argv)
 			quick = true;
 		else if (!strcmp(argv[i], "--smoke"))
 			smoke = true;
+		else if (!strcmp(argv[i], "--no-clzero"))
+			clzero = false;
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc && !strcmp(argv[i + 1], "sim"))
 			host = false, i++;
 		else {
-			fprintf(stderr, "usage: bench_faults [--quick|--smoke] [--only sim]\n");
+			fprintf(stderr, "usage: bench_faults [--quick|--smoke] [--no-clzero] [--only sim]\n");
 			return 2;
 		}
 	}
@@ -445,6 +459,7 @@ int main(int argc, char **argv)
 		die("the mapping must fit 2.5 times in the machine (the CoW copies, the floors' "
 		    "frames), with room to spare");
 	pages = map_bytes / PG;
+	clzero_on = page_fill_allow_clzero(clzero);
 	boot();
 	for (int r = 0; r < runs; r++) {
 		double s[F_COUNT] = { 0 }, h[F_COUNT] = { 0 };
@@ -458,6 +473,7 @@ int main(int argc, char **argv)
 	printf("bench_faults: %" PRIu64 " MiB machine, %" PRIu64 " MiB mapped (%" PRIu64
 	       " pages), median of %d runs, ns per page\n",
 	       machine_bytes >> 20, map_bytes >> 20, pages, runs);
+	printf("the kernel zeroes frames with %s\n", clzero_on ? "CLZERO" : "MOVNTI (streaming stores)");
 	printf("%-26s %10s %12s %8s %8s\n", "figure", "simulated", "host kernel", "ratio", "goal");
 	for (int f = 0; f < F_COUNT; f++) {
 		double s = median(sim[f], runs), h = host && f < F_FIRST_FLOOR ? median(hst[f], runs) : 0;

@@ -36,12 +36,23 @@ static void check_fill(size_t hot, const unsigned char *src)
  * offset inside the page counts) */
 static const size_t odd_hots[] = { 1, 4095, 4096 + 130, SIZE_MAX };
 
-START_TEST(test_zero_every_hot_line)
+static void zero_every_hot_line(void)
 {
 	for (size_t hot = 0; hot < 4096; hot += 64)
 		check_fill(hot, NULL);
 	for (size_t i = 0; i < sizeof(odd_hots) / sizeof(odd_hots[0]); i++)
 		check_fill(odd_hots[i], NULL);
+}
+
+/* both ways: CLZERO where this processor has it, and the streaming stores */
+START_TEST(test_zero_every_hot_line)
+{
+	bool clzero = page_fill_allow_clzero(true);
+
+	zero_every_hot_line();
+	ck_assert(!page_fill_allow_clzero(false));
+	zero_every_hot_line();
+	ck_assert_int_eq(page_fill_allow_clzero(true), clzero);
 }
 END_TEST
 

@@ -3,6 +3,8 @@
  */
 #include "arch/x86_64/page_fill.h"
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "kstring.h"
@@ -17,6 +19,48 @@ static size_t hot_line(size_t hot)
 }
 
 #if defined(__x86_64__) && defined(__SSE2__)
+
+/* 0: not asked yet; 1: CLZERO in use; -1: absent or turned off (page_fill_allow_clzero) */
+static _Atomic int clzero_state;
+
+static int cpu_has_clzero(void)
+{
+	unsigned a, b, c, d;
+
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0u));
+	if (a < 0x80000008u)
+		return -1;
+	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000008u), "c"(0u));
+	return b & 1u ? 1 : -1;
+}
+
+static bool use_clzero(void)
+{
+	int s = atomic_load_explicit(&clzero_state, memory_order_relaxed);
+
+	if (__builtin_expect(s == 0, 0)) {
+		s = cpu_has_clzero();
+		atomic_store_explicit(&clzero_state, s, memory_order_relaxed);
+	}
+	return s > 0;
+}
+
+bool page_fill_allow_clzero(bool allow)
+{
+	int s = allow ? cpu_has_clzero() : -1;
+
+	atomic_store_explicit(&clzero_state, s, memory_order_relaxed);
+	return s > 0;
+}
+
+/* Every line of page but the hot one zeroed with CLZERO (weakly ordered, like MOVNTI). */
+static void clzero_lines(char *page, size_t hot)
+{
+	for (size_t off = 0; off < PAGE_SIZE; off += LINE)
+		if (off != hot)
+			__asm__ volatile("clzero" : : "a"(page + off) : "memory");
+	__builtin_ia32_sfence();
+}
 
 /* Every line of dst but the hot one from src (NULL: zeros), with streaming stores. */
 static void stream_lines(char *dst, const char *src, size_t hot)
@@ -41,6 +85,12 @@ static void stream_lines(char *dst, const char *src, size_t hot)
 
 #else
 
+bool page_fill_allow_clzero(bool allow)
+{
+	(void)allow;
+	return false;
+}
+
 /* No streaming stores on this host: ordinary ones, the hot line left for last all the same. */
 static void stream_lines(char *dst, const char *src, size_t hot)
 {
@@ -59,7 +109,12 @@ void page_zero_for_access(void *page, size_t hot)
 {
 	size_t h = hot_line(hot);
 
-	stream_lines(page, NULL, h);
+#if defined(__x86_64__) && defined(__SSE2__)
+	if (use_clzero())
+		clzero_lines(page, h);
+	else
+#endif
+		stream_lines(page, NULL, h);
 	kmemset((char *)page + h, 0, LINE);
 }
 
