@@ -36,7 +36,7 @@ static struct governor {
 	enum pressure_state state;
 	atomic_bool frozen;
 	struct pressure_config cfg;
-	uint64_t reserve, warning, emergency; /* in force, defaults resolved */
+	uint64_t reserve;                     /* frames set aside by init_reserve */
 	paddr_t pool_top;                     /* stack of pool frames, 0 = empty */
 	uint64_t pool_count;
 	unsigned ui_taken;
@@ -51,6 +51,15 @@ static struct governor {
 	_Atomic uint64_t fail_n;
 	_Atomic uint64_t checked;   /* normal allocations seen since the knob was last set on */
 } G;
+
+/*
+ * The available count at or above which a Normal system stays Normal (the higher of the two
+ * watermarks), so that check_before_alloc skips the level update on almost every allocation.
+ * Kept with the machine size it was computed for (tests and tools boot machines of several
+ * sizes without a pressure_reset); pressure_configure and pressure_reset clear it. A CPU that
+ * races with a change uses the old floor once: the level catches up at its next allocation.
+ */
+static _Atomic uint64_t quiet_floor, quiet_total;
 
 static const char *const state_names[PRESSURE_STATE_COUNT] = {
 	"normal", "warning", "emergency", "evacuating", "picker", "restoring",
@@ -75,7 +84,8 @@ void pressure_reset(void)
 	G.state = PRESSURE_NORMAL;
 	atomic_store(&G.frozen, false);
 	kmemset(&G.cfg, 0, sizeof(G.cfg));
-	G.reserve = G.warning = G.emergency = 0;
+	atomic_store(&quiet_total, 0);
+	G.reserve = 0;
 	G.pool_top = 0;
 	G.pool_count = 0;
 	G.ui_taken = 0;
@@ -132,6 +142,19 @@ uint64_t warning_watermark(void)
 			     : warning_watermark_frames(total_frames(), buffer_frames());
 }
 
+static uint64_t normal_floor(void)
+{
+	uint64_t total = total_frames();
+
+	if (__builtin_expect(atomic_load_explicit(&quiet_total, memory_order_relaxed) != total, 0)) {
+		uint64_t w = warning_watermark(), e = emergency_watermark();
+
+		atomic_store_explicit(&quiet_floor, w > e ? w : e, memory_order_relaxed);
+		atomic_store_explicit(&quiet_total, total, memory_order_relaxed);
+	}
+	return atomic_load_explicit(&quiet_floor, memory_order_relaxed);
+}
+
 bool pressure_configure(const struct pressure_config *c)
 {
 	uint64_t total = total_frames();
@@ -142,6 +165,7 @@ bool pressure_configure(const struct pressure_config *c)
 		return false;
 	ensure_lock();
 	G.cfg = *c;
+	atomic_store(&quiet_total, 0);
 	return true;
 }
 
@@ -305,7 +329,8 @@ bool check_before_alloc(uint64_t n)
 	/* on every normal allocation: no lock; the allocation itself is the exact test, so
 	 * one reading of the estimate serves the level and the answer */
 	avail = free_frames_estimate();
-	update_at(avail);
+	if (avail < normal_floor() || pressure_state() != PRESSURE_NORMAL)
+		update_at(avail);
 	return avail >= n;
 }
 

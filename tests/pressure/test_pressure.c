@@ -201,6 +201,35 @@ START_TEST(watermarks_with_hysteresis)
 }
 END_TEST
 
+/* The level follows a configuration changed after allocations were checked (the floor under
+ * which check_before_alloc looks at the level is recomputed), including an emergency
+ * watermark above the default warning one. */
+START_TEST(reconfiguring_moves_the_levels)
+{
+	uint64_t avail = available_frames();
+	struct pressure_config warn = {.warning = avail + 10, .emergency = 100};
+	struct pressure_config emerg = {.emergency = avail + 10};
+
+	ck_assert(check_before_alloc(1));
+	ck_assert_int_eq(pressure_state(), PRESSURE_NORMAL);
+	ck_assert(pressure_configure(&warn));
+	ck_assert(check_before_alloc(1));
+	ck_assert_int_eq(pressure_state(), PRESSURE_WARNING);
+	ck_assert(pressure_configure(&emerg));
+	ck_assert_uint_lt(warning_watermark(), avail);
+	ck_assert(check_before_alloc(1));
+	ck_assert_int_eq(pressure_state(), PRESSURE_EMERGENCY);
+	pressure_reset();
+	ck_assert(check_before_alloc(1));
+	ck_assert_int_eq(pressure_state(), PRESSURE_NORMAL);
+	/* and back under the defaults: nothing moves while memory is plentiful */
+	hoard[nhoard++] = allocate_frame();
+	ck_assert(check_before_alloc(1));
+	ck_assert_int_eq(pressure_state(), PRESSURE_NORMAL);
+	release_hoard();
+}
+END_TEST
+
 START_TEST(illegal_transitions_are_kernel_bugs)
 {
 	pressure_set_state(PRESSURE_WARNING);
@@ -425,6 +454,7 @@ int main(void)
 	tcase_add_test(tc, normal_allocations_never_take_the_reserve);
 	tcase_add_test(tc, defaults_and_configuration);
 	tcase_add_test(tc, watermarks_with_hysteresis);
+	tcase_add_test(tc, reconfiguring_moves_the_levels);
 	tcase_add_test(tc, illegal_transitions_are_kernel_bugs);
 	tcase_add_test(tc, evacuation_without_a_kill);
 	tcase_add_test(tc, auto_kills_the_largest_then_the_newest);
