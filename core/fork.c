@@ -214,7 +214,7 @@ static bool clone_shared(struct addr_space *parent, struct addr_space *child, co
 		struct page_info *info;
 
 		if (mapper_translate(&parent->mapper, va, &t) != MAP_OK) {
-			if (mm_correct_page(parent, va, MM_ACCESS_READ, 0, pfl) != PF_OK)
+			if (mm_correct_page(parent, va, MM_ACCESS_READ, false, pfl) != PF_OK)
 				return false;
 			KASSERT(mapper_translate(&parent->mapper, va, &t) == MAP_OK, "fork: lost page");
 		}

@@ -251,10 +251,13 @@ void tlb_shootdown_interrupt(unsigned vector);
  * provider resources. No pinned check here. */
 void mm_unmap_range(struct addr_space *as, uint64_t start, uint64_t end, struct flusher *fl);
 /* Fault-path correction of the page of as holding addr, under the mm lock (the offset of
- * addr in its page is the line the access touches: zeroing writes it last). */
+ * addr in its page is the line the access touches: zeroing writes it last). touch: the access
+ * happens now (a fault the processor retries, a populate), so the entry made gets the A and
+ * D bits the access would set (page_fault.c); false for a page made present on another's
+ * behalf (fork sharing a page). */
 enum mm_access { MM_ACCESS_READ, MM_ACCESS_WRITE, MM_ACCESS_EXEC };
 enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
-			       unsigned depth, struct flusher *fl);
+			       bool touch, struct flusher *fl);
 /* Local invalidation when as is loaded on this CPU. */
 void mm_local_invlpg(struct addr_space *as, uint64_t va);
 

@@ -110,7 +110,7 @@ static enum mm_status place_grant(struct addr_space *as, struct grant *g, bool f
 
 		flusher_init(&fl, as);
 		for (uint64_t va = g->start; va < g->start + size; va += PAGE_SIZE) {
-			enum pf_status r = mm_correct_page(as, va, acc, 0, &fl);
+			enum pf_status r = mm_correct_page(as, va, acc, true, &fl);
 
 			if (r != PF_OK) {
 				KTRACE("mmap: populate of %#llx failed (%s): the mapping is undone",

@@ -116,6 +116,22 @@ bool mm_frame_may_write(frame_t f)
 	return may_write(f, get_page_info(f));
 }
 
+/* flags for the entry a fault makes for an access acc that touches the page now (touch: the
+ * processor retries the access, or a populate stands for it), with the accessed bit, and the
+ * dirty bit for a write to a writable page, set already (as Linux does): the retried access
+ * finds them, and the processor has nothing to write back to the entry. A page made present
+ * for someone else (a borrower's source, fork sharing a page) gets neither: nothing touched
+ * it in this space. */
+static page_flags_t preset_ad(page_flags_t flags, enum mm_access acc, bool touch)
+{
+	if (!touch)
+		return flags;
+	flags |= PG_ACCESSED;
+	if (acc == MM_ACCESS_WRITE && (flags & PG_WRITABLE))
+		flags |= PG_DIRTY;
+	return flags;
+}
+
 /* Replace the present PTE in slot (of page va) by frame nf with flags, in one exchange. */
 static void replace_pte(pte_t *slot, uint64_t va, frame_t nf, page_flags_t flags,
 			struct flusher *fl)
@@ -173,7 +189,7 @@ static enum pf_status map_or_oom(struct addr_space *as, pte_t *slot, uint64_t va
 }
 
 static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_t va, size_t hot,
-				 enum mm_access acc, unsigned depth, struct flusher *fl);
+				 enum mm_access acc, bool touch, unsigned depth, struct flusher *fl);
 
 /*
  * The frame of page src_va of space src, made present there and given one more Shared
@@ -211,7 +227,7 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 			}
 			src->stats.faults_demand_zero++;
 		} else {
-			r = correct_in(src, g, src_va, 0, MM_ACCESS_READ, depth, &fl);
+			r = correct_in(src, g, src_va, 0, MM_ACCESS_READ, false, depth, &fl);
 			if (r != PF_OK) {
 				flusher_flush(&fl);
 				return r;
@@ -256,7 +272,7 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 
 /* Absent page of a borrowed grant (External / FmapBorrowed). */
 static enum pf_status correct_borrowed(struct addr_space *as, struct grant *g, uint64_t va,
-				       enum mm_access acc, unsigned depth)
+				       enum mm_access acc, bool touch, unsigned depth)
 {
 	struct addr_space *src = g->src;
 	uint64_t src_va;
@@ -276,7 +292,7 @@ static enum pf_status correct_borrowed(struct addr_space *as, struct grant *g, u
 	r = share_source_page(src, src_va, acc, depth + 1, &f, &counted);
 	if (r != PF_OK)
 		return r;
-	r = map_or_oom(as, NULL, va, f, grant_leaf_flags(g));
+	r = map_or_oom(as, NULL, va, f, preset_ad(grant_leaf_flags(g), acc, touch));
 	if (r != PF_OK) {
 		if (counted)
 			remove_ref(get_page_info(f)); /* the source still maps it: never the last */
@@ -292,7 +308,8 @@ static enum pf_status correct_borrowed(struct addr_space *as, struct grant *g, u
 /* The page va has no present PTE; slot is its level-1 slot, NULL if the table is missing;
  * hot is the page offset the access touches. */
 static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uint64_t va,
-				     size_t hot, pte_t *slot, enum mm_access acc, unsigned depth)
+				     size_t hot, pte_t *slot, enum mm_access acc, bool touch,
+				     unsigned depth)
 {
 	page_flags_t want = grant_leaf_flags(g);
 	struct frame_or_error nf;
@@ -305,7 +322,7 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 
 			if (add_ref(get_page_info(z), REF_COW) != ADD_REF_OK)
 				return PF_OOM;
-			r = map_or_oom(as, slot, va, z, want & ~(page_flags_t)PG_WRITABLE);
+			r = map_or_oom(as, slot, va, z, preset_ad(want & ~(page_flags_t)PG_WRITABLE, acc, touch));
 			if (r != PF_OK) {
 				remove_ref(get_page_info(z));
 				return r;
@@ -321,7 +338,7 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 		nf = zeroed_frame(hot);
 		if (nf.error != MM_OK)
 			return PF_OOM;
-		r = map_or_oom(as, slot, va, nf.frame, want);
+		r = map_or_oom(as, slot, va, nf.frame, preset_ad(want, acc, touch));
 		if (r != PF_OK) {
 			remove_ref(get_page_info(nf.frame));
 			deallocate_frame(nf.frame);
@@ -334,7 +351,7 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 	case PROVIDER_PHYS_BORROWED: {
 		frame_t f = { g->offset + (va - g->start) };
 
-		r = map_or_oom(as, slot, va, f, want);
+		r = map_or_oom(as, slot, va, f, preset_ad(want, acc, touch));
 		if (r == PF_OK) {
 			as->stats.faults_shared++;
 			KTRACE("fault: %s %#llx %s: physical %#llx mapped", addr_space_name(as),
@@ -344,13 +361,13 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 	}
 	case PROVIDER_EXTERNAL:
 	case PROVIDER_FMAP_BORROWED:
-		return correct_borrowed(as, g, va, acc, depth);
+		return correct_borrowed(as, g, va, acc, touch, depth);
 	}
 	return PF_SEGV;
 }
 
 static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_t va, size_t hot,
-				 enum mm_access acc, unsigned depth, struct flusher *fl)
+				 enum mm_access acc, bool touch, unsigned depth, struct flusher *fl)
 {
 	page_flags_t want = grant_leaf_flags(g);
 	pte_t *slot, e;
@@ -366,7 +383,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 	slot = leaf_slot(as, va);
 	e = slot ? mapper_entry_load(slot) : 0;
 	if (!pte_present(e))
-		return correct_absent(as, g, va, hot, slot, acc, depth);
+		return correct_absent(as, g, va, hot, slot, acc, touch, depth);
 	f = (frame_t){ pte_address(e, PT_LEVEL_PT) };
 	info = get_page_info(f);
 	if (pte_permits(e, acc)) {
@@ -386,7 +403,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 		copy = copy_of(f, hot);
 		if (frame_is_none(copy))
 			return PF_OOM;
-		replace_pte(slot, va, copy, want, fl);
+		replace_pte(slot, va, copy, preset_ad(want, acc, touch), fl);
 		as->stats.faults_cow_copy++;
 		KTRACE("fault: %s %#llx write: copy-on-write %s frame %#llx -> frame %#llx",
 		       addr_space_name(as), (unsigned long long)va,
@@ -400,7 +417,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 
 		if (!may_write(f, info))
 			nf &= ~(page_flags_t)PG_WRITABLE;
-		KASSERT(mapper_remap_slot(slot, nf, NULL) == MAP_OK, "fault: remap failed");
+		KASSERT(mapper_remap_slot(slot, preset_ad(nf, acc, touch), NULL) == MAP_OK, "fault: remap failed");
 		mm_local_invlpg(as, va);
 		if (acc == MM_ACCESS_WRITE && g->kind == PROVIDER_ALLOCATED && info &&
 		    page_info_refcount(info).kind == REFCOUNT_ONE) {
@@ -418,7 +435,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 }
 
 enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
-			       unsigned depth, struct flusher *fl)
+			       bool touch, struct flusher *fl)
 {
 	uint64_t va = addr & ~PAGE_MASK;
 	struct grant *g = ug_find(&as->grants, va);
@@ -430,7 +447,7 @@ enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_acc
 		       access_name(acc));
 		return PF_SEGV;
 	}
-	r = correct_in(as, g, va, addr & PAGE_MASK, acc, depth, fl);
+	r = correct_in(as, g, va, addr & PAGE_MASK, acc, touch, 0, fl);
 	if (r == PF_OOM)
 		as->stats.faults_oom++;
 	else if (r != PF_OK && r != PF_SEGV)
@@ -461,7 +478,7 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 		return PF_SEGV;
 	}
 	flusher_init(&fl, as);
-	r = mm_correct_page(as, cr2, acc, 0, &fl);
+	r = mm_correct_page(as, cr2, acc, true, &fl);
 	flusher_flush(&fl);
 	mm_lock_release();
 	/* out of memory is the governor's to resolve, never a panic; it may kill, which takes

@@ -287,6 +287,59 @@ START_TEST(test_demand_zero)
 }
 END_TEST
 
+/* The A and D bits of the leaf at va in as (PG_ACCESSED | PG_DIRTY as present). */
+static page_flags_t leaf_ad(struct addr_space *as, uint64_t va)
+{
+	struct translation t;
+
+	ck_assert_int_eq(mapper_translate(&as->mapper, va, &t), MAP_OK);
+	return t.leaf.flags & (PG_ACCESSED | PG_DIRTY);
+}
+
+/* The fault an access at va takes, corrected, without the retry (so the processor has set
+ * nothing in the new entry yet). */
+static void fault_only(uint64_t va, enum x86_access kind)
+{
+	struct x86_xlate x;
+
+	x86_translate(&cpu, va, kind, true, false, &x, NULL);
+	ck_assert_int_eq(x.outcome, X86_PF);
+	ck_assert_int_eq(page_fault_handler(x.err, cpu.cr2), PF_OK);
+}
+
+/* A fault writes the leaf with the A bit, and D for a write, that the retried access sets:
+ * the processor then has nothing to write back (its A/D commit is skipped). Fork's making a
+ * shared page present in the parent sets neither: nothing accessed it. */
+START_TEST(test_fault_presets_accessed_dirty)
+{
+	struct addr_space *a = spawn(), *b;
+
+	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x4000, RW, FIXED, NULL), MM_STATUS_OK);
+	ck_assert_int_eq(mm_mmap(a, 0x600000, 0x1000, RW, FIXED | MM_MAP_SHARED, NULL), MM_STATUS_OK);
+	fault_only(0x400000, X86_WRITE); /* demand-zero */
+	ck_assert_uint_eq(leaf_ad(a, 0x400000), PG_ACCESSED | PG_DIRTY);
+	fault_only(0x401000, X86_READ); /* the zero frame, read-only */
+	ck_assert(look(a, 0x401000).zero_frame);
+	ck_assert_uint_eq(leaf_ad(a, 0x401000), PG_ACCESSED);
+	uwrite(0x400000, 1);
+	ck_assert_int_eq(mm_fork(a, &b), MM_STATUS_OK);
+	ck_assert_uint_eq(leaf_ad(a, 0x600000), 0);
+	paddr_t before = look(a, 0x400000).pa;
+	fault_only(0x400000, X86_WRITE); /* copy-on-write copy: a new leaf */
+	ck_assert_uint_ne(look(a, 0x400000).pa, before);
+	ck_assert_uint_eq(leaf_ad(a, 0x400000), PG_ACCESSED | PG_DIRTY);
+	fault_only(0x401000, X86_WRITE); /* the zero frame's copy */
+	ck_assert(!look(a, 0x401000).zero_frame);
+	ck_assert_uint_eq(leaf_ad(a, 0x401000), PG_ACCESSED | PG_DIRTY);
+	ck_assert_uint_eq(uread(0x400000), 1); /* the copy holds what the frame held */
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(b);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
 START_TEST(test_zero_frame_then_write)
 {
 	struct addr_space *a = spawn();
@@ -1029,6 +1082,7 @@ static Suite *suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_demand_zero);
+	tcase_add_test(tc, test_fault_presets_accessed_dirty);
 	tcase_add_test(tc, test_zero_frame_then_write);
 	tcase_add_test(tc, test_fork_cow_copy_and_reuse);
 	tcase_add_test(tc, test_spurious_and_refused);
