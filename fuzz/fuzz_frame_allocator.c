@@ -10,7 +10,7 @@
  *   alloc (order 0..10, with or without FRAME_ZERO, FAST or LOWEST, a minimum order, and the
  *   allocate_frame / allocate_zeroed_frame / allocate_p2frame shorthands), free of a live
  *   allocation chosen by index, frame_split_block (its 2^k frames are then freed one by one
- *   in any order), drain of the per-CPU caches, switch of the current CPU, init_frame,
+ *   in any order), a batch free of order-0 frames (deallocate_frames), drain of the per-CPU caches, switch of the current CPU, init_frame,
  *   add_ref / remove_ref / page_info_set_refcount on live frames.
  *
  * Checked after every operation: frame_audit (a violation is a crash), free + used == total,
@@ -210,6 +210,38 @@ static void free_live(unsigned i)
 	unref_all(l);
 	deallocate_p2frame((frame_t){l->base}, l->order);
 	forget(i);
+}
+
+/* Free live order-0 frames at once, as munmap and exit do (deallocate_frames: runs of
+ * consecutive frames go back as aligned blocks through one batch): up to 64 of them from a
+ * chosen index on, in the harness's order or sorted by address (which makes runs). */
+static void op_free_batch(struct fuzz_input *in)
+{
+	uint8_t how = fuzz_u8(in);
+	unsigned want = 1 + fuzz_u8(in) % 64, n = 0;
+	frame_t v[64];
+
+	if (!nlive)
+		return;
+	for (unsigned i = fuzz_u16(in) % nlive; i < nlive && n < want;) {
+		if (live[i].order != 0) {
+			i++;
+			continue;
+		}
+		check_stamp(&live[i]);
+		unref_all(&live[i]);
+		v[n++] = (frame_t){live[i].base};
+		forget(i); /* the last one moves to i */
+	}
+	if (how & 1)
+		for (unsigned i = 1; i < n; i++)
+			for (unsigned j = i; j > 0 && v[j - 1].base > v[j].base; j--) {
+				frame_t t = v[j];
+
+				v[j] = v[j - 1];
+				v[j - 1] = t;
+			}
+	deallocate_frames(v, n);
 }
 
 static void op_alloc(struct fuzz_input *in)
@@ -456,7 +488,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 3:
 		case 4:
-			if (nlive)
+			if (o & 0x80)
+				op_free_batch(&in);
+			else if (nlive)
 				free_live(fuzz_u16(&in) % nlive);
 			break;
 		case 5:
