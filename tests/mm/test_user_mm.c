@@ -118,6 +118,17 @@ static struct page_lookup look(struct addr_space *as, uint64_t va)
 	return l;
 }
 
+/* The end of a test with a parent a and its child b: the audit holds, both spaces go and
+ * every frame is back. */
+static void end_two(struct addr_space *a, struct addr_space *b)
+{
+	mm_ok();
+	addr_space_switch(NULL);
+	addr_space_destroy(b);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+
 /* Referenced (One) frames i of block b for the flusher tests. */
 static struct page_info *one_ref(frame_t b, unsigned i)
 {
@@ -332,11 +343,7 @@ START_TEST(test_fault_presets_accessed_dirty)
 	ck_assert(!look(a, 0x401000).zero_frame);
 	ck_assert_uint_eq(leaf_ad(a, 0x401000), PG_ACCESSED | PG_DIRTY);
 	ck_assert_uint_eq(uread(0x400000), 1); /* the copy holds what the frame held */
-	mm_ok();
-	addr_space_switch(NULL);
-	addr_space_destroy(b);
-	addr_space_destroy(a);
-	ck_assert_uint_eq(free_frames(), free0);
+	end_two(a, b);
 }
 END_TEST
 
@@ -406,11 +413,7 @@ START_TEST(test_fork_cow_copy_and_reuse)
 	struct addr_space_stats s;
 	addr_space_get_stats(b, &s);
 	ck_assert_uint_eq(s.faults_cow_reuse, 1);
-	mm_ok();
-	addr_space_switch(NULL);
-	addr_space_destroy(b);
-	addr_space_destroy(a);
-	ck_assert_uint_eq(free_frames(), free0);
+	end_two(a, b);
 }
 END_TEST
 
@@ -526,11 +529,7 @@ START_TEST(test_fork_enomem_unwinds)
 	}
 	ck_assert(forked);
 	ck_assert_uint_eq(look(b, 0x40f000).pa, look(a, 0x40f000).pa);
-	mm_ok();
-	addr_space_switch(NULL);
-	addr_space_destroy(b);
-	addr_space_destroy(a);
-	ck_assert_uint_eq(free_frames(), free0);
+	end_two(a, b);
 }
 END_TEST
 
