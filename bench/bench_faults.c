@@ -438,7 +438,10 @@ int main(int argc, char **argv)
 			quick = true;
 		else if (!strcmp(argv[i], "--smoke"))
 			smoke = true;
-		else if (!strcmp(argv[i], "--no-clzero"))
+		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			printf("usage: bench_faults [--quick|--smoke] [--no-clzero] [--only sim]\n");
+			return 0;
+		} else if (!strcmp(argv[i], "--no-clzero"))
 			clzero = false;
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc && !strcmp(argv[i + 1], "sim"))
 			host = false, i++;

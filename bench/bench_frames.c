@@ -19,6 +19,7 @@
  * ./build-rel/bench/bench_frames --mixed 1000000, Ir / 1000000 = instructions per operation.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,9 +325,38 @@ static void bench_scaling(unsigned max_threads)
 	}
 }
 
+static const char usage[] =
+	"usage: bench_frames [--quick | --pairs N | --drain | --mixed N | --batch N]\n"
+	"  (no option)  every benchmark, 7 runs each (MMSIM_BENCH_MB of RAM, default 1024)\n"
+	"  --quick      fewer runs and iterations\n"
+	"  --pairs N    only N order-0 alloc+free pairs (for callgrind)\n"
+	"  --drain      only one fill, shuffle and random-order free of all memory\n"
+	"  --mixed N    only N operations of the mixed-orders benchmark\n"
+	"  --batch N    only N batch frees (deallocate_frames) of a split order-10 block\n";
+
+/* The option forms main knows; anything else is a usage error. */
+static bool known_arguments(int argc, char **argv)
+{
+	if (argc == 1)
+		return true;
+	if (argc == 2)
+		return !strcmp(argv[1], "--quick") || !strcmp(argv[1], "--drain");
+	return argc == 3 && (!strcmp(argv[1], "--pairs") || !strcmp(argv[1], "--mixed") ||
+			     !strcmp(argv[1], "--batch"));
+}
+
 int main(int argc, char **argv)
 {
 	const char *mb = getenv("MMSIM_BENCH_MB");
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
+	if (!known_arguments(argc, argv)) {
+		fputs(usage, stderr);
+		return 2;
+	}
 	machine_bytes = (mb ? strtoull(mb, NULL, 10) : 1024) << 20;
 	void *arena = mmap(NULL, machine_bytes, PROT_READ | PROT_WRITE,
 			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);

@@ -148,14 +148,26 @@ int main(int argc, char **argv)
 	struct x86_phys phys;
 	size_t k;
 
+	static const char usage[] = "usage: bench_translate [accesses-per-run]   (default 2000000)\n"
+				    "       bench_translate --only host|tlb|walk N\n";
+
+	if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs(usage, stdout);
+		return 0;
+	}
 	if (argc == 2) {
 		char *end;
 
 		iters = strtoul(argv[1], &end, 10);
 		if (*end || !iters) {
-			fprintf(stderr, "usage: %s [accesses-per-run]\n", argv[0]);
+			fputs(usage, stderr);
 			return 2;
 		}
+	} else if (argc != 1 &&
+		   !(argc == 4 && !strcmp(argv[1], "--only") &&
+		     (!strcmp(argv[2], "host") || !strcmp(argv[2], "tlb") || !strcmp(argv[2], "walk")))) {
+		fputs(usage, stderr);
+		return 2;
 	}
 	mem = aligned_alloc(4096, MEM_SIZE);
 	if (!mem)
