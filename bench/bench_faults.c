@@ -62,8 +62,10 @@
 #define VBASE 0x10000000ull
 #define RW (MM_PROT_READ | MM_PROT_WRITE)
 
-enum fig { F_DZ, F_RZ, F_FORK, F_COPY, F_REUSE, F_UNMAP, F_WALK, F_ZERO, F_ZERO_NT, F_ZERO_MOVNTI, F_COPY4K,
-	   F_COPY_NT, F_COUNT };
+enum fig {
+	F_DZ, F_RZ, F_FORK, F_COPY, F_REUSE, F_UNMAP,
+	F_WALK, F_ZERO, F_ZERO_NT, F_ZERO_MOVNTI, F_COPY4K, F_COPY_NT, F_COUNT
+};
 /* The figures from F_WALK on are the floors of the simulated ones, measured in the same run
  * on the same arena: what every fault pays before the kernel does anything. */
 #define F_FIRST_FLOOR F_WALK

@@ -322,7 +322,8 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 
 			if (add_ref(get_page_info(z), REF_COW) != ADD_REF_OK)
 				return PF_OOM;
-			r = map_or_oom(as, slot, va, z, preset_ad(want & ~(page_flags_t)PG_WRITABLE, acc, touch));
+			r = map_or_oom(as, slot, va, z,
+				       preset_ad(want & ~(page_flags_t)PG_WRITABLE, acc, touch));
 			if (r != PF_OK) {
 				remove_ref(get_page_info(z));
 				return r;
@@ -417,7 +418,8 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 
 		if (!may_write(f, info))
 			nf &= ~(page_flags_t)PG_WRITABLE;
-		KASSERT(mapper_remap_slot(slot, preset_ad(nf, acc, touch), NULL) == MAP_OK, "fault: remap failed");
+		KASSERT(mapper_remap_slot(slot, preset_ad(nf, acc, touch), NULL) == MAP_OK,
+			"fault: remap failed");
 		mm_local_invlpg(as, va);
 		if (acc == MM_ACCESS_WRITE && g->kind == PROVIDER_ALLOCATED && info &&
 		    page_info_refcount(info).kind == REFCOUNT_ONE) {

@@ -55,9 +55,12 @@ static struct governor {
 /*
  * The available count at or above which a Normal system stays Normal (the higher of the two
  * watermarks), so that check_before_alloc skips the level update on almost every allocation.
- * Kept with the machine size it was computed for (tests and tools boot machines of several
- * sizes without a pressure_reset); pressure_configure and pressure_reset clear it. A CPU that
- * races with a change uses the old floor once: the level catches up at its next allocation.
+ * Kept with the machine size it was computed for (quiet_total: tests and tools boot machines
+ * of several sizes without a pressure_reset); pressure_configure and pressure_reset clear
+ * it. It is recomputed under the governor's lock, which pressure_configure holds to change
+ * the configuration, so a floor computed from a replaced configuration is never kept; the
+ * floor is stored before quiet_total (release), so a CPU that finds its machine size there
+ * reads that floor or a newer one.
  */
 static _Atomic uint64_t quiet_floor, quiet_total;
 
@@ -142,16 +145,22 @@ uint64_t warning_watermark(void)
 			     : warning_watermark_frames(total_frames(), buffer_frames());
 }
 
+static __attribute__((noinline)) void recompute_normal_floor(uint64_t total)
+{
+	plat_lock_acquire(&G.lock);
+	uint64_t w = warning_watermark(), e = emergency_watermark();
+
+	atomic_store_explicit(&quiet_floor, w > e ? w : e, memory_order_relaxed);
+	atomic_store_explicit(&quiet_total, total, memory_order_release);
+	plat_lock_release(&G.lock);
+}
+
 static uint64_t normal_floor(void)
 {
 	uint64_t total = total_frames();
 
-	if (__builtin_expect(atomic_load_explicit(&quiet_total, memory_order_relaxed) != total, 0)) {
-		uint64_t w = warning_watermark(), e = emergency_watermark();
-
-		atomic_store_explicit(&quiet_floor, w > e ? w : e, memory_order_relaxed);
-		atomic_store_explicit(&quiet_total, total, memory_order_relaxed);
-	}
+	if (__builtin_expect(atomic_load_explicit(&quiet_total, memory_order_acquire) != total, 0))
+		recompute_normal_floor(total);
 	return atomic_load_explicit(&quiet_floor, memory_order_relaxed);
 }
 
@@ -164,8 +173,10 @@ bool pressure_configure(const struct pressure_config *c)
 	if (c->warning && c->emergency && c->emergency > c->warning)
 		return false;
 	ensure_lock();
+	plat_lock_acquire(&G.lock);
 	G.cfg = *c;
 	atomic_store(&quiet_total, 0);
+	plat_lock_release(&G.lock);
 	return true;
 }
 

@@ -188,7 +188,8 @@ START_TEST(test_flusher_runs)
 	for (unsigned i = 0; i < FLUSH_MAX_RUNS - 1; i++)
 		flusher_free(&fl, frame_add(c, 600 + 2 * i), one_ref(c, 600 + 2 * i));
 	ck_assert_uint_eq(fl.nruns, FLUSH_MAX_RUNS);
-	flusher_free(&fl, frame_add(c, 600 + 2 * (FLUSH_MAX_RUNS - 1)), one_ref(c, 600 + 2 * (FLUSH_MAX_RUNS - 1)));
+	unsigned last = 600 + 2 * (FLUSH_MAX_RUNS - 1);
+	flusher_free(&fl, frame_add(c, last), one_ref(c, last));
 	ck_assert_uint_eq(fl.nruns, 1);
 	ck_assert_uint_eq(free_frames(), before - 2048 + 102 + FLUSH_MAX_FRAMES + FLUSH_MAX_RUNS);
 	flusher_flush(&fl);
