@@ -134,18 +134,30 @@ void flusher_free_run(struct flusher *f, frame_t frame, struct page_info *info)
 	f->next_info = info + 1;
 }
 
+/* The queue position one past the last frame of run i. */
+static unsigned run_end(const struct flusher *f, unsigned i)
+{
+	return i + 1 < f->nruns ? f->run_start[i + 1] : f->nframes;
+}
+
+static bool bit_at(const uint64_t *bits, unsigned k)
+{
+	return bits[k / 64] >> (k % 64) & 1;
+}
+
 /* Drop the queued references; free the frames that lost their last one, in runs. */
 static void release_frames(struct flusher *f)
 {
-	/* the frames that keep a reference (the rare case, so that the common one does not
-	 * chain a read-modify-write of the same word through every frame) */
+	/* the frames that keep a reference, by queue position: marked only in that rare case,
+	 * so that the common one does not chain a read-modify-write of one word through every
+	 * frame of the batch */
 	uint64_t kept[FLUSH_MAX_FRAMES / 64] = { 0 };
 	bool any_kept = false;
 	struct frame_free_batch b;
 	unsigned k = 0;
 
 	for (unsigned i = 0; i < f->nruns; i++) {
-		unsigned end = i + 1 < f->nruns ? f->run_start[i + 1] : f->nframes;
+		unsigned end = run_end(f, i);
 
 		for (struct page_info *r = f->run_info[i]; k < end; k++, r++) {
 			if (remove_ref(r).kind != REFCOUNT_U0) {
@@ -158,20 +170,25 @@ static void release_frames(struct flusher *f)
 						    (k - f->run_start[i]) * (paddr_t)PAGE_SIZE));
 		}
 	}
-	/* the dead parts of each run (a frame that keeps a reference splits it) */
 	frame_free_batch_init(&b);
 	for (unsigned i = 0; i < f->nruns; i++) {
-		unsigned start = f->run_start[i], end = i + 1 < f->nruns ? f->run_start[i + 1] : f->nframes;
+		unsigned start = f->run_start[i], end = run_end(f, i);
 
+		if (!any_kept) {
+			frame_free_run(&b, (frame_t){ f->run_base[i] }, end - start);
+			continue;
+		}
+		/* the dead parts of the run, between the frames that keep a reference */
 		for (k = start; k < end;) {
 			unsigned from;
 
-			while (any_kept && k < end && kept[k / 64] >> (k % 64) & 1)
+			while (k < end && bit_at(kept, k))
 				k++;
-			for (from = k; k < end && !(any_kept && kept[k / 64] >> (k % 64) & 1);)
+			for (from = k; k < end && !bit_at(kept, k);)
 				k++;
 			if (k > from)
-				frame_free_run(&b, (frame_t){ f->run_base[i] + (from - start) * (paddr_t)PAGE_SIZE },
+				frame_free_run(&b,
+					       (frame_t){ f->run_base[i] + (from - start) * (paddr_t)PAGE_SIZE },
 					       k - from);
 		}
 	}
