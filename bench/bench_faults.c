@@ -430,6 +430,8 @@ static void host_run(double out[F_COUNT])
 	out[F_UNMAP] = (now_ns() - t) / (double)pages;
 }
 
+static const char usage[] = "usage: bench_faults [--quick|--smoke] [--no-clzero] [--only sim]\n";
+
 int main(int argc, char **argv)
 {
 	bool quick = false, smoke = false, host = true, clzero = true;
@@ -441,14 +443,14 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--smoke"))
 			smoke = true;
 		else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-			printf("usage: bench_faults [--quick|--smoke] [--no-clzero] [--only sim]\n");
+			fputs(usage, stdout);
 			return 0;
 		} else if (!strcmp(argv[i], "--no-clzero"))
 			clzero = false;
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc && !strcmp(argv[i + 1], "sim"))
 			host = false, i++;
 		else {
-			fprintf(stderr, "usage: bench_faults [--quick|--smoke] [--no-clzero] [--only sim]\n");
+			fputs(usage, stderr);
 			return 2;
 		}
 	}
