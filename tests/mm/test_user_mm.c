@@ -129,7 +129,7 @@ static void end_two(struct addr_space *a, struct addr_space *b)
 	ck_assert_uint_eq(free_frames(), free0);
 }
 
-/* Referenced (One) frames i of block b for the flusher tests. */
+/* Frame i of block b given one reference (One), its record returned: the flusher tests. */
 static struct page_info *one_ref(frame_t b, unsigned i)
 {
 	struct page_info *r = get_page_info(frame_add(b, i));
@@ -184,7 +184,8 @@ START_TEST(test_flusher_runs)
 	flusher_free(&fl, frame_add(c, FLUSH_MAX_FRAMES), one_ref(c, FLUSH_MAX_FRAMES));
 	ck_assert_uint_eq(fl.nframes, 1);
 	ck_assert_uint_eq(free_frames(), before - 2048 + 102 + FLUSH_MAX_FRAMES);
-	/* frames every other one: the 65th run flushes the 64 before it (and the one above) */
+	/* every other frame from 600 on: with the run of frame 512 still queued, the 64th of
+	 * them starts a 65th run, which flushes the 64 queued runs first */
 	for (unsigned i = 0; i < FLUSH_MAX_RUNS - 1; i++)
 		flusher_free(&fl, frame_add(c, 600 + 2 * i), one_ref(c, 600 + 2 * i));
 	ck_assert_uint_eq(fl.nruns, FLUSH_MAX_RUNS);
