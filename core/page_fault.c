@@ -418,8 +418,8 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 
 		if (!may_write(f, info))
 			nf &= ~(page_flags_t)PG_WRITABLE;
-		KASSERT(mapper_remap_slot(slot, preset_ad(nf, acc, touch), NULL) == MAP_OK,
-			"fault: remap failed");
+		/* no preset_ad: a remap keeps the A/D bits the entry has */
+		KASSERT(mapper_remap_slot(slot, nf, NULL) == MAP_OK, "fault: remap failed");
 		mm_local_invlpg(as, va);
 		if (acc == MM_ACCESS_WRITE && g->kind == PROVIDER_ALLOCATED && info &&
 		    page_info_refcount(info).kind == REFCOUNT_ONE) {

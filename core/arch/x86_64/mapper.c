@@ -189,7 +189,7 @@ enum map_result mapper_map(struct mapper *m, uint64_t va, frame_t frame, page_fl
 
 	if (r != MAP_OK)
 		return r;
-	return map_leaf(m, va, pte_make_leaf(frame.base, flags, PT_LEVEL_PT), PT_LEVEL_PT);
+	return map_leaf(m, va, pte_make_checked_leaf(frame.base, flags), PT_LEVEL_PT);
 }
 
 enum map_result mapper_map_huge(struct mapper *m, uint64_t va, frame_t frame, page_flags_t flags,
@@ -203,7 +203,7 @@ enum map_result mapper_map_huge(struct mapper *m, uint64_t va, frame_t frame, pa
 	r = check_leaf_args(m, va, frame.base, flags, level);
 	if (r != MAP_OK)
 		return r;
-	return map_leaf(m, va, pte_make_leaf(frame.base, flags, level), level);
+	return map_leaf(m, va, pte_make_checked_leaf(frame.base, flags), level);
 }
 
 /* The path of a walk to the leaf mapping va: tables[lvl] is the table holding the entry at
@@ -364,7 +364,7 @@ static enum map_result remap_entry(pte_t *slot, unsigned level, page_flags_t fla
 	if (!pte_leaf_encodable(pte_address(old, level), flags, level))
 		return MAP_EINVAL;
 	/* the frame stays (only the processor writes the entry meanwhile, and only A/D) */
-	base = pte_make_leaf(pte_address(old, level), flags, level);
+	base = pte_make_checked_leaf(pte_address(old, level), flags);
 	/* M7: keep whatever A/D the processor set, even while we swap the entry; A and D are
 	 * bits 5 and 6 of a leaf at every level */
 	while (!entry_cas(slot, &old, base | (old & (PTE_A | PTE_D))))
@@ -413,7 +413,7 @@ enum map_result mapper_map_slot(struct mapper *m, pte_t *slot, uint64_t va, fram
 		return r;
 	if (mapper_entry_load(slot) != 0)
 		return MAP_EXISTS; /* M1, M8 */
-	mapper_entry_store(slot, pte_make_leaf(frame.base, flags, PT_LEVEL_PT));
+	mapper_entry_store(slot, pte_make_checked_leaf(frame.base, flags));
 	return MAP_OK;
 }
 

@@ -67,15 +67,20 @@ static pte_t rights_and_state_bits(page_flags_t flags)
 	       ((f >> 3) & (PTE_A | PTE_D)) | ((f & PG_NO_EXEC) << 60);
 }
 
-pte_t pte_make_leaf(paddr_t pa, page_flags_t flags, unsigned level)
+pte_t pte_make_checked_leaf(paddr_t pa, page_flags_t flags)
 {
 	pte_t f = flags;
 
+	return PTE_P | pa | rights_and_state_bits(flags) | (f & PTE_PS) | ((f << 4) & PTE_G) |
+	       ((f >> 1) & (PTE_AVL9 | PTE_AVL10));
+}
+
+pte_t pte_make_leaf(paddr_t pa, page_flags_t flags, unsigned level)
+{
 	KASSERT(pte_leaf_encodable(pa, flags, level),
 		"refusing to encode leaf pa=0x%llx flags=0x%x level %u (reserved bits)",
 		(unsigned long long)pa, flags, level);
-	return PTE_P | pa | rights_and_state_bits(flags) | (f & PTE_PS) | ((f << 4) & PTE_G) |
-	       ((f >> 1) & (PTE_AVL9 | PTE_AVL10));
+	return pte_make_checked_leaf(pa, flags);
 }
 
 bool pte_protnone_encodable(paddr_t pa, page_flags_t flags)

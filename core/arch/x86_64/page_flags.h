@@ -109,6 +109,9 @@ bool pte_leaf_encodable(paddr_t pa, page_flags_t flags, unsigned level);
 
 /* Encode a present leaf. Panics unless pte_leaf_encodable(pa, flags, level). */
 pte_t pte_make_leaf(paddr_t pa, page_flags_t flags, unsigned level);
+/* pte_make_leaf for a (pa, flags, level) that pte_leaf_encodable has just accepted: the
+ * mapper validates its arguments first (returning MAP_EINVAL) and does not check twice. */
+pte_t pte_make_checked_leaf(paddr_t pa, page_flags_t flags);
 
 /*
  * Encode a protnone entry (4 KiB level only): P=0, the PROTNONE software bit, the frame pa
