@@ -10,7 +10,7 @@
  * - total == buddy_free + cached + allocated + metadata.
  * Locking: `lock` protects heads, nonempty, buddy_free and every FREE record. A CPU cache
  * belongs to its CPU, which uses it with plain loads and stores (busy/stop handshake, see
- * frame_alloc.c); any other CPU reaches it only between frame_cpu_caches_freeze and
+ * frame_cpu_cache.c); any other CPU reaches it only between frame_cpu_caches_freeze and
  * frame_cpu_caches_thaw. Lock order: drain_lock, then a CPU cache, then `lock`.
  */
 #ifndef MMSIM_CORE_FRAME_ALLOC_STATE_H
@@ -68,6 +68,7 @@ struct frame_alloc_state {
 	uint64_t metadata;
 	paddr_t metadata_base;
 	bool ready;
+	bool locks_ready; /* lock and drain_lock initialised (by the first frame_alloc_init) */
 };
 
 extern struct frame_alloc_state frame_alloc_state;

@@ -121,7 +121,7 @@ static inline struct page_info *frame_dense_lookup(paddr_t pa)
 	return frame_dense_infos + i;
 }
 
-/* get_page_info off the dense run: the section table (frame_alloc.c). */
+/* get_page_info off the dense run: the section table (frame_buddy.c). */
 struct page_info *get_page_info_slow(frame_t f);
 
 /*

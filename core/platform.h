@@ -54,7 +54,7 @@ unsigned plat_cpu_count(void);
  * the call began. Stores the caller made before the call are then visible to every CPU's
  * later loads, and every CPU's stores made before that barrier are visible to the caller.
  * It lets a CPU's hot path order its own store before its own load with a compiler barrier
- * instead of a locked instruction, the remote side paying for both (see frame_alloc.c).
+ * instead of a locked instruction, the remote side paying for both (see frame_cpu_cache.c).
  * A real kernel sends an IPI to every other CPU and waits for the acknowledgements (taking
  * an interrupt serialises the CPU); mmsim's CPUs are host threads, so the host uses Linux's
  * membarrier(2). Slow (microseconds): for rare remote operations only. Callable from any

@@ -1,6 +1,6 @@
 /*
  * mmsim quiz buddy: allocations and frees of blocks of 2, 4 and 8 frames on the kernel's
- * real buddy allocator (core/frame_alloc.c), booted on a small free area, and the question a
+ * real buddy allocator (core/frame_buddy.c), booted on a small free area, and the question a
  * student must answer: which address each allocation returns, and what the free lists hold
  * at the end. The answers come from the allocator itself (frame_alloc_free_list).
  *

@@ -1,0 +1,95 @@
+/*
+ * The frame allocator's records and buddy lists, shared by its files (frame_buddy.c,
+ * frame_cpu_cache.c, frame_free_batch.c, frame_alloc_init.c, frame_alloc.c) and nobody else.
+ * The lists are under frame_alloc_state.lock (see frame_alloc_state.h).
+ */
+#ifndef MMSIM_CORE_FRAME_BUDDY_H
+#define MMSIM_CORE_FRAME_BUDDY_H
+
+#include "frame_alloc.h"
+#include "frame_alloc_state.h"
+#include "frame_section.h"
+#include "page_info.h"
+#include "platform.h"
+
+/* Under ST.lock: the only writer, so a relaxed load and store never lose an update, and
+ * free_frames_estimate may read the counter without the lock. */
+static inline void buddy_free_add(int64_t delta)
+{
+	atomic_store_explicit(&frame_alloc_state.buddy_free,
+			      atomic_load_explicit(&frame_alloc_state.buddy_free, memory_order_relaxed) +
+				      (uint64_t)delta,
+			      memory_order_relaxed);
+}
+
+/* Record of a frame known to be managed (a buddy list link or head); none means the lists
+ * are corrupt. */
+static inline struct page_info *rec(paddr_t pa)
+{
+	struct page_info *r = frame_record(pa);
+
+	KASSERT(r, "frame: %#llx is linked on a buddy list but has no record", (unsigned long long)pa);
+	return r;
+}
+
+static inline void rec_set(struct page_info *r, uint64_t rc, uint64_t meta)
+{
+	atomic_store_explicit(&r->rc, rc, memory_order_relaxed);
+	atomic_store_explicit(&r->meta, meta, memory_order_relaxed);
+}
+
+static inline uint64_t rec_rc(struct page_info *r)
+{
+	return atomic_load_explicit(&r->rc, memory_order_relaxed);
+}
+
+static inline uint64_t rec_meta(struct page_info *r)
+{
+	return atomic_load_explicit(&r->meta, memory_order_relaxed);
+}
+
+static inline unsigned floor_log2(uint32_t x)
+{
+	return 31u - (unsigned)__builtin_clz(x);
+}
+
+/* ---- buddy lists (frame_buddy.c; global lock held) ---- */
+
+/* Push free block f of order k, whose head record is r. */
+void list_push(unsigned k, paddr_t f, struct page_info *r);
+/* Take a block of `order` (0 if there is none) and its record (*r). */
+paddr_t buddy_take(unsigned order, struct page_info **r);
+/* The lowest-addressed block that can hold `order` (FRAME_STRATEGY_LOWEST). */
+paddr_t buddy_take_lowest(unsigned order, struct page_info **r);
+/* Give the block (f, order), whose head record is r, back and merge it with free buddies.
+ * The head record may hold anything (USED, CACHED): it is cleared here. */
+void buddy_give(paddr_t f, struct page_info *r, unsigned order);
+
+/* ---- checks of a free (frame_alloc.c) ---- */
+
+/* Explain why (f, order) cannot be freed. Cold: only reached on a kernel bug. */
+_Noreturn void free_misuse(paddr_t f, unsigned order, struct page_info *r);
+
+/* r must be the record of an allocated, unreferenced block of `order` at f being freed;
+ * panics on every misuse. */
+static inline void check_free_target(paddr_t f, unsigned order, struct page_info *r)
+{
+	/* meta and count folded into one word: one branch instead of two (deallocate_frames runs
+	 * this once per frame) */
+	if (__builtin_expect(!r || order > FRAME_MAX_ORDER ||
+				     ((rec_meta(r) ^ PAGE_META(PAGE_STATE_USED, order)) |
+				      (rec_rc(r) & RC_COUNT_MASK)),
+			     0))
+		free_misuse(f, order, r);
+}
+
+/* The record of such a block, checked. */
+static inline struct page_info *checked_free_target(paddr_t f, unsigned order)
+{
+	struct page_info *r = frame_record(f);
+
+	check_free_target(f, order, r);
+	return r;
+}
+
+#endif

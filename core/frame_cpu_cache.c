@@ -1,0 +1,200 @@
+/*
+ * The per-CPU order-0 caches of the frame allocator and the protocol that lets another CPU
+ * take one (drain, audit). See frame_alloc_state.h for the cache's fields and lock order.
+ *
+ * Per-CPU caches: owned by their CPU, no locked instruction on the owner's path.
+ * The order-0 fast path (allocate_frame, deallocate_frame) runs on the calling CPU's cache
+ * only, like Linux's per-CPU page lists, whose owner disables interrupts instead of locking.
+ * A cache has two flags, busy (written only by its owner) and stop (written only under
+ * drain_lock; "stop" below means its CACHE_FROZEN bit). The handshake is Dekker's, with the
+ * expensive half moved to the rare side:
+ *
+ *   owner (every operation)                 remote (drain, audit: frame_cpu_caches_freeze)
+ *   busy = 1            (plain store)       take drain_lock
+ *   compiler barrier                        stop = 1                 (plain store)
+ *   if stop (acquire load):                 plat_barrier_all_cpus()  (IPI / membarrier)
+ *       busy = 0 (release), wait for        wait until busy == 0     (acquire loads)
+ *       drain_lock, retry                   ... use the cache ...
+ *   ... use the cache ...                   stop = 0                 (release store)
+ *   busy = 0            (release store)     release drain_lock
+ *
+ * Why it excludes: the owner's store-then-load has no fence, so the processor may perform
+ * the load before the store is visible. plat_barrier_all_cpus makes the owner execute a full
+ * barrier somewhere during the remote's call. If that barrier comes after the owner's load
+ * of stop, the owner's busy = 1 preceded it and is visible when the remote reads busy, so the
+ * remote waits for the owner's release of busy. If it comes before the load, the remote's
+ * stop = 1 (stored before the call) is visible to the load, so the owner backs off without
+ * touching the cache. Either way at most one side works on the cache, and the data hand-over
+ * is a release/acquire pair on busy (owner -> remote) or stop (remote -> owner), which is
+ * also what makes it visible to ThreadSanitizer. The owner pays two plain stores and a load;
+ * a remote drain pays one barrier for all caches it takes, and none at all when it only
+ * takes its own CPU's cache (its owner is the caller, who is not inside the fast path).
+ *
+ * The fast paths do not test plat_trace_on either: frame_alloc_trace_changed sets
+ * CACHE_TRACED in every stop word while tracing is on, which sends the owner to the slow
+ * paths, and they trace.
+ *
+ * Requirements: at most one thread runs as a given CPU at a time (as on a real CPU with
+ * preemption off), and an interrupt handler on a CPU never interrupts that CPU's fast path
+ * (mmsim delivers interrupts only at interrupt windows). Plain pthreads that act as CPUs
+ * through host_set_current_cpu (tests) satisfy both; no IPI delivery is needed.
+ */
+#include "frame_cpu_cache.h"
+
+struct frame_cpu_cache frame_cpu_caches[FRAME_MAX_CPUS];
+
+#define ST frame_alloc_state
+
+
+/* Fill an empty cache with up to a batch of frames, largest blocks first. The caller works
+ * on the cache (its owner inside the fast path, or a remote that froze it). */
+static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c)
+{
+	uint32_t n = 0;
+
+	plat_lock_acquire(&ST.lock);
+	while (n < FRAME_CPU_CACHE_BATCH && ST.nonempty) {
+		unsigned o = floor_log2(FRAME_CPU_CACHE_BATCH - n);
+		if (!(ST.nonempty >> o))
+			o = floor_log2(ST.nonempty);
+		struct page_info *r = NULL;
+		paddr_t f = buddy_take(o, &r);
+		/* push high to low so that pops hand out ascending addresses */
+		for (uint64_t i = 1ULL << o; i-- > 0;) {
+			rec_set(r + i, RC_USED, PAGE_META(PAGE_STATE_CACHED, 0));
+			c->frame[n] = f + i * PAGE_SIZE;
+			c->info[n++] = r + i;
+		}
+	}
+	atomic_store_explicit(&c->count, n, memory_order_relaxed);
+	plat_lock_release(&ST.lock);
+	return n;
+}
+
+/* Return the `how_many` oldest frames of a cache the caller works on to the buddy lists. */
+static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uint32_t how_many)
+{
+	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	uint32_t m = how_many < n ? how_many : n;
+
+	if (!m)
+		return;
+	plat_lock_acquire(&ST.lock);
+	for (uint32_t i = 0; i < m; i++) {
+		struct page_info *r = c->info[i];
+		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
+			"frame: cached frame %#llx has record %#llx", (unsigned long long)c->frame[i],
+			(unsigned long long)rec_meta(r));
+		buddy_give(c->frame[i], r, 0);
+	}
+	for (uint32_t i = m; i < n; i++) {
+		c->frame[i - m] = c->frame[i];
+		c->info[i - m] = c->info[i];
+	}
+	atomic_store_explicit(&c->count, n - m, memory_order_relaxed);
+	plat_lock_release(&ST.lock);
+}
+
+void cache_wait_remote(struct frame_cpu_cache *c)
+{
+	cache_leave(c);
+	plat_lock_acquire(&ST.drain_lock);
+	plat_lock_release(&ST.drain_lock);
+}
+
+paddr_t cache_alloc_slow(struct frame_cpu_cache *c)
+{
+	uint32_t n = cache_refill(c);
+	if (!n) {
+		cache_leave(c);
+		return 0;
+	}
+	return cache_pop(c, n - 1);
+}
+
+void cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
+{
+	cache_drain(c, FRAME_CPU_CACHE_BATCH);
+	cache_push(c, atomic_load_explicit(&c->count, memory_order_relaxed), f, r);
+}
+
+uint64_t free_frames_estimate(void)
+{
+	unsigned ncpu = plat_cpu_count() < FRAME_MAX_CPUS ? plat_cpu_count() : FRAME_MAX_CPUS;
+	uint64_t n = atomic_load_explicit(&ST.buddy_free, memory_order_relaxed);
+
+	for (unsigned i = 0; i < ncpu; i++)
+		n += atomic_load_explicit(&frame_cpu_caches[i].count, memory_order_relaxed);
+	return n;
+}
+
+uint64_t cached_frames(void)
+{
+	uint64_t sum = 0;
+
+	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++)
+		sum += atomic_load_explicit(&frame_cpu_caches[i].count, memory_order_relaxed);
+	return sum;
+}
+
+uint64_t frame_cpu_caches_freeze(bool all)
+{
+	unsigned self = plat_cpu_id();
+	uint64_t frozen = 0;
+
+	plat_lock_acquire(&ST.drain_lock);
+	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
+		struct frame_cpu_cache *c = &frame_cpu_caches[i];
+		if (!all && !atomic_load_explicit(&c->count, memory_order_relaxed))
+			continue;
+		atomic_store_explicit(&c->stop,
+				      atomic_load_explicit(&c->stop, memory_order_relaxed) |
+					      CACHE_FROZEN | CACHE_SLOW,
+				      memory_order_relaxed);
+		frozen |= 1ULL << i;
+	}
+	/* The caller's own cache has no other user: no barrier needed for it alone. */
+	if (frozen & ~(self < FRAME_MAX_CPUS ? 1ULL << self : 0))
+		plat_barrier_all_cpus();
+	for (uint64_t m = frozen; m; m &= m - 1) {
+		struct frame_cpu_cache *c = &frame_cpu_caches[__builtin_ctzll(m)];
+		while (atomic_load_explicit(&c->busy, memory_order_acquire))
+			__builtin_ia32_pause();
+	}
+	return frozen;
+}
+
+void frame_cpu_caches_thaw(uint64_t frozen)
+{
+	for (uint64_t m = frozen; m; m &= m - 1) {
+		struct frame_cpu_cache *c = &frame_cpu_caches[__builtin_ctzll(m)];
+		uint32_t stop = atomic_load_explicit(&c->stop, memory_order_relaxed);
+		atomic_store_explicit(&c->stop, stop_word(stop & CACHE_TRACED), memory_order_release);
+	}
+	plat_lock_release(&ST.drain_lock);
+}
+
+void frame_alloc_trace_changed(void)
+{
+	if (!ST.locks_ready)
+		return;
+	plat_lock_acquire(&ST.drain_lock);
+	/* release: an owner that sees CACHE_TRACED also sees the new plat_trace_on */
+	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++)
+		atomic_store_explicit(&frame_cpu_caches[i].stop, stop_word(plat_trace_on),
+				      memory_order_release);
+	plat_lock_release(&ST.drain_lock);
+}
+
+void frame_alloc_drain_cpu_caches(void)
+{
+	if (!ST.locks_ready)
+		return;
+	uint64_t frozen = frame_cpu_caches_freeze(false);
+
+	for (uint64_t m = frozen; m; m &= m - 1)
+		cache_drain(&frame_cpu_caches[__builtin_ctzll(m)], FRAME_CPU_CACHE_CAPACITY);
+	frame_cpu_caches_thaw(frozen);
+	KTRACE("frame: drained per-CPU caches");
+}
+

@@ -1,0 +1,115 @@
+/*
+ * The owner's side of the per-CPU cache protocol (see frame_cpu_cache.c), inlined into the
+ * allocator's order-0 paths. Shared by the frame allocator's files and nobody else.
+ */
+#ifndef MMSIM_CORE_FRAME_CPU_CACHE_H
+#define MMSIM_CORE_FRAME_CPU_CACHE_H
+
+#include "frame_buddy.h"
+
+/* Slow halves of the owner's side (frame_cpu_cache.c). */
+/* A remote CPU holds the cache: let go and wait for it (it holds drain_lock meanwhile). */
+__attribute__((cold)) void cache_wait_remote(struct frame_cpu_cache *c);
+/* The cache was empty: refill it (or find nothing) and pop. Entered; leaves. */
+paddr_t cache_alloc_slow(struct frame_cpu_cache *c);
+/* The cache was full: return its oldest batch to the buddy lists, then push. Entered; leaves. */
+void cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r);
+
+static inline struct frame_cpu_cache *this_cpu_cache(void)
+{
+	unsigned cpu = plat_cpu_id();
+	KASSERT(cpu < FRAME_MAX_CPUS, "frame: cpu %u >= FRAME_MAX_CPUS", cpu);
+	return &frame_cpu_caches[cpu];
+}
+
+/*
+ * this_cpu_cache for the order-0 fast paths. frame_alloc_init refuses more CPUs than
+ * caches, so plat_cpu_id() < FRAME_MAX_CPUS by the platform's contract; the mask (one
+ * instruction instead of a compare and a branch) keeps even a broken platform's id inside
+ * the array.
+ */
+static inline struct frame_cpu_cache *fast_cpu_cache(void)
+{
+	struct frame_cpu_cache *c = &frame_cpu_caches[plat_cpu_id() & (FRAME_MAX_CPUS - 1)];
+
+	/* Hide where c came from, so that the compiler addresses every field from one pointer
+	 * instead of recomputing array base + cpu * 1 KiB + field for each (Linux's RELOC_HIDE). */
+	__asm__("" : "+r"(c));
+	return c;
+}
+
+/* Claim the caller's own cache (see the handshake at the top) and return its stop word:
+ * CACHE_SLOW is set if the owner must take the slow path. */
+static inline uint32_t cache_claim(struct frame_cpu_cache *c)
+{
+	atomic_store_explicit(&c->busy, 1, memory_order_relaxed);
+	atomic_signal_fence(memory_order_seq_cst);
+	return atomic_load_explicit(&c->stop, memory_order_acquire);
+}
+
+/* cache_claim for the slow paths: false if a remote CPU has the cache. */
+static inline bool cache_enter(struct frame_cpu_cache *c)
+{
+	return __builtin_expect(!(cache_claim(c) & CACHE_FROZEN), 1);
+}
+
+static inline void cache_leave(struct frame_cpu_cache *c)
+{
+	atomic_store_explicit(&c->busy, 0, memory_order_release);
+}
+
+/* Pop slot top (count - 1) of the caller's non-empty cache and mark its frame used (its rc
+ * is already RC_USED: see page_info.h); leaves. */
+static inline paddr_t cache_pop(struct frame_cpu_cache *c, uint64_t top)
+{
+	atomic_store_explicit(&c->info[top]->meta, PAGE_META(PAGE_STATE_USED, 0), memory_order_relaxed);
+	atomic_store_explicit(&c->count, (uint32_t)top, memory_order_relaxed);
+	paddr_t f = c->frame[top];
+	cache_leave(c);
+	return f;
+}
+
+static inline __attribute__((always_inline)) paddr_t cache_alloc(void)
+{
+	struct frame_cpu_cache *c = this_cpu_cache();
+
+	while (__builtin_expect(!cache_enter(c), 0))
+		cache_wait_remote(c);
+	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	if (__builtin_expect(n == 0, 0))
+		return cache_alloc_slow(c);
+	return cache_pop(c, n - 1);
+}
+
+/* Push a frame whose record r is USED with rc exactly RC_USED on the caller's cache, which
+ * has room; leaves. */
+static inline void cache_push(struct frame_cpu_cache *c, uint64_t n, paddr_t f, struct page_info *r)
+{
+	atomic_store_explicit(&r->meta, PAGE_META(PAGE_STATE_CACHED, 0), memory_order_relaxed);
+	c->frame[n] = f;
+	c->info[n] = r;
+	atomic_store_explicit(&c->count, (uint32_t)(n + 1), memory_order_relaxed);
+	cache_leave(c);
+}
+
+static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
+{
+	/* drop a kind bit that outlived the last reference (cache_push wants exactly RC_USED) */
+	atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
+	while (__builtin_expect(!cache_enter(c), 0))
+		cache_wait_remote(c);
+	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	if (__builtin_expect(n == FRAME_CPU_CACHE_CAPACITY, 0)) {
+		cache_free_slow(c, f, r);
+		return;
+	}
+	cache_push(c, n, f, r);
+}
+
+/* The stop word of an unfrozen cache: CACHE_TRACED (and CACHE_SLOW) while tracing is on. */
+static inline uint32_t stop_word(bool traced)
+{
+	return traced ? CACHE_TRACED | CACHE_SLOW : 0;
+}
+
+#endif
