@@ -54,6 +54,7 @@
 #include "kheap.h"
 #include "page_info.h"
 #include "phys.h"
+#include "user_access.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 #include "x86_cpu.h"
@@ -138,26 +139,16 @@ static void boot(void)
 	host_cpu_ops_attach(&cpu, 1);
 }
 
-/* One user access through the processor, faults handled and retried. */
+/* One user access through the processor, faults handled and retried (sim/user_access.h). */
 static inline void uaccess(uint64_t va, bool write, uint64_t *v)
 {
-	for (int i = 0; i < 4; i++) {
-		struct x86_xlate x;
+	struct user_access a = { .va = va, .kind = write ? X86_WRITE : X86_READ, .size = 8,
+				 .value = write ? *v : 0 };
 
-		x86_translate(&cpu, va, write ? X86_WRITE : X86_READ, true, false, &x, NULL);
-		if (x.outcome == X86_OK) {
-			uint64_t *p = (uint64_t *)(arena.base + x.pa);
-
-			if (write)
-				*p = *v;
-			else
-				*v = *p;
-			return;
-		}
-		if (x.outcome != X86_PF || page_fault_handler(x.err, cpu.cr2) != PF_OK)
-			die("an access failed");
-	}
-	die("an access keeps faulting");
+	if (user_access(&cpu, &a) != UA_OK)
+		die("an access failed");
+	if (!write)
+		*v = a.value;
 }
 
 static __attribute__((noinline)) void sim_write_all(uint64_t tag)

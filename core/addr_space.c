@@ -57,7 +57,8 @@ bool user_mm_init(void)
 	for (unsigned i = 0; i < MM_MAX_CPUS; i++)
 		cpu_current[i] = NULL;
 	tlb_flush_reset();
-	return interrupt_register(VECTOR_TLB_SHOOTDOWN, tlb_shootdown_interrupt);
+	return interrupt_register(VECTOR_TLB_SHOOTDOWN, tlb_shootdown_interrupt) &&
+	       page_fault_init();
 }
 
 struct addr_space *mm_registry_first(void)

@@ -139,6 +139,9 @@ uint64_t as_rss_locked(struct addr_space *as);
 /* A fault found no frame: ask the governor; PF_OK (retry), PF_KILLED or PF_OOM. */
 enum pf_status mm_oom_from_fault(struct addr_space *as);
 
+/* Installs page_fault_handler as the #PF exception (vector 14); at user_mm_init. */
+bool page_fault_init(void);
+
 void as_get(struct addr_space *as);
 void as_put(struct addr_space *as);
 struct addr_space *mm_registry_first(void);

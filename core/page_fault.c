@@ -26,6 +26,7 @@
  * - the old frame of a copy is released through the flusher, after the shootdown (R8).
  */
 #include "arch/x86_64/cpu_ops.h"
+#include "arch/x86_64/interrupts.h"
 #include "arch/x86_64/page_fill.h"
 #include "frame_alloc.h"
 #include "mm_internal.h"
@@ -490,4 +491,17 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 	if (r == PF_OOM && (error_code & PF_ERR_U))
 		r = mm_oom_from_fault(as);
 	return r;
+}
+
+/* Vector 14, the IDT's #PF entry: CR2 is read first, as a real handler must before anything
+ * can fault again; PF_OK (0) restarts the faulting instruction. */
+static int page_fault_exception(unsigned vector, uint32_t error_code)
+{
+	(void)vector;
+	return (int)page_fault_handler(error_code, arch_read_cr2());
+}
+
+bool page_fault_init(void)
+{
+	return exception_register(VECTOR_PAGE_FAULT, page_fault_exception);
 }

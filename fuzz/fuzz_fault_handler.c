@@ -63,6 +63,7 @@
 #include "phys.h"
 #include "platform.h"
 #include "pressure.h"
+#include "user_access.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 #include "x86_cpu.h"
@@ -79,7 +80,6 @@
 #define HOG_BASE 0x10000000ull
 #define HOG_MAX ((uint64_t)16 << 20)
 #define RECORDS_PA 0x7000ull
-#define MAX_FAULTS 4
 #define COPY_MAX (3 * PAGE)
 
 /* ---- the model ------------------------------------------------------------------------ */
@@ -725,51 +725,54 @@ static void check_frame(uint64_t va, uint64_t pa, unsigned size, bool tlb_hit)
 			     : " (the page tables still point at it)");
 }
 
-static void user_access(struct access *a)
+static bool access_translated(struct user_access *ua, struct x86_cpu *cpu,
+			      const struct x86_walk_trace *t, const struct x86_xlate *x)
 {
-	struct x86_cpu *cpu = &cpus[plat_cpu_id()];
+	(void)cpu;
+	if (x->outcome == X86_OK)
+		check_frame(ua->va, x->pa, ua->size, t->tlb_hit);
+	else if (x->outcome != X86_PF)
+		fail("access at %#llx: translation outcome %d", (unsigned long long)ua->va,
+		     x->outcome);
+	return true;
+}
 
-	for (int faults = 0; faults <= MAX_FAULTS; faults++) {
-		struct x86_walk_trace t;
-		struct x86_xlate x;
+static const struct user_access_observer access_observer = {.translated = access_translated};
 
-		cpu_threads_interrupt_window();
-		memset(&t, 0, sizeof(t));
-		x86_translate(cpu, a->va, a->kind, true, false, &x, &t);
-		switch (x.outcome) {
-		case X86_OK:
-			check_frame(a->va, x.pa, a->size, t.tlb_hit);
-			if (a->kind == X86_WRITE)
-				memcpy(arena + x.pa, a->bytes, a->size);
-			else if (a->kind == X86_READ)
-				memcpy(a->bytes, arena + x.pa, a->size);
-			a->result = ACC_OK;
-			return;
-		case X86_PF:
-			break;
-		default:
-			fail("access at %#llx: translation outcome %d", (unsigned long long)a->va,
-			     x.outcome);
-		}
-		a->pf = page_fault_handler(x.err, cpu->cr2);
-		switch (a->pf) {
-		case PF_OK:
-			continue;
-		case PF_KILLED:
-			a->result = ACC_KILLED;
-			return;
-		case PF_OOM:
-			a->result = ACC_OOM;
-			return;
-		case PF_SEGV:
-		case PF_NONFATAL_INTERNAL_ERROR:
-		case PF_RECURSION_LIMIT:
-			a->result = ACC_SEGV;
-			return;
-		}
+/* One access through the one access loop (sim/user_access.h), every translation checked. */
+static void user_access_of(struct access *a)
+{
+	struct user_access ua = {.va = a->va, .kind = a->kind, .size = a->size,
+				 .observer = &access_observer};
+	enum user_access_result r;
+
+	memcpy(&ua.value, a->bytes, a->size);
+	r = user_access(&cpus[plat_cpu_id()], &ua);
+	a->pf = (enum pf_status)ua.verdict;
+	switch (r) {
+	case UA_OK:
+		if (a->kind == X86_READ)
+			memcpy(a->bytes, &ua.value, a->size);
+		a->result = ACC_OK;
+		return;
+	case UA_KILLED:
+		a->result = ACC_KILLED;
+		return;
+	case UA_OOM:
+		a->result = ACC_OOM;
+		return;
+	case UA_SEGV:
+		a->result = ACC_SEGV;
+		return;
+	case UA_LOOP:
+		fail("the page-fault handler keeps answering success at %#llx but the access faults again",
+		     (unsigned long long)a->va);
+	case UA_BUS:
+	case UA_BEYOND:
+	case UA_STOPPED:
+		break;
 	}
-	fail("the page-fault handler keeps answering success at %#llx but the access faults again",
-	     (unsigned long long)a->va);
+	fail("access at %#llx: unexpected end %d", (unsigned long long)a->va, r);
 }
 
 struct batch {
@@ -790,7 +793,7 @@ static void w_batch(struct work *w)
 	}
 	enter(b->p);
 	for (unsigned i = 0; i < b->n; i++) {
-		user_access(&b->acc[i]);
+		user_access_of(&b->acc[i]);
 		if (b->acc[i].result == ACC_KILLED) {
 			b->n = i + 1;
 			break;
@@ -1158,7 +1161,7 @@ static void w_hog_touch(struct work *w)
 	for (uint64_t off = 0; off < w->a; off += PAGE) {
 		acc.va = HOG_BASE + off;
 		memcpy(acc.bytes, &off, sizeof(off));
-		user_access(&acc);
+		user_access_of(&acc);
 		if (acc.result == ACC_SEGV)
 			fail("p%u: write to its own hog at %#llx ended segv (%s)", w->p->id,
 			     (unsigned long long)acc.va, pf_status_name(acc.pf));

@@ -20,13 +20,11 @@
 #include "pressure.h"
 #include "process_commands.h"
 #include "sim.h"
+#include "user_access.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 #include "walk_narration.h"
 
-/* A handler that keeps answering PF_OK while the access keeps faulting is a kernel bug;
- * two faults are legitimate (a spurious fault from a stale TLB entry, then the real one). */
-#define MAX_FAULTS_PER_ACCESS 4
 #define TOUCH_VALUE 0x746f756368ull
 
 enum access_result { ACC_OK, ACC_SEGV, ACC_OOM, ACC_KILLED, ACC_BUG };
@@ -50,22 +48,6 @@ struct access_work {
 	char bug[320];
 };
 
-static uint64_t phys_load(const uint8_t *p, unsigned size)
-{
-	uint64_t v = 0;
-
-	/* byte by byte with atomics: other CPUs' threads may store to the same guest memory */
-	for (unsigned i = 0; i < size; i++)
-		v |= (uint64_t)__atomic_load_n(p + i, __ATOMIC_RELAXED) << (8 * i);
-	return v;
-}
-
-static void phys_store(uint8_t *p, uint64_t v, unsigned size)
-{
-	for (unsigned i = 0; i < size; i++)
-		__atomic_store_n(p + i, (uint8_t)(v >> (8 * i)), __ATOMIC_RELAXED);
-}
-
 /* Is this translation of a user access one a correct kernel could have produced? */
 static bool check_frame(struct access_work *w, const struct x86_walk_trace *t, uint64_t pa)
 {
@@ -83,72 +65,74 @@ static bool check_frame(struct access_work *w, const struct x86_walk_trace *t, u
 	return false;
 }
 
-/* One access, faults handled and retried, on the calling CPU. */
-static enum access_result user_access(struct access_work *w, uint64_t va, bool store)
+/* Every translation is narrated (--trace) and checked against the allocator's view. */
+static bool access_translated(struct user_access *a, struct x86_cpu *cpu,
+			      const struct x86_walk_trace *t, const struct x86_xlate *x)
 {
-	struct sim *sim = w->sim;
-	struct x86_cpu *cpu = &sim->cpus[plat_cpu_id()];
+	struct access_work *w = a->ctx;
 
-	for (int faults = 0; faults <= MAX_FAULTS_PER_ACCESS; faults++) {
-		struct x86_walk_trace t;
-		struct x86_xlate x;
-		enum pf_status pf;
+	if (w->sim->opts.trace)
+		narrate_walk(sim_out(w->sim), cpu, plat_cpu_id(), a->va, a->kind, true, false, t, x);
+	return x->outcome != X86_OK || check_frame(w, t, x->pa);
+}
 
-		cpu_threads_interrupt_window();
-		memset(&t, 0, sizeof(t));
-		x86_translate(cpu, va, w->kind, true, false, &x, &t);
-		if (sim->opts.trace)
-			narrate_walk(sim->out, cpu, plat_cpu_id(), va, w->kind, true, false, &t, &x);
-		switch (x.outcome) {
-		case X86_OK:
-			if (!check_frame(w, &t, x.pa))
-				return ACC_BUG;
-			if (w->kind == X86_FETCH)
-				return ACC_OK;
-			if (x.pa + w->size > sim->arena.size) {
-				snprintf(w->bug, sizeof(w->bug),
-					 "%s's access at 0x%" PRIx64 " reached physical 0x%" PRIx64
-					 ", beyond memory",
-					 w->p->name, va, x.pa);
-				return ACC_BUG;
-			}
-			if (store)
-				phys_store(sim->arena.base + x.pa, w->value, w->size);
-			else
-				w->value = phys_load(sim->arena.base + x.pa, w->size);
-			return ACC_OK;
-		case X86_GP:
-			/* a non-canonical address: #GP, which the kernel turns into SIGSEGV */
-			return ACC_SEGV;
-		case X86_BUS:
-			snprintf(w->bug, sizeof(w->bug),
-				 "%s's page tables lead outside physical memory (0x%" PRIx64 ")",
-				 w->p->name, x.bad_pa);
-			return ACC_BUG;
-		case X86_PF:
-			break;
-		}
-		pf = page_fault_handler(x.err, cpu->cr2);
-		if (sim->opts.trace)
-			fprintf(sim->out, "  page fault at 0x%" PRIx64 " (error 0x%x): %s\n", cpu->cr2,
-				x.err, pf_status_name(pf));
-		switch (pf) {
-		case PF_OK:
-			continue;
-		case PF_KILLED:
-			return ACC_KILLED;
-		case PF_OOM:
-			return ACC_OOM;
-		case PF_SEGV:
-		case PF_NONFATAL_INTERNAL_ERROR:
-		case PF_RECURSION_LIMIT:
-			return ACC_SEGV;
-		}
+static void access_faulted(struct user_access *a, struct x86_cpu *cpu, uint32_t err, int verdict)
+{
+	struct access_work *w = a->ctx;
+
+	if (w->sim->opts.trace)
+		fprintf(sim_out(w->sim), "  page fault at 0x%" PRIx64 " (error 0x%x): %s\n", cpu->cr2,
+			err, pf_status_name((enum pf_status)verdict));
+}
+
+static const struct user_access_observer access_observer = {
+	.translated = access_translated,
+	.faulted = access_faulted,
+};
+
+/* One access, faults handled and retried, on the calling CPU. */
+static enum access_result user_access_of(struct access_work *w, uint64_t va, bool store)
+{
+	struct user_access a = {
+		.va = va,
+		.kind = w->kind,
+		.size = w->size,
+		.value = store ? w->value : 0,
+		.observer = &access_observer,
+		.ctx = w,
+	};
+	enum user_access_result r = user_access(&w->sim->cpus[plat_cpu_id()], &a);
+
+	switch (r) {
+	case UA_OK:
+		if (!store && w->kind != X86_FETCH)
+			w->value = a.value;
+		return ACC_OK;
+	case UA_SEGV:
+		return ACC_SEGV;
+	case UA_OOM:
+		return ACC_OOM;
+	case UA_KILLED:
+		return ACC_KILLED;
+	case UA_BEYOND:
+		snprintf(w->bug, sizeof(w->bug),
+			 "%s's access at 0x%" PRIx64 " reached physical 0x%" PRIx64 ", beyond memory",
+			 w->p->name, va, a.pa);
+		return ACC_BUG;
+	case UA_BUS:
+		snprintf(w->bug, sizeof(w->bug),
+			 "%s's page tables lead outside physical memory (0x%" PRIx64 ")", w->p->name,
+			 a.bad_pa);
+		return ACC_BUG;
+	case UA_LOOP:
+		snprintf(w->bug, sizeof(w->bug),
+			 "the page-fault handler keeps answering success at 0x%" PRIx64
+			 " but the access faults again (%d times)",
+			 va, USER_ACCESS_MAX_FAULTS + 1);
+		return ACC_BUG;
+	case UA_STOPPED:
+		return ACC_BUG; /* check_frame wrote why */
 	}
-	snprintf(w->bug, sizeof(w->bug),
-		 "the page-fault handler keeps answering success at 0x%" PRIx64
-		 " but the access faults again (%d times)",
-		 va, MAX_FAULTS_PER_ACCESS + 1);
 	return ACC_BUG;
 }
 
@@ -173,13 +157,13 @@ static void do_access(void *arg)
 	case A_READ:
 	case A_WRITE:
 	case A_EXEC:
-		w->result = user_access(w, w->va, st->kind == A_WRITE);
+		w->result = user_access_of(w, w->va, st->kind == A_WRITE);
 		break;
 	case A_TOUCH:
 		w->result = ACC_OK;
 		for (uint64_t off = 0; off < st->u[1] && w->result == ACC_OK; off += 4096) {
 			w->failed_at = w->va + off;
-			w->result = user_access(w, w->va + off, w->kind == X86_WRITE);
+			w->result = user_access_of(w, w->va + off, w->kind == X86_WRITE);
 		}
 		break;
 	case A_KWRITE:
@@ -393,11 +377,11 @@ static enum sc_status exec_access(struct sim *sim, const struct sc_stmt *st)
 					 st->op == SC_NE ? "not " : "", st->u[3], w.value);
 	}
 	if (got != 0)
-		fprintf(sim->out, "%s: %s 0x%" PRIx64 " -> %s\n", st->name[0], name,
+		fprintf(sim_out(sim), "%s: %s 0x%" PRIx64 " -> %s\n", st->name[0], name,
 			st->kind == A_TOUCH ? w.failed_at : st->u[0],
 			(is_copy(st) ? copy_words : access_words)[got]);
 	else if (st->kind == A_READ || st->kind == A_KREAD)
-		fprintf(sim->out, "%s: %s 0x%" PRIx64 " = 0x%" PRIx64 "\n", st->name[0], name,
+		fprintf(sim_out(sim), "%s: %s 0x%" PRIx64 " = 0x%" PRIx64 "\n", st->name[0], name,
 			st->u[0], w.value);
 	return SC_CONTINUE;
 }

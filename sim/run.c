@@ -14,6 +14,8 @@
 #include "host_platform.h"
 #include "phys.h"
 
+_Thread_local FILE *sim_block_out;
+
 /* The statement being executed, for reports of kernel panics. */
 static const struct sim *panic_sim;
 static const struct sc_stmt *panic_stmt;

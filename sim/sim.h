@@ -63,6 +63,16 @@ struct sim {
 	size_t nprocs, cap_procs;
 };
 
+/*
+ * Where a command prints: sim->out, or, while a CPU runs its command of a `parallel` block,
+ * that command's own buffer (printed after `end`, in the order of the lines).
+ */
+extern _Thread_local FILE *sim_block_out;
+static inline FILE *sim_out(const struct sim *sim)
+{
+	return sim_block_out ? sim_block_out : sim->out;
+}
+
 /* Plays the bootloader: writes the memory map into low memory and runs kernel_init. */
 enum sc_status sim_boot_kernel(struct sim *sim, const struct sc_stmt *st);
 /* Every audit the kernel has; a violation is reported as a kernel bug (exit 3). */

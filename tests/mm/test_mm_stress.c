@@ -35,6 +35,7 @@
 #include "platform.h"
 #include "prng.h"
 #include "test_arena.h"
+#include "user_access.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 #include "../check_main.h"
@@ -47,7 +48,6 @@
 #define PAGES 48u
 #define SHBASE 0x10000000ull
 #define SHPAGES 8u
-#define MAX_RETRY 64
 
 static struct x86_cpu cpus[NCPU];
 static struct addr_space *spaces[NSPACE];
@@ -79,40 +79,34 @@ static void use_space(struct worker *w, struct addr_space *as)
 	}
 }
 
-/* One user access on this CPU's processor; faults go to the kernel and are retried. Between
- * the translation and the load/store no interrupt is taken, as on hardware. */
+/* One user access on this CPU's processor through the one access loop (sim/user_access.h):
+ * faults go to the kernel through vector 14 and are retried. */
 static enum pf_status uaccess(struct worker *w, uint64_t va, bool write, uint64_t *value)
 {
-	struct x86_cpu *cpu = &cpus[w->cpu];
+	struct user_access a = {.va = va, .kind = write ? X86_WRITE : X86_READ, .size = 8,
+				.value = *value};
+	enum user_access_result r = user_access(&cpus[w->cpu], &a);
 
-	for (int i = 0; i < MAX_RETRY; i++) {
-		struct x86_xlate x;
-		enum pf_status r;
-
-		x86_translate(cpu, va, write ? X86_WRITE : X86_READ, true, false, &x, NULL);
-		if (x.outcome == X86_OK) {
-			uint64_t *p = (uint64_t *)((uint8_t *)phys_direct_map_base + x.pa);
-
-			if (write)
-				__atomic_store_n(p, *value, __ATOMIC_RELAXED);
-			else
-				*value = __atomic_load_n(p, __ATOMIC_RELAXED);
-			w->accesses++;
-			cpu_threads_interrupt_window();
-			return PF_OK;
-		}
-		if (x.outcome != X86_PF) {
-			report(w, "translation neither ok nor #PF", va, (uint64_t)x.outcome);
-			return PF_SEGV;
-		}
-		r = page_fault_handler(x.err, cpu->cr2);
-		cpu_threads_interrupt_window();
-		if (r != PF_OK)
-			return r;
-		w->faults_ok++;
+	cpu_threads_interrupt_window();
+	switch (r) {
+	case UA_OK:
+		if (!write)
+			*value = a.value;
+		w->accesses++;
+		w->faults_ok += a.faults;
+		return PF_OK;
+	case UA_SEGV:
+	case UA_OOM:
+	case UA_KILLED:
+		w->faults_ok += a.faults ? a.faults - 1 : 0;
+		return a.verdict != PF_OK ? (enum pf_status)a.verdict : PF_SEGV;
+	case UA_LOOP:
+		report(w, "access keeps faulting", va, a.faults);
+		return PF_SEGV;
+	default:
+		report(w, "translation neither ok nor #PF", va, (uint64_t)r);
+		return PF_SEGV;
 	}
-	report(w, "access keeps faulting", va, MAX_RETRY);
-	return PF_SEGV;
 }
 
 /* A random access to a page of the current space; reads check what they see. */
