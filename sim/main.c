@@ -7,6 +7,7 @@
 
 #include <unistd.h>
 
+#include "handout.h"
 #include "quiz.h"
 #include "repl.h"
 #include "report_json.h"
@@ -20,6 +21,8 @@
 static void usage(FILE *out)
 {
 	fputs("usage: mmsim run FILE [--trace] [--audit] [--json] [--thp] [--prefault]\n"
+	      "       mmsim run FILE [--reveal]\n"
+	      "       mmsim handout FILE\n"
 	      "       mmsim check FILE\n"
 	      "       mmsim repl [--trace] [--audit]\n"
 	      "       mmsim quiz translate|buddy|cow [--seed N] [-n COUNT] [-c]\n"
@@ -29,6 +32,9 @@ static void usage(FILE *out)
 	      "  run FILE     run a scenario; exit 0 when every expectation held, 1 when one\n"
 	      "               failed, 2 when the file or the command line is wrong (nothing runs),\n"
 	      "               3 when the simulated kernel caught a bug in itself\n"
+	      "  handout FILE a lesson's copy for students: its marked answers hidden (`?`);\n"
+	      "               `mmsim run` of the filled-in copy names each wrong answer\n"
+	      "               (`mmsim help handout`)\n"
 	      "  check FILE   only parse FILE and report its errors\n"
 	      "  repl         type the scenario language line by line (also `mmsim` alone on a\n"
 	      "               terminal); errors are printed and the session goes on\n"
@@ -41,13 +47,38 @@ static void usage(FILE *out)
 	      "               checkpoints, and what the scenario printed\n"
 	      "  --thp        back physical memory with transparent huge pages (fewer host faults)\n"
 	      "  --prefault   touch all physical memory before the run (no host fault during it)\n"
+	      "  --reveal     with a wrong answer, say what the machine found\n"
 	      "\n"
 	      "FILE may be - for standard input.\n",
 	      out);
 }
 
+static const char handout_help[] =
+	"Handouts: a lesson marks its answers, `mmsim handout FILE` hides them.\n"
+	"\n"
+	"  expect ... == VALUE   #? QUESTION    an answer: the words after the first operator\n"
+	"  expect ... -> RESULT  #? QUESTION    (==, !=, <, <=, >, >= or ->), options aside\n"
+	"  #> TEXT                              a worked answer in prose (a comment line)\n"
+	"\n"
+	"mmsim handout FILE prints the student's copy: each marked answer becomes `?`\n"
+	"(`expect rss a == ?`, `expect access 0x1000 read user -> ?`), each block of #> lines\n"
+	"becomes one `#> your answer:` line; everything else stays as it is.\n"
+	"\n"
+	"mmsim run FILE on a copy checks every answer and goes on after a wrong one:\n"
+	"  FILE:LINE: wrong answer: you wrote 'pa 0x5000'\n"
+	"  FILE:LINE:COL: unanswered: expect rss a == ?\n"
+	"  FILE:LINE:COL: answer not understood: 'five': ...\n"
+	"then `FILE: N answers: R right, W wrong, U unanswered` and exit status 1. The marked\n"
+	"statement runs either way (what it does matters to the lines after it). --reveal adds\n"
+	"what the machine found to each wrong answer. Every answer right: exit 0, and on a\n"
+	"terminal the same summary line.\n";
+
 static void help(const char *topic)
 {
+	if (topic && strcmp(topic, "handout") == 0) {
+		fputs(handout_help, stdout);
+		return;
+	}
 	if (!topic) {
 		fputs("mmsim " MMSIM_VERSION ": a kernel memory manager in a simulated x86_64 machine\n\n",
 		      stdout);
@@ -80,6 +111,8 @@ static int cmd_run(int argc, char **argv, bool run)
 			opts.arena_flags |= ARENA_THP;
 		} else if (run && strcmp(argv[i], "--prefault") == 0) {
 			opts.arena_flags |= ARENA_PREFAULT;
+		} else if (run && strcmp(argv[i], "--reveal") == 0) {
+			opts.reveal = true;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "mmsim: unknown option '%s'\n", argv[i]);
 			usage(stderr);
@@ -111,7 +144,7 @@ static int cmd_run(int argc, char **argv, bool run)
 		scenario_free(&sc);
 		return 2;
 	}
-	status = sim_run(&sim, &sc);
+	status = sim_answers_finish(&sim, sim_run(&sim, &sc));
 	sim_destroy(&sim);
 	scenario_free(&sc);
 	return status;
@@ -165,6 +198,14 @@ int main(int argc, char **argv)
 		return cmd_run(argc - 2, argv + 2, false);
 	if (strcmp(argv[1], "repl") == 0)
 		return cmd_repl(argc - 2, argv + 2);
+	if (strcmp(argv[1], "handout") == 0) {
+		if (argc != 3) {
+			fprintf(stderr, "mmsim: handout takes one FILE\n");
+			usage(stderr);
+			return 2;
+		}
+		return handout_write(argv[2], stdout, stderr);
+	}
 	if (strcmp(argv[1], "quiz") == 0)
 		return quiz_main(argc - 2, argv + 2, stdout, stderr);
 	fprintf(stderr, "mmsim: unknown command '%s'\n", argv[1]);

@@ -279,6 +279,7 @@ int sim_run_json(const char *file, const struct sim_options *opts, FILE *out, FI
 			if (r.status)
 				r.failed = &sc.stmts[i];
 		}
+		r.status = sim_answers_finish(&sim, r.status);
 	}
 	fflush(o);
 	fflush(e);

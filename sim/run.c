@@ -117,6 +117,12 @@ enum sc_status sim_expect_failed(struct sim *sim, const struct sc_stmt *st, cons
 {
 	va_list ap;
 
+	if (sim->holding_failure) {
+		va_start(ap, fmt);
+		vsnprintf(sim->held_failure, sizeof(sim->held_failure), fmt, ap);
+		va_end(ap);
+		return SC_EXPECT_FAILED;
+	}
 	fflush(sim->out);
 	fprintf(sim->err, "%s:%d: expectation failed: %s: ", sim->file, st->line, what_of(st));
 	va_start(ap, fmt);
@@ -184,7 +190,7 @@ int sim_run(struct sim *sim, const struct scenario *sc)
 		}
 		if (!st->cmd->exec)
 			continue;
-		s = st->cmd->exec(sim, st);
+		s = st->question ? sim_exec_answer(sim, st) : st->cmd->exec(sim, st);
 		if (sim->booted)
 			process_check_all(sim); /* the kernel may have killed some for memory */
 		if (s == SC_CONTINUE && audit && sim->booted)

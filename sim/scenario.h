@@ -91,6 +91,20 @@ struct sc_stmt {
 	char name[3][SC_NAME_MAX];
 	char *path;
 	int cpu;        /* the cpu= option, -1 when absent */
+	/* A marked answer (`#?` comment, see sim/answers.c): enum sc_question, where the
+	 * answer stands on its line, and the answer as written. */
+	int question;
+	int answer_line, answer_col, answer_end_col;
+	char *answer;
+	char *answer_problem; /* SC_Q_MALFORMED: the parser's complaint */
+};
+
+/* What a statement marked with `#?` holds in place of its answer. */
+enum sc_question {
+	SC_Q_NONE,
+	SC_Q_ANSWERED,   /* an answer to check: wrong is reported, the run goes on */
+	SC_Q_UNANSWERED, /* `?`: the statement runs, nothing is checked */
+	SC_Q_MALFORMED,  /* an answer the parser rejects: reported, the statement runs */
 };
 
 struct scenario {

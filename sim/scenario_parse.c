@@ -25,6 +25,7 @@ struct lexed {
 	size_t *offs;
 	int n, cap;
 	int end_line, end_col;
+	bool question; /* a comment on it starts with '#?': it marks an answer */
 	char *storage; /* one buffer holding every word's text */
 	size_t used, size;
 };
@@ -150,6 +151,7 @@ static bool lex_statement(struct scenario *sc, const char *buf, size_t len, size
 
 	lx->n = 0;
 	lx->used = 0;
+	lx->question = false;
 	*bad = false;
 	if (*pos >= len)
 		return false;
@@ -167,6 +169,8 @@ static bool lex_statement(struct scenario *sc, const char *buf, size_t len, size
 		/* comments end the content; a '\' before them still continues */
 		for (size_t i = start; i < content_end; i++) {
 			if (buf[i] == '#') {
+				if (i + 1 < content_end && buf[i + 1] == '?')
+					lx->question = true;
 				content_end = i;
 				break;
 			}
@@ -589,6 +593,148 @@ static void parse_statement(struct scenario *sc, struct lexed *lx)
 	sc->nstmts++;
 }
 
+/* ---- marked answers (`#?`, see sim/answers.c) ---- */
+
+static bool is_answer_op(const char *w)
+{
+	for (int i = 0; op_texts[i]; i++)
+		if (strcmp(w, op_texts[i]) == 0)
+			return true;
+	return strcmp(w, "->") == 0;
+}
+
+/* Parses the statement with its errors held back; returns them (NULL when it parsed). */
+static char *parse_quietly(struct scenario *sc, struct lexed *lx)
+{
+	unsigned errors_before = sc->nerrors;
+	FILE *err = sc->err;
+	char *msg = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&msg, &len);
+
+	if (!m) {
+		fprintf(stderr, "mmsim: out of host memory\n");
+		exit(2);
+	}
+	sc->err = m;
+	parse_statement(sc, lx);
+	sc->err = err;
+	fclose(m);
+	if (sc->nerrors == errors_before) {
+		free(msg);
+		return NULL;
+	}
+	sc->nerrors = errors_before;
+	return msg;
+}
+
+/*
+ * An expect line marked with `#?` is a question: the words after its first operator (==,
+ * !=, <, <=, >, >=, ->) are the answer, which `mmsim handout` blanks into `?`. A `?` (no
+ * answer yet) or an answer the parser rejects does not stop the file: the statement gets a
+ * stand-in answer so that it still runs (its effects matter to the lines after it), and the
+ * run reports it as unanswered or not understood instead of checking it.
+ */
+static void parse_question(struct scenario *sc, struct lexed *lx)
+{
+	static const char *const stand_ins[] = {"ok", "0", "gp", "normal", NULL};
+	struct sc_word *w = lx->words, *orig = lx->words;
+	int k = -1, last = -1, n = lx->n, kind;
+	size_t alen = 1;
+	char *answer, *problem = NULL, *text;
+	struct sc_stmt *st;
+
+	for (int i = 1; i < n && k < 0; i++)
+		if (is_answer_op(w[i].text))
+			k = i + 1;
+	if (strcmp(w[0].text, "expect") != 0 || k < 0) {
+		sc_error(sc, w[0].line, w[0].col,
+			 "'#?' marks an answer, but this line has none (an expect line with ==, !=, <, <=, >, >= or -> has one)");
+		return;
+	}
+	for (int i = k; i < n; i++) {
+		if (!is_option_word(w[i].text)) {
+			last = i;
+			alen += strlen(w[i].text) + 1;
+		}
+	}
+	if (last >= k && w[last].line != w[k].line) {
+		sc_error(sc, w[k].line, w[k].col, "an answer marked with '#?' must stand on one line");
+		return;
+	}
+	answer = xrealloc(NULL, alen);
+	answer[0] = '\0';
+	for (int i = k; i <= last; i++) {
+		if (is_option_word(w[i].text))
+			continue;
+		if (answer[0])
+			strcat(answer, " ");
+		strcat(answer, w[i].text);
+	}
+	text = join_words(lx);
+	kind = SC_Q_ANSWERED;
+	if (strcmp(answer, "?") == 0 || answer[0] == '\0') {
+		kind = SC_Q_UNANSWERED;
+	} else {
+		problem = parse_quietly(sc, lx);
+		if (problem)
+			kind = SC_Q_MALFORMED;
+	}
+	if (kind != SC_Q_ANSWERED) {
+		/* the statement with a stand-in answer and its options */
+		struct sc_word *sub = xrealloc(NULL, (size_t)(n + 1) * sizeof(*sub));
+		int m = 0, stand_in = -1;
+		char *why = NULL;
+
+		for (int i = 0; i < k; i++)
+			sub[m++] = w[i];
+		sub[m++] = (struct sc_word){NULL, w[k - 1].line, w[k - 1].col};
+		for (int i = k; i < n; i++)
+			if (is_option_word(w[i].text))
+				sub[m++] = w[i];
+		lx->words = sub;
+		lx->n = m;
+		for (int i = 0; stand_ins[i] && stand_in < 0; i++) {
+			sub[k].text = stand_ins[i];
+			free(why);
+			why = parse_quietly(sc, lx);
+			if (!why)
+				stand_in = i;
+		}
+		lx->words = orig;
+		lx->n = n;
+		free(sub);
+		if (stand_in < 0) {
+			/* nothing stands in: the statement itself is wrong, report it */
+			free(why);
+			free(problem);
+			problem = NULL;
+			parse_statement(sc, lx);
+			if (kind == SC_Q_UNANSWERED)
+				sc_error(sc, w[k - 1].line, w[k - 1].col,
+					 "this question cannot run without an answer");
+			free(answer);
+			free(text);
+			return;
+		}
+		free(why);
+	}
+	st = &sc->stmts[sc->nstmts - 1];
+	free(st->text);
+	st->text = text;
+	st->question = kind;
+	st->answer = answer;
+	st->answer_problem = problem;
+	st->answer_line = k < n ? w[k].line : w[k - 1].line;
+	if (last >= k) {
+		st->answer_col = w[k].col;
+		st->answer_end_col = w[last].col + (int)strlen(w[last].text);
+	} else {
+		st->answer_col = w[k - 1].col + (int)strlen(w[k - 1].text);
+		st->answer_end_col = st->answer_col;
+	}
+}
+
 void scenario_begin(struct scenario *sc, const char *file, FILE *err)
 {
 	memset(sc, 0, sizeof(*sc));
@@ -608,7 +754,10 @@ bool scenario_parse_more(struct scenario *sc, const char *bytes, size_t len, int
 	while (lex_statement(sc, bytes, len, &pos, &line, &lx, &bad)) {
 		if (bad || lx.n == 0)
 			continue;
-		parse_statement(sc, &lx);
+		if (lx.question)
+			parse_question(sc, &lx);
+		else
+			parse_statement(sc, &lx);
 	}
 	free(lx.words);
 	free(lx.offs);
@@ -675,6 +824,8 @@ void scenario_free(struct scenario *sc)
 	for (size_t i = 0; i < sc->nstmts; i++) {
 		free(sc->stmts[i].text);
 		free(sc->stmts[i].path);
+		free(sc->stmts[i].answer);
+		free(sc->stmts[i].answer_problem);
 	}
 	free(sc->stmts);
 	free(sc->checkpoints);

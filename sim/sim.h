@@ -18,6 +18,7 @@ struct sim_options {
 	bool trace;
 	bool audit;           /* --audit: the invariant audit after every command */
 	unsigned arena_flags; /* enum arena_flags */
+	bool reveal;          /* --reveal: a wrong answer's report says what the machine found */
 };
 
 /* A region the scenario added to the bootloader's memory map (bootmem). */
@@ -61,6 +62,12 @@ struct sim {
 
 	struct sim_process *procs;
 	size_t nprocs, cap_procs;
+
+	/* Marked answers (sim/answers.c): how they fared, and an expectation's failure held
+	 * back while an answer is checked. */
+	unsigned answers_right, answers_wrong, answers_unanswered;
+	bool holding_failure;
+	char held_failure[512];
 };
 
 /*
@@ -85,6 +92,12 @@ void sim_destroy(struct sim *sim);
 
 /* Runs every statement; returns the exit status (0, 1, 2 or 3). */
 int sim_run(struct sim *sim, const struct scenario *sc);
+
+/* Runs a statement marked `#?` (an answer): reports a wrong or missing answer and goes on. */
+enum sc_status sim_exec_answer(struct sim *sim, const struct sc_stmt *st);
+/* After the run: the answers' summary on stderr; a wrong or missing answer makes a passing
+ * run's status 1. */
+int sim_answers_finish(struct sim *sim, int status);
 
 /* The CPU a statement runs on (its cpu= option, else the current one); it becomes current. */
 struct x86_cpu *sim_cpu_for(struct sim *sim, const struct sc_stmt *st);
