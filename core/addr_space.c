@@ -23,6 +23,8 @@
 #include "page_info.h"
 #include "platform.h"
 
+#define KTRACE_KIND TRACE_MM
+
 static atomic_int mm_lock_owner = -1;
 static struct addr_space *registry;
 static struct addr_space *cpu_current[MM_MAX_CPUS];

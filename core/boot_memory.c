@@ -5,6 +5,8 @@
 
 #include "platform.h"
 
+#define KTRACE_KIND TRACE_BOOT
+
 static struct boot_memory_entry map[BOOT_MEMORY_MAP_CAPACITY];
 static size_t map_count;
 static struct boot_area areas[BOOT_MEMORY_AREA_CAPACITY];

@@ -33,6 +33,8 @@
 #include "page_info.h"
 #include "platform.h"
 
+#define KTRACE_KIND TRACE_MM
+
 /* A fresh One frame with a copy of frame src (allocated without zeroing: the copy writes
  * every byte); FRAME_NONE if none can be had. */
 static frame_t copy_frame(frame_t src)

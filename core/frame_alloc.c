@@ -9,6 +9,8 @@
 #include "frame_cpu_cache.h"
 #include "kstring.h"
 
+#define KTRACE_KIND TRACE_FRAME
+
 #define ST frame_alloc_state
 
 /* ---- allocation ----------------------------------------------------------------------- */

@@ -6,6 +6,8 @@
 #include "frame_cpu_cache.h"
 #include "kstring.h"
 
+#define KTRACE_KIND TRACE_FRAME
+
 paddr_t frame_section_table_pa;
 uint64_t frame_section_window_count;
 uint64_t frame_dense_first_pfn;

@@ -41,6 +41,8 @@
  */
 #include "frame_cpu_cache.h"
 
+#define KTRACE_KIND TRACE_FRAME
+
 struct frame_cpu_cache frame_cpu_caches[FRAME_MAX_CPUS];
 
 #define ST frame_alloc_state

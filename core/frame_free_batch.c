@@ -5,6 +5,8 @@
  */
 #include "frame_buddy.h"
 
+#define KTRACE_KIND TRACE_FRAME
+
 #define ST frame_alloc_state
 
 void frame_free_batch_init(struct frame_free_batch *b)

@@ -11,6 +11,8 @@
 #include "pressure.h"
 #include "platform.h"
 
+#define KTRACE_KIND TRACE_HEAP
+
 static _Atomic uint64_t held_total;
 static _Atomic uint64_t held[HEAP_OWNER_COUNT];
 static _Atomic uint64_t cap_frames = HEAP_FRAMES_UNLIMITED;

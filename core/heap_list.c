@@ -28,6 +28,8 @@
 #include "phys.h"
 #include "platform.h"
 
+#define KTRACE_KIND TRACE_PRESSURE
+
 #define CHUNK_MAGIC 0xC4C4C0DEu
 #define USED_MAGIC 0x05EDB10Cu
 #define FREE_MAGIC 0xF4EEB10Cu

@@ -12,6 +12,8 @@
 #include "platform.h"
 #include "user_mm.h"
 
+#define KTRACE_KIND TRACE_BOOT
+
 /* The heap may hold at most this share of memory (1/KHEAP_SHARE): a runaway kernel object
  * leak then shows as failed allocations, not as a machine with no memory for processes. */
 #define KHEAP_SHARE 4

@@ -32,6 +32,8 @@
 #include "page_info.h"
 #include "platform.h"
 
+#define KTRACE_KIND TRACE_MM
+
 #define PROT_ALL (MM_PROT_READ | MM_PROT_WRITE | MM_PROT_EXEC)
 
 const char *mm_status_name(enum mm_status s)

@@ -18,6 +18,8 @@
 #include "platform.h"
 #include "pressure.h"
 
+#define KTRACE_KIND TRACE_PRESSURE
+
 /*
  * A fault needs its page and, at worst, a page table at each of three levels: ask for that
  * much, so the retried access does not run out again half-way.

@@ -33,6 +33,8 @@
 #include "page_info.h"
 #include "platform.h"
 
+#define KTRACE_KIND TRACE_FAULT
+
 #define PF_ERR_P 0x1u
 #define PF_ERR_W 0x2u
 #define PF_ERR_U 0x4u

@@ -10,6 +10,8 @@
 #include "pressure.h"
 #include "platform.h"
 
+#define KTRACE_KIND TRACE_FRAME
+
 static frame_t the_zero_frame;
 static _Atomic uint64_t raii_holders;
 

@@ -70,19 +70,37 @@ void plat_barrier_all_cpus(void);
 _Noreturn void plat_panic(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * Narration for --trace. The kernel checks plat_trace_on first so that a run without
- * tracing pays one predictable branch and never formats anything. The host changes it only
- * through a function that then calls frame_alloc_trace_changed (the frame allocator's
- * order-0 fast paths keep their own copy of it, see there).
+ * Narration for --trace. Every trace point has a kind; plat_trace_mask holds the kinds being
+ * narrated, so that a run without tracing pays one predictable branch per trace point and
+ * never formats anything. A file's trace points share its kind: it defines KTRACE_KIND
+ * after its includes, and KTRACE_AS names another kind for a line that is not the file's.
+ * plat_trace_on is plat_trace_mask != 0, for the paths that only ask whether anyone listens.
+ * The host changes both only through a function that then calls frame_alloc_trace_changed
+ * (the frame allocator's order-0 fast paths keep their own copy, see there).
  */
+enum plat_trace_kind {
+	TRACE_BOOT = 1u << 0,     /* what the kernel says while it boots */
+	TRACE_WALK = 1u << 1,     /* the processor's page walks, level by level */
+	TRACE_FAULT = 1u << 2,    /* page faults and how the kernel resolves them */
+	TRACE_FRAME = 1u << 3,    /* the frame allocator: allocations, frees, splits */
+	TRACE_TLB = 1u << 4,      /* TLB flushes, INVLPG, shootdowns */
+	TRACE_PRESSURE = 1u << 5, /* the memory-pressure governor, shrinkers, OOM kills */
+	TRACE_MM = 1u << 6,       /* address spaces, mmap, borrow, transfer, fork, fmap */
+	TRACE_HEAP = 1u << 7,     /* the kernel heap taking and giving back frames */
+	TRACE_CPU = 1u << 8,      /* control registers and pokes the scenario writes */
+	TRACE_ALL = (1u << 9) - 1,
+};
+extern unsigned plat_trace_mask;
 extern bool plat_trace_on;
 void plat_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-#define KTRACE(...)                                                                            \
+#define KTRACE_AS(kind, ...)                                                                   \
 	do {                                                                                   \
-		if (plat_trace_on)                                                             \
+		if (__builtin_expect((plat_trace_mask & (kind)) != 0, 0))                      \
 			plat_trace(__VA_ARGS__);                                               \
 	} while (0)
+
+#define KTRACE(...) KTRACE_AS(KTRACE_KIND, __VA_ARGS__)
 
 #define KASSERT(cond, ...)                                                                     \
 	do {                                                                                   \

@@ -19,6 +19,8 @@
 #include "kformat.h"
 #include "kstring.h"
 
+#define KTRACE_KIND TRACE_PRESSURE
+
 struct governor pressure_governor;
 _Atomic uint64_t governor_quiet_floor, governor_quiet_total;
 

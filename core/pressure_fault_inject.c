@@ -4,6 +4,8 @@
  */
 #include "pressure_governor.h"
 
+#define KTRACE_KIND TRACE_PRESSURE
+
 void pressure_inject_failure(enum alloc_fail_mode mode, uint64_t n)
 {
 	atomic_store(&G.fail_n, n);

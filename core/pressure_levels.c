@@ -4,6 +4,8 @@
  */
 #include "pressure_governor.h"
 
+#define KTRACE_KIND TRACE_PRESSURE
+
 /* ---- sizes and watermarks ----
  * Defaults: the buffer is 1/512 of memory, at least 4 frames (the OOM path's candidate
  * table); Warning below 1/16 of memory plus the buffer, Emergency below 1/64 plus the buffer.

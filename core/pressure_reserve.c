@@ -8,6 +8,8 @@
 #include "pressure_governor.h"
 #include "phys.h"
 
+#define KTRACE_KIND TRACE_PRESSURE
+
 /* ---- the pool ---- */
 
 void pool_push(frame_t f)

@@ -4,6 +4,8 @@
  */
 #include "pressure_governor.h"
 
+#define KTRACE_KIND TRACE_PRESSURE
+
 /* ---- evacuation ---- */
 
 bool pressure_register_shrinker(const char *name, pressure_shrinker_t fn)

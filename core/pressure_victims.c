@@ -6,6 +6,8 @@
 #include "pressure_governor.h"
 #include "phys.h"
 
+#define KTRACE_KIND TRACE_PRESSURE
+
 void pressure_set_victim_source(const struct oom_victim_source *src)
 {
 	G.victims = src;

@@ -25,6 +25,8 @@
 #include "phys.h"
 #include "platform.h"
 
+#define KTRACE_KIND TRACE_PRESSURE
+
 #define SLAB_MAGIC 0x51AB0000u
 #define BITMAP_WORDS 4
 

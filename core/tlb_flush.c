@@ -21,6 +21,8 @@
 #include "frame_alloc.h"
 #include "platform.h"
 
+#define KTRACE_KIND TRACE_TLB
+
 /* More pages than this are flushed on this CPU with a full flush instead of INVLPGs. */
 #define LOCAL_INVLPG_MAX 16u
 
@@ -99,7 +101,7 @@ static void shootdown(struct flusher *f)
 		tickets[cpu] = atomic_fetch_add_explicit(&tlb_cpus[cpu].req, 1, memory_order_acq_rel) + 1;
 		arch_send_ipi(cpu, VECTOR_TLB_SHOOTDOWN);
 		n++;
-		if (plat_trace_on && pos + 8 < sizeof(list)) {
+		if ((plat_trace_mask & TRACE_TLB) && pos + 8 < sizeof(list)) {
 			char sep = pos ? ',' : ' ';
 
 			list[pos++] = sep;
@@ -165,7 +167,7 @@ static void release_frames(struct flusher *f)
 				any_kept = true;
 				continue;
 			}
-			KTRACE("frame: %#llx freed (last reference dropped)",
+			KTRACE_AS(TRACE_FRAME, "frame: %#llx freed (last reference dropped)",
 			       (unsigned long long)(f->run_base[i] +
 						    (k - f->run_start[i]) * (paddr_t)PAGE_SIZE));
 		}
@@ -209,7 +211,7 @@ void flusher_flush(struct flusher *f)
 		KASSERT(srv->fserve.pins > 0, "fmap: pin count of the server underflows");
 		srv->fserve.pins--;
 		srv->fserve.notified++;
-		KTRACE("fmap: unmap notification to the file server (%llu so far)",
+		KTRACE_AS(TRACE_MM, "fmap: unmap notification to the file server (%llu so far)",
 		       (unsigned long long)srv->fserve.notified);
 		as_put(srv);
 	}

@@ -16,6 +16,8 @@
 #include "platform.h"
 #include "user_mm.h"
 
+#define KTRACE_KIND TRACE_FAULT
+
 #define MAX_FAULTS_PER_CHUNK 4
 
 static enum mm_status copy_user(uint64_t uaddr, void *kbuf, size_t len, bool write)

@@ -60,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	ok = scenario_parse(&sc, "fuzz.scn", (const char *)data, size, devnull);
 	if (ok && runnable(&sc)) {
-		struct sim_options opts = {.trace = size & 1, .audit = false, .arena_flags = 0};
+		struct sim_options opts = {.trace = (size & 1) ? TRACE_ALL : 0, .audit = false, .arena_flags = 0};
 		struct sim sim;
 
 		if (sim_create(&sim, &sc.machine, &opts, "fuzz.scn", devnull, devnull)) {

@@ -10,6 +10,7 @@
 #include "boot_memory.h"
 #include "cpu_threads.h"
 #include "frame_audit.h"
+#include "host_platform.h"
 #include "kernel_init.h"
 #include "kheap.h"
 #include "sim.h"
@@ -66,11 +67,15 @@ enum sc_status sim_boot_kernel(struct sim *sim, const struct sc_stmt *st)
 	if (!cpu_threads_start(sim->ncpus))
 		return sim_run_error(sim, st, "the host refuses a thread for a simulated cpu");
 	sim->boot = (struct boot_work){ BOOT_RECORDS_PA, n, KERNEL_INIT_OK, params };
+	/* the boot is narrated, every kind of it, only when boot is asked for */
+	unsigned after_boot = plat_trace_mask;
+	host_set_trace_kinds(sim->opts.trace & TRACE_BOOT ? TRACE_ALL : 0);
 	sim_on_cpu(sim, 0, boot_cpu0, &sim->boot);
 	e = sim->boot.result;
 	if (e == KERNEL_INIT_OK)
 		for (unsigned c = 1; c < sim->ncpus; c++)
 			sim_on_cpu(sim, c, boot_ap, NULL);
+	host_set_trace_kinds(after_boot);
 	if (e != KERNEL_INIT_OK)
 		return sim_run_error(sim, st, "the kernel cannot boot on this machine: %s",
 				     kernel_init_strerror(e));

@@ -71,7 +71,7 @@ static bool access_translated(struct user_access *a, struct x86_cpu *cpu,
 {
 	struct access_work *w = a->ctx;
 
-	if (w->sim->opts.trace)
+	if (sim_traces(TRACE_WALK))
 		narrate_walk(sim_out(w->sim), cpu, plat_cpu_id(), a->va, a->kind, true, false, t, x);
 	return x->outcome != X86_OK || check_frame(w, t, x->pa);
 }
@@ -80,7 +80,7 @@ static void access_faulted(struct user_access *a, struct x86_cpu *cpu, uint32_t 
 {
 	struct access_work *w = a->ctx;
 
-	if (w->sim->opts.trace)
+	if (sim_traces(TRACE_FAULT))
 		fprintf(sim_out(w->sim), "  page fault at 0x%" PRIx64 " (error 0x%x): %s\n", cpu->cr2,
 			err, pf_status_name((enum pf_status)verdict));
 }

@@ -112,7 +112,7 @@ static enum sc_status exec_cpu(struct sim *sim, const struct sc_stmt *st)
 			break;
 		}
 	}
-	if (sim->opts.trace)
+	if (sim_traces(TRACE_CPU))
 		print_regs(sim, c);
 	return SC_CONTINUE;
 }
@@ -155,8 +155,8 @@ static enum sc_status do_access(struct sim *sim, const struct sc_stmt *st, struc
 
 	memset(&t, 0, sizeof(t));
 	x86_translate(c, st->u[0], (enum x86_access)st->kind, user, implicit, x,
-		      sim->opts.trace ? &t : NULL);
-	if (sim->opts.trace)
+		      sim_traces(TRACE_WALK) ? &t : NULL);
+	if (sim_traces(TRACE_WALK))
 		narrate_walk(sim->out, c, sim->cur_cpu, st->u[0], (enum x86_access)st->kind, user,
 			     implicit, &t, x);
 	if (x->outcome == X86_BUS)
@@ -253,7 +253,7 @@ static bool parse_cpu_only(struct sc_parse *p)
 static enum sc_status exec_flush(struct sim *sim, const struct sc_stmt *st)
 {
 	x86_flush_all(sim_cpu_for(sim, st));
-	if (sim->opts.trace)
+	if (sim_traces(TRACE_TLB))
 		fprintf(sim->out, "  cpu%u: whole TLB dropped, global entries too\n", sim->cur_cpu);
 	return SC_CONTINUE;
 }
@@ -267,7 +267,7 @@ static bool parse_invlpg(struct sc_parse *p)
 static enum sc_status exec_invlpg(struct sim *sim, const struct sc_stmt *st)
 {
 	x86_invlpg(sim_cpu_for(sim, st), st->u[0]);
-	if (sim->opts.trace)
+	if (sim_traces(TRACE_TLB))
 		fprintf(sim->out, "  cpu%u: INVLPG 0x%" PRIx64 ": TLB entries of that page dropped\n",
 			sim->cur_cpu, st->u[0]);
 	return SC_CONTINUE;

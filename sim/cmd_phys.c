@@ -79,7 +79,7 @@ static enum sc_status exec_poke(struct sim *sim, const struct sc_stmt *st)
 {
 	uint8_t *where = sim->arena.base + st->u[0];
 
-	if (sim->opts.trace)
+	if (sim_traces(TRACE_CPU))
 		fprintf(sim->out, "  poke [0x%llx] 0x%llx -> 0x%llx (%u bytes; no TLB is told)\n",
 			(unsigned long long)st->u[0],
 			(unsigned long long)load_le(where, (unsigned)st->u[1]),

@@ -18,6 +18,7 @@ static const struct sc_command *const tables[] = {
 	mm_view_commands,
 	explain_commands,
 	framemap_commands,
+	trace_commands,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

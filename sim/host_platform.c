@@ -22,6 +22,7 @@ static FILE *trace_out;
 static host_panic_fn panic_handler;
 static char last_panic[1024];
 
+unsigned plat_trace_mask;
 bool plat_trace_on;
 
 static pthread_mutex_t *as_mutex(plat_lock_t *lock)
@@ -94,7 +95,13 @@ void plat_barrier_all_cpus(void)
 void host_set_trace(FILE *out, bool on)
 {
 	trace_out = out;
-	plat_trace_on = on;
+	host_set_trace_kinds(on ? TRACE_ALL : 0);
+}
+
+void host_set_trace_kinds(unsigned kinds)
+{
+	plat_trace_mask = kinds & TRACE_ALL;
+	plat_trace_on = plat_trace_mask != 0;
 	frame_alloc_trace_changed();
 }
 

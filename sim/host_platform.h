@@ -12,8 +12,10 @@
 void host_set_current_cpu(unsigned cpu);
 void host_set_cpu_count(unsigned count);
 
-/* Trace lines go here when tracing is on (default stdout). */
+/* Trace lines go here when tracing is on (default stdout); on means every kind. */
 void host_set_trace(FILE *out, bool on);
+/* Narrate exactly these kinds (enum plat_trace_kind in core/platform.h) from now on. */
+void host_set_trace_kinds(unsigned kinds);
 
 /*
  * What plat_panic does after formatting the message. The default prints

@@ -13,6 +13,7 @@
 #include "report_json.h"
 #include "scenario.h"
 #include "sim.h"
+#include "trace_kinds.h"
 
 #ifndef MMSIM_VERSION
 #define MMSIM_VERSION "unknown"
@@ -20,11 +21,11 @@
 
 static void usage(FILE *out)
 {
-	fputs("usage: mmsim run FILE [--trace] [--audit] [--json] [--thp] [--prefault]\n"
+	fputs("usage: mmsim run FILE [--trace[=KINDS]] [--audit] [--json] [--thp] [--prefault]\n"
 	      "       mmsim run FILE [--reveal]\n"
 	      "       mmsim handout FILE\n"
 	      "       mmsim check FILE\n"
-	      "       mmsim repl [--trace] [--audit]\n"
+	      "       mmsim repl [--trace[=KINDS]] [--audit]\n"
 	      "       mmsim quiz translate|buddy|cow [--seed N] [-n COUNT] [-c]\n"
 	      "       mmsim help [COMMAND]\n"
 	      "       mmsim --version\n"
@@ -41,7 +42,11 @@ static void usage(FILE *out)
 	      "  quiz KIND    a seeded exercise; -c prints its answers\n"
 	      "  help [CMD]   the scenario language, or the commands starting with CMD\n"
 	      "\n"
-	      "  --trace      narrate every event: walks level by level, faults, TLB flushes\n"
+	      "  --trace      narrate every event from the first scenario line: walks level by\n"
+	      "               level, faults, TLB flushes (the kernel's boot is left out)\n"
+	      "  --trace=KINDS  narrate only these kinds, a comma list of: boot (everything said\n"
+	      "               while the kernel boots), walk, fault, frame, tlb, pressure, mm (address\n"
+	      "               spaces, mmap, fork), heap, cpu (register writes, pokes), all\n"
 	      "  --audit      check every kernel invariant after every command (exit 3 if one fails)\n"
 	      "  --json       print one JSON object at the end: status, failing line, counters,\n"
 	      "               checkpoints, and what the scenario printed\n"
@@ -91,6 +96,29 @@ static void help(const char *topic)
 	sc_print_help(stdout, topic);
 }
 
+/*
+ * --trace (every kind but boot) or --trace=KINDS. Returns 1 if arg is a trace flag and was
+ * understood, 0 if it is no trace flag, -1 after reporting a bad kind.
+ */
+static int trace_flag(const char *arg, unsigned *kinds)
+{
+	const char *bad;
+	size_t len;
+
+	if (strcmp(arg, "--trace") == 0) {
+		*kinds = TRACE_DEFAULT_KINDS;
+		return 1;
+	}
+	if (strncmp(arg, "--trace=", 8) != 0)
+		return 0;
+	if (!trace_kinds_parse(arg + 8, kinds, &bad, &len)) {
+		fprintf(stderr, "mmsim: --trace: unknown kind '%.*s' (kinds: %s)\n", (int)len, bad,
+			trace_kind_names());
+		return -1;
+	}
+	return 1;
+}
+
 static int cmd_run(int argc, char **argv, bool run)
 {
 	struct sim_options opts = {0};
@@ -101,8 +129,12 @@ static int cmd_run(int argc, char **argv, bool run)
 	int status;
 
 	for (int i = 0; i < argc; i++) {
-		if (run && strcmp(argv[i], "--trace") == 0) {
-			opts.trace = true;
+		int t = run ? trace_flag(argv[i], &opts.trace) : 0;
+
+		if (t < 0) {
+			return 2;
+		} else if (t > 0) {
+			continue;
 		} else if (run && strcmp(argv[i], "--audit") == 0) {
 			opts.audit = true;
 		} else if (run && strcmp(argv[i], "--json") == 0) {
@@ -155,8 +187,12 @@ static int cmd_repl(int argc, char **argv)
 	struct sim_options opts = {0};
 
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--trace") == 0) {
-			opts.trace = true;
+		int t = trace_flag(argv[i], &opts.trace);
+
+		if (t < 0) {
+			return 2;
+		} else if (t > 0) {
+			continue;
 		} else if (strcmp(argv[i], "--audit") == 0) {
 			opts.audit = true;
 		} else {

@@ -69,7 +69,9 @@ bool sim_create(struct sim *sim, const struct machine_cfg *cfg, const struct sim
 		sim->ncpus = i + 1;
 	}
 	host_set_cpu_count(cfg->cpus);
-	host_set_trace(out, opts->trace);
+	/* boot narration is sim_boot_kernel's to switch on */
+	host_set_trace(out, false);
+	host_set_trace_kinds(opts->trace & ~TRACE_BOOT);
 	host_cpu_ops_attach(sim->cpus, sim->ncpus);
 	host_set_panic_handler(report_panic);
 	phys_direct_map_base = (uintptr_t)sim->arena.base;

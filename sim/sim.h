@@ -10,12 +10,13 @@
 
 #include "arena.h"
 #include "kernel_init.h"
+#include "platform.h"
 #include "process.h"
 #include "scenario.h"
 #include "x86_cpu.h"
 
 struct sim_options {
-	bool trace;
+	unsigned trace;       /* --trace: the kinds to narrate (enum plat_trace_kind) */
 	bool audit;           /* --audit: the invariant audit after every command */
 	unsigned arena_flags; /* enum arena_flags */
 	bool reveal;          /* --reveal: a wrong answer's report says what the machine found */
@@ -98,6 +99,12 @@ enum sc_status sim_exec_answer(struct sim *sim, const struct sc_stmt *st);
 /* After the run: the answers' summary on stderr; a wrong or missing answer makes a passing
  * run's status 1. */
 int sim_answers_finish(struct sim *sim, int status);
+
+/* Whether the simulator narrates this kind of event now (--trace, `trace on|off`). */
+static inline bool sim_traces(unsigned kind)
+{
+	return (plat_trace_mask & kind) != 0;
+}
 
 /* The CPU a statement runs on (its cpu= option, else the current one); it becomes current. */
 struct x86_cpu *sim_cpu_for(struct sim *sim, const struct sc_stmt *st);

@@ -9,40 +9,12 @@ import subprocess
 import sys
 import tempfile
 
-MMSIM, ROOT = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-GOLDEN = os.path.join(ROOT, "tests", "golden")
-results = []
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cli_harness as h  # noqa: E402
+from cli_harness import case, check, golden, run, scenario  # noqa: E402
 
-
-def run(args, stdin=None, cwd=None):
-    p = subprocess.run([MMSIM] + args, input=stdin, capture_output=True, text=True,
-                       cwd=cwd, timeout=120)
-    return p.returncode, p.stdout, p.stderr
-
-
-def scenario(text):
-    f = tempfile.NamedTemporaryFile("w", suffix=".scn", delete=False)
-    f.write(text)
-    f.close()
-    return f.name
-
-
-def case(name):
-    def wrap(fn):
-        try:
-            fn()
-            results.append((name, None))
-        except AssertionError as e:
-            results.append((name, str(e) or "assertion failed"))
-        except Exception as e:  # a crash of the test itself is a failure, not an abort
-            results.append((name, f"{type(e).__name__}: {e}"))
-        return fn
-    return wrap
-
-
-def check(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
+h.init(sys.argv)
+MMSIM, ROOT, GOLDEN = h.MMSIM, h.ROOT, h.GOLDEN
 
 
 TABLES = """machine kernel=off memory=1M
@@ -162,17 +134,6 @@ def _():
 def _():
     rc, out, err = run(["run", "-"], stdin="machine memory=8M map=none\nbootmem 0 1M free\naudit\n")
     check(rc == 2 and "-:3:1: error: the kernel cannot boot on this machine: the boot memory map has no free memory above 1 MiB" in err, (rc, err))
-
-
-def golden(name, args):
-    rc, out, err = run(args, cwd=ROOT)
-    path = os.path.join(GOLDEN, name)
-    if os.environ.get("MMSIM_UPDATE_GOLDEN"):
-        with open(path, "w") as f:
-            f.write(out)
-    want = open(path).read()
-    check(rc == 0 and err == "", (rc, err))
-    check(out == want, f"output differs from {path} (MMSIM_UPDATE_GOLDEN=1 rewrites it)")
 
 
 @case("golden: the tour narrated with --trace")
@@ -626,9 +587,4 @@ def _():
         check(p.returncode == 0 and "SYNOPSIS" in p.stdout and "warning" not in p.stderr, p.stderr)
 
 
-failed = [(n, m) for n, m in results if m]
-for n, m in failed:
-    print(f"FAIL: {n}: {m}")
-total = len(results)
-print(f"{100 * (total - len(failed)) // total}%: Checks: {total}, Failures: {len(failed)}, Errors: 0")
-sys.exit(1 if failed else 0)
+h.finish()

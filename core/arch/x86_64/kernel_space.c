@@ -11,6 +11,8 @@
 #include "frame_alloc.h"
 #include "platform.h"
 
+#define KTRACE_KIND TRACE_BOOT
+
 #define GiB (1ull << 30)
 #define MiB2 (2ull << 20)
 
