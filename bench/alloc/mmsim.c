@@ -1,0 +1,60 @@
+/*
+ * mmsim's own frame allocator (core/frame_alloc.c) behind the interface, called out of line
+ * like any other: the arena is its physical memory (the direct map), frame n is physical
+ * address n * 4 KiB. Frame 0 stays out (physical address 0 is the kernel's "no frame"); the
+ * allocator carves its section table and 16-byte records from the start of the arena.
+ */
+#include <stdio.h>
+
+#include "boot_memory.h"
+#include "frame_alloc.h"
+#include "frame_allocator_api.h"
+#include "host_platform.h"
+#include "phys.h"
+
+static struct boot_area area;
+
+static int mmsim_init(const struct fa_arena *a)
+{
+	if (a->frames < 2)
+		return 1;
+	phys_direct_map_base = (uintptr_t)a->mem;
+	host_set_cpu_count(a->threads);
+	host_set_current_cpu(0);
+	area = (struct boot_area){ PAGE_SIZE, (a->frames - 1) * PAGE_SIZE };
+	return frame_alloc_init(&area, 1) == FRAME_INIT_OK ? 0 : 1;
+}
+
+static uint64_t mmsim_alloc(unsigned order)
+{
+	frame_t f = order ? allocate_p2frame_complex(order, 0, FRAME_STRATEGY_FAST, order, NULL)
+			  : allocate_frame();
+	return frame_is_none(f) ? FA_NONE : frame_number(f);
+}
+
+static void mmsim_free(uint64_t frame, unsigned order)
+{
+	frame_t f = { frame << PAGE_SHIFT };
+
+	if (order)
+		deallocate_p2frame(f, order);
+	else
+		deallocate_frame(f);
+}
+
+static void mmsim_attach(unsigned cpu)
+{
+	host_set_current_cpu(cpu);
+}
+
+static const struct frame_allocator mmsim_allocator = {
+	.name = "mmsim",
+	.about = "mmsim's buddy allocator with per-CPU order-0 caches (core/frame_alloc.c)",
+	.max_order = FRAME_MAX_ORDER,
+	.max_threads = FRAME_MAX_CPUS,
+	.init = mmsim_init,
+	.alloc = mmsim_alloc,
+	.free = mmsim_free,
+	.thread_attach = mmsim_attach,
+};
+FRAME_ALLOCATOR_REGISTER(mmsim_allocator)
