@@ -371,8 +371,10 @@ static enum sc_status exec_explain(struct sim *sim, const struct sc_stmt *st)
 		char err[96];
 
 		x86_format_pf_error(err, sizeof(err), x.err);
-		fprintf(sim->out, "  hardware: #PF at the %s entry: %s%s%s\n",
+		fprintf(sim->out, "  hardware: #PF at %s%s entry%s: %s%s%s\n",
+			t.stop == X86_STOP_PROTECTION ? "the end of the walk (the " : "the ",
 			t.stop_level > 0 ? x86_level_name(t.stop_level) : "?",
+			t.stop == X86_STOP_PROTECTION ? ")" : "",
 			t.stop == X86_STOP_NOT_PRESENT ? "not present"
 			: t.stop == X86_STOP_RESERVED  ? "reserved bit set"
 						       : "protection",

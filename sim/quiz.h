@@ -14,6 +14,7 @@ struct quiz_options {
 	uint64_t seed;
 	unsigned count; /* questions (translate) or operations (buddy); 0 = the default */
 	bool solve;
+	bool json;      /* --json: the problem and its key as one JSON object */
 };
 
 /* Each returns the exit status (0, or 2 with a message on err). */

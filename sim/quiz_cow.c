@@ -243,6 +243,81 @@ static char letter_of(const struct qc_problem *q, const struct qc_answers *a, un
 	return '?';
 }
 
+static const char *kind_word(int kind)
+{
+	return kind == -1		? "zero frame"
+	       : kind == REFCOUNT_COW	? "cow"
+	       : kind == REFCOUNT_SHARED ? "shared"
+					 : "private";
+}
+
+/* JSON string contents: the scenario text has only newlines to escape. */
+static void json_text(FILE *out, const char *s)
+{
+	for (; s && *s; s++) {
+		if (*s == '\n')
+			fputs("\\n", out);
+		else if (*s == '"' || *s == '\\')
+			fprintf(out, "\\%c", *s);
+		else
+			fputc(*s, out);
+	}
+}
+
+/*
+ * The problem and its key as one JSON object: the steps (and the same steps as a scenario),
+ * and after the last step, per page and process the frame (letter and physical address),
+ * its kind and references, each process's rss and the free frames.
+ */
+static void print_json(const struct quiz_options *o, const struct qc_problem *q,
+		       const struct qc_answers *a, FILE *out)
+{
+	char *text = scenario_text(q);
+
+	fprintf(out, "{\"quiz\": \"cow\", \"seed\": %" PRIu64 ",\n \"machine\": {\"memory\": %u, "
+		"\"cpus\": 1},\n \"mapping\": {\"base\": \"0x%llx\", \"pages\": %u, \"prot\": \"rw\", "
+		"\"private\": true},\n \"steps\": [", o->seed, 32u << 20,
+		(unsigned long long)QC_BASE, q->npages);
+	for (unsigned i = 0; i < q->nsteps; i++) {
+		const struct qc_step *t = &q->steps[i];
+
+		fprintf(out, "%s\n  {\"n\": %u, ", i ? "," : "", i + 1);
+		if (t->op == QC_FORK)
+			fprintf(out, "\"op\": \"fork\", \"parent\": \"%s\", \"child\": \"%s\"}",
+				qc_names[t->proc], qc_names[t->child]);
+		else
+			fprintf(out, "\"op\": \"%s\", \"proc\": \"%s\", \"page\": %u%s",
+				t->op == QC_WRITE ? "write" : "read", qc_names[t->proc], t->page,
+				t->op == QC_WRITE ? "" : "}");
+		if (t->op == QC_WRITE)
+			fprintf(out, ", \"value\": %u}", i + 1);
+	}
+	fputs("\n ],\n \"scenario\": \"", out);
+	json_text(out, text);
+	free(text);
+	fprintf(out, "\",\n \"answer\": {\"last_fork_step\": %u, \"free_after_last_fork\": %" PRIu64
+		",\n  \"pages\": [", q->last_fork + 1, a->free_after_fork);
+	for (unsigned pg = 0; pg < q->npages; pg++) {
+		fprintf(out, "%s\n   {\"page\": %u, \"va\": \"0x%llx\"", pg ? "," : "", pg,
+			(unsigned long long)(QC_BASE + 4096ull * pg));
+		for (unsigned p = 0; p < q->nprocs; p++) {
+			if (!a->present[p][pg]) {
+				fprintf(out, ", \"%s\": null", qc_names[p]);
+				continue;
+			}
+			fprintf(out, ", \"%s\": {\"frame\": \"%c\", \"pa\": \"0x%" PRIx64
+				"\", \"kind\": \"%s\", \"refs\": %" PRIu64 "}",
+				qc_names[p], letter_of(q, a, p, pg), a->frame[p][pg],
+				kind_word(a->kind[p][pg]), a->refs[p][pg]);
+		}
+		fputc('}', out);
+	}
+	fputs("],\n  \"rss\": {", out);
+	for (unsigned p = 0; p < q->nprocs; p++)
+		fprintf(out, "%s\"%s\": %" PRIu64, p ? ", " : "", qc_names[p], a->rss[p]);
+	fprintf(out, "}, \"free_end\": %" PRIu64 "}\n}\n", a->free_end);
+}
+
 int quiz_cow(const struct quiz_options *o, FILE *out, FILE *err)
 {
 	struct qc_problem q;
@@ -251,6 +326,10 @@ int quiz_cow(const struct quiz_options *o, FILE *out, FILE *err)
 	make_problem(&q, o->seed);
 	if (!solve(&q, &a, err))
 		return 2;
+	if (o->json) {
+		print_json(o, &q, &a, out);
+		return 0;
+	}
 	fprintf(out, "ARG quiz cow\nARG seed %" PRIu64 "\nARG machine memory=32M (one CPU)\n"
 		     "ARG pages %u at 0x%llx, private rw\n\n",
 		o->seed, q.npages, (unsigned long long)QC_BASE);
@@ -292,11 +371,7 @@ int quiz_cow(const struct quiz_options *o, FILE *out, FILE *err)
 				fputs("-", out);
 			else
 				fprintf(out, "%c (%s, %" PRIu64 " ref%s)", letter_of(&q, &a, p, pg),
-					a.kind[p][pg] == -1		  ? "zero frame"
-					: a.kind[p][pg] == REFCOUNT_COW	  ? "cow"
-					: a.kind[p][pg] == REFCOUNT_SHARED ? "shared"
-									  : "private",
-					a.refs[p][pg], a.refs[p][pg] == 1 ? "" : "s");
+					kind_word(a.kind[p][pg]), a.refs[p][pg], a.refs[p][pg] == 1 ? "" : "s");
 		}
 		fputc('\n', out);
 	}

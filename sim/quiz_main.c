@@ -8,7 +8,7 @@
 
 static void quiz_usage(FILE *err)
 {
-	fputs("usage: mmsim quiz translate|buddy|cow [--seed N] [-n COUNT] [-c]\n"
+	fputs("usage: mmsim quiz translate|buddy|cow [--seed N] [-n COUNT] [-c] [--json]\n"
 	      "  translate  walk a random four-level page table by hand (physical address or fault)\n"
 	      "  buddy      predict the buddy allocator's answers and free lists\n"
 	      "  cow        fork and copy-on-write: which frames are shared, their references,\n"
@@ -16,13 +16,15 @@ static void quiz_usage(FILE *err)
 	      "  --seed N   the problem's number (default 0): the same N, the same problem everywhere\n"
 	      "  -n COUNT   questions (translate, default 6, at most 16) or operations (buddy,\n"
 	      "             default 10, at most 32)\n"
-	      "  -c         print the answers, computed by the simulated processor / the allocator\n",
+	      "  -c         print the answers, computed by the simulated processor / the allocator\n"
+	      "  --json     the problem and its answers as one JSON object, to check the key with\n"
+	      "             a walker or allocator of your own\n",
 	      err);
 }
 
 int quiz_main(int argc, char **argv, FILE *out, FILE *err)
 {
-	struct quiz_options o = {0, 0, false};
+	struct quiz_options o = {0};
 	const char *kind = NULL;
 
 	for (int i = 0; i < argc; i++) {
@@ -31,6 +33,8 @@ int quiz_main(int argc, char **argv, FILE *out, FILE *err)
 
 		if (strcmp(a, "-c") == 0 || strcmp(a, "--solve") == 0) {
 			o.solve = true;
+		} else if (strcmp(a, "--json") == 0) {
+			o.json = true;
 		} else if (strcmp(a, "--seed") == 0 || strcmp(a, "-s") == 0 || strcmp(a, "-n") == 0) {
 			if (i + 1 == argc || parse_number(argv[i + 1], &v) != NUM_OK) {
 				fprintf(err, "mmsim: quiz: %s needs a number\n", a);

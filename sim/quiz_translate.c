@@ -279,6 +279,188 @@ static void print_problem(struct qt *q, const struct quiz_options *o, unsigned n
 	      out);
 }
 
+/* An entry on the path that denies the access by itself, and the rights it lacks. */
+struct denier {
+	int level;
+	uint64_t entry_pa;
+	char lacks[12]; /* "RW", "US", "XD", "RW US", ... */
+};
+
+/* What the processor says about one question, and who is to blame for a fault. */
+struct answer {
+	struct x86_walk_trace t;
+	struct x86_xlate x;
+	struct denier deny[4]; /* protection faults: in walk order, the first first */
+	int ndeny;
+};
+
+/*
+ * The entries of a completed walk that each deny the access: the rights combine along the
+ * walk (x86 takes the AND of RW and US over every level and the OR of XD), so any entry
+ * without RW denies a write that needs it, any entry without US a user access, any entry with
+ * XD a fetch. The quiz's CPU has CR0.WP=1 and EFER.NXE=1 and no SMEP, SMAP or keys, so these
+ * are the only rules that can deny.
+ */
+static int find_deniers(const struct x86_cpu *cpu, const struct question *qn,
+			const struct x86_walk_trace *t, struct denier *out)
+{
+	bool need_rw = qn->kind == X86_WRITE && (qn->user || cpu->cr0_wp);
+	bool need_x = qn->kind == X86_FETCH && cpu->efer_nxe;
+	int n = 0;
+
+	for (int i = 0; i < t->nsteps; i++) {
+		uint64_t e = t->steps[i].entry;
+		char lacks[12] = "";
+
+		if (need_rw && !(e & X86_PTE_RW))
+			strcat(lacks, "RW");
+		if (qn->user && !(e & X86_PTE_US))
+			strcat(lacks, lacks[0] ? " US" : "US");
+		if (need_x && (e & X86_PTE_XD))
+			strcat(lacks, lacks[0] ? " XD" : "XD");
+		if (!lacks[0])
+			continue;
+		out[n].level = t->steps[i].level;
+		out[n].entry_pa = t->steps[i].entry_pa;
+		memcpy(out[n].lacks, lacks, sizeof(lacks));
+		n++;
+	}
+	return n;
+}
+
+static void answer(const struct x86_cpu *cpu, const struct question *qn, struct answer *a)
+{
+	memset(a, 0, sizeof(*a));
+	x86_probe(cpu, qn->va, qn->kind, qn->user, false, &a->x, &a->t);
+	if (a->x.outcome == X86_PF && a->t.stop == X86_STOP_PROTECTION)
+		a->ndeny = find_deniers(cpu, qn, &a->t, a->deny);
+}
+
+/* The entry that stopped the walk (not present, reserved bits). */
+static const struct x86_walk_step *stop_step(const struct answer *a)
+{
+	for (int i = 0; i < a->t.nsteps; i++)
+		if (a->t.steps[i].level == a->t.stop_level)
+			return &a->t.steps[i];
+	return NULL;
+}
+
+static const char *deny_word(const char *lacks)
+{
+	return strcmp(lacks, "XD") == 0 ? "has" : "lacks";
+}
+
+static void print_key(const struct answer *a, FILE *out)
+{
+	const struct x86_walk_step *s = stop_step(a);
+	char res[64];
+
+	format_xlate(res, sizeof(res), &a->x);
+	if (a->x.outcome != X86_PF || !s) {
+		fprintf(out, "  -> %s\n", res);
+	} else if (a->ndeny) {
+		fprintf(out, "  -> %s: denied by the %s entry @0x%" PRIx64 " (%s %s)", res,
+			x86_level_name(a->deny[0].level), a->deny[0].entry_pa,
+			deny_word(a->deny[0].lacks), a->deny[0].lacks);
+		for (int i = 1; i < a->ndeny; i++)
+			fprintf(out, ", and the %s entry @0x%" PRIx64 " (%s %s)",
+				x86_level_name(a->deny[i].level), a->deny[i].entry_pa,
+				deny_word(a->deny[i].lacks), a->deny[i].lacks);
+		fputc('\n', out);
+	} else {
+		fprintf(out, "  -> %s at the %s entry @0x%" PRIx64 " (%s)\n", res,
+			x86_level_name(s->level), s->entry_pa,
+			a->t.stop == X86_STOP_RESERVED ? "reserved bits set" : "not present");
+	}
+}
+
+static const char *stop_name(enum x86_stop s)
+{
+	switch (s) {
+	case X86_STOP_LEAF:
+		return "leaf";
+	case X86_STOP_NOT_PRESENT:
+		return "not-present";
+	case X86_STOP_RESERVED:
+		return "reserved";
+	case X86_STOP_PROTECTION:
+		return "protection";
+	case X86_STOP_PKEY:
+		return "pkey";
+	case X86_STOP_NONCANONICAL:
+		return "noncanonical";
+	case X86_STOP_BUS:
+		return "bus";
+	}
+	return "?";
+}
+
+/*
+ * The problem and its key as one JSON object, so that anyone can check the key with their
+ * own walker: memory as physical address -> value (every non-zero word), the control
+ * registers, and per question the access and the processor's answer. Numbers that may pass
+ * 2^53 are hex strings.
+ */
+static void print_json(struct qt *q, const struct quiz_options *o, const struct x86_cpu *cpu,
+		       const struct question *qs, unsigned n, FILE *out)
+{
+	const char *sep = "";
+
+	fprintf(out, "{\"quiz\": \"translate\", \"seed\": %" PRIu64 ",\n", o->seed);
+	fprintf(out, " \"machine\": {\"memory\": %u, \"maxphyaddr\": 46},\n", QT_MEMORY);
+	fprintf(out, " \"cpu\": {\"cr3\": \"0x%" PRIx64 "\", \"cr0.wp\": %d, \"efer.nxe\": %d, "
+		"\"cr4.smep\": 0, \"cr4.smap\": 0, \"cr4.pke\": 0},\n",
+		q->cr3, cpu->cr0_wp, cpu->efer_nxe);
+	fputs(" \"memory\": {", out);
+	for (unsigned f = 0; f < QT_FRAMES; f++) {
+		for (unsigned i = 0; q->used[f] && i < 512; i++) {
+			uint64_t e = *entry(q, (uint64_t)f << 12, i);
+
+			if (!e)
+				continue;
+			fprintf(out, "%s\n  \"0x%x\": \"0x%016" PRIx64 "\"", sep, (f << 12) + 8 * i, e);
+			sep = ",";
+		}
+	}
+	fputs("},\n \"questions\": [", out);
+	for (unsigned i = 0; i < n; i++) {
+		const struct x86_walk_step *s;
+		struct answer a;
+
+		answer(cpu, &qs[i], &a);
+		s = stop_step(&a);
+		fprintf(out, "%s\n  {\"n\": %u, \"access\": {\"va\": \"0x%" PRIx64 "\", \"kind\": \"%s\", "
+			"\"mode\": \"%s\"},\n   \"answer\": {", i ? "," : "", i + 1, qs[i].va,
+			access_kind_name(qs[i].kind), mode_name(qs[i].user));
+		if (a.x.outcome == X86_OK) {
+			fprintf(out, "\"result\": \"pa\", \"pa\": \"0x%" PRIx64 "\", \"page_size\": %llu",
+				a.x.pa, 1ull << a.t.page_shift);
+		} else if (a.x.outcome == X86_PF) {
+			fprintf(out, "\"result\": \"pf\", \"error_code\": \"0x%x\", \"stop\": \"%s\"",
+				a.x.err, stop_name(a.t.stop));
+			if (a.ndeny)
+				s = NULL; /* named by denied_by */
+			if (s)
+				fprintf(out, ", \"level\": \"%s\", \"entry\": \"0x%" PRIx64 "\"",
+					x86_level_name(s->level), s->entry_pa);
+			if (a.ndeny) {
+				fprintf(out, ", \"level\": \"%s\", \"entry\": \"0x%" PRIx64 "\", \"denied_by\": [",
+					x86_level_name(a.deny[0].level), a.deny[0].entry_pa);
+				for (int d = 0; d < a.ndeny; d++)
+					fprintf(out, "%s{\"level\": \"%s\", \"entry\": \"0x%" PRIx64
+						"\", \"lacks\": \"%s\"}", d ? ", " : "",
+						x86_level_name(a.deny[d].level), a.deny[d].entry_pa,
+						a.deny[d].lacks);
+				fputc(']', out);
+			}
+		} else {
+			fputs("\"result\": \"gp\"", out);
+		}
+		fputs("}}", out);
+	}
+	fputs("\n ]\n}\n", out);
+}
+
 int quiz_translate(const struct quiz_options *o, FILE *out, FILE *err)
 {
 	static const enum qkind plan[] = {Q_OK_4K, Q_OK_LARGE, Q_DENY, Q_NOT_PRESENT,
@@ -330,7 +512,8 @@ int quiz_translate(const struct quiz_options *o, FILE *out, FILE *err)
 		qs[i - 1] = qs[j];
 		qs[j] = t;
 	}
-	print_problem(q, o, made, out);
+	if (!o->json)
+		print_problem(q, o, made, out);
 	if (!x86_cpu_init(&cpu, (struct x86_phys){q->mem, QT_MEMORY}, 64, 46)) {
 		fprintf(err, "mmsim: cannot create the processor\n");
 		free(q->mem);
@@ -338,10 +521,10 @@ int quiz_translate(const struct quiz_options *o, FILE *out, FILE *err)
 		return 2;
 	}
 	x86_write_cr3(&cpu, q->cr3);
-	for (unsigned i = 0; i < made; i++) {
-		struct x86_walk_trace t;
-		struct x86_xlate x;
-		char res[64];
+	if (o->json)
+		print_json(q, o, &cpu, qs, made, out);
+	for (unsigned i = 0; i < made && !o->json; i++) {
+		struct answer a;
 
 		fprintf(out, "  %u. %-5s by %-10s VA 0x%016" PRIx64, i + 1,
 			access_kind_name(qs[i].kind), mode_name(qs[i].user), qs[i].va);
@@ -349,14 +532,9 @@ int quiz_translate(const struct quiz_options *o, FILE *out, FILE *err)
 			fputs("  -> ?\n", out);
 			continue;
 		}
-		memset(&t, 0, sizeof(t));
-		x86_probe(&cpu, qs[i].va, qs[i].kind, qs[i].user, false, &x, &t);
-		format_xlate(res, sizeof(res), &x);
-		if (x.outcome == X86_PF)
-			fprintf(out, "  -> %s at the %s entry\n", res, x86_level_name(t.stop_level));
-		else
-			fprintf(out, "  -> %s\n", res);
-		narrate_walk(out, &cpu, 0, qs[i].va, qs[i].kind, qs[i].user, false, &t, &x);
+		answer(&cpu, &qs[i], &a);
+		print_key(&a, out);
+		narrate_walk(out, &cpu, 0, qs[i].va, qs[i].kind, qs[i].user, false, &a.t, &a.x);
 	}
 	x86_cpu_destroy(&cpu);
 	free(q->mem);

@@ -127,7 +127,12 @@ void narrate_walk(FILE *out, const struct x86_cpu *cpu, unsigned cpu_index, uint
 		break;
 	case X86_PF:
 		x86_format_pf_error(err, sizeof(err), x->err);
-		if (t->stop_level > 0)
+		if (t->stop_level > 0 &&
+		    (t->stop == X86_STOP_PROTECTION || t->stop == X86_STOP_PKEY))
+			/* the rights of every level combine: the leaf is not to blame by itself */
+			fprintf(out, "    -> #PF at the end of the walk (the %s entry): %s",
+				x86_level_name(t->stop_level), stop_name(t->stop));
+		else if (t->stop_level > 0)
 			fprintf(out, "    -> #PF at the %s entry: %s", x86_level_name(t->stop_level),
 				stop_name(t->stop));
 		else

@@ -67,4 +67,232 @@ def _():
     check(rc == 2 and "error:" in err, err)
 
 
+# ---- quiz translate: the key, checked by an independent walker and by the processor ----
+
+P, RW, US, PS, XD = 1, 2, 4, 0x80, 1 << 63
+ADDR = ((1 << 52) - 1) & ~0xfff
+LEVELS = {4: "PML4", 3: "PDPT", 2: "PD", 1: "PT"}
+
+
+def walk(mem, cr3, va, kind, user, wp, nxe):
+    """x86_64 four-level walk, written from the manual's rules, independent of mmsim's."""
+    table, path = cr3, []
+    for level in (4, 3, 2, 1):
+        shift = 12 + 9 * (level - 1)
+        ea = table + 8 * ((va >> shift) & 511)
+        e = int(mem.get(hex(ea), "0"), 16)
+        path.append((level, ea, e))
+        err = (2 if kind == "write" else 0) | (4 if user else 0) | (16 if kind == "fetch" and nxe else 0)
+        if not e & P:
+            return {"result": "pf", "error_code": err, "stop": "not-present", "level": level, "entry": ea}
+        if (e >> 46) & 0x3f or (level == 4 and e & PS) or (e & XD and not nxe):
+            return {"result": "pf", "error_code": err | 1 | 8, "stop": "reserved", "level": level, "entry": ea}
+        if level == 1 or e & PS:
+            break
+        table = e & ADDR
+    rw = all(x & RW for _, _, x in path)
+    us = all(x & US for _, _, x in path)
+    xd = any(x & XD for _, _, x in path)
+    need_rw = kind == "write" and (user or wp)
+    if (user and not us) or (need_rw and not rw) or (kind == "fetch" and nxe and xd):
+        deny = []
+        for lv, ea, x in path:
+            lacks = []
+            if need_rw and not x & RW:
+                lacks.append("RW")
+            if user and not x & US:
+                lacks.append("US")
+            if kind == "fetch" and nxe and x & XD:
+                lacks.append("XD")
+            if lacks:
+                deny.append({"level": LEVELS[lv], "entry": hex(ea), "lacks": " ".join(lacks)})
+        return {"result": "pf", "error_code": err | 1, "stop": "protection", "denied_by": deny}
+    size_shift = 12 + 9 * (path[-1][0] - 1)
+    base = path[-1][2] & ADDR & ~((1 << size_shift) - 1)
+    return {"result": "pa", "pa": base | (va & ((1 << size_shift) - 1))}
+
+
+def quiz_json(kind, seed):
+    import json
+    rc, out, err = run(["quiz", kind, "--seed", str(seed), "--json"])
+    check(rc == 0 and err == "", (kind, seed, rc, err))
+    return json.loads(out)
+
+
+@case("quiz translate --json: an independent walker agrees with every key, seeds 1..40")
+def _():
+    nprot = nmulti = 0
+    for seed in range(1, 41):
+        j = quiz_json("translate", seed)
+        cpu, mem = j["cpu"], j["memory"]
+        check(j["quiz"] == "translate" and j["seed"] == seed and j["machine"]["maxphyaddr"] == 46, j.keys())
+        for q in j["questions"]:
+            a, acc = q["answer"], q["access"]
+            mine = walk(mem, int(cpu["cr3"], 16), int(acc["va"], 16), acc["kind"],
+                        acc["mode"] == "user", cpu["cr0.wp"], cpu["efer.nxe"])
+            check(a["result"] == mine["result"], (seed, q, mine))
+            if a["result"] == "pa":
+                check(int(a["pa"], 16) == mine["pa"], (seed, q, mine))
+                continue
+            check(int(a["error_code"], 16) == mine["error_code"] and a["stop"] == mine["stop"], (seed, q, mine))
+            if a["stop"] == "protection":
+                nprot += 1
+                nmulti += len(a["denied_by"]) > 1
+                check(a["denied_by"] == mine["denied_by"], (seed, q, mine))
+                check(a["level"] == a["denied_by"][0]["level"] and a["entry"] == a["denied_by"][0]["entry"], (seed, q))
+            else:
+                check(a["level"] == LEVELS[mine["level"]] and int(a["entry"], 16) == mine["entry"], (seed, q, mine))
+    check(nprot >= 40, nprot)
+
+
+@case("quiz translate: each entry the key blames denies by itself (the processor decides), seeds 1..40")
+def _():
+    fix = {"RW": (RW, 0), "US": (US, 0), "XD": (0, XD)}
+    for seed in range(1, 41):
+        j = quiz_json("translate", seed)
+        mem = j["memory"]
+        lines = ["machine kernel=off memory=1M maxphyaddr=46"]
+        lines += [f"poke {a} {v}" for a, v in mem.items()]
+        lines.append(f"cpu cr3={j['cpu']['cr3']}")
+
+        def fixed(d):
+            v = int(mem.get(d["entry"], "0"), 16)
+            for right in d["lacks"].split():
+                v = (v | fix[right][0]) & ~fix[right][1]
+            return v
+
+        def access_line(q):
+            acc = q["access"]
+            return f"{acc['va']} {acc['kind']} {acc['mode']}"
+        for q in j["questions"]:
+            a = q["answer"]
+            if a.get("stop") != "protection":
+                continue
+            deny = a["denied_by"]
+            # every named entry fixed: the access goes through
+            lines += [f"poke {d['entry']} {fixed(d):#x}" for d in deny]
+            lines += ["flush", f"expect access {access_line(q)} -> pa " + hex(walk(
+                {**mem, **{d["entry"]: hex(fixed(d)) for d in deny}}, int(j["cpu"]["cr3"], 16),
+                int(q["access"]["va"], 16), q["access"]["kind"], q["access"]["mode"] == "user",
+                1, 1)["pa"])]
+            # any one of them alone still denies it, with the key's error code
+            for d in deny:
+                lines += [f"poke {d['entry']} {mem[d['entry']]}", "flush",
+                          f"expect access {access_line(q)} -> pf {a['error_code']}",
+                          f"poke {d['entry']} {fixed(d):#x}"]
+            lines += [f"poke {d['entry']} {mem[d['entry']]}" for d in deny]
+        rc, out, err = run(["run", "-"], stdin="\n".join(lines) + "\n")
+        check(rc == 0, (seed, err))
+
+
+@case("quiz translate -c: seed 3 question 4 blames the PDPT entry without US")
+def _():
+    rc, out, err = run(["quiz", "translate", "--seed", "3", "-c"])
+    line = [l for l in out.splitlines() if l.startswith("  4. ")][0]
+    check(line.endswith("-> pf 0x5: denied by the PDPT entry @0xd30b8 (lacks US)"), line)
+
+
+# ---- quiz buddy and cow: JSON keys replayed by independent models ----
+
+def buddy_replay(j):
+    """The documented buddy rules, replayed on the lists after boot."""
+    lists = {int(k): [int(b, 16) for b in v] for k, v in j["free_lists"].items()}
+    top = max(lists)
+    ptrs = {}
+    for op in j["operations"]:
+        a = op["answer"]
+        nblocks = sum(len(v) for v in lists.values())
+        if op["op"] == "alloc":
+            k = op["order"]
+            j_ = next((o for o in range(k, top + 1) if lists[o]), None)
+            if j_ is None:
+                check(a["result"] == "fails", op)
+                continue
+            b = lists[j_].pop(0)
+            while j_ > k:
+                j_ -= 1
+                lists[j_].insert(0, b + (4096 << j_))
+            ptrs[op["ptr"]] = (b, k)
+            check(a["result"] == hex(b), (op, hex(b)))
+            check(a["split"] == (sum(len(v) for v in lists.values()) >= nblocks), op)
+        else:
+            if op["ptr"] not in ptrs:
+                continue
+            b, k = ptrs.pop(op["ptr"])
+            merged = False
+            while k < top and (b ^ (4096 << k)) in lists[k]:
+                lists[k].remove(b ^ (4096 << k))
+                b, k, merged = min(b, b ^ (4096 << k)), k + 1, True
+            lists[k].insert(0, b)
+            check(a["merged"] == merged, op)
+        want = {str(o): [hex(x) for x in v] for o, v in lists.items()}
+        check(a["free_lists"] == want, (op, want))
+
+
+@case("quiz buddy --json: the rules replayed agree with every answer; every problem splits and merges")
+def _():
+    for seed in range(1, 41):
+        j = quiz_json("buddy", seed)
+        buddy_replay(j)
+        ops = [o["answer"] for o in j["operations"]]
+        check(any(a.get("split") for a in ops) and any(a.get("merged") for a in ops), (seed, "no split or merge"))
+    rc, out, _ = run(["quiz", "buddy", "--seed", "1", "-c"])
+    check("(a larger block was split)" in out and "(merged with its buddy)" in out, out[-1500:])
+
+
+def cow_replay(j):
+    """The documented fork and copy-on-write rules, replayed step by step."""
+    maps, refs, writable, fresh = {"p": {}}, {}, set(), iter(range(1000))
+    for st in j["steps"]:
+        if st["op"] == "fork":
+            par, ch = st["parent"], st["child"]
+            maps[ch] = dict(maps[par])
+            for pg, f in maps[par].items():
+                if f != "Z":
+                    refs[f] += 1
+                    writable.discard((par, pg))
+            continue
+        who, pg = st["proc"], st["page"]
+        f = maps[who].get(pg)
+        if st["op"] == "read":
+            if f is None:
+                maps[who][pg] = "Z"
+            continue
+        if f is None or f == "Z" or ((who, pg) not in writable and refs[f] >= 2):
+            if f not in (None, "Z"):
+                refs[f] -= 1
+            n = next(fresh)
+            maps[who][pg], refs[n] = n, 1
+        writable.add((who, pg))
+    return maps, refs
+
+
+@case("quiz cow --json: the rules replayed agree with every frame, reference and rss; every problem forks")
+def _():
+    for seed in range(1, 41):
+        j = quiz_json("cow", seed)
+        check(any(s["op"] == "fork" for s in j["steps"]), seed)
+        maps, refs = cow_replay(j)
+        ans = j["answer"]
+        procs = [p for p in ("p", "c", "g") if p in maps]
+        letters = {}
+        for page in ans["pages"]:
+            for p in procs:
+                f = maps[p].get(page["page"])
+                got = page[p]
+                if f is None:
+                    check(got is None, (seed, page, p))
+                    continue
+                check(got is not None, (seed, page, p, f))
+                if f == "Z":
+                    check(got["frame"] == "Z" and got["kind"] == "zero frame", (seed, page, p))
+                    continue
+                letters.setdefault(f, chr(ord("A") + len(letters)))
+                check(got["frame"] == letters[f] and got["refs"] == refs[f], (seed, page, p, refs[f]))
+        for p in procs:
+            check(ans["rss"][p] == len(maps[p]), (seed, p))
+        rc, out, err = run(["run", "-"], stdin=j["scenario"] + f"expect free_frames == {ans['free_end']}\n")
+        check(rc == 0, (seed, err))
+
+
 h.finish()

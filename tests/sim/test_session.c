@@ -101,7 +101,7 @@ END_TEST
 
 START_TEST(quizzes_run)
 {
-	struct quiz_options o = {2, 0, true};
+	struct quiz_options o = {.seed = 2, .solve = true};
 	struct io io;
 
 	io_open(&io);
