@@ -138,12 +138,4 @@ uint64_t cached_frames(void);
 /* Return every per-CPU cached frame to the buddy lists (the pressure governor calls this). */
 void frame_alloc_drain_cpu_caches(void);
 
-/*
- * The host calls this after every change of plat_trace_on (host_set_trace does). The
- * order-0 fast paths do not read plat_trace_on: while tracing is on, a bit in each CPU
- * cache sends them to the slow paths, which trace. Takes drain_lock; a no-op before the
- * first frame_alloc_init, which reads plat_trace_on itself.
- */
-void frame_alloc_trace_changed(void);
-
 #endif

@@ -41,6 +41,8 @@
  */
 #include "frame_cpu_cache.h"
 
+#include "arch/x86_64/cpu_ops.h"
+
 #define KTRACE_KIND TRACE_FRAME
 
 struct frame_cpu_cache frame_cpu_caches[FRAME_MAX_CPUS];
@@ -161,7 +163,7 @@ uint64_t frame_cpu_caches_freeze(bool all)
 	for (uint64_t m = frozen; m; m &= m - 1) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[__builtin_ctzll(m)];
 		while (atomic_load_explicit(&c->busy, memory_order_acquire))
-			__builtin_ia32_pause();
+			arch_pause();
 	}
 	return frozen;
 }

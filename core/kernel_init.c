@@ -3,6 +3,7 @@
 #include "arch/x86_64/cpu_ops.h"
 #include "arch/x86_64/interrupts.h"
 #include "arch/x86_64/kernel_space.h"
+#include "arch/x86_64/page_fill.h"
 #include "arch/x86_64/page_flags.h"
 #include "boot_memory.h"
 #include "frame_alloc.h"
@@ -27,6 +28,7 @@ enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count,
 	/* the kernel must never write an entry this processor would find reserved */
 	arch_cpuid_paging(&phys_bits, &page1gb);
 	paging_caps_set((struct paging_caps){.phys_addr_bits = phys_bits, .page_1g = page1gb});
+	page_fill_probe();
 	interrupt_reset();
 	boot_memory_reset();
 	if (register_bootloader_areas(boot_records_pa, count) != BOOT_MEMORY_OK)

@@ -3,7 +3,7 @@
  *
  * core/ is kernel code and never includes a host header. Everything host-specific (locks that
  * may block a pthread, the current CPU number, how a panic is reported, where trace lines go)
- * is declared here and implemented by the host (sim/platform.c for mmsim; a real kernel would
+ * is declared here and implemented by the host (sim/host_platform.c for mmsim; a real kernel would
  * bring its own). The privileged x86_64 instructions core needs are in arch/x86_64/cpu_ops.h.
  */
 #ifndef MMSIM_CORE_PLATFORM_H
@@ -29,22 +29,13 @@ void plat_lock_acquire(plat_lock_t *lock);
 void plat_lock_release(plat_lock_t *lock);
 
 /*
- * Number of the simulated CPU the caller runs on, 0 <= id < plat_cpu_count().
- *
- * The host keeps it in a thread-local variable (C11 _Thread_local, so core stays
- * freestanding) and the read is inline: one %fs-relative load on x86_64 Linux. A real kernel
- * reads a per-CPU variable through %gs the same way (Linux's this_cpu_read(cpu_number)),
- * which is why the frame allocator's fast path may call this on every operation. Only the
- * host writes plat_this_cpu (host_set_current_cpu).
+ * unsigned plat_cpu_id(void): number of the CPU the caller runs on, 0 <= id <
+ * plat_cpu_count(); it does not change while kernel code runs. The frame allocator's order-0
+ * fast paths call it on every operation, so the host provides it as an inline function in
+ * its header host_cpu_id.h, on core's include path (a kernel reads it from per-CPU data in
+ * one instruction).
  */
-/* local-exec: the host links core into executables only, so the variable's offset from %fs
- * is a link-time constant (without it, a PIE build loads the offset first: two instructions) */
-extern _Thread_local unsigned plat_this_cpu __attribute__((tls_model("local-exec")));
-
-static inline unsigned plat_cpu_id(void)
-{
-	return plat_this_cpu;
-}
+#include "host_cpu_id.h"
 
 unsigned plat_cpu_count(void);
 
@@ -75,8 +66,6 @@ _Noreturn void plat_panic(const char *fmt, ...) __attribute__((format(printf, 1,
  * never formats anything. A file's trace points share its kind: it defines KTRACE_KIND
  * after its includes, and KTRACE_AS names another kind for a line that is not the file's.
  * plat_trace_on is plat_trace_mask != 0, for the paths that only ask whether anyone listens.
- * The host changes both only through a function that then calls frame_alloc_trace_changed
- * (the frame allocator's order-0 fast paths keep their own copy, see there).
  */
 enum plat_trace_kind {
 	TRACE_BOOT = 1u << 0,     /* what the kernel says while it boots */
@@ -93,6 +82,14 @@ enum plat_trace_kind {
 extern unsigned plat_trace_mask;
 extern bool plat_trace_on;
 void plat_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The host calls this after every change of plat_trace_mask and plat_trace_on: the frame
+ * allocator's order-0 fast paths do not read them, a bit in each CPU cache sends them to the
+ * slow paths while tracing is on. Takes the allocator's drain_lock; a no-op before the first
+ * frame_alloc_init, which reads plat_trace_on itself.
+ */
+void frame_alloc_trace_changed(void);
 
 #define KTRACE_AS(kind, ...)                                                                   \
 	do {                                                                                   \

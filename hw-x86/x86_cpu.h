@@ -165,6 +165,15 @@ bool x86_cpu_init(struct x86_cpu *cpu, struct x86_phys phys, unsigned tlb_entrie
 void x86_cpu_destroy(struct x86_cpu *cpu);
 
 /*
+ * CPUID for leaf and subleaf: out = EAX, EBX, ECX, EDX as this processor answers them. The
+ * leaves the model knows: 0 (vendor string), 0x80000000 (highest extended leaf),
+ * 0x80000001 (EDX: NX, Page1GB, long mode), 0x80000008 (EAX: MAXPHYADDR and 48 linear bits;
+ * EBX bit 0: CLZERO, which the model's AMD processors have and its Intel ones do not). Any
+ * other leaf answers zeros.
+ */
+void x86_cpuid(const struct x86_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
+
+/*
  * Architectural register writes, each with the TLB side effects of the instruction
  * (MOV to CR3 drops non-global entries; toggling CR4.PGE drops everything; SMEP 0->1 flushes;
  * CR0.WP changes flush; EFER.NXE changes flush, since bit 63 changes meaning). x86_write_cr3 returns false (#GP, nothing changed) when bits 63:M of

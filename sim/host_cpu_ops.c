@@ -1,5 +1,6 @@
 #include "host_cpu_ops.h"
 
+#include <cpuid.h>
 #include <string.h>
 
 #include "arch/x86_64/cpu_ops.h"
@@ -36,6 +37,29 @@ void arch_cpuid_paging(unsigned *maxphyaddr, bool *page1gb)
 
 	*maxphyaddr = cpu->maxphyaddr;
 	*page1gb = cpu->page1gb;
+}
+
+/* Whether the host processor has CLZERO (CPUID 0x80000008, EBX bit 0). */
+static bool host_has_clzero(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(0x80000000u, &a, &b, &c, &d) || a < 0x80000008u)
+		return false;
+	__get_cpuid(0x80000008u, &a, &b, &c, &d);
+	return b & 1u;
+}
+
+/*
+ * The simulated processor answers, except for CLZERO: the kernel's page fill executes that
+ * instruction on the host, so an AMD model reports it only where the host has it too (an
+ * Intel model never does).
+ */
+void arch_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4])
+{
+	x86_cpuid(this_cpu(), leaf, subleaf, out);
+	if (leaf == 0x80000008u && !host_has_clzero())
+		out[1] &= ~1u;
 }
 
 uint64_t arch_read_cr3(void)

@@ -10,13 +10,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "frame_alloc.h"
 #include "platform.h"
 
 _Static_assert(sizeof(pthread_mutex_t) <= sizeof(((plat_lock_t *)0)->opaque),
 	       "plat_lock_t too small for a pthread mutex");
 
-_Thread_local unsigned plat_this_cpu;
+_Thread_local unsigned host_this_cpu;
 static unsigned cpu_count = 1;
 static FILE *trace_out;
 static host_panic_fn panic_handler;
@@ -58,7 +57,7 @@ unsigned plat_cpu_count(void)
 
 void host_set_current_cpu(unsigned cpu)
 {
-	plat_this_cpu = cpu;
+	host_this_cpu = cpu;
 }
 
 void host_set_cpu_count(unsigned count)

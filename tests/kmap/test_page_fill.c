@@ -3,11 +3,13 @@
  * line is the hot one, and nothing outside the page is touched.
  */
 #include <check.h>
+#include <cpuid.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "arch/x86_64/page_fill.h"
+#include "host_cpu_ops.h"
 #include "phys.h"
 #include "../check_main.h"
 
@@ -44,15 +46,50 @@ static void zero_every_hot_line(void)
 		check_fill(odd_hots[i], NULL);
 }
 
-/* both ways: CLZERO where this processor has it, and the streaming stores */
+static bool host_has_clzero(void)
+{
+	unsigned a, b, c, d;
+
+	if (!__get_cpuid(0x80000000u, &a, &b, &c, &d) || a < 0x80000008u)
+		return false;
+	__get_cpuid(0x80000008u, &a, &b, &c, &d);
+	return b & 1u;
+}
+
+static struct x86_cpu cpu;
+
+static void attach_cpu(enum x86_vendor vendor)
+{
+	static uint8_t mem[4096];
+
+	ck_assert(x86_cpu_init(&cpu, (struct x86_phys){ mem, sizeof(mem) }, 1, 40));
+	cpu.vendor = vendor;
+	host_cpu_ops_attach(&cpu, 1);
+	page_fill_probe();
+}
+
+static void detach_cpu(void)
+{
+	host_cpu_ops_attach(NULL, 0);
+	x86_cpu_destroy(&cpu);
+}
+
+/* The simulated processor answers: an Intel model never has CLZERO, an AMD one where the
+ * host has it (the instruction runs on the host). Both ways zero every line. */
 START_TEST(test_zero_every_hot_line)
 {
-	bool clzero = page_fill_allow_clzero(true);
+	attach_cpu(X86_INTEL);
+	ck_assert(!page_fill_allow_clzero(true));
+	zero_every_hot_line();
+	detach_cpu();
 
+	attach_cpu(X86_AMD);
+	ck_assert_int_eq(page_fill_allow_clzero(true), host_has_clzero());
 	zero_every_hot_line();
 	ck_assert(!page_fill_allow_clzero(false));
 	zero_every_hot_line();
-	ck_assert_int_eq(page_fill_allow_clzero(true), clzero);
+	ck_assert_int_eq(page_fill_allow_clzero(true), host_has_clzero());
+	detach_cpu();
 }
 END_TEST
 

@@ -23,6 +23,8 @@ void arch_flush_tlb_all(void);
 
 /* CPUID 0x80000008 EAX[7:0] (MAXPHYADDR) and 0x80000001 EDX[26] (1 GiB pages). */
 void arch_cpuid_paging(unsigned *maxphyaddr, bool *page1gb);
+/* CPUID of this CPU for leaf and subleaf: out = EAX, EBX, ECX, EDX. */
+void arch_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 
 /*
  * One supervisor data access to a user address inside a STAC/CLAC window (EFLAGS.AC=1), as a
@@ -48,5 +50,12 @@ void arch_send_ipi(unsigned cpu, unsigned vector);
  * progress (as they do on hardware when a shootdown waits with interrupts on).
  */
 void arch_cpu_relax(void);
+
+/* PAUSE without an interrupt window: for a spin that waits for a CPU which cannot be waiting
+ * for the spinning one (a hint to the processor, no call). */
+static inline void arch_pause(void)
+{
+	__builtin_ia32_pause();
+}
 
 #endif

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "arch/x86_64/cpu_ops.h"
 #include "kstring.h"
 #include "phys.h"
 
@@ -23,15 +24,21 @@ static size_t hot_line(size_t hot)
 /* 0: not asked yet; 1: CLZERO in use; -1: absent or turned off (page_fill_allow_clzero) */
 static _Atomic int clzero_state;
 
+/* The processor answers (through the cpu_ops seam): CPUID 0x80000008, EBX bit 0. */
 static int cpu_has_clzero(void)
 {
-	unsigned a, b, c, d;
+	uint32_t r[4];
 
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000u), "c"(0u));
-	if (a < 0x80000008u)
+	arch_cpuid(0x80000000u, 0, r);
+	if (r[0] < 0x80000008u)
 		return -1;
-	__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000008u), "c"(0u));
-	return b & 1u ? 1 : -1;
+	arch_cpuid(0x80000008u, 0, r);
+	return r[1] & 1u ? 1 : -1;
+}
+
+void page_fill_probe(void)
+{
+	atomic_store_explicit(&clzero_state, 0, memory_order_relaxed);
 }
 
 static bool use_clzero(void)
@@ -84,6 +91,10 @@ static void stream_lines(char *dst, const char *src, size_t hot)
 }
 
 #else
+
+void page_fill_probe(void)
+{
+}
 
 bool page_fill_allow_clzero(bool allow)
 {

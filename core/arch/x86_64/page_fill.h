@@ -40,6 +40,10 @@ void page_zero_for_access(void *page, size_t hot);
  * benchmarks compare both ways), true turns it back on where the processor has it. */
 bool page_fill_allow_clzero(bool allow);
 
+/* Ask the processor again at the next fill (kernel_init: a new machine, maybe another
+ * vendor). */
+void page_fill_probe(void);
+
 /* Copy the 4 KiB page src to dst (direct-map addresses of two distinct frames), the same way. */
 void page_copy_for_access(void *dst, const void *src, size_t hot);
 
