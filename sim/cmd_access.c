@@ -72,7 +72,7 @@ static bool access_translated(struct user_access *a, struct x86_cpu *cpu,
 	struct access_work *w = a->ctx;
 
 	if (sim_traces(TRACE_WALK))
-		narrate_walk(sim_out(w->sim), cpu, plat_cpu_id(), a->va, a->kind, true, false, t, x);
+		narrate_walk(sim_trace(w->sim), cpu, plat_cpu_id(), a->va, a->kind, true, false, t, x);
 	return x->outcome != X86_OK || check_frame(w, t, x->pa);
 }
 
@@ -81,7 +81,7 @@ static void access_faulted(struct user_access *a, struct x86_cpu *cpu, uint32_t 
 	struct access_work *w = a->ctx;
 
 	if (sim_traces(TRACE_FAULT))
-		fprintf(sim_out(w->sim), "  page fault at 0x%" PRIx64 " (error 0x%x): %s\n", cpu->cr2,
+		fprintf(sim_trace(w->sim), "  page fault at 0x%" PRIx64 " (error 0x%x): %s\n", cpu->cr2,
 			err, pf_status_name((enum pf_status)verdict));
 }
 
@@ -109,7 +109,9 @@ static enum access_result user_access_of(struct access_work *w, uint64_t va, boo
 			w->value = a.value;
 		return ACC_OK;
 	case UA_SEGV:
-		return ACC_SEGV;
+		/* the process was ended meanwhile (exit or the OOM killer on another CPU): its
+		 * CPU left the address space, so the retried access found no mapping */
+		return addr_space_is_alive(w->p->as) ? ACC_SEGV : ACC_KILLED;
 	case UA_OOM:
 		return ACC_OOM;
 	case UA_KILLED:
@@ -305,6 +307,9 @@ static bool parse_expect_value(struct sc_parse *p, enum access_cmd cmd)
 			return false;
 		return parse_access_common(p, cmd);
 	}
+	if (p->sc->block.open)
+		return sp_error_word(p, &p->pos[eq],
+				     "a value expectation cannot stand inside a parallel block: check the value after `end`");
 	if (!sp_op(p, eq, true, &st->op) || !sp_argc(p, eq + 2, eq + 2) ||
 	    !sp_num(p, eq + 1, &st->u[3]))
 		return false;
@@ -346,8 +351,10 @@ static enum sc_status exec_access(struct sim *sim, const struct sc_stmt *st)
 		w.result = ACC_KILLED;
 		w.copy_status = MM_STATUS_EFAULT;
 	} else {
-		w.p->last_cpu = st->cpu >= 0 ? (unsigned)st->cpu : w.p->last_cpu;
-		sim_on_cpu(sim, w.p->last_cpu, do_access, &w);
+		unsigned cpu = st->cpu >= 0 ? (unsigned)st->cpu : w.p->last_cpu;
+
+		w.p->last_cpu = cpu;
+		sim_on_cpu(sim, cpu, do_access, &w);
 	}
 	if (w.result == ACC_BUG)
 		return sim_kernel_bug(sim, st, "%s", w.bug);
@@ -511,44 +518,44 @@ static enum sc_status exec_show_cr3(struct sim *sim, const struct sc_stmt *st)
 
 const struct sc_command access_commands[] = {
 	{"read", "read A ADDR [size=8] [cpu=N]", "a user read; prints `A: read 0xADDR = 0xVALUE`",
-	 SC_KERNEL_ON, parse_read, exec_access},
-	{"write", "write A ADDR VALUE [size=8] [cpu=N]", "a user write", SC_KERNEL_ON, parse_write,
+	 SC_KERNEL_ON | SC_IN_PARALLEL, parse_read, exec_access},
+	{"write", "write A ADDR VALUE [size=8] [cpu=N]", "a user write", SC_KERNEL_ON | SC_IN_PARALLEL, parse_write,
 	 exec_access},
-	{"exec", "exec A ADDR [cpu=N]", "an instruction fetch", SC_KERNEL_ON, parse_exec,
+	{"exec", "exec A ADDR [cpu=N]", "an instruction fetch", SC_KERNEL_ON | SC_IN_PARALLEL, parse_exec,
 	 exec_access},
 	{"touch", "touch A ADDR SIZE write|read [value=V] [cpu=N]",
 	 "one 8-byte access at the start of each page of the range; stops at the first failure",
-	 SC_KERNEL_ON, parse_touch, exec_access},
+	 SC_KERNEL_ON | SC_IN_PARALLEL, parse_touch, exec_access},
 	{"kwrite", "kwrite A ADDR VALUE [size=8] [cpu=N]",
-	 "the kernel stores into A's memory (copy-out, CR0.WP=1)", SC_KERNEL_ON, parse_kwrite,
+	 "the kernel stores into A's memory (copy-out, CR0.WP=1)", SC_KERNEL_ON | SC_IN_PARALLEL, parse_kwrite,
 	 exec_access},
 	{"kread", "kread A ADDR [size=8] [cpu=N]",
-	 "the kernel loads from A's memory (copy-in); prints the value", SC_KERNEL_ON,
+	 "the kernel loads from A's memory (copy-in); prints the value", SC_KERNEL_ON | SC_IN_PARALLEL,
 	 parse_kread, exec_access},
 	{"kcopyout", "kcopyout A ADDR LEN [byte=0xab] [cpu=N]",
-	 "the kernel copies LEN bytes (any length, across pages) into A's memory", SC_KERNEL_ON,
+	 "the kernel copies LEN bytes (any length, across pages) into A's memory", SC_KERNEL_ON | SC_IN_PARALLEL,
 	 parse_kcopyout, exec_access},
 	{"kcopyin", "kcopyin A ADDR LEN [cpu=N]", "the kernel copies LEN bytes out of A's memory",
-	 SC_KERNEL_ON, parse_kcopyin, exec_access},
+	 SC_KERNEL_ON | SC_IN_PARALLEL, parse_kcopyin, exec_access},
 	{"expect read", "expect read A ADDR == VALUE [size=8] | expect read A ADDR " ACC,
-	 "read and check the value, or the result", SC_KERNEL_ON, parse_expect_read_value,
+	 "read and check the value, or the result", SC_KERNEL_ON | SC_IN_PARALLEL, parse_expect_read_value,
 	 exec_access},
 	{"expect write", "expect write A ADDR VALUE [size=8] " ACC, "write and check the result",
-	 SC_KERNEL_ON, parse_expect_write, exec_access},
-	{"expect exec", "expect exec A ADDR " ACC, "fetch and check the result", SC_KERNEL_ON,
+	 SC_KERNEL_ON | SC_IN_PARALLEL, parse_expect_write, exec_access},
+	{"expect exec", "expect exec A ADDR " ACC, "fetch and check the result", SC_KERNEL_ON | SC_IN_PARALLEL,
 	 parse_expect_exec, exec_access},
 	{"expect touch", "expect touch A ADDR SIZE write|read [value=V] " ACC,
-	 "touch and check the result of the first access that did not end ok", SC_KERNEL_ON,
+	 "touch and check the result of the first access that did not end ok", SC_KERNEL_ON | SC_IN_PARALLEL,
 	 parse_expect_touch, exec_access},
 	{"expect kwrite", "expect kwrite A ADDR VALUE [size=8] " COPY,
-	 "a kernel store and its result", SC_KERNEL_ON, parse_expect_kwrite, exec_access},
+	 "a kernel store and its result", SC_KERNEL_ON | SC_IN_PARALLEL, parse_expect_kwrite, exec_access},
 	{"expect kread", "expect kread A ADDR == VALUE [size=8] | expect kread A ADDR " COPY,
-	 "a kernel load and its value or result", SC_KERNEL_ON, parse_expect_kread_value,
+	 "a kernel load and its value or result", SC_KERNEL_ON | SC_IN_PARALLEL, parse_expect_kread_value,
 	 exec_access},
 	{"expect kcopyout", "expect kcopyout A ADDR LEN [byte=B] " COPY,
-	 "a kernel copy-out and its result", SC_KERNEL_ON, parse_expect_kcopyout, exec_access},
+	 "a kernel copy-out and its result", SC_KERNEL_ON | SC_IN_PARALLEL, parse_expect_kcopyout, exec_access},
 	{"expect kcopyin", "expect kcopyin A ADDR LEN " COPY, "a kernel copy-in and its result",
-	 SC_KERNEL_ON, parse_expect_kcopyin, exec_access},
+	 SC_KERNEL_ON | SC_IN_PARALLEL, parse_expect_kcopyin, exec_access},
 	{"expect rss", "expect rss A OP N",
 	 "4 KiB pages resident in A's user half: present, or PROT_NONE keeping a frame (a 2 MiB "
 	 "page counts 512)", SC_KERNEL_ON,

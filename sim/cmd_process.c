@@ -31,6 +31,14 @@ bool sp_process(struct sc_parse *p, int i, char out[SC_NAME_MAX])
 		return false;
 	if (!known_process(p, out))
 		return sp_error_word(p, &p->pos[i], "no process '%s' (spawn or fork it first)", out);
+	if (p->sc->block.open) {
+		/* a process created inside a parallel block exists only once the block has ended */
+		for (size_t k = p->sc->block.procs; k < p->sc->nprocs; k++)
+			if (strcmp(p->sc->procs[k], out) == 0)
+				return sp_error_word(p, &p->pos[i],
+						     "process '%s' is created in this parallel block: use it after `end`",
+						     out);
+	}
 	return true;
 }
 
@@ -132,7 +140,7 @@ enum sc_status syscall_conclude(struct sim *sim, const struct sc_stmt *st, const
 					 mm_status_name(status));
 	}
 	if (status != MM_STATUS_OK)
-		fprintf(sim->out, "%s: %s -> %s\n", st->name[0], what, mm_status_name(status));
+		fprintf(sim_out(sim), "%s: %s -> %s\n", st->name[0], what, mm_status_name(status));
 	return SC_CONTINUE;
 }
 
@@ -198,17 +206,19 @@ static enum sc_status exec_fork(struct sim *sim, const struct sc_stmt *st)
 	struct syscall_work w = {.sim = sim, .st = st};
 	enum sc_status s;
 	struct sim_process *child;
+	unsigned cpu;
 
 	w.a = process_find(sim, st->name[0]);
 	if (!alive_or_report(sim, st, w.a, &s))
 		return s;
-	w.a->last_cpu = cpu_of(st, w.a);
-	sim_on_cpu(sim, w.a->last_cpu, do_fork, &w);
+	cpu = cpu_of(st, w.a);
+	w.a->last_cpu = cpu;
+	sim_on_cpu(sim, cpu, do_fork, &w);
 	if (w.status == MM_STATUS_OK) {
 		child = process_add(sim, st->name[1], w.child);
 		if (!child)
 			return sim_run_error(sim, st, "out of host memory");
-		child->last_cpu = w.a->last_cpu;
+		child->last_cpu = cpu;
 	} else {
 		/* the name stays taken by a process that never ran */
 		child = process_add(sim, st->name[1], NULL);
@@ -223,7 +233,7 @@ static enum sc_status exec_fork(struct sim *sim, const struct sc_stmt *st)
 
 static bool parse_exit(struct sc_parse *p)
 {
-	return sp_argc(p, 1, 1) && sp_process(p, 0, p->st->name[0]);
+	return sp_argc(p, 1, 1) && sp_process(p, 0, p->st->name[0]) && sp_opt_cpu(p);
 }
 
 static enum sc_status exec_exit(struct sim *sim, const struct sc_stmt *st)
@@ -231,7 +241,7 @@ static enum sc_status exec_exit(struct sim *sim, const struct sc_stmt *st)
 	struct sim_process *p = process_find(sim, st->name[0]);
 
 	if (p->as)
-		process_end(sim, p, PROC_EXITED);
+		process_exit_on(sim, p, cpu_of(st, p));
 	return SC_CONTINUE;
 }
 
@@ -313,14 +323,16 @@ static enum sc_status exec_mmap(struct sim *sim, const struct sc_stmt *st)
 {
 	struct syscall_work w = {.sim = sim, .st = st};
 	enum sc_status s;
+	unsigned cpu;
 
 	w.a = process_find(sim, st->name[0]);
 	if (!alive_or_report(sim, st, w.a, &s))
 		return s;
-	w.a->last_cpu = cpu_of(st, w.a);
-	sim_on_cpu(sim, w.a->last_cpu, do_mmap, &w);
+	cpu = cpu_of(st, w.a);
+	w.a->last_cpu = cpu;
+	sim_on_cpu(sim, cpu, do_mmap, &w);
 	if (w.status == MM_STATUS_OK && (st->flags & SCF_ANY) && !(st->flags & SCF_EXPECT))
-		fprintf(sim->out, "%s: mmap 0x%" PRIx64 "\n", st->name[0], w.mapped_at);
+		fprintf(sim_out(sim), "%s: mmap 0x%" PRIx64 "\n", st->name[0], w.mapped_at);
 	return syscall_conclude(sim, st, "mmap", w.status);
 }
 
@@ -369,12 +381,14 @@ static enum sc_status exec_range(struct sim *sim, const struct sc_stmt *st, cons
 {
 	struct syscall_work w = {.sim = sim, .st = st};
 	enum sc_status s;
+	unsigned cpu;
 
 	w.a = process_find(sim, st->name[0]);
 	if (!alive_or_report(sim, st, w.a, &s))
 		return s;
-	w.a->last_cpu = cpu_of(st, w.a);
-	sim_on_cpu(sim, w.a->last_cpu, fn, &w);
+	cpu = cpu_of(st, w.a);
+	w.a->last_cpu = cpu;
+	sim_on_cpu(sim, cpu, fn, &w);
 	return syscall_conclude(sim, st, what, w.status);
 }
 
@@ -435,13 +449,15 @@ static enum sc_status exec_two_spaces(struct sim *sim, const struct sc_stmt *st,
 {
 	struct syscall_work w = {.sim = sim, .st = st};
 	enum sc_status s;
+	unsigned cpu;
 
 	w.a = process_find(sim, st->name[0]);
 	w.b = process_find(sim, st->name[1]);
 	if (!alive_or_report(sim, st, w.a, &s) || !alive_or_report(sim, st, w.b, &s))
 		return s;
-	w.b->last_cpu = cpu_of(st, w.b);
-	sim_on_cpu(sim, w.b->last_cpu, fn, &w);
+	cpu = cpu_of(st, w.b);
+	w.b->last_cpu = cpu;
+	sim_on_cpu(sim, cpu, fn, &w);
 	return syscall_conclude(sim, st, what, w.status);
 }
 
@@ -484,37 +500,37 @@ bool sp_expected_result_of(struct sc_parse *p, const char *const *choices)
 
 const struct sc_command process_commands[] = {
 	{"spawn", "spawn NAME [cpu=N]", "a new process with an empty user address space",
-	 SC_KERNEL_ON, parse_spawn, exec_spawn},
+	 SC_KERNEL_ON | SC_IN_PARALLEL, parse_spawn, exec_spawn},
 	{"fork", "fork A B [cpu=N]", "B gets a copy-on-write clone of A's address space",
-	 SC_KERNEL_ON, parse_fork, exec_fork},
-	{"exit", "exit A", "tear A down; every frame it alone held is freed", SC_KERNEL_ON,
+	 SC_KERNEL_ON | SC_IN_PARALLEL, parse_fork, exec_fork},
+	{"exit", "exit A [cpu=N]", "tear A down; every frame it alone held is freed", SC_KERNEL_ON | SC_IN_PARALLEL,
 	 parse_exit, exec_exit},
 	{"mmap", "mmap A ADDR|any SIZE PROT [shared] [populate] [phys=PADDR] [hint=ADDR] [cpu=N]",
 	 "map anonymous (or physical) memory; PROT is a subset of rwx; `any` prints the address (the free range nearest to hint=, else the best fit)",
-	 SC_KERNEL_ON, parse_mmap, exec_mmap},
-	{"munmap", "munmap A ADDR SIZE [cpu=N]", "unmap a range", SC_KERNEL_ON, parse_munmap,
+	 SC_KERNEL_ON | SC_IN_PARALLEL, parse_mmap, exec_mmap},
+	{"munmap", "munmap A ADDR SIZE [cpu=N]", "unmap a range", SC_KERNEL_ON | SC_IN_PARALLEL, parse_munmap,
 	 exec_munmap},
 	{"mprotect", "mprotect A ADDR SIZE PROT [cpu=N]", "change the protection of a range",
-	 SC_KERNEL_ON, parse_mprotect, exec_mprotect},
+	 SC_KERNEL_ON | SC_IN_PARALLEL, parse_mprotect, exec_mprotect},
 	{"borrow", "borrow A ADDR B ADDR2 SIZE PROT [cpu=N]",
-	 "B maps A's pages of [ADDR, ADDR+SIZE) at ADDR2: the same frames, shared", SC_KERNEL_ON,
+	 "B maps A's pages of [ADDR, ADDR+SIZE) at ADDR2: the same frames, shared", SC_KERNEL_ON | SC_IN_PARALLEL,
 	 parse_borrow, exec_borrow},
 	{"transfer", "transfer A ADDR B ADDR2 SIZE [cpu=N]",
-	 "the mapping moves from A to B at ADDR2; A no longer has it", SC_KERNEL_ON,
+	 "the mapping moves from A to B at ADDR2; A no longer has it", SC_KERNEL_ON | SC_IN_PARALLEL,
 	 parse_transfer, exec_transfer},
 	{"expect fork", "expect fork A B -> ok|enomem", "fork and check the kernel's answer",
-	 SC_KERNEL_ON, parse_expect_fork, exec_fork},
+	 SC_KERNEL_ON | SC_IN_PARALLEL, parse_expect_fork, exec_fork},
 	{"expect mmap", "expect mmap A ADDR|any SIZE PROT [shared] [populate] [phys=P] " STATUS_RESULT,
-	 "mmap and check the kernel's answer", SC_KERNEL_ON, parse_expect_mmap, exec_mmap},
+	 "mmap and check the kernel's answer", SC_KERNEL_ON | SC_IN_PARALLEL, parse_expect_mmap, exec_mmap},
 	{"expect munmap", "expect munmap A ADDR SIZE " STATUS_RESULT,
-	 "munmap and check the kernel's answer", SC_KERNEL_ON, parse_expect_munmap, exec_munmap},
+	 "munmap and check the kernel's answer", SC_KERNEL_ON | SC_IN_PARALLEL, parse_expect_munmap, exec_munmap},
 	{"expect mprotect", "expect mprotect A ADDR SIZE PROT " STATUS_RESULT,
-	 "mprotect and check the kernel's answer", SC_KERNEL_ON, parse_expect_mprotect,
+	 "mprotect and check the kernel's answer", SC_KERNEL_ON | SC_IN_PARALLEL, parse_expect_mprotect,
 	 exec_mprotect},
 	{"expect borrow", "expect borrow A ADDR B ADDR2 SIZE PROT " STATUS_RESULT,
-	 "borrow and check the kernel's answer", SC_KERNEL_ON, parse_expect_borrow, exec_borrow},
+	 "borrow and check the kernel's answer", SC_KERNEL_ON | SC_IN_PARALLEL, parse_expect_borrow, exec_borrow},
 	{"expect transfer", "expect transfer A ADDR B ADDR2 SIZE " STATUS_RESULT,
-	 "transfer and check the kernel's answer", SC_KERNEL_ON, parse_expect_transfer,
+	 "transfer and check the kernel's answer", SC_KERNEL_ON | SC_IN_PARALLEL, parse_expect_transfer,
 	 exec_transfer},
 	{NULL, NULL, NULL, 0, NULL, NULL},
 };

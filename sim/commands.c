@@ -14,6 +14,7 @@ static const struct sc_command *const tables[] = {
 	dot_commands,
 	process_commands,
 	access_commands,
+	parallel_commands,
 	fmap_commands,
 	mm_view_commands,
 	explain_commands,

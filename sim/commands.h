@@ -17,6 +17,7 @@ extern const struct sc_command pressure_commands[];
 extern const struct sc_command dot_commands[]; /* cmd_dot.c */
 extern const struct sc_command process_commands[];
 extern const struct sc_command access_commands[];
+extern const struct sc_command parallel_commands[]; /* cmd_parallel.c */
 extern const struct sc_command fmap_commands[];
 extern const struct sc_command mm_view_commands[];
 extern const struct sc_command explain_commands[]; /* cmd_explain.c */

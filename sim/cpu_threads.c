@@ -35,6 +35,7 @@ struct cpu_thread {
 
 static struct cpu_thread *cpus;
 static unsigned ncpus;
+static _Thread_local struct cpu_thread *self; /* the CPU this thread is, NULL on the driver */
 
 static void take_interrupts(struct cpu_thread *t)
 {
@@ -63,6 +64,7 @@ static void *cpu_main(void *p)
 	struct cpu_thread *t = p;
 
 	host_set_current_cpu(t->id);
+	self = t;
 	pthread_mutex_lock(&t->lock);
 	while (!t->stop) {
 		if (has_interrupts(t)) {
@@ -136,7 +138,12 @@ bool cpu_threads_running(void)
 	return ncpus > 0;
 }
 
-void cpu_threads_run(unsigned cpu, void (*fn)(void *arg), void *arg)
+int cpu_threads_self(void)
+{
+	return self ? (int)self->id : -1;
+}
+
+void cpu_threads_post(unsigned cpu, void (*fn)(void *arg), void *arg)
 {
 	struct cpu_thread *t = &cpus[cpu];
 
@@ -145,9 +152,32 @@ void cpu_threads_run(unsigned cpu, void (*fn)(void *arg), void *arg)
 	t->arg = arg;
 	t->done = false;
 	pthread_cond_signal(&t->cond);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void cpu_threads_wait(unsigned cpu)
+{
+	struct cpu_thread *t = &cpus[cpu];
+
+	pthread_mutex_lock(&t->lock);
 	while (!t->done)
 		pthread_cond_wait(&t->done_cond, &t->lock);
 	pthread_mutex_unlock(&t->lock);
+}
+
+void cpu_threads_run(unsigned cpu, void (*fn)(void *arg), void *arg)
+{
+	if (self) {
+		/* a command running on its CPU: its kernel work stays there. Handing it to another
+		 * CPU's thread could deadlock (that CPU may wait for this one's IPI answer). */
+		if (self->id != cpu)
+			plat_panic("cpu%u asked to run work on cpu%u: a command runs on one CPU",
+				   self->id, cpu);
+		fn(arg);
+		return;
+	}
+	cpu_threads_post(cpu, fn, arg);
+	cpu_threads_wait(cpu);
 }
 
 void cpu_threads_interrupt_window(void)

@@ -16,8 +16,17 @@ bool cpu_threads_start(unsigned count);
 void cpu_threads_stop(void);
 bool cpu_threads_running(void);
 
-/* Runs fn(arg) on CPU `cpu` and waits for it to return. */
+/* Runs fn(arg) on CPU `cpu` and waits for it to return. Called on that CPU's own thread (a
+ * command that already runs there), it simply calls fn. */
 void cpu_threads_run(unsigned cpu, void (*fn)(void *arg), void *arg);
+
+/* Hands fn(arg) to CPU `cpu` and returns at once; cpu_threads_wait waits for it to end. One
+ * piece of work per CPU at a time; for the scenario driver (the main thread) only. */
+void cpu_threads_post(unsigned cpu, void (*fn)(void *arg), void *arg);
+void cpu_threads_wait(unsigned cpu);
+
+/* The CPU whose thread is calling, or -1 on a thread that is not a CPU (the driver). */
+int cpu_threads_self(void);
 
 /* Takes the calling CPU's pending interrupts now (an interrupt window between instructions). */
 void cpu_threads_interrupt_window(void);

@@ -18,6 +18,7 @@ _Static_assert(sizeof(pthread_mutex_t) <= sizeof(((plat_lock_t *)0)->opaque),
 _Thread_local unsigned host_this_cpu;
 static unsigned cpu_count = 1;
 static FILE *trace_out;
+static _Thread_local FILE *thread_trace_out;
 static host_panic_fn panic_handler;
 static char last_panic[1024];
 
@@ -104,17 +105,25 @@ void host_set_trace_kinds(unsigned kinds)
 	frame_alloc_trace_changed();
 }
 
+void host_set_thread_trace(FILE *out)
+{
+	thread_trace_out = out;
+}
+
 void plat_trace(const char *fmt, ...)
 {
-	FILE *out = trace_out ? trace_out : stdout;
+	FILE *out = thread_trace_out ? thread_trace_out : trace_out ? trace_out : stdout;
 	va_list ap;
 
-	/* indented like the simulator's own narration, so scenario output stands out */
+	/* indented like the simulator's own narration, so scenario output stands out; one
+	 * locked line, since CPUs of a parallel block trace at the same time */
+	flockfile(out);
 	fputs("  ", out);
 	va_start(ap, fmt);
 	vfprintf(out, fmt, ap);
 	va_end(ap);
 	fputc('\n', out);
+	funlockfile(out);
 }
 
 void host_set_panic_handler(host_panic_fn fn)

@@ -16,6 +16,9 @@ void host_set_cpu_count(unsigned count);
 void host_set_trace(FILE *out, bool on);
 /* Narrate exactly these kinds (enum plat_trace_kind in core/platform.h) from now on. */
 void host_set_trace_kinds(unsigned kinds);
+/* Trace lines of the calling thread go to out instead (NULL: back to the shared one); a CPU
+ * running a command of a `parallel` block narrates through its own stream. */
+void host_set_thread_trace(FILE *out);
 
 /*
  * What plat_panic does after formatting the message. The default prints

@@ -19,7 +19,8 @@ struct sim_process {
 	char name[SC_NAME_MAX];
 	struct addr_space *as; /* NULL once exited or killed */
 	enum process_state state;
-	unsigned last_cpu;
+	_Atomic unsigned last_cpu; /* commands of a parallel block on two CPUs may both set it */
+	_Atomic bool exiting;      /* an `exit` inside a parallel block ran: recorded after `end` */
 };
 
 /* The process called name, or NULL if it was never created. */
@@ -28,8 +29,17 @@ struct sim_process *process_find(struct sim *sim, const char *name);
 struct sim_process *process_add(struct sim *sim, const char *name, struct addr_space *as);
 /* Tears a process's address space down (every CPU still running it switches away first). */
 void process_end(struct sim *sim, struct sim_process *p, enum process_state why);
+/* `exit`: process_end on that CPU. Inside a parallel block the address space is torn down at
+ * once, but the table keeps it (other commands of the block may still hold it) until
+ * process_block_end, after `end`. */
+void process_exit_on(struct sim *sim, struct sim_process *p, unsigned cpu);
+/* Room for `extra` more processes, so that process_add inside a parallel block never moves
+ * the table under the other CPUs; false if the host is out of memory. */
+bool process_reserve(struct sim *sim, size_t extra);
+/* After a parallel block: records the exits its commands made. */
+void process_block_end(struct sim *sim);
 /* False once p exited or was killed; notices a kill by the kernel (out of memory) and
- * records it. */
+ * records it (inside a parallel block, only after `end`). */
 bool process_check_alive(struct sim_process *p);
 /* process_check_alive on every process (after anything that may have killed some). */
 void process_check_all(struct sim *sim);

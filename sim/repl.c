@@ -223,7 +223,8 @@ int mmsim_repl(FILE *in, FILE *out, FILE *err, const struct sim_options *opts)
 			     "first command builds the default machine (256M, 1 CPU, kernel on).\n");
 	sim_session_init(&s, "repl", opts, out, err);
 	while (!quit) {
-		const char *line = read_line(&r, stmt_len ? PROMPT_MORE : PROMPT);
+		/* inside a parallel block too: nothing runs before its `end` */
+		const char *line = read_line(&r, stmt_len || s.sc.block.open ? PROMPT_MORE : PROMPT);
 		size_t n;
 		char *grown;
 
@@ -257,6 +258,9 @@ int mmsim_repl(FILE *in, FILE *out, FILE *err, const struct sim_options *opts)
 	}
 	if (stmt_len) /* input ended inside a continued line: run what there is */
 		sim_session_line(&s, stmt, stmt_len, first_line);
+	if (s.sc.block.open)
+		fprintf(err, "repl:%d:%d: error: this parallel block has no `end`: its commands did not run\n",
+			s.sc.block.line, s.sc.block.col);
 	if (r.tty && !quit)
 		fputc('\n', out);
 #ifdef MMSIM_HAVE_LIBEDIT

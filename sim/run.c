@@ -14,7 +14,7 @@
 #include "host_platform.h"
 #include "phys.h"
 
-_Thread_local FILE *sim_block_out;
+_Thread_local struct sim_block_io *sim_block;
 
 /* The statement being executed, for reports of kernel panics. */
 static const struct sim *panic_sim;
@@ -125,12 +125,12 @@ enum sc_status sim_expect_failed(struct sim *sim, const struct sc_stmt *st, cons
 		va_end(ap);
 		return SC_EXPECT_FAILED;
 	}
-	fflush(sim->out);
-	fprintf(sim->err, "%s:%d: expectation failed: %s: ", sim->file, st->line, what_of(st));
+	fflush(sim_out(sim));
+	fprintf(sim_err(sim), "%s:%d: expectation failed: %s: ", sim->file, st->line, what_of(st));
 	va_start(ap, fmt);
-	vfprintf(sim->err, fmt, ap);
+	vfprintf(sim_err(sim), fmt, ap);
 	va_end(ap);
-	fputc('\n', sim->err);
+	fputc('\n', sim_err(sim));
 	return SC_EXPECT_FAILED;
 }
 
@@ -138,12 +138,12 @@ enum sc_status sim_run_error(struct sim *sim, const struct sc_stmt *st, const ch
 {
 	va_list ap;
 
-	fflush(sim->out);
-	fprintf(sim->err, "%s:%d:%d: error: ", sim->file, st->line, st->col);
+	fflush(sim_out(sim));
+	fprintf(sim_err(sim), "%s:%d:%d: error: ", sim->file, st->line, st->col);
 	va_start(ap, fmt);
-	vfprintf(sim->err, fmt, ap);
+	vfprintf(sim_err(sim), fmt, ap);
 	va_end(ap);
-	fputc('\n', sim->err);
+	fputc('\n', sim_err(sim));
 	return SC_RUN_ERROR;
 }
 
@@ -151,12 +151,12 @@ enum sc_status sim_kernel_bug(struct sim *sim, const struct sc_stmt *st, const c
 {
 	va_list ap;
 
-	fflush(sim->out);
-	fprintf(sim->err, "%s:%d: kernel bug: ", sim->file, st->line);
+	fflush(sim_out(sim));
+	fprintf(sim_err(sim), "%s:%d: kernel bug: ", sim->file, st->line);
 	va_start(ap, fmt);
-	vfprintf(sim->err, fmt, ap);
+	vfprintf(sim_err(sim), fmt, ap);
 	va_end(ap);
-	fputc('\n', sim->err);
+	fputc('\n', sim_err(sim));
 	return SC_KERNEL_BUG;
 }
 
@@ -193,6 +193,7 @@ int sim_run(struct sim *sim, const struct scenario *sc)
 		if (!st->cmd->exec)
 			continue;
 		s = st->question ? sim_exec_answer(sim, st) : st->cmd->exec(sim, st);
+		i += st->nested; /* a parallel block ran its commands itself */
 		if (sim->booted)
 			process_check_all(sim); /* the kernel may have killed some for memory */
 		if (s == SC_CONTINUE && audit && sim->booted)

@@ -52,6 +52,7 @@ enum sc_mode {
 	SC_KERNEL_ON = 1u << 1,  /* allowed with the kernel */
 	SC_ANY = SC_KERNEL_OFF | SC_KERNEL_ON,
 	SC_BOOT_PHASE = 1u << 2, /* describes the machine: runs before the kernel boots */
+	SC_IN_PARALLEL = 1u << 3, /* may stand inside a `parallel ... end` block (with cpu=) */
 };
 
 /* Comparison operators of expect lines. */
@@ -91,6 +92,7 @@ struct sc_stmt {
 	char name[3][SC_NAME_MAX];
 	char *path;
 	int cpu;        /* the cpu= option, -1 when absent */
+	size_t nested;  /* statements after this one that it runs itself (a parallel block's) */
 	/* A marked answer (`#?` comment, see sim/answers.c): enum sc_question, where the
 	 * answer stands on its line, and the answer as written. */
 	int question;
@@ -105,6 +107,16 @@ enum sc_question {
 	SC_Q_ANSWERED,   /* an answer to check: wrong is reported, the run goes on */
 	SC_Q_UNANSWERED, /* `?`: the statement runs, nothing is checked */
 	SC_Q_MALFORMED,  /* an answer the parser rejects: reported, the statement runs */
+};
+
+/* A `parallel` block being parsed (sim/cmd_parallel.c). */
+struct sc_block {
+	bool open;
+	size_t at;          /* index of the `parallel` statement */
+	int line, col;
+	uint64_t cpus;      /* the CPUs its commands named so far */
+	unsigned count;     /* its commands so far */
+	size_t procs;       /* processes known before it: those created inside wait for `end` */
 };
 
 struct scenario {
@@ -123,6 +135,7 @@ struct scenario {
 	/* processes created so far (spawn, fork), to reject a use before the creation */
 	char (*procs)[SC_NAME_MAX];
 	size_t nprocs;
+	struct sc_block block;  /* the open `parallel` block, if any */
 };
 
 /* Parses the file's bytes. Returns true if there was no error; errors were printed. */
@@ -176,6 +189,11 @@ bool sp_opt_choice(struct sc_parse *p, const char *key, const char *const *choic
 		   bool *present);
 bool sp_opt_access_size(struct sc_parse *p, unsigned *size);
 struct sc_option *sp_opt_find(struct sc_parse *p, const char *key);
+
+/* `parallel` blocks (sim/cmd_parallel.c): may this command stand in the open block (an error
+ * at its name if not), and, once it parsed, does it fit (its own cpu=, not taken yet)? */
+bool sc_block_admits(struct sc_parse *p);
+bool sc_block_takes(struct sc_parse *p);
 
 const char *sc_op_text(int op);
 bool sc_op_holds(int op, uint64_t got, uint64_t want);

@@ -574,6 +574,10 @@ static void parse_statement(struct scenario *sc, struct lexed *lx)
 	st->line = w[0].line;
 	st->col = w[0].col;
 	p.st = st;
+	if (sc->block.open && !sc_block_admits(&p)) {
+		free(st->path);
+		return;
+	}
 	ok = cmd->parse(&p);
 	if (ok) {
 		for (int i = 0; i < p.nopt; i++) {
@@ -585,6 +589,8 @@ static void parse_statement(struct scenario *sc, struct lexed *lx)
 			}
 		}
 	}
+	if (ok && sc->block.open && (int)sc->nerrors == errors_before)
+		ok = sc_block_takes(&p);
 	if (!ok || (int)sc->nerrors != errors_before) {
 		free(st->path);
 		return;
@@ -770,6 +776,9 @@ bool scenario_parse(struct scenario *sc, const char *file, const char *bytes, si
 {
 	scenario_begin(sc, file, err);
 	scenario_parse_more(sc, bytes, len, 1);
+	if (sc->block.open)
+		sc_error(sc, sc->block.line, sc->block.col,
+			 "this parallel block has no `end` (its commands would never run)");
 	if (sc->nerrors == 0 && sc->nstmts == 0)
 		sc_error(sc, 1, 1, "the scenario has no commands");
 	return sc->nerrors == 0;

@@ -47,8 +47,8 @@ int sim_session_line(struct sim_session *s, const char *text, size_t len, int li
 		s->sc.past_boot_phase = past_boot;
 		return 2;
 	}
-	if (s->sc.nstmts == s->ran)
-		return 0;
+	if (s->sc.nstmts == s->ran || s->sc.block.open)
+		return 0; /* nothing new, or a parallel block that runs once its `end` comes */
 	if (!s->created) {
 		if (!sim_create(&s->sim, &s->sc.machine, &s->opts, s->name, s->out, s->err)) {
 			/* start over: the next line may be a machine line that fits this host */

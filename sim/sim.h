@@ -72,13 +72,30 @@ struct sim {
 };
 
 /*
- * Where a command prints: sim->out, or, while a CPU runs its command of a `parallel` block,
- * that command's own buffer (printed after `end`, in the order of the lines).
+ * Where a command prints. While a CPU runs a command of a `parallel` block, sim_block points
+ * at that command's own streams: its output and its failure report are printed after `end`,
+ * in the order of the lines; its trace lines go out as they happen, whole, tagged with the
+ * CPU (sim/cmd_parallel.c). Elsewhere they are sim->out and sim->err.
  */
-extern _Thread_local FILE *sim_block_out;
+struct sim_block_io {
+	FILE *out, *err, *trace;
+};
+extern _Thread_local struct sim_block_io *sim_block;
+
 static inline FILE *sim_out(const struct sim *sim)
 {
-	return sim_block_out ? sim_block_out : sim->out;
+	return sim_block ? sim_block->out : sim->out;
+}
+
+static inline FILE *sim_err(const struct sim *sim)
+{
+	return sim_block ? sim_block->err : sim->err;
+}
+
+/* --trace narration */
+static inline FILE *sim_trace(const struct sim *sim)
+{
+	return sim_block && sim_block->trace ? sim_block->trace : sim->out;
 }
 
 /* Plays the bootloader: writes the memory map into low memory and runs kernel_init. */
