@@ -110,6 +110,10 @@ bool addr_space_is_alive(struct addr_space *as)
 {
 	bool alive;
 
+	/* being ended (exit or the OOM killer, oom.c O2): it never runs again, even while the
+	 * other CPUs are still leaving it */
+	if (atomic_load(&as->doomed))
+		return false;
 	mm_lock_acquire();
 	alive = !as->dead;
 	mm_lock_release();

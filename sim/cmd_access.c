@@ -109,8 +109,8 @@ static enum access_result user_access_of(struct access_work *w, uint64_t va, boo
 			w->value = a.value;
 		return ACC_OK;
 	case UA_SEGV:
-		/* the process was ended meanwhile (exit or the OOM killer on another CPU): its
-		 * CPU left the address space, so the retried access found no mapping */
+		/* the process was ended meanwhile (exit or the OOM killer on another CPU): this
+		 * CPU left its address space, so the retried access found no mapping */
 		return addr_space_is_alive(w->p->as) ? ACC_SEGV : ACC_KILLED;
 	case UA_OOM:
 		return ACC_OOM;
@@ -349,6 +349,7 @@ static enum sc_status exec_access(struct sim *sim, const struct sc_stmt *st)
 							      : X86_READ;
 	if (!process_check_alive(w.p)) {
 		w.result = ACC_KILLED;
+		w.failed_at = w.va;
 		w.copy_status = MM_STATUS_EFAULT;
 	} else {
 		unsigned cpu = st->cpu >= 0 ? (unsigned)st->cpu : w.p->last_cpu;
