@@ -7,7 +7,6 @@
  */
 #include "handout.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,41 +15,6 @@
 struct blank {
 	int line, col, end_col;
 };
-
-static char *read_all(const char *file, size_t *len, FILE *err)
-{
-	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
-	char *buf = NULL;
-	size_t cap = 0, n;
-
-	*len = 0;
-	if (!f) {
-		fprintf(err, "mmsim: cannot open %s: %s\n", file, strerror(errno));
-		return NULL;
-	}
-	do {
-		if (*len == cap) {
-			char *nb = realloc(buf, cap = cap ? cap * 2 : 65536);
-
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-		}
-		n = fread(buf + *len, 1, cap - *len, f);
-		*len += n;
-	} while (n > 0);
-	if (!buf || ferror(f)) {
-		fprintf(err, "mmsim: cannot read %s\n", file);
-		free(buf);
-		buf = NULL;
-	}
-	if (f != stdin)
-		fclose(f);
-	return buf;
-}
 
 /* A comment line of a worked answer: blanks, then "#>". */
 static bool is_answer_comment(const char *s, size_t n)
@@ -67,7 +31,7 @@ int handout_write(const char *file, FILE *out, FILE *err)
 	struct scenario sc;
 	struct blank *blanks;
 	size_t len, nblanks = 0, nprose = 0, b = 0;
-	char *buf = read_all(file, &len, err);
+	char *buf = scenario_read(file, &len, err);
 	int line = 1;
 	bool in_prose = false;
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "handout.h"
+#include "html_page.h"
 #include "quiz.h"
 #include "repl.h"
 #include "report_json.h"
@@ -22,7 +23,7 @@
 static void usage(FILE *out)
 {
 	fputs("usage: mmsim run FILE [--trace[=KINDS]] [--audit] [--json] [--thp] [--prefault]\n"
-	      "       mmsim run FILE [--reveal]\n"
+	      "       mmsim run FILE [--reveal] [--html OUT.html]\n"
 	      "       mmsim handout FILE\n"
 	      "       mmsim check FILE\n"
 	      "       mmsim repl [--trace[=KINDS]] [--audit]\n"
@@ -54,6 +55,9 @@ static void usage(FILE *out)
 	      "  --thp        back physical memory with transparent huge pages (fewer host faults)\n"
 	      "  --prefault   touch all physical memory before the run (no host fault during it)\n"
 	      "  --reveal     with a wrong answer, say what the machine found\n"
+	      "  --html OUT   also write OUT, one page to step through the run in a browser:\n"
+	      "               the line, what it printed, faults, processes and page tables,\n"
+	      "               TLBs, frames and pressure after every line (self-contained)\n"
 	      "\n"
 	      "FILE may be - for standard input.\n",
 	      out);
@@ -124,7 +128,7 @@ static int cmd_run(int argc, char **argv, bool run)
 {
 	struct sim_options opts = {0};
 	bool json = false;
-	const char *file = NULL;
+	const char *file = NULL, *html = NULL;
 	struct scenario sc;
 	struct sim sim;
 	int status;
@@ -146,6 +150,10 @@ static int cmd_run(int argc, char **argv, bool run)
 			opts.arena_flags |= ARENA_PREFAULT;
 		} else if (run && strcmp(argv[i], "--reveal") == 0) {
 			opts.reveal = true;
+		} else if (run && strcmp(argv[i], "--html") == 0 && i + 1 < argc) {
+			html = argv[++i];
+		} else if (run && strncmp(argv[i], "--html=", 7) == 0 && argv[i][7]) {
+			html = argv[i] + 7;
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "mmsim: unknown option '%s'\n", argv[i]);
 			usage(stderr);
@@ -163,8 +171,14 @@ static int cmd_run(int argc, char **argv, bool run)
 		usage(stderr);
 		return 2;
 	}
+	if (json && html) {
+		fprintf(stderr, "mmsim: --json and --html: one at a time\n");
+		return 2;
+	}
 	if (json)
 		return sim_run_json(file, &opts, stdout, stderr);
+	if (html)
+		return sim_run_html(file, html, &opts, stdout, stderr);
 	if (!scenario_load(&sc, file, stderr)) {
 		scenario_free(&sc);
 		return 2;

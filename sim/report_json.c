@@ -24,7 +24,7 @@ struct json_run {
 	char *errors;                /* what went to stderr */
 };
 
-static void json_string(FILE *out, const char *s)
+void json_string(FILE *out, const char *s)
 {
 	fputc('"', out);
 	for (; s && *s; s++) {
@@ -134,16 +134,15 @@ static void sec_counters(FILE *out, const struct json_run *r)
 	fputc('}', out);
 }
 
-static void sec_cpus(FILE *out, const struct json_run *r)
+void json_sim_cpus(FILE *out, const struct sim *sim)
 {
-	fputs("\"cpus\": ", out);
-	if (!r->sim) {
+	if (!sim) {
 		fputs("null", out);
 		return;
 	}
 	fputc('[', out);
-	for (unsigned i = 0; i < r->sim->ncpus; i++) {
-		const struct x86_cpu *c = &r->sim->cpus[i];
+	for (unsigned i = 0; i < sim->ncpus; i++) {
+		const struct x86_cpu *c = &sim->cpus[i];
 		const struct x86_counters *k = &c->stats;
 
 		fprintf(out,
@@ -155,6 +154,12 @@ static void sec_cpus(FILE *out, const struct json_run *r)
 			k->flushes, k->invlpgs, k->page_faults, k->gp_faults, k->ad_updates);
 	}
 	fputc(']', out);
+}
+
+static void sec_cpus(FILE *out, const struct json_run *r)
+{
+	fputs("\"cpus\": ", out);
+	json_sim_cpus(out, r->sim);
 }
 
 static void sec_checkpoints(FILE *out, const struct json_run *r)
@@ -175,18 +180,17 @@ static void sec_checkpoints(FILE *out, const struct json_run *r)
 }
 
 /* Every process the scenario created, in creation order: alive ones with their memory. */
-static void sec_processes(FILE *out, const struct json_run *r)
+void json_sim_processes(FILE *out, const struct sim *sim)
 {
 	static const char *const states[] = {"running", "exited", "killed"};
 
-	fputs("\"processes\": ", out);
-	if (!r->sim || !r->sim->booted) {
+	if (!sim || !sim->booted) {
 		fputs("null", out);
 		return;
 	}
 	fputc('[', out);
-	for (size_t i = 0; i < r->sim->nprocs; i++) {
-		struct sim_process *p = &r->sim->procs[i];
+	for (size_t i = 0; i < sim->nprocs; i++) {
+		struct sim_process *p = &sim->procs[i];
 		bool alive = process_check_alive(p);
 
 		fputs(i ? ", {\"name\": " : "{\"name\": ", out);
@@ -212,11 +216,16 @@ static void sec_processes(FILE *out, const struct json_run *r)
 	fputc(']', out);
 }
 
-/* The pressure governor: state, watermarks, the reserve. */
-static void sec_pressure(FILE *out, const struct json_run *r)
+static void sec_processes(FILE *out, const struct json_run *r)
 {
-	fputs("\"pressure\": ", out);
-	if (!r->sim || !r->sim->booted) {
+	fputs("\"processes\": ", out);
+	json_sim_processes(out, r->sim);
+}
+
+/* The pressure governor: state, watermarks, the reserve. */
+void json_sim_pressure(FILE *out, const struct sim *sim)
+{
+	if (!sim || !sim->booted) {
 		fputs("null", out);
 		return;
 	}
@@ -227,7 +236,13 @@ static void sec_pressure(FILE *out, const struct json_run *r)
 		", \"oom\": \"%s\"}",
 		pressure_state_name(pressure_state()), system_frozen() ? "true" : "false",
 		available_frames(), reserve_frames(), reserve_pool_frames(), warning_watermark(),
-		emergency_watermark(), r->sim->cfg.oom_picker ? "picker" : "auto");
+		emergency_watermark(), sim->cfg.oom_picker ? "picker" : "auto");
+}
+
+static void sec_pressure(FILE *out, const struct json_run *r)
+{
+	fputs("\"pressure\": ", out);
+	json_sim_pressure(out, r->sim);
 }
 
 static void (*const sections[])(FILE *, const struct json_run *) = {

@@ -12,6 +12,7 @@
 #include "cpu_threads.h"
 #include "host_cpu_ops.h"
 #include "host_platform.h"
+#include "html_page.h"
 #include "phys.h"
 
 _Thread_local struct sim_block_io *sim_block;
@@ -198,6 +199,8 @@ int sim_run(struct sim *sim, const struct scenario *sc)
 			process_check_all(sim); /* the kernel may have killed some for memory */
 		if (s == SC_CONTINUE && audit && sim->booted)
 			s = sim_audit(sim, st);
+		if (sim->html)
+			html_steps_record(sim->html, sim, st, s);
 		if (s != SC_CONTINUE)
 			return status_code(s);
 	}

@@ -149,6 +149,9 @@ bool scenario_parse(struct scenario *sc, const char *file, const char *bytes, si
  */
 void scenario_begin(struct scenario *sc, const char *file, FILE *err);
 bool scenario_parse_more(struct scenario *sc, const char *bytes, size_t len, int first_line);
+/* Reads a whole scenario file ("-" is standard input), NUL-terminated; NULL after
+ * reporting why (it cannot be opened or read, or is larger than 64 MiB). */
+char *scenario_read(const char *file, size_t *len, FILE *err);
 /* Reads and parses a file. */
 bool scenario_load(struct scenario *sc, const char *file, FILE *err);
 void scenario_free(struct scenario *sc);

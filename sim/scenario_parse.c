@@ -784,24 +784,23 @@ bool scenario_parse(struct scenario *sc, const char *file, const char *bytes, si
 	return sc->nerrors == 0;
 }
 
-bool scenario_load(struct scenario *sc, const char *file, FILE *err)
+char *scenario_read(const char *file, size_t *len_out, FILE *err)
 {
 	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "rb");
 	char *buf = NULL;
 	size_t len = 0, cap = 0, n;
-	bool ok;
 
+	*len_out = 0;
 	if (!f) {
-		memset(sc, 0, sizeof(*sc));
 		fprintf(err, "mmsim: cannot open %s: %s\n", file, strerror(errno));
-		return false;
+		return NULL;
 	}
 	do {
 		if (len == cap) {
 			cap = cap ? cap * 2 : 65536;
 			if (cap > MAX_FILE_SIZE + 1)
 				cap = MAX_FILE_SIZE + 1;
-			buf = xrealloc(buf, cap);
+			buf = xrealloc(buf, cap + 1);
 		}
 		n = fread(buf + len, 1, cap - len, f);
 		len += n;
@@ -811,8 +810,7 @@ bool scenario_load(struct scenario *sc, const char *file, FILE *err)
 		if (f != stdin)
 			fclose(f);
 		free(buf);
-		memset(sc, 0, sizeof(*sc));
-		return false;
+		return NULL;
 	}
 	if (f != stdin)
 		fclose(f);
@@ -820,10 +818,26 @@ bool scenario_load(struct scenario *sc, const char *file, FILE *err)
 		fprintf(err, "%s:1:1: error: file larger than %zu MiB (not a scenario?)\n", file,
 			MAX_FILE_SIZE >> 20);
 		free(buf);
+		return NULL;
+	}
+	if (!buf)
+		buf = xrealloc(NULL, 1);
+	buf[len] = '\0';
+	*len_out = len;
+	return buf;
+}
+
+bool scenario_load(struct scenario *sc, const char *file, FILE *err)
+{
+	size_t len;
+	char *buf = scenario_read(file, &len, err);
+	bool ok;
+
+	if (!buf) {
 		memset(sc, 0, sizeof(*sc));
 		return false;
 	}
-	ok = scenario_parse(sc, file, buf ? buf : "", len, err);
+	ok = scenario_parse(sc, file, buf, len, err);
 	free(buf);
 	return ok;
 }

@@ -15,6 +15,8 @@
 #include "scenario.h"
 #include "x86_cpu.h"
 
+struct html_steps;
+
 struct sim_options {
 	unsigned trace;       /* --trace: the kinds to narrate (enum plat_trace_kind) */
 	bool audit;           /* --audit: the invariant audit after every command */
@@ -69,6 +71,9 @@ struct sim {
 	unsigned answers_right, answers_wrong, answers_unanswered;
 	bool holding_failure;
 	char held_failure[512];
+
+	/* --html: the steps recorded after each statement (html_page.h), or NULL */
+	struct html_steps *html;
 };
 
 /*
