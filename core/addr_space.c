@@ -1,6 +1,33 @@
 /*
  * Address spaces: creation, the registry of live spaces, references, switching (CR3 and the
- * used_by set), teardown, and the unmap primitives the system calls share.
+ * used_by set), teardown, the unmap primitives the system calls share, and the locks of the
+ * memory manager.
+ *
+ * Locks, in the order they are taken (a lock is only taken while holding locks above it):
+ * - L1 the registry lock (sleeping class: the audit holds it across L2): the list of live
+ *   spaces, `created`, and every space's `holds`. Never taken with an L2 lock held.
+ * - L2 each space's lock, a reader-writer lock (sleeping class, as Linux's mmap_lock): held
+ *   shared by a page fault, exclusively by mmap, munmap, mprotect, fork, exit, borrow,
+ *   transfer, fserve, fmap and the views; it guards the grants, the tables' structure (no
+ *   table is unlinked or freed under a shared holder), the statistics (atomic, as faults
+ *   run together), `dead` and the served file's range. Two spaces are taken by increasing
+ *   creation order (seq): fork (parent, then its newer child), borrow and fmap (the
+ *   destination exclusively, the source shared), transfer (both exclusively), the audit
+ *   (all of them, oldest first, under L1).
+ * - L3 a fault's source spaces: a fault on borrowed memory (External, FmapBorrowed) holds its
+ *   own space shared and needs the source's shared, whatever their order; it only tries
+ *   (as_trylock_read). When the try fails, the fault releases everything and starts again:
+ *   it never waits while holding a space lock out of order, so no cycle of waiters can
+ *   form (every wait for an L2 lock is either in creation order or by a CPU holding no L2
+ *   lock). The source stays locked while the fault takes its reference on the frame, so
+ *   the frame cannot be freed in between (redox-mm.md 11.2-8).
+ * - L4 the page-table locks (pt_lock.h, spin): one table at a time, nothing else under them.
+ * - L5 the locks of the frame allocator, the kernel heap and the pressure governor (their
+ *   own files say which), taken under any of the above, never the other way round: the
+ *   governor's kills and shrinkers run with no L1..L4 lock held (oom.c O3).
+ * A CPU waiting for any of these takes its pending IPIs (klock.h), so a CPU that holds one
+ * may wait for a shootdown's acknowledgements (tlb_flush.c T2), except under a spin lock
+ * (L4), which the lock-order validator enforces (lockdep.h).
  *
  * Invariants kept here:
  * - a space is in the registry from addr_space_create until addr_space_destroy; afterwards
@@ -22,40 +49,124 @@
 #include "mm_internal.h"
 #include "page_info.h"
 #include "platform.h"
+#include "pt_lock.h"
 
 #define KTRACE_KIND TRACE_MM
 
-static atomic_int mm_lock_owner = -1;
-static struct addr_space *registry;
+static struct lock_class registry_class = LOCK_CLASS_INIT("mm registry", LOCK_SLEEP);
+static struct lock_class space_class = LOCK_CLASS_INIT("address space", LOCK_SLEEP);
+static struct kspin registry_lock;
+static struct addr_space *registry, *registry_oldest;
 static struct addr_space *cpu_current[MM_MAX_CPUS];
 static uint64_t created; /* address spaces ever created: their seq */
 
-void mm_lock_acquire(void)
+void as_lock_read(struct addr_space *as)
 {
-	int me = (int)plat_cpu_id(), expected = -1;
+	krw_read_lock(&as->lock, as->seq);
+}
 
-	KASSERT(atomic_load(&mm_lock_owner) != me, "mm lock re-entered on cpu %d", me);
-	while (!atomic_compare_exchange_weak(&mm_lock_owner, &expected, me)) {
-		expected = -1;
-		arch_cpu_relax();
+bool as_trylock_read(struct addr_space *as)
+{
+	return krw_read_trylock(&as->lock, as->seq);
+}
+
+void as_unlock_read(struct addr_space *as)
+{
+	krw_read_unlock(&as->lock);
+}
+
+void as_lock_write(struct addr_space *as)
+{
+	krw_write_lock(&as->lock, as->seq);
+}
+
+void as_unlock_write(struct addr_space *as)
+{
+	krw_write_unlock(&as->lock);
+}
+
+bool as_write_held_here(const struct addr_space *as)
+{
+	return krw_write_held_here(&as->lock);
+}
+
+static void lock_one(struct addr_space *as, bool write)
+{
+	if (write)
+		as_lock_write(as);
+	else
+		as_lock_read(as);
+}
+
+void as_lock_two(struct addr_space *a, bool a_write, struct addr_space *b, bool b_write)
+{
+	if (a == b) {
+		lock_one(a, a_write || b_write);
+		return;
+	}
+	/* L2: two spaces by increasing creation order */
+	if (a->seq < b->seq) {
+		lock_one(a, a_write);
+		lock_one(b, b_write);
+	} else {
+		lock_one(b, b_write);
+		lock_one(a, a_write);
 	}
 }
 
-void mm_lock_release(void)
+static void unlock_one(struct addr_space *as, bool write)
 {
-	KASSERT(mm_lock_held_here(), "mm lock released by cpu %u, not its owner", plat_cpu_id());
-	atomic_store(&mm_lock_owner, -1);
+	if (write)
+		as_unlock_write(as);
+	else
+		as_unlock_read(as);
 }
 
-bool mm_lock_held_here(void)
+void as_unlock_two(struct addr_space *a, bool a_write, struct addr_space *b, bool b_write)
 {
-	return atomic_load(&mm_lock_owner) == (int)plat_cpu_id();
+	if (a == b) {
+		unlock_one(a, a_write || b_write);
+		return;
+	}
+	unlock_one(a, a_write);
+	unlock_one(b, b_write);
+}
+
+void mm_registry_lock(void)
+{
+	kspin_lock(&registry_lock);
+}
+
+void mm_registry_unlock(void)
+{
+	kspin_unlock(&registry_lock);
+}
+
+/* The validator sees the whole set as one lock of the address-space class, this token. */
+static const char every_space;
+
+void mm_lock_all(void)
+{
+	mm_registry_lock();
+	lockdep_acquire(&space_class, &every_space, 1, false);
+	for (struct addr_space *as = registry_oldest; as; as = as->prev)
+		krw_write_lock_untracked(&as->lock);
+}
+
+void mm_unlock_all(void)
+{
+	for (struct addr_space *as = registry; as; as = as->next)
+		krw_write_unlock_untracked(&as->lock);
+	lockdep_release(&every_space);
+	mm_registry_unlock();
 }
 
 bool user_mm_init(void)
 {
-	atomic_store(&mm_lock_owner, -1);
-	registry = NULL;
+	lockdep_reset();
+	kspin_init(&registry_lock, &registry_class);
+	pt_locks_reset();
+	registry = registry_oldest = NULL;
 	for (unsigned i = 0; i < MM_MAX_CPUS; i++)
 		cpu_current[i] = NULL;
 	tlb_flush_reset();
@@ -75,13 +186,15 @@ struct addr_space *as_current_on(unsigned cpu)
 
 void as_get(struct addr_space *as)
 {
-	as->refs++;
+	atomic_fetch_add_explicit(&as->refs, 1, memory_order_relaxed);
 }
 
 void as_put(struct addr_space *as)
 {
-	KASSERT(as->refs > 0, "addr_space: reference count underflow");
-	if (--as->refs == 0) {
+	uint64_t old = atomic_fetch_sub_explicit(&as->refs, 1, memory_order_acq_rel);
+
+	KASSERT(old > 0, "addr_space: reference count underflow");
+	if (old == 1) {
 		KASSERT(as->dead, "addr_space: last reference of a live space dropped");
 		kfree(as);
 		/* the object's slab page goes back too, so an exit returns every frame (F5) */
@@ -91,19 +204,19 @@ void as_put(struct addr_space *as)
 
 void addr_space_hold(struct addr_space *as)
 {
-	mm_lock_acquire();
+	mm_registry_lock();
 	as->holds++;
 	as_get(as);
-	mm_lock_release();
+	mm_registry_unlock();
 }
 
 void addr_space_release(struct addr_space *as)
 {
-	mm_lock_acquire();
+	mm_registry_lock();
 	KASSERT(as->holds > 0, "addr_space_release without a hold");
 	as->holds--;
+	mm_registry_unlock();
 	as_put(as);
-	mm_lock_release();
 }
 
 bool addr_space_is_alive(struct addr_space *as)
@@ -114,9 +227,9 @@ bool addr_space_is_alive(struct addr_space *as)
 	 * other CPUs are still leaving it */
 	if (atomic_load(&as->doomed))
 		return false;
-	mm_lock_acquire();
+	as_lock_read(as);
 	alive = !as->dead;
-	mm_lock_release();
+	as_unlock_read(as);
 	return alive;
 }
 
@@ -135,17 +248,20 @@ struct addr_space *addr_space_create(void)
 		kfree(as);
 		return NULL;
 	}
-	as->refs = 1;
+	atomic_store(&as->refs, 1);
 	as->mmap_min = MMAP_MIN_DEFAULT;
 	atomic_store(&as->used_by, 0);
 	atomic_store(&as->doomed, false);
-	mm_lock_acquire();
+	krw_init(&as->lock, &space_class);
+	mm_registry_lock();
 	as->seq = ++created;
 	as->next = registry;
 	if (registry)
 		registry->prev = as;
+	else
+		registry_oldest = as;
 	registry = as;
-	mm_lock_release();
+	mm_registry_unlock();
 	KTRACE("mm: address space created, pml4 %#llx", (unsigned long long)as->mapper.root.base);
 	return as;
 }
@@ -372,7 +488,7 @@ void addr_space_destroy(struct addr_space *as)
 	struct user_grants *ug = &as->grants;
 	struct dead_frames dead = { 0 };
 
-	mm_lock_acquire();
+	as_lock_write(as);
 	KASSERT(!as->dead, "addr_space_destroy twice");
 	KASSERT(atomic_load(&as->used_by) == 0,
 		"addr_space_destroy of a space still loaded on cpus %#llx",
@@ -384,8 +500,8 @@ void addr_space_destroy(struct addr_space *as)
 		struct grant *g = &ug->g[i];
 
 		if (g->kind == PROVIDER_FMAP_BORROWED) {
-			g->src->fserve.pins--;
-			g->src->fserve.notified++;
+			atomic_fetch_sub(&g->src->fserve.pins, 1);
+			atomic_fetch_add(&g->src->fserve.notified, 1);
 		}
 		if (g->kind == PROVIDER_EXTERNAL || g->kind == PROVIDER_FMAP_BORROWED)
 			as_put(g->src);
@@ -393,16 +509,20 @@ void addr_space_destroy(struct addr_space *as)
 	ug_destroy(ug);
 	as->fserve.active = false;
 	as->dead = true;
+	as_unlock_write(as);
+	mm_registry_lock();
 	if (as->prev)
 		as->prev->next = as->next;
 	else
 		registry = as->next;
 	if (as->next)
 		as->next->prev = as->prev;
+	else
+		registry_oldest = as->prev;
 	as->prev = as->next = NULL;
+	mm_registry_unlock();
 	KTRACE("mm: address space %s destroyed", addr_space_name(as));
 	as_put(as);
-	mm_lock_release();
 	/* the heap pages that held this space's objects go back too: an exit returns every
 	 * frame the process alone used (F5), visible in free_frames */
 	kheap_shrink();

@@ -243,9 +243,12 @@ enum mm_status mm_fork(struct addr_space *parent, struct addr_space **child_out)
 	*child_out = NULL;
 	if (!child)
 		return MM_STATUS_ENOMEM;
-	mm_lock_acquire();
+	/* L2: the parent, then its child (created after it) */
+	as_lock_write(parent);
+	as_lock_write(child);
 	if (!ug_reserve(&child->grants, pg->n)) {
-		mm_lock_release();
+		as_unlock_write(child);
+		as_unlock_write(parent);
 		addr_space_destroy(child);
 		return MM_STATUS_ENOMEM;
 	}
@@ -257,7 +260,7 @@ enum mm_status mm_fork(struct addr_space *parent, struct addr_space **child_out)
 		if (cg.kind == PROVIDER_EXTERNAL || cg.kind == PROVIDER_FMAP_BORROWED)
 			as_get(cg.src);
 		if (cg.kind == PROVIDER_FMAP_BORROWED)
-			cg.src->fserve.pins++;
+			atomic_fetch_add(&cg.src->fserve.pins, 1);
 		/* inserted first: a failure below is undone by destroying the child */
 		ug_insert(&child->grants, &cg);
 		if (cg.kind == PROVIDER_ALLOCATED)
@@ -266,7 +269,8 @@ enum mm_status mm_fork(struct addr_space *parent, struct addr_space **child_out)
 			ok = clone_shared(parent, child, &cg, &pfl);
 	}
 	flusher_flush(&pfl);
-	mm_lock_release();
+	as_unlock_write(child);
+	as_unlock_write(parent);
 	if (!ok) {
 		KTRACE("fork: %s: out of memory, the child is taken down", addr_space_name(parent));
 		addr_space_destroy(child);

@@ -2,7 +2,8 @@
  * The memory manager's audit (mm_audit): every live address space against the invariants of
  * redox-mm.md section 10, then the frame allocator and the heap. Reports the first violation.
  *
- * What it proves, under the mm lock (so no system call or fault is halfway):
+ * What it proves, with the registry and every space locked (mm_lock_all: no system call or
+ * fault is halfway):
  * - G1/G2 per space (ug_audit): grants sorted and disjoint, holes their exact complement,
  *   both hole indexes the same set;
  * - R4 every present user PTE and every protnone entry (mapper.h M8) lies inside a grant;
@@ -189,7 +190,8 @@ static uint64_t ptes_mapping(frame_t f)
 	struct mapper_visitor v = { NULL, count_leaf, ctx, count_leaf };
 
 	for (struct addr_space *as = mm_registry_first(); as; as = as->next)
-		mapper_visit(&as->mapper, MAPPER_VISIT_USER, &v);
+		if (!as->dead)
+			mapper_visit(&as->mapper, MAPPER_VISIT_USER, &v);
 	return ctx[1];
 }
 
@@ -264,7 +266,7 @@ bool mm_audit(char *buf, size_t len)
 {
 	bool ok = true;
 
-	mm_lock_acquire();
+	mm_lock_all();
 	__builtin_memset(census, 0, sizeof(census));
 	census_used = 0;
 	census_overflow = false;
@@ -278,6 +280,8 @@ bool mm_audit(char *buf, size_t len)
 		struct mapper_visitor v = { check_table, check_leaf, &c, check_leaf };
 		size_t n = kformat(buf, len, "%s: ", addr_space_name(as));
 
+		if (as->dead)
+			continue; /* destroyed, not yet out of the registry (addr_space_destroy) */
 		if (n >= len || !ug_audit(&as->grants, buf + n, len - n)) {
 			ok = false;
 			break;
@@ -295,7 +299,7 @@ bool mm_audit(char *buf, size_t len)
 	}
 	if (ok)
 		ok = check_links(buf, len) && check_counts(buf, len);
-	mm_lock_release();
+	mm_unlock_all();
 	if (ok && !frame_audit(buf, len))
 		ok = false;
 	if (ok && !kheap_audit(buf, len))

@@ -1,17 +1,9 @@
 /*
  * The memory manager's private declarations: the address-space object, grants and their
- * index, the mm lock, the TLB flusher and the helpers the system calls, the fault handler,
- * fork, the views and the audit share. Nothing outside core/ includes this header.
- *
- * Locking (one rule, kept everywhere): every address space's grants, page tables, statistics
- * and file-server state are read and written only under the mm lock (mm_lock_acquire). It is
- * one lock for all address spaces on purpose: operations that span two spaces (borrow,
- * transfer, faults on borrowed memory, possibly chained across spaces) never drop and
- * re-take locks, so the state cannot change under them (the design being ported dropped its
- * locks in the middle of an External fault and could add_ref a freed frame, redox-mm.md
- * 11.2-8). The lock spins with arch_cpu_relax, which takes this CPU's pending IPIs: a CPU
- * waiting for the lock still acknowledges the shootdown of the CPU holding it (T2).
- * The processor reads the tables without any lock, at any time (the mapper's M7).
+ * index, the address-space locks, the TLB flusher and the helpers the system calls, the
+ * fault handler, fork, the views and the audit share. Nothing outside core/ includes this
+ * header. The locking rules are written once, at the top of addr_space.c (which owns the
+ * locks), and in docs/locking.md.
  */
 #ifndef MMSIM_CORE_MM_INTERNAL_H
 #define MMSIM_CORE_MM_INTERNAL_H
@@ -23,6 +15,7 @@
 
 #include "arch/x86_64/mapper.h"
 #include "frame.h"
+#include "klock.h"
 #include "page_info.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
@@ -32,11 +25,31 @@
 #define MM_BORROW_DEPTH_MAX 16u
 #define AS_NAME_MAX 16u
 
-/* ---- the mm lock ---------------------------------------------------------------------- */
+/* ---- the locks (addr_space.c) ------------------------------------------------------------- */
 
-void mm_lock_acquire(void);
-void mm_lock_release(void);
-bool mm_lock_held_here(void);
+struct addr_space;
+/* The space's lock: shared for a fault, exclusive for everything that changes its grants. */
+void as_lock_read(struct addr_space *as);
+/* Shared if it can be had without waiting (a fault's source space, L3). */
+bool as_trylock_read(struct addr_space *as);
+void as_unlock_read(struct addr_space *as);
+void as_lock_write(struct addr_space *as);
+void as_unlock_write(struct addr_space *as);
+bool as_write_held_here(const struct addr_space *as);
+/* Two spaces (possibly the same one, then locked once, exclusively if either asks), in
+ * creation order (L2). */
+void as_lock_two(struct addr_space *a, bool a_write, struct addr_space *b, bool b_write);
+void as_unlock_two(struct addr_space *a, bool a_write, struct addr_space *b, bool b_write);
+/* The registry of spaces, with every space's hold count (L1). */
+void mm_registry_lock(void);
+void mm_registry_unlock(void);
+/* The registry and every registered space exclusively: nothing changes (the audit). */
+void mm_lock_all(void);
+void mm_unlock_all(void);
+
+/* Count one fault of kind `field` in as->stats: faults of one space run at once (in
+ * shared mode), so the counters are atomic. */
+#define AS_STAT_INC(as, field) __atomic_fetch_add(&(as)->stats.field, 1, __ATOMIC_RELAXED)
 
 /* ---- grants ----------------------------------------------------------------------------- */
 
@@ -110,18 +123,21 @@ bool ug_audit(const struct user_grants *ug, char *buf, size_t len);
  * counts the FMAP_BORROWED grants (pieces) of every address space that map it; while it is
  * non-zero the server may not unmap, mprotect or move the range (EBUSY). */
 struct file_server {
-	bool active;
+	bool active; /* active, base, size: under the server's lock */
 	uint64_t base, size;
-	uint64_t pins;
-	uint64_t notified; /* unmap notifications delivered (handle_notify_files) */
+	/* changed by the clients under their own locks (a client's munmap drops its pins
+	 * after its shootdown): atomic */
+	_Atomic uint64_t pins;
+	_Atomic uint64_t notified; /* unmap notifications delivered (handle_notify_files) */
 };
 
 struct addr_space {
+	struct krwlock lock;      /* L2: grants, tables, stats, fserve.active/base/size, dead */
 	struct mapper mapper;
 	struct user_grants grants;
 	_Atomic uint64_t used_by; /* CPUs whose CR3 holds this space */
-	uint64_t refs;            /* creator + holders + every EXTERNAL / FMAP grant here */
-	uint64_t holds;           /* addr_space_hold references (the process table's) */
+	_Atomic uint64_t refs;    /* creator + holders + every EXTERNAL / FMAP grant here */
+	uint64_t holds;           /* addr_space_hold references (the process table's), L1 */
 	bool dead;                /* destroyed: no grants, no tables; kept while referenced */
 	uint64_t mmap_min;
 	struct addr_space_stats stats;
@@ -132,7 +148,7 @@ struct addr_space {
 	struct addr_space *prev, *next; /* the registry of live spaces */
 };
 
-/* Resident pages, with the mm lock held (user_mm_view.c). */
+/* Resident pages, with the space's lock held (user_mm_view.c). */
 uint64_t as_rss_locked(struct addr_space *as);
 
 /* The memory manager's side of the OOM path (oom.c). */
@@ -253,7 +269,7 @@ void tlb_shootdown_interrupt(unsigned vector);
 /* Unmap [start, end) of as, splitting grants at the ends (needs 2 reserved slots), releasing
  * provider resources. No pinned check here. */
 void mm_unmap_range(struct addr_space *as, uint64_t start, uint64_t end, struct flusher *fl);
-/* Fault-path correction of the page of as holding addr, under the mm lock (the offset of
+/* Fault-path correction of the page of as holding addr, with as locked exclusively (the offset of
  * addr in its page is the line the access touches: zeroing writes it last). touch: the access
  * happens now (a fault the processor retries, a populate), so the entry made gets the A and
  * D bits the access would set (page_fault.c); false for a page made present on another's

@@ -71,7 +71,8 @@ static bool user_range_ok(uint64_t addr, uint64_t size)
 
 /*
  * Place grant *g (start is the request) and insert it: fixed replaces, otherwise the hint
- * picks the nearest free range. Then populate if asked. Under the mm lock.
+ * picks the nearest free range. Then populate if asked. With as locked exclusively (and a
+ * file's server at least shared).
  */
 static enum mm_status place_grant(struct addr_space *as, struct grant *g, bool fixed,
 				  bool populate, uint64_t *mapped_at)
@@ -101,7 +102,7 @@ static enum mm_status place_grant(struct addr_space *as, struct grant *g, bool f
 	if (g->kind == PROVIDER_FMAP_BORROWED) {
 		/* the pin and the reference belong to the grant from its insertion on */
 		as_get(g->src);
-		g->src->fserve.pins++;
+		atomic_fetch_add(&g->src->fserve.pins, 1);
 	}
 	ug_insert(&as->grants, g);
 	ug_merge_near(&as->grants, g->start, g->start + size);
@@ -149,9 +150,9 @@ enum mm_status mm_mmap(struct addr_space *as, uint64_t addr, uint64_t size, unsi
 	g.prot = prot;
 	g.max_prot = PROT_ALL;
 	g.kind = (flags & MM_MAP_SHARED) ? PROVIDER_ALLOCATED_SHARED : PROVIDER_ALLOCATED;
-	mm_lock_acquire();
+	as_lock_write(as);
 	r = place_grant(as, &g, fixed, flags & MM_MAP_POPULATE, mapped_at);
-	mm_lock_release();
+	as_unlock_write(as);
 	if (r == MM_STATUS_OK)
 		KTRACE("mmap: %s [%#llx, +%#llx) %s", addr_space_name(as), (unsigned long long)g.start,
 		       (unsigned long long)size, grant_provider_name(g.kind));
@@ -201,9 +202,9 @@ enum mm_status mm_mmap_phys(struct addr_space *as, uint64_t addr, uint64_t size,
 	g.max_prot = prot;
 	g.kind = PROVIDER_PHYS_BORROWED;
 	g.offset = paddr;
-	mm_lock_acquire();
+	as_lock_write(as);
 	r = place_grant(as, &g, fixed, flags & MM_MAP_POPULATE, mapped_at);
-	mm_lock_release();
+	as_unlock_write(as);
 	return r;
 }
 
@@ -221,21 +222,21 @@ enum mm_status mm_munmap(struct addr_space *as, uint64_t addr, uint64_t size)
 
 	if (!user_range_ok(addr, size))
 		return MM_STATUS_EINVAL;
-	mm_lock_acquire();
+	as_lock_write(as);
 	if (as_range_pinned(as, addr, addr + size)) {
-		mm_lock_release();
+		as_unlock_write(as);
 		return MM_STATUS_EBUSY;
 	}
 	/* only a boundary inside a grant splits it (one more slot each): unmapping whole grants
 	 * needs no memory and never fails */
 	if (!ug_reserve(&as->grants, splits_needed(as, addr, addr + size))) {
-		mm_lock_release();
+		as_unlock_write(as);
 		return MM_STATUS_ENOMEM;
 	}
 	flusher_init(&fl, as);
 	mm_unmap_range(as, addr, addr + size, &fl);
 	flusher_flush(&fl);
-	mm_lock_release();
+	as_unlock_write(as);
 	pressure_update(); /* memory came back: the state may ease */
 	return MM_STATUS_OK;
 }
@@ -316,23 +317,23 @@ enum mm_status mm_mprotect(struct addr_space *as, uint64_t addr, uint64_t size, 
 
 	if (!user_range_ok(addr, size) || (prot & ~PROT_ALL))
 		return MM_STATUS_EINVAL;
-	mm_lock_acquire();
+	as_lock_write(as);
 	if (!range_covered(as, addr, end)) {
-		mm_lock_release();
+		as_unlock_write(as);
 		return MM_STATUS_ENOMEM;
 	}
 	if (as_range_pinned(as, addr, end)) {
-		mm_lock_release();
+		as_unlock_write(as);
 		return MM_STATUS_EBUSY;
 	}
 	for (i = ug_lower_bound(ug, addr); i < ug->n && ug->g[i].start < end; i++) {
 		if (prot & ~ug->g[i].max_prot) {
-			mm_lock_release();
+			as_unlock_write(as);
 			return MM_STATUS_EPERM;
 		}
 	}
 	if (!ug_reserve(ug, 2)) {
-		mm_lock_release();
+		as_unlock_write(as);
 		return MM_STATUS_ENOMEM;
 	}
 	ug_split_at(ug, addr);
@@ -344,7 +345,7 @@ enum mm_status mm_mprotect(struct addr_space *as, uint64_t addr, uint64_t size, 
 	}
 	flusher_flush(&fl);
 	ug_merge_near(ug, addr, end);
-	mm_lock_release();
+	as_unlock_write(as);
 	return MM_STATUS_OK;
 }
 
@@ -359,7 +360,7 @@ enum mm_status mm_borrow(struct addr_space *src, uint64_t src_addr, struct addr_
 		return MM_STATUS_EINVAL;
 	if (src == dst && src_addr < dst_addr + size && dst_addr < src_addr + size)
 		return MM_STATUS_EINVAL;
-	mm_lock_acquire();
+	as_lock_two(dst, true, src, false);
 	if (!range_covered(src, src_addr, src_addr + size)) {
 		r = MM_STATUS_EINVAL;
 		goto out;
@@ -393,7 +394,7 @@ enum mm_status mm_borrow(struct addr_space *src, uint64_t src_addr, struct addr_
 	       (unsigned long long)dst_addr, (unsigned long long)size, addr_space_name(src),
 	       (unsigned long long)src_addr);
 out:
-	mm_lock_release();
+	as_unlock_two(dst, true, src, false);
 	return r;
 }
 
@@ -428,7 +429,7 @@ enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct add
 		return MM_STATUS_EINVAL;
 	if (src == dst && src_addr < dst_addr + size && dst_addr < send)
 		return MM_STATUS_EINVAL;
-	mm_lock_acquire();
+	as_lock_two(src, true, dst, true);
 	if (!range_covered(src, src_addr, send)) {
 		r = MM_STATUS_EINVAL;
 		goto out;
@@ -512,7 +513,7 @@ enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct add
 	       (unsigned long long)src_addr, (unsigned long long)size, addr_space_name(dst),
 	       (unsigned long long)dst_addr);
 out:
-	mm_lock_release();
+	as_unlock_two(src, true, dst, true);
 	return r;
 }
 
@@ -523,7 +524,7 @@ enum mm_status mm_fserve(struct addr_space *srv, uint64_t addr, uint64_t size)
 
 	if (!user_range_ok(addr, size))
 		return MM_STATUS_EINVAL;
-	mm_lock_acquire();
+	as_lock_write(srv);
 	if (!range_covered(srv, addr, addr + size)) {
 		r = MM_STATUS_EINVAL;
 		goto out;
@@ -542,7 +543,7 @@ enum mm_status mm_fserve(struct addr_space *srv, uint64_t addr, uint64_t size)
 	srv->fserve.base = addr;
 	srv->fserve.size = size;
 out:
-	mm_lock_release();
+	as_unlock_write(srv);
 	return r;
 }
 
@@ -559,15 +560,15 @@ enum mm_status mm_fmap(struct addr_space *as, uint64_t addr, uint64_t size, unsi
 		return MM_STATUS_EINVAL;
 	if (fixed && !user_range_ok(addr, size))
 		return MM_STATUS_EINVAL;
-	mm_lock_acquire();
+	as_lock_two(as, true, srv, false);
 	if (!srv->fserve.active || offset > srv->fserve.size || size > srv->fserve.size - offset) {
-		mm_lock_release();
+		as_unlock_two(as, true, srv, false);
 		return MM_STATUS_EINVAL;
 	}
 	for (size_t i = ug_lower_bound(sg, srv->fserve.base + offset);
 	     i < sg->n && sg->g[i].start < srv->fserve.base + offset + size; i++) {
 		if (prot & ~sg->g[i].prot) {
-			mm_lock_release();
+			as_unlock_two(as, true, srv, false);
 			return MM_STATUS_EPERM;
 		}
 	}
@@ -579,6 +580,6 @@ enum mm_status mm_fmap(struct addr_space *as, uint64_t addr, uint64_t size, unsi
 	g.src = srv;
 	g.offset = offset;
 	r = place_grant(as, &g, fixed, false, mapped_at);
-	mm_lock_release();
+	as_unlock_two(as, true, srv, false);
 	return r;
 }

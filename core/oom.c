@@ -10,7 +10,9 @@
  *   used_by to empty (taking its own interrupts meanwhile), so no CPU walks freed tables;
  * - O2 a doomed space is never switched to again (addr_space_switch refuses it), and is not
  *   listed as a victim twice;
- * - O3 the governor is called with no mm lock held: a kill takes it.
+ * - O3 the governor is called with no address-space lock held: a kill, the victim list and
+ *   the table shrinker take the registry lock and the spaces' locks (L1, L2 in
+ *   addr_space.c).
  */
 #include "arch/x86_64/cpu_ops.h"
 #include "arch/x86_64/interrupts.h"
@@ -30,22 +32,26 @@ static size_t list_victims(struct oom_candidate *out, size_t max, size_t skip)
 {
 	size_t n = 0, seen = 0;
 
-	mm_lock_acquire();
+	mm_registry_lock();
 	for (struct addr_space *as = mm_registry_first(); as && n < max; as = as->next) {
 		unsigned k = 0;
 
-		if (as->dead || atomic_load(&as->doomed) || seen++ < skip)
+		as_lock_write(as); /* a consistent rss */
+		if (as->dead || atomic_load(&as->doomed) || seen++ < skip) {
+			as_unlock_write(as);
 			continue;
+		}
 		for (const char *name = addr_space_name(as); name[k] && k + 1 < sizeof(out[n].name);
 		     k++)
 			out[n].name[k] = name[k];
 		out[n].name[k] = 0;
 		out[n].rss = as_rss_locked(as);
+		as_unlock_write(as);
 		out[n].seq = as->seq;
 		out[n].ref = as;
 		n++;
 	}
-	mm_lock_release();
+	mm_registry_unlock();
 	return n;
 }
 
@@ -62,16 +68,15 @@ void addr_space_exit(struct addr_space *as)
 {
 	unsigned me = plat_cpu_id();
 	uint64_t others;
+	bool dead;
 
-	mm_lock_acquire();
-	if (as->dead) {
-		mm_lock_release();
+	as_lock_read(as);
+	dead = as->dead;
+	as_unlock_read(as);
+	/* one killer: a second exit (or kill) of the same space leaves it to the first */
+	if (dead || atomic_exchange(&as->doomed, true))
 		return;
-	}
-	atomic_store(&as->doomed, true);
-	as->holds++; /* keeps the object while CPUs leave it: addr_space_release below */
-	as_get(as);
-	mm_lock_release();
+	addr_space_hold(as); /* keeps the object while CPUs leave it: addr_space_release below */
 	if (as_current_on(me) == as)
 		addr_space_switch(NULL);
 	others = atomic_load(&as->used_by);
@@ -98,13 +103,16 @@ static uint64_t reclaim_tables(void)
 {
 	uint64_t total = 0;
 
-	mm_lock_acquire();
+	mm_registry_lock();
 	for (struct addr_space *as = mm_registry_first(); as; as = as->next) {
 		struct flusher fl;
 		unsigned n;
 
-		if (as->dead)
+		as_lock_write(as);
+		if (as->dead) {
+			as_unlock_write(as);
 			continue;
+		}
 		do {
 			flusher_init(&fl, as);
 			n = mapper_reclaim_empty_tables(&as->mapper, &fl.rel);
@@ -114,8 +122,9 @@ static uint64_t reclaim_tables(void)
 			}
 			total += n;
 		} while (n == TABLE_RELEASE_CAPACITY);
+		as_unlock_write(as);
 	}
-	mm_lock_release();
+	mm_registry_unlock();
 	return total;
 }
 

@@ -19,11 +19,17 @@
  *   allocation (F3);
  * - shared memory (AllocatedShared) maps real frames only, so the pages a fork shares stay
  *   shared; borrowed pages (External, FmapBorrowed) are taken from the source space with a
- *   Shared reference under the mm lock, so the frame cannot vanish between the lookup and the
- *   add_ref (11.2-8); a Cow source page is first replaced in the source by a private copy,
+ *   Shared reference, the source locked and the entry's table locked, so the frame cannot
+ *   vanish between the lookup and the add_ref (11.2-8); a Cow source page is first replaced
+ *   in the source by a private copy,
  *   with a shootdown of the source's CPUs before the old frame's reference is dropped
  *   (11.2-7); chains deeper than MM_BORROW_DEPTH_MAX are PF_RECURSION_LIMIT;
- * - the old frame of a copy is released through the flusher, after the shootdown (R8).
+ * - the old frame of a copy is released through the flusher, after the shootdown (R8);
+ * - P5 faults of one space run at the same time (its lock shared): every new frame is
+ *   allocated and filled (zeroed or copied) before any table lock, then installed only if
+ *   the entry is still what the fault saw (an empty entry by compare-and-exchange, a present
+ *   one under its table's lock); the loser gives its frame back and looks again, so each
+ *   page gets exactly one frame and each fault is counted once, in exactly one statistic.
  */
 #include "arch/x86_64/cpu_ops.h"
 #include "arch/x86_64/interrupts.h"
@@ -32,6 +38,7 @@
 #include "mm_internal.h"
 #include "page_info.h"
 #include "platform.h"
+#include "pt_lock.h"
 
 #define KTRACE_KIND TRACE_FAULT
 
@@ -89,10 +96,34 @@ static bool pte_permits(pte_t e, enum mm_access acc)
 	return true;
 }
 
+/*
+ * A fault holds its own space's lock shared (or exclusively: populate, fork) and, on
+ * borrowed memory, the source spaces it walked into, each tried, never waited for (L3 in
+ * addr_space.c). A failed try sets `retry`: every level returns at once and the handler
+ * releases everything and starts again.
+ */
+struct fault_ctx {
+	struct addr_space *held[MM_BORROW_DEPTH_MAX + 1];
+	unsigned nheld;
+	bool retry;
+};
+
+/* The entry changed under us (another CPU of the space won the race): look again. Internal
+ * to this file, never returned by it. */
+#define PF_AGAIN ((enum pf_status)0x100)
+
+static bool ctx_holds(const struct fault_ctx *ctx, const struct addr_space *as)
+{
+	for (unsigned i = 0; i < ctx->nheld; i++)
+		if (ctx->held[i] == as)
+			return true;
+	return false;
+}
+
 /* The level-1 slot of user page va in as, or NULL when its table does not exist (the
- * fault path finds it once and does every edit there). Valid while the mm lock is held: only
- * edits under it unlink tables, and no allocation reclaims them (the governor's evacuation
- * runs after the handler released the lock). */
+ * fault path finds it once and does every edit there). Valid while the space's lock is held
+ * (shared is enough): only exclusive holders unlink tables, and no allocation reclaims them
+ * (the governor's evacuation runs after the handler released the lock). */
 static pte_t *leaf_slot(struct addr_space *as, uint64_t va)
 {
 	pte_t *pt;
@@ -100,6 +131,13 @@ static pte_t *leaf_slot(struct addr_space *as, uint64_t va)
 	if (mapper_leaf_table(&as->mapper, va, false, &pt, NULL) != MAP_OK)
 		return NULL;
 	return &pt[pt_index(va, PT_LEVEL_PT)];
+}
+
+/* The entry at a slot is still the one seen: the same but for the A/D bits the processor
+ * may have set since. */
+static bool entry_unchanged(const pte_t *slot, pte_t seen)
+{
+	return !((mapper_entry_load(slot) ^ seen) & ~(pte_t)(PTE_A | PTE_D));
 }
 
 static bool frame_is_zero(frame_t f)
@@ -135,20 +173,6 @@ static page_flags_t preset_ad(page_flags_t flags, enum mm_access acc, bool touch
 	return flags;
 }
 
-/* Replace the present PTE in slot (of page va) by frame nf with flags, in one exchange. */
-static void replace_pte(pte_t *slot, uint64_t va, frame_t nf, page_flags_t flags,
-			struct flusher *fl)
-{
-	pte_t old = mapper_entry_exchange(slot, pte_make_leaf(nf.base, flags, PT_LEVEL_PT));
-	frame_t of = { pte_address(old, PT_LEVEL_PT) };
-	struct page_info *info = get_page_info(of);
-
-	KASSERT(pte_present(old), "fault: replace lost the PTE of %#llx", (unsigned long long)va);
-	flusher_page(fl, va);
-	if (info)
-		flusher_free(fl, of, info);
-}
-
 /* A fresh One frame of zeros for an access at page offset hot (page_fill.h): allocated
  * without zeroing, then zeroed with the line the access touches last. */
 static struct frame_or_error zeroed_frame(size_t hot)
@@ -162,7 +186,7 @@ static struct frame_or_error zeroed_frame(size_t hot)
 
 /* A fresh One frame with the contents of old for an access at page offset hot: zeroed for
  * the zero frame, else allocated without zeroing and copied over (every byte is written
- * before it is mapped; page_fill.h). */
+ * before it is mapped; page_fill.h). The caller keeps old alive meanwhile. */
 static frame_t copy_of(frame_t old, size_t hot)
 {
 	struct frame_or_error r;
@@ -178,145 +202,243 @@ static frame_t copy_of(frame_t old, size_t hot)
 	return r.frame;
 }
 
-/* Map f at va; slot is the level-1 slot of va, or NULL (its table is missing, or not looked
- * up). */
-static enum pf_status map_or_oom(struct addr_space *as, pte_t *slot, uint64_t va, frame_t f,
-				 page_flags_t flags)
+/* A fresh frame nobody saw goes back. */
+static void give_back(frame_t f)
 {
-	enum map_result m = mapper_map_slot(&as->mapper, slot, va, f, flags);
+	remove_ref(get_page_info(f));
+	deallocate_frame(f);
+}
 
-	if (m == MAP_OK)
-		return PF_OK;
-	KASSERT(m == MAP_ENOMEM, "fault: map of %#llx: %s", (unsigned long long)va, map_result_name(m));
-	return PF_OOM;
+/* Drop a reference this fault took (a pin, or a borrowed frame it could not map): the
+ * entry it came from may have gone meanwhile, so it may be the last one. */
+static void drop_ref(frame_t f, struct page_info *info)
+{
+	if (remove_ref(info).kind == REFCOUNT_U0)
+		deallocate_frame(f);
+}
+
+enum install_result { INSTALL_OK, INSTALL_LOST, INSTALL_OOM };
+
+/*
+ * Fill the empty entry of va (slot, NULL when its table is missing; `seen` what it held)
+ * with `leaf`, by compare-and-exchange against what was seen: of two CPUs faulting on the
+ * page, one installs, the other finds INSTALL_LOST and gives its frame back. A missing
+ * table is made first (the mapper links it with a compare-and-exchange too, M4).
+ */
+static enum install_result install_leaf(struct addr_space *as, pte_t *slot, uint64_t va,
+					pte_t seen, pte_t leaf)
+{
+	if (!slot) {
+		pte_t *pt;
+		enum map_result m = mapper_leaf_table(&as->mapper, va, true, &pt, NULL);
+
+		if (m != MAP_OK) {
+			KASSERT(m == MAP_ENOMEM, "fault: tables of %#llx: %s", (unsigned long long)va,
+				map_result_name(m));
+			return INSTALL_OOM;
+		}
+		slot = &pt[pt_index(va, PT_LEVEL_PT)];
+	}
+	return mapper_entry_cas(slot, seen, leaf) ? INSTALL_OK : INSTALL_LOST;
 }
 
 static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_t va, size_t hot,
-				 enum mm_access acc, bool touch, unsigned depth, struct flusher *fl);
+				 enum mm_access acc, bool touch, unsigned depth,
+				 struct fault_ctx *ctx, struct flusher *fl);
 
 /*
- * The frame of page src_va of space src, made present there and given one more Shared
- * reference for a borrower (*counted false for physical memory, which has no count).
+ * The frame of page src_va of space src (locked shared at least), made present there and
+ * given one more Shared reference for a borrower (*counted false for physical memory,
+ * which has no count). The reference is taken under the page-table lock while the entry
+ * still maps the frame, so the frame is alive when it is taken.
  */
 static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va, enum mm_access acc,
-					unsigned depth, frame_t *out, bool *counted)
+					unsigned depth, struct fault_ctx *ctx, frame_t *out,
+					bool *counted)
 {
 	struct grant *g = ug_find(&src->grants, src_va);
-	struct translation t;
 	struct flusher fl;
 	enum pf_status r = PF_OK;
-	struct page_info *info;
 
 	if (!g || !grant_allows(g, acc == MM_ACCESS_EXEC ? MM_ACCESS_READ : acc))
 		return PF_SEGV;
+	*counted = false;
 	if (g->kind == PROVIDER_PHYS_BORROWED) {
 		*out = (frame_t){ g->offset + (src_va - g->start) };
-		*counted = false;
 		return PF_OK;
 	}
 	flusher_init(&fl, src);
-	if (mapper_translate(&src->mapper, src_va, &t) != MAP_OK) {
-		if (g->kind == PROVIDER_ALLOCATED || g->kind == PROVIDER_ALLOCATED_SHARED) {
-			/* a real frame, never the zero frame: it is about to be shared */
-			struct frame_or_error nf = zeroed_frame(0);
+	for (;;) {
+		pte_t *slot = leaf_slot(src, src_va);
+		pte_t e = slot ? mapper_entry_load(slot) : 0;
+		struct kspin *ptl;
+		struct page_info *info;
+		enum add_ref_error ae;
+		frame_t f, copy;
+		page_flags_t flags;
+		bool pinned;
 
-			if (nf.error != MM_OK)
-				return PF_OOM;
-			r = map_or_oom(src, NULL, src_va, nf.frame, grant_leaf_flags(g));
-			if (r != PF_OK) {
-				remove_ref(get_page_info(nf.frame));
-				deallocate_frame(nf.frame);
-				return r;
+		if (!pte_present(e)) {
+			if (g->kind == PROVIDER_ALLOCATED || g->kind == PROVIDER_ALLOCATED_SHARED) {
+				/* a real frame, never the zero frame: it is about to be shared */
+				struct frame_or_error nf = zeroed_frame(0);
+				enum install_result ir;
+
+				if (nf.error != MM_OK) {
+					r = PF_OOM;
+					break;
+				}
+				ir = install_leaf(src, slot, src_va, e,
+						  pte_make_leaf(nf.frame.base, grant_leaf_flags(g),
+								PT_LEVEL_PT));
+				if (ir != INSTALL_OK) {
+					give_back(nf.frame);
+					if (ir == INSTALL_OOM) {
+						r = PF_OOM;
+						break;
+					}
+					continue;
+				}
+				AS_STAT_INC(src, faults_demand_zero);
+			} else {
+				r = correct_in(src, g, src_va, 0, MM_ACCESS_READ, false, depth, ctx, &fl);
+				if (r != PF_OK)
+					break;
 			}
-			src->stats.faults_demand_zero++;
-		} else {
-			r = correct_in(src, g, src_va, 0, MM_ACCESS_READ, false, depth, &fl);
-			if (r != PF_OK) {
-				flusher_flush(&fl);
-				return r;
-			}
+			continue; /* the entry is there now: look again */
 		}
-		KASSERT(mapper_translate(&src->mapper, src_va, &t) == MAP_OK, "borrow: source lost");
-	}
-	*out = t.leaf.frame;
-	*counted = false;
-	info = get_page_info(t.leaf.frame);
-	if (info) {
-		enum add_ref_error e = add_ref(info, REF_SHARED);
-
-		if (e == ADD_REF_COW_TO_SHARED) {
-			/* the source's page is copy-on-write: the source gets a private copy first */
-			frame_t copy = copy_of(t.leaf.frame, 0);
-			page_flags_t flags = grant_leaf_flags(g);
-
-			if (frame_is_none(copy)) {
-				flusher_flush(&fl);
-				return PF_OOM;
-			}
-			if (!(t.leaf.flags & PG_WRITABLE) && g->kind != PROVIDER_ALLOCATED &&
-			    g->kind != PROVIDER_ALLOCATED_SHARED)
-				flags &= ~(page_flags_t)PG_WRITABLE;
-			replace_pte(leaf_slot(src, src_va), src_va, copy, flags, &fl);
-			KTRACE("fault: %s %#llx: copy-on-write page made private before sharing -> frame %#llx",
-			       addr_space_name(src), (unsigned long long)src_va,
-			       (unsigned long long)copy.base);
-			src->stats.faults_cow_copy++;
-			*out = copy;
-			e = add_ref(get_page_info(copy), REF_SHARED);
+		ptl = pt_lock_of(slot);
+		kspin_lock(ptl);
+		if (!entry_unchanged(slot, e)) {
+			kspin_unlock(ptl);
+			continue;
 		}
-		if (e == ADD_REF_OVERFLOW)
+		f = (frame_t){ pte_address(e, PT_LEVEL_PT) };
+		info = get_page_info(f);
+		if (!info) {
+			kspin_unlock(ptl);
+			*out = f;
+			break;
+		}
+		ae = add_ref(info, REF_SHARED);
+		if (ae == ADD_REF_OK || ae == ADD_REF_OVERFLOW) {
+			kspin_unlock(ptl);
+			*out = f;
+			*counted = ae == ADD_REF_OK;
+			r = ae == ADD_REF_OK ? PF_OK : PF_OOM;
+			break;
+		}
+		/* ADD_REF_COW_TO_SHARED: the source's page is copy-on-write: the source gets a
+		 * private copy first; the old frame is pinned (one more Cow reference) while it is
+		 * copied with no lock held */
+		pinned = !frame_is_zero(f);
+		if (pinned && add_ref(info, REF_COW) != ADD_REF_OK) {
+			kspin_unlock(ptl);
 			r = PF_OOM;
-		else
-			*counted = true;
+			break;
+		}
+		kspin_unlock(ptl);
+		copy = copy_of(f, 0);
+		if (frame_is_none(copy)) {
+			if (pinned)
+				drop_ref(f, info);
+			r = PF_OOM;
+			break;
+		}
+		flags = grant_leaf_flags(g);
+		if (!(e & PTE_RW) && g->kind != PROVIDER_ALLOCATED &&
+		    g->kind != PROVIDER_ALLOCATED_SHARED)
+			flags &= ~(page_flags_t)PG_WRITABLE;
+		KASSERT(add_ref(get_page_info(copy), REF_SHARED) == ADD_REF_OK,
+			"borrow: fresh copy refused a reference");
+		kspin_lock(ptl);
+		if (!entry_unchanged(slot, e)) {
+			kspin_unlock(ptl);
+			remove_ref(get_page_info(copy));
+			give_back(copy);
+			if (pinned)
+				drop_ref(f, info);
+			continue;
+		}
+		mapper_entry_exchange(slot, pte_make_leaf(copy.base, flags, PT_LEVEL_PT));
+		kspin_unlock(ptl);
+		flusher_page(&fl, src_va);
+		flusher_free(&fl, f, info);
+		if (pinned)
+			remove_ref(info); /* never the last: the entry's waits in the flusher */
+		KTRACE("fault: %s %#llx: copy-on-write page made private before sharing -> frame %#llx",
+		       addr_space_name(src), (unsigned long long)src_va, (unsigned long long)copy.base);
+		AS_STAT_INC(src, faults_cow_copy);
+		*out = copy;
+		*counted = true;
+		break;
 	}
 	flusher_flush(&fl);
 	return r;
 }
 
-/* Absent page of a borrowed grant (External / FmapBorrowed). */
+/* Absent page of a borrowed grant (External / FmapBorrowed); slot and seen as for
+ * install_leaf. */
 static enum pf_status correct_borrowed(struct addr_space *as, struct grant *g, uint64_t va,
-				       enum mm_access acc, bool touch, unsigned depth)
+				       pte_t *slot, pte_t seen, enum mm_access acc, bool touch,
+				       unsigned depth, struct fault_ctx *ctx)
 {
 	struct addr_space *src = g->src;
-	uint64_t src_va;
-	frame_t f;
-	bool counted;
+	uint64_t src_va = 0;
+	frame_t f = FRAME_NONE;
+	bool counted = false, locked = false;
+	enum install_result ir;
 	enum pf_status r;
 
 	if (depth + 1 >= MM_BORROW_DEPTH_MAX)
 		return PF_RECURSION_LIMIT;
-	if (g->kind == PROVIDER_FMAP_BORROWED) {
-		if (!src->fserve.active)
-			return PF_NONFATAL_INTERNAL_ERROR; /* the file server is gone */
-		src_va = src->fserve.base + g->offset + (va - g->start);
-	} else {
-		src_va = g->offset + (va - g->start);
+	if (!ctx_holds(ctx, src)) {
+		/* L3: a source is only tried; on failure everything is released and retried */
+		if (!as_trylock_read(src)) {
+			ctx->retry = true;
+			return PF_NONFATAL_INTERNAL_ERROR;
+		}
+		ctx->held[ctx->nheld++] = src;
+		locked = true;
 	}
-	r = share_source_page(src, src_va, acc, depth + 1, &f, &counted);
+	if (g->kind == PROVIDER_FMAP_BORROWED && !src->fserve.active) {
+		r = PF_NONFATAL_INTERNAL_ERROR; /* the file server is gone */
+	} else {
+		src_va = g->kind == PROVIDER_FMAP_BORROWED
+				 ? src->fserve.base + g->offset + (va - g->start)
+				 : g->offset + (va - g->start);
+		r = share_source_page(src, src_va, acc, depth + 1, ctx, &f, &counted);
+	}
+	if (locked) {
+		ctx->nheld--;
+		as_unlock_read(src);
+	}
 	if (r != PF_OK)
 		return r;
-	r = map_or_oom(as, NULL, va, f, preset_ad(grant_leaf_flags(g), acc, touch));
-	if (r != PF_OK) {
+	ir = install_leaf(as, slot, va, seen,
+			  pte_make_leaf(f.base, preset_ad(grant_leaf_flags(g), acc, touch), PT_LEVEL_PT));
+	if (ir != INSTALL_OK) {
 		if (counted)
-			remove_ref(get_page_info(f)); /* the source still maps it: never the last */
-		return r;
+			drop_ref(f, get_page_info(f)); /* the source may have let it go meanwhile */
+		return ir == INSTALL_OOM ? PF_OOM : PF_AGAIN;
 	}
-	as->stats.faults_shared++;
+	AS_STAT_INC(as, faults_shared);
 	KTRACE("fault: %s %#llx %s: %s page of %s at %#llx -> frame %#llx", addr_space_name(as),
 	       (unsigned long long)va, access_name(acc), grant_provider_name(g->kind),
 	       addr_space_name(src), (unsigned long long)src_va, (unsigned long long)f.base);
 	return PF_OK;
 }
 
-/* The page va has no present PTE; slot is its level-1 slot, NULL if the table is missing;
- * hot is the page offset the access touches. */
+/* The page va has no present entry (seen: what its slot holds); slot is its level-1 slot,
+ * NULL if the table is missing; hot is the page offset the access touches. The frame is
+ * made first, with no lock held, then installed if the entry is still what was seen. */
 static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uint64_t va,
-				     size_t hot, pte_t *slot, enum mm_access acc, bool touch,
-				     unsigned depth)
+				     size_t hot, pte_t *slot, pte_t seen, enum mm_access acc,
+				     bool touch, unsigned depth, struct fault_ctx *ctx)
 {
 	page_flags_t want = grant_leaf_flags(g);
 	struct frame_or_error nf;
-	enum pf_status r;
+	enum install_result ir;
 
 	switch (g->kind) {
 	case PROVIDER_ALLOCATED:
@@ -325,13 +447,16 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 
 			if (add_ref(get_page_info(z), REF_COW) != ADD_REF_OK)
 				return PF_OOM;
-			r = map_or_oom(as, slot, va, z,
-				       preset_ad(want & ~(page_flags_t)PG_WRITABLE, acc, touch));
-			if (r != PF_OK) {
-				remove_ref(get_page_info(z));
-				return r;
+			ir = install_leaf(as, slot, va, seen,
+					  pte_make_leaf(z.base,
+							preset_ad(want & ~(page_flags_t)PG_WRITABLE, acc,
+								  touch),
+							PT_LEVEL_PT));
+			if (ir != INSTALL_OK) {
+				remove_ref(get_page_info(z)); /* the zero frame keeps its base one */
+				return ir == INSTALL_OOM ? PF_OOM : PF_AGAIN;
 			}
-			as->stats.faults_zero_mapped++;
+			AS_STAT_INC(as, faults_zero_mapped);
 			KTRACE("fault: %s %#llx %s: zero frame mapped read-only", addr_space_name(as),
 			       (unsigned long long)va, access_name(acc));
 			return PF_OK;
@@ -342,121 +467,182 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 		nf = zeroed_frame(hot);
 		if (nf.error != MM_OK)
 			return PF_OOM;
-		r = map_or_oom(as, slot, va, nf.frame, preset_ad(want, acc, touch));
-		if (r != PF_OK) {
-			remove_ref(get_page_info(nf.frame));
-			deallocate_frame(nf.frame);
-			return r;
+		ir = install_leaf(as, slot, va, seen,
+				  pte_make_leaf(nf.frame.base, preset_ad(want, acc, touch), PT_LEVEL_PT));
+		if (ir != INSTALL_OK) {
+			give_back(nf.frame);
+			return ir == INSTALL_OOM ? PF_OOM : PF_AGAIN;
 		}
-		as->stats.faults_demand_zero++;
+		AS_STAT_INC(as, faults_demand_zero);
 		KTRACE("fault: %s %#llx %s: demand-zero -> frame %#llx", addr_space_name(as),
 		       (unsigned long long)va, access_name(acc), (unsigned long long)nf.frame.base);
 		return PF_OK;
 	case PROVIDER_PHYS_BORROWED: {
 		frame_t f = { g->offset + (va - g->start) };
 
-		r = map_or_oom(as, slot, va, f, preset_ad(want, acc, touch));
-		if (r == PF_OK) {
-			as->stats.faults_shared++;
-			KTRACE("fault: %s %#llx %s: physical %#llx mapped", addr_space_name(as),
-			       (unsigned long long)va, access_name(acc), (unsigned long long)f.base);
-		}
-		return r;
+		ir = install_leaf(as, slot, va, seen,
+				  pte_make_leaf(f.base, preset_ad(want, acc, touch), PT_LEVEL_PT));
+		if (ir != INSTALL_OK)
+			return ir == INSTALL_OOM ? PF_OOM : PF_AGAIN;
+		AS_STAT_INC(as, faults_shared);
+		KTRACE("fault: %s %#llx %s: physical %#llx mapped", addr_space_name(as),
+		       (unsigned long long)va, access_name(acc), (unsigned long long)f.base);
+		return PF_OK;
 	}
 	case PROVIDER_EXTERNAL:
 	case PROVIDER_FMAP_BORROWED:
-		return correct_borrowed(as, g, va, acc, touch, depth);
+		return correct_borrowed(as, g, va, slot, seen, acc, touch, depth, ctx);
 	}
 	return PF_SEGV;
 }
 
-static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_t va, size_t hot,
-				 enum mm_access acc, bool touch, unsigned depth, struct flusher *fl)
+/*
+ * The present entry e at slot does not allow the access: copy-on-write, or rights the
+ * grant gives that the entry lacks. Decided and done under the table's lock, with the entry
+ * checked to be still e; the copy is made outside it, the old frame pinned by one more
+ * reference meanwhile (Linux's wp_page_copy).
+ */
+static enum pf_status correct_present(struct addr_space *as, struct grant *g, uint64_t va,
+				      size_t hot, pte_t *slot, pte_t e, enum mm_access acc,
+				      bool touch, struct flusher *fl)
 {
 	page_flags_t want = grant_leaf_flags(g);
-	pte_t *slot, e;
-	frame_t f;
-	struct page_info *info;
+	frame_t f = { pte_address(e, PT_LEVEL_PT) }, copy;
+	struct page_info *info = get_page_info(f);
+	struct kspin *ptl = pt_lock_of(slot);
+	bool pinned;
 
-	if (!want || !grant_allows(g, acc)) {
-		as->stats.faults_segv++;
-		KTRACE("fault: %s %#llx %s: refused by the grant's protection", addr_space_name(as),
-		       (unsigned long long)va, access_name(acc));
-		return PF_SEGV;
+	kspin_lock(ptl);
+	if (!entry_unchanged(slot, e)) {
+		kspin_unlock(ptl);
+		return PF_AGAIN;
 	}
-	slot = leaf_slot(as, va);
-	e = slot ? mapper_entry_load(slot) : 0;
-	if (!pte_present(e))
-		return correct_absent(as, g, va, hot, slot, acc, touch, depth);
-	f = (frame_t){ pte_address(e, PT_LEVEL_PT) };
-	info = get_page_info(f);
-	if (pte_permits(e, acc)) {
-		as->stats.faults_spurious++;
-		mm_local_invlpg(as, va);
-		KTRACE("fault: %s %#llx %s: spurious (the tables already allow it)", addr_space_name(as),
-		       (unsigned long long)va, access_name(acc));
-		return PF_OK;
-	}
-	if (acc == MM_ACCESS_WRITE && !may_write(f, info)) {
-		/* copy-on-write (or the zero frame): only private memory holds such frames */
-		frame_t copy;
-
-		KASSERT(g->kind == PROVIDER_ALLOCATED,
-			"fault: a %s grant maps a copy-on-write frame at %#llx",
-			grant_provider_name(g->kind), (unsigned long long)va);
-		copy = copy_of(f, hot);
-		if (frame_is_none(copy))
-			return PF_OOM;
-		replace_pte(slot, va, copy, preset_ad(want, acc, touch), fl);
-		as->stats.faults_cow_copy++;
-		KTRACE("fault: %s %#llx write: copy-on-write %s frame %#llx -> frame %#llx",
-		       addr_space_name(as), (unsigned long long)va,
-		       frame_is_zero(f) ? "of the zero" : "copy of", (unsigned long long)f.base,
-		       (unsigned long long)copy.base);
-		return PF_OK;
-	}
-	/* the frame may take the rights the grant gives: upgrade the PTE in place */
-	{
+	if (acc != MM_ACCESS_WRITE || may_write(f, info)) {
+		/* the frame may take the rights the grant gives: upgrade the entry in place */
 		page_flags_t nf = want;
+		bool reuse;
 
 		if (!may_write(f, info))
 			nf &= ~(page_flags_t)PG_WRITABLE;
 		/* no preset_ad: a remap keeps the A/D bits the entry has */
 		KASSERT(mapper_remap_slot(slot, nf, NULL) == MAP_OK, "fault: remap failed");
+		reuse = acc == MM_ACCESS_WRITE && g->kind == PROVIDER_ALLOCATED && info &&
+			page_info_refcount(info).kind == REFCOUNT_ONE;
+		kspin_unlock(ptl);
 		mm_local_invlpg(as, va);
-		if (acc == MM_ACCESS_WRITE && g->kind == PROVIDER_ALLOCATED && info &&
-		    page_info_refcount(info).kind == REFCOUNT_ONE) {
-			as->stats.faults_cow_reuse++;
+		if (reuse) {
+			AS_STAT_INC(as, faults_cow_reuse);
 			KTRACE("fault: %s %#llx write: copy-on-write with one owner: frame %#llx made writable",
 			       addr_space_name(as), (unsigned long long)va, (unsigned long long)f.base);
 		} else {
-			as->stats.faults_shared++;
+			AS_STAT_INC(as, faults_shared);
 			KTRACE("fault: %s %#llx %s: rights of frame %#llx upgraded to the grant's",
 			       addr_space_name(as), (unsigned long long)va, access_name(acc),
 			       (unsigned long long)f.base);
 		}
+		return PF_OK;
 	}
+	/* copy-on-write (or the zero frame): only private memory holds such frames */
+	KASSERT(g->kind == PROVIDER_ALLOCATED, "fault: a %s grant maps a copy-on-write frame at %#llx",
+		grant_provider_name(g->kind), (unsigned long long)va);
+	pinned = !frame_is_zero(f); /* the zero frame is never freed */
+	if (pinned && add_ref(info, REF_COW) != ADD_REF_OK) {
+		kspin_unlock(ptl);
+		return PF_OOM;
+	}
+	kspin_unlock(ptl);
+	copy = copy_of(f, hot);
+	if (frame_is_none(copy)) {
+		if (pinned)
+			drop_ref(f, info);
+		return PF_OOM;
+	}
+	kspin_lock(ptl);
+	if (!entry_unchanged(slot, e)) {
+		kspin_unlock(ptl);
+		give_back(copy);
+		if (pinned)
+			drop_ref(f, info);
+		return PF_AGAIN;
+	}
+	mapper_entry_exchange(slot, pte_make_leaf(copy.base, preset_ad(want, acc, touch), PT_LEVEL_PT));
+	kspin_unlock(ptl);
+	/* the entry's reference is dropped after the shootdown (R8) */
+	flusher_page(fl, va);
+	if (info)
+		flusher_free(fl, f, info);
+	if (pinned)
+		remove_ref(info); /* never the last: the entry's waits in the flusher */
+	AS_STAT_INC(as, faults_cow_copy);
+	KTRACE("fault: %s %#llx write: copy-on-write %s frame %#llx -> frame %#llx", addr_space_name(as),
+	       (unsigned long long)va, frame_is_zero(f) ? "of the zero" : "copy of",
+	       (unsigned long long)f.base, (unsigned long long)copy.base);
 	return PF_OK;
 }
 
-enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
-			       bool touch, struct flusher *fl)
+static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_t va, size_t hot,
+				 enum mm_access acc, bool touch, unsigned depth,
+				 struct fault_ctx *ctx, struct flusher *fl)
+{
+	enum pf_status r;
+
+	if (!grant_leaf_flags(g) || !grant_allows(g, acc)) {
+		AS_STAT_INC(as, faults_segv);
+		KTRACE("fault: %s %#llx %s: refused by the grant's protection", addr_space_name(as),
+		       (unsigned long long)va, access_name(acc));
+		return PF_SEGV;
+	}
+	do {
+		pte_t *slot = leaf_slot(as, va);
+		pte_t e = slot ? mapper_entry_load(slot) : 0;
+
+		if (!pte_present(e)) {
+			r = correct_absent(as, g, va, hot, slot, e, acc, touch, depth, ctx);
+		} else if (pte_permits(e, acc)) {
+			AS_STAT_INC(as, faults_spurious);
+			mm_local_invlpg(as, va);
+			KTRACE("fault: %s %#llx %s: spurious (the tables already allow it)",
+			       addr_space_name(as), (unsigned long long)va, access_name(acc));
+			r = PF_OK;
+		} else {
+			r = correct_present(as, g, va, hot, slot, e, acc, touch, fl);
+		}
+	} while (r == PF_AGAIN);
+	return r;
+}
+
+static enum pf_status correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
+				   bool touch, struct fault_ctx *ctx, struct flusher *fl)
 {
 	uint64_t va = addr & ~PAGE_MASK;
 	struct grant *g = ug_find(&as->grants, va);
 	enum pf_status r;
 
 	if (!g) {
-		as->stats.faults_segv++;
+		AS_STAT_INC(as, faults_segv);
 		KTRACE("fault: %s %#llx %s: no grant", addr_space_name(as), (unsigned long long)va,
 		       access_name(acc));
 		return PF_SEGV;
 	}
-	r = correct_in(as, g, va, addr & PAGE_MASK, acc, touch, 0, fl);
+	r = correct_in(as, g, va, addr & PAGE_MASK, acc, touch, 0, ctx, fl);
+	if (ctx->retry)
+		return r; /* not a fault of its own: it is taken again */
 	if (r == PF_OOM)
-		as->stats.faults_oom++;
+		AS_STAT_INC(as, faults_oom);
 	else if (r != PF_OK && r != PF_SEGV)
-		as->stats.faults_segv++;
+		AS_STAT_INC(as, faults_segv);
+	return r;
+}
+
+enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
+			       bool touch, struct flusher *fl)
+{
+	struct fault_ctx ctx = { .held = { as }, .nheld = 1, .retry = false };
+	enum pf_status r = correct_page(as, addr, acc, touch, &ctx, fl);
+
+	/* the callers (populate, fork) never reach a borrowed page, the only one that retries */
+	KASSERT(!ctx.retry, "mm: a fault under an exclusive lock had to retry at %#llx",
+		(unsigned long long)addr);
 	return r;
 }
 
@@ -472,23 +658,35 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 
 	if (!as)
 		return PF_SEGV;
-	mm_lock_acquire();
 	if ((error_code & PF_ERR_RSVD) || !va_is_user(cr2) ||
 	    (acc == MM_ACCESS_EXEC && !(error_code & PF_ERR_U))) {
 		/* a reserved bit means corrupt tables; fetches by the kernel are never recovered */
-		as->stats.faults_segv++;
+		AS_STAT_INC(as, faults_segv);
 		KTRACE("fault: %s %#llx: refused (error %#x)", addr_space_name(as),
 		       (unsigned long long)cr2, error_code);
-		mm_lock_release();
 		return PF_SEGV;
 	}
-	flusher_init(&fl, as);
-	r = mm_correct_page(as, cr2, acc, true, &fl);
-	flusher_flush(&fl);
-	mm_lock_release();
+	for (;;) {
+		struct fault_ctx ctx = { .held = { as }, .nheld = 1, .retry = false };
+
+		as_lock_read(as);
+		if (as->dead) {
+			/* killed while this CPU waited for the lock (it left the space meanwhile) */
+			as_unlock_read(as);
+			return PF_KILLED;
+		}
+		flusher_init(&fl, as);
+		r = correct_page(as, cr2, acc, true, &ctx, &fl);
+		flusher_flush(&fl);
+		as_unlock_read(as);
+		if (!ctx.retry)
+			break;
+		/* a source space's writer holds it (L3): let it finish, then take the fault again */
+		arch_cpu_relax();
+	}
 	/* out of memory is the governor's to resolve, never a panic; it may kill, which takes
-	 * the mm lock: only now that it is released. Only for the process's own accesses: a
-	 * kernel copy (a supervisor fault on a user address) never kills; it fails with
+	 * the space's lock: only now that it is released. Only for the process's own accesses:
+	 * a kernel copy (a supervisor fault on a user address) never kills; it fails with
 	 * EFAULT instead */
 	if (r == PF_OOM && (error_code & PF_ERR_U))
 		r = mm_oom_from_fault(as);

@@ -15,9 +15,11 @@
 static frame_t the_zero_frame;
 static _Atomic uint64_t raii_holders;
 
+/* acquire: a decision taken on the count (a One frame is written in place) comes after
+ * everything the holders that dropped their references did with the frame (a copy) */
 static inline uint64_t rc_load(const struct page_info *info)
 {
-	return atomic_load_explicit(&((struct page_info *)info)->rc, memory_order_relaxed);
+	return atomic_load_explicit(&((struct page_info *)info)->rc, memory_order_acquire);
 }
 
 bool page_info_is_used(const struct page_info *info)
@@ -99,14 +101,17 @@ struct refcount remove_ref_slow(struct page_info *info)
 {
 	uint64_t raw = referenced_raw(info, "remove_ref");
 
-	if ((raw & RC_COUNT_MASK) == 1) {
-		atomic_store_explicit(&info->rc, RC_USED, memory_order_relaxed);
-		return (struct refcount){ REFCOUNT_U0, 0 };
+	/* spaces sharing a frame drop their references at the same time: one exchange per
+	 * step, so two drops from Cow(2) make One then U0, never a count below One */
+	for (;;) {
+		uint64_t n = raw & RC_COUNT_MASK, next = n == 1 ? RC_USED : raw - 1;
+
+		KASSERT((raw & RC_USED) && n >= 1, "page_info: remove_ref raced below One (%#llx)",
+			(unsigned long long)raw);
+		if (atomic_compare_exchange_weak_explicit(&info->rc, &raw, next, memory_order_acq_rel,
+							  memory_order_acquire))
+			return n == 1 ? (struct refcount){ REFCOUNT_U0, 0 } : decode(next);
 	}
-	uint64_t old = atomic_fetch_sub_explicit(&info->rc, 1, memory_order_relaxed);
-	KASSERT((old & RC_USED) && (old & RC_COUNT_MASK) >= 2,
-		"page_info: remove_ref raced below One (old %#llx)", (unsigned long long)old);
-	return decode(old - 1);
 }
 
 bool allows_writable(const struct page_info *info)

@@ -44,9 +44,11 @@
  * Concurrency: the `meta` word and the FREE `rc` word change only under the allocator's lock
  * (CACHED <-> USED under the owning CPU cache's lock, which never produces or consumes a FREE
  * record, so the buddy merge that reads a sibling's state is never misled). Reference counts
- * of USED frames change without any lock, atomically; transitions out of One are plain stores
- * and are safe only for the single owner of a One frame (the address space that maps it,
- * holding its lock), exactly as in the design being ported.
+ * of USED frames change without any lock, atomically: several spaces drop and take
+ * references of one Cow or Shared frame at once (read-modify-write and compare-and-exchange
+ * steps). Transitions out of One are plain stores and are safe only for the single owner of
+ * a One frame: the one entry that maps it, changed only by a holder of its space's lock
+ * exclusively or of its table's lock (pt_lock.h), exactly as in the design being ported.
  */
 #ifndef MMSIM_CORE_PAGE_INFO_H
 #define MMSIM_CORE_PAGE_INFO_H
@@ -220,7 +222,9 @@ static inline enum add_ref_error add_ref(struct page_info *info, enum ref_kind k
  */
 static inline struct refcount remove_ref(struct page_info *info)
 {
-	uint64_t raw = atomic_load_explicit(&info->rc, memory_order_relaxed);
+	/* acquire: a frame freed after its last drop must come after every access of the
+	 * spaces that dropped earlier (their drops release) */
+	uint64_t raw = atomic_load_explicit(&info->rc, memory_order_acquire);
 
 	if (__builtin_expect(!page_info_rc_is_one(raw), 0))
 		return remove_ref_slow(info);

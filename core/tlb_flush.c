@@ -208,11 +208,12 @@ void flusher_flush(struct flusher *f)
 	for (unsigned i = 0; i < f->nnotify; i++) {
 		struct addr_space *srv = f->notify[i];
 
-		KASSERT(srv->fserve.pins > 0, "fmap: pin count of the server underflows");
-		srv->fserve.pins--;
-		srv->fserve.notified++;
+		uint64_t pins = atomic_fetch_sub(&srv->fserve.pins, 1);
+
+		KASSERT(pins > 0, "fmap: pin count of the server underflows");
+		atomic_fetch_add(&srv->fserve.notified, 1);
 		KTRACE_AS(TRACE_MM, "fmap: unmap notification to the file server (%llu so far)",
-		       (unsigned long long)srv->fserve.notified);
+		       (unsigned long long)atomic_load(&srv->fserve.notified));
 		as_put(srv);
 	}
 	f->npages = 0;

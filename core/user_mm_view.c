@@ -1,6 +1,7 @@
 /*
- * Read-only views of address spaces (user_mm_view.h). Each takes the mm lock for a
- * consistent view and changes nothing.
+ * Read-only views of address spaces (user_mm_view.h). Each takes the space's lock
+ * exclusively for a consistent view (no fault halfway: they are rare, and a shared holder's
+ * faults would change what they count) and changes nothing.
  */
 #include "mm_internal.h"
 #include "page_info.h"
@@ -35,9 +36,9 @@ uint64_t addr_space_rss(struct addr_space *as)
 {
 	uint64_t pages;
 
-	mm_lock_acquire();
+	as_lock_write(as);
 	pages = as_rss_locked(as);
-	mm_lock_release();
+	as_unlock_write(as);
 	return pages;
 }
 
@@ -45,9 +46,9 @@ uint64_t addr_space_table_frames(struct addr_space *as)
 {
 	uint64_t n;
 
-	mm_lock_acquire();
+	as_lock_write(as);
 	n = as->mapper.table_frames;
-	mm_lock_release();
+	as_unlock_write(as);
 	return n;
 }
 
@@ -58,7 +59,7 @@ bool addr_space_lookup(struct addr_space *as, uint64_t va, struct page_lookup *o
 
 	if (!va_is_user(va))
 		return false;
-	mm_lock_acquire();
+	as_lock_write(as);
 	if (!as->dead && mapper_translate(&as->mapper, va, &t) == MAP_OK) {
 		struct page_info *info = get_page_info(t.leaf.frame);
 
@@ -70,14 +71,14 @@ bool addr_space_lookup(struct addr_space *as, uint64_t va, struct page_lookup *o
 		out->zero_frame = frame_eq(t.leaf.frame, zero_frame());
 		ok = true;
 	}
-	mm_lock_release();
+	as_unlock_write(as);
 	return ok;
 }
 
 void addr_space_for_each_grant(struct addr_space *as,
 			       bool (*fn)(void *ctx, const struct grant_view *g), void *ctx)
 {
-	mm_lock_acquire();
+	as_lock_write(as);
 	for (size_t i = 0; i < as->grants.n; i++) {
 		const struct grant *g = &as->grants.g[i];
 		struct grant_view v = {
@@ -95,31 +96,31 @@ void addr_space_for_each_grant(struct addr_space *as,
 		if (!fn(ctx, &v))
 			break;
 	}
-	mm_lock_release();
+	as_unlock_write(as);
 }
 
 void addr_space_get_stats(struct addr_space *as, struct addr_space_stats *out)
 {
-	mm_lock_acquire();
+	as_lock_write(as);
 	*out = as->stats;
-	mm_lock_release();
+	as_unlock_write(as);
 }
 
 void addr_space_fserve_info(struct addr_space *as, struct fserve_view *out)
 {
-	mm_lock_acquire();
+	as_lock_write(as);
 	out->active = as->fserve.active;
 	out->base = as->fserve.base;
 	out->size = as->fserve.size;
 	out->pins = as->fserve.pins;
 	out->notified = as->fserve.notified;
-	mm_lock_release();
+	as_unlock_write(as);
 }
 
 void addr_space_visit_tables(struct addr_space *as, const struct mapper_visitor *v)
 {
-	mm_lock_acquire();
+	as_lock_write(as);
 	if (!as->dead)
 		mapper_visit(&as->mapper, MAPPER_VISIT_USER, v);
-	mm_lock_release();
+	as_unlock_write(as);
 }

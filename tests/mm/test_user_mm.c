@@ -767,9 +767,9 @@ static frame_t kept_frame(struct addr_space *as, uint64_t va, uint64_t *refs)
 {
 	struct mapped_leaf kept;
 
-	mm_lock_acquire();
+	as_lock_write(as);
 	ck_assert_int_eq(mapper_protnone_get(&as->mapper, va, &kept), MAP_OK);
-	mm_lock_release();
+	as_unlock_write(as);
 	*refs = page_info_refcount(get_page_info(kept.frame)).count;
 	return kept.frame;
 }
@@ -1016,16 +1016,16 @@ START_TEST(test_protnone_audit)
 	/* a protnone entry in an accessible grant */
 	struct raii_frame f;
 	ck_assert_int_eq(raii_frame_allocate(&f), MM_OK);
-	mm_lock_acquire();
+	as_lock_write(a);
 	ck_assert_int_eq(mapper_map_protnone(&a->mapper, 0x401000, raii_frame_get(&f),
 					     PG_USER | PG_NO_EXEC),
 			 MAP_OK);
-	mm_lock_release();
+	as_unlock_write(a);
 	ck_assert(!mm_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "R3") && strstr(buf, "protnone"), "%s", buf);
-	mm_lock_acquire();
+	as_lock_write(a);
 	ck_assert_int_eq(mapper_unmap(&a->mapper, 0x401000, NULL, NULL, NULL), MAP_OK);
-	mm_lock_release();
+	as_unlock_write(a);
 	raii_frame_release(&f);
 	mm_ok();
 	addr_space_switch(NULL);

@@ -97,16 +97,19 @@ static enum map_result table_for(struct mapper *m, uint64_t va, unsigned level, 
 {
 	frame_t fresh[3];
 	unsigned missing, i, lvl;
-	paddr_t table = m->root.base;
+	paddr_t table;
+	pte_t seen = 0;
 
+again:
+	table = m->root.base;
 	for (lvl = PT_LEVEL_PML4; lvl > level; lvl--) {
-		pte_t e = mapper_entry_load(&table_of(table)[pt_index(va, lvl)]);
+		seen = mapper_entry_load(&table_of(table)[pt_index(va, lvl)]);
 
-		if (!pte_present(e))
+		if (!pte_present(seen))
 			break;
-		if (pte_is_leaf(e, lvl))
+		if (pte_is_leaf(seen, lvl))
 			return MAP_HUGE_CONFLICT;
-		table = pte_address(e, lvl);
+		table = pte_address(seen, lvl);
 	}
 	if (lvl == level) {
 		*out = table;
@@ -129,9 +132,14 @@ static enum map_result table_for(struct mapper *m, uint64_t va, unsigned level, 
 	for (i = missing - 1; i > 0; i--)
 		table_of(fresh[i - 1].base)[pt_index(va, lvl - i)] =
 			pte_make_table(fresh[i].base, table_flags_for(va), lvl - i);
-	mapper_entry_store(&table_of(table)[pt_index(va, lvl)],
-			   pte_make_table(fresh[0].base, table_flags_for(va), lvl));
-	m->table_frames += missing;
+	if (!entry_cas(&table_of(table)[pt_index(va, lvl)], &seen,
+		       pte_make_table(fresh[0].base, table_flags_for(va), lvl))) {
+		/* another CPU linked a table there first: use its */
+		for (i = 0; i < missing; i++)
+			deallocate_frame(fresh[i]);
+		goto again;
+	}
+	__atomic_fetch_add(&m->table_frames, missing, __ATOMIC_RELAXED);
 	*out = fresh[missing - 1].base;
 	return MAP_OK;
 }

@@ -38,9 +38,13 @@
  *   holders (the audit's R1). mapper_translate, which walks as the processor does, never
  *   sees it; mapper_protnone_get reads it.
  *
- * Concurrency: a mapper is not locked inside; the caller serialises all edits of one tree
- * (the address space's lock, or the KernelMapper lock). Reads by the processor may run at any
- * time and always see either the old or the new entry.
+ * Concurrency: a mapper is not locked inside; the caller serialises the edits of one tree
+ * (the address space's lock, or the KernelMapper lock), with one exception: missing tables
+ * may be made by several CPUs at once (page faults of one space hold its lock shared):
+ * a chain of new tables is published with a compare-and-exchange of the empty entry it
+ * hangs from, the loser frees its tables and walks again, and table_frames is counted
+ * atomically. Unlinking tables (M6) needs the caller's exclusive lock. Reads by the
+ * processor may run at any time and always see either the old or the new entry.
  */
 #ifndef MMSIM_CORE_ARCH_X86_64_MAPPER_H
 #define MMSIM_CORE_ARCH_X86_64_MAPPER_H
@@ -257,6 +261,14 @@ static inline void mapper_entry_store(pte_t *slot, pte_t value)
 static inline pte_t mapper_entry_exchange(pte_t *slot, pte_t value)
 {
 	return __atomic_exchange_n(slot, value, __ATOMIC_ACQ_REL);
+}
+
+/* Replace the entry seen at slot by value if it is still exactly what was seen: true if
+ * done. How two CPUs faulting in one space fill an empty entry (one wins). */
+static inline bool mapper_entry_cas(pte_t *slot, pte_t seen, pte_t value)
+{
+	return __atomic_compare_exchange_n(slot, &seen, value, false, __ATOMIC_ACQ_REL,
+					   __ATOMIC_ACQUIRE);
 }
 
 /* Clear bits of the entry seen at slot (write protection) without losing a concurrent A/D

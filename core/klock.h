@@ -1,0 +1,71 @@
+/*
+ * The kernel's own locks: a spin lock and a reader-writer lock, both spinning on an atomic
+ * word, each named by a lock class that the lock-order validator (lockdep.h) checks.
+ *
+ * Two kinds, stated by the class (lockdep.h):
+ * - a spin lock (LOCK_SPIN) is held for a few instructions: its holder never allocates a
+ *   frame or heap object, never sleeps and never waits for another CPU;
+ * - a sleeping-class lock (LOCK_SLEEP: the address-space lock, as Linux's mmap_lock) may be
+ *   held across an allocation and a TLB shootdown. A real kernel would put a waiter to
+ *   sleep; here the waiter spins, which is the same for progress, because every wait in
+ *   this file takes the CPU's pending interrupts (arch_cpu_relax): a CPU waiting for any of
+ *   these locks still acknowledges the shootdown of the CPU that holds it.
+ *
+ * The reader-writer lock prefers writers: once a writer waits, new readers wait too (a
+ * stream of page faults cannot starve munmap). So a reader must never take the same lock
+ * shared twice (the second take would wait behind a writer that waits for the first); the
+ * fault path keeps a list of the spaces it holds and tries (never waits for) a further one.
+ */
+#ifndef MMSIM_CORE_KLOCK_H
+#define MMSIM_CORE_KLOCK_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lockdep.h"
+
+struct kspin {
+	atomic_uint word; /* 0 free, else 1 + the holder's CPU */
+	struct lock_class *cls;
+};
+
+void kspin_init(struct kspin *l, struct lock_class *cls);
+void kspin_lock(struct kspin *l);
+bool kspin_trylock(struct kspin *l);
+void kspin_unlock(struct kspin *l);
+/* This CPU holds l. */
+bool kspin_held_here(const struct kspin *l);
+
+/*
+ * word: bits 0..29 readers, bit 30 a writer holds it, bits 32..63 writers waiting.
+ * owner: 1 + the writer's CPU while a writer holds it (for assertions), else 0.
+ */
+struct krwlock {
+	_Atomic uint64_t word;
+	atomic_uint owner;
+	struct lock_class *cls;
+};
+
+void krw_init(struct krwlock *l, struct lock_class *cls);
+/* key: the order among locks of one class taken together (lockdep.h); 0 if only one is
+ * ever held. */
+void krw_read_lock(struct krwlock *l, uint64_t key);
+/* Shared if it can be had now (no writer holds it or waits for it); never waits. */
+bool krw_read_trylock(struct krwlock *l, uint64_t key);
+void krw_read_unlock(struct krwlock *l);
+void krw_write_lock(struct krwlock *l, uint64_t key);
+void krw_write_unlock(struct krwlock *l);
+/* The same without telling the validator: for a caller that takes a whole set of locks of
+ * one class in their order and tells the validator once, with a token (mm_lock_all). */
+void krw_write_lock_untracked(struct krwlock *l);
+void krw_write_unlock_untracked(struct krwlock *l);
+/* This CPU holds l exclusively. */
+bool krw_write_held_here(const struct krwlock *l);
+/* Some CPU holds l, shared or exclusively (for assertions only: it may change at once). */
+bool krw_is_locked(const struct krwlock *l);
+
+/* One step of a wait loop: a PAUSE, and every few steps arch_cpu_relax (pending IPIs). */
+void kspin_wait_step(unsigned *spins);
+
+#endif
