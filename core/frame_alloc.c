@@ -48,6 +48,7 @@ frame_t allocate_p2frame_complex(unsigned req_order, unsigned flags, enum frame_
 			if (got_order)
 				*got_order = o;
 			KTRACE("frame: alloc %#llx order %u", (unsigned long long)f, o);
+			KFRAME_EVENT(FRAME_EVENT_ALLOC, f, o);
 			return (frame_t){ f };
 		}
 		if (!cached_frames())
@@ -65,6 +66,7 @@ static __attribute__((noinline)) frame_t allocate_frame_slow(void)
 	if (__builtin_expect(!f, 0))
 		return allocate_p2frame_complex(0, 0, FRAME_STRATEGY_FAST, 0, NULL);
 	KTRACE("frame: alloc %#llx order 0", (unsigned long long)f);
+	KFRAME_EVENT(FRAME_EVENT_ALLOC, f, 0);
 	return (frame_t){ f };
 }
 
@@ -137,6 +139,7 @@ void deallocate_p2frame(frame_t f, unsigned order)
 	struct page_info *r = checked_free_target(f.base, order);
 
 	KTRACE("frame: free %#llx order %u", (unsigned long long)f.base, order);
+	KFRAME_EVENT(FRAME_EVENT_FREE, f.base, order);
 	if (order == 0) {
 		cache_free(this_cpu_cache(), f.base, r);
 		return;
@@ -155,6 +158,7 @@ static __attribute__((noinline)) void deallocate_frame_slow(frame_t f)
 
 	cache_free(this_cpu_cache(), f.base, r);
 	KTRACE("frame: free %#llx order 0", (unsigned long long)f.base);
+	KFRAME_EVENT(FRAME_EVENT_FREE, f.base, 0);
 }
 
 /*
@@ -197,6 +201,7 @@ void frame_split_block(frame_t f, unsigned order)
 	rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, 0));
 	KTRACE("frame: split %#llx order %u into %llu frames", (unsigned long long)f.base, order,
 	       (unsigned long long)(1ULL << order));
+	KFRAME_EVENT(FRAME_EVENT_SPLIT, f.base, order);
 }
 
 /* ---- accounting ----------------------------------------------------------------------- */

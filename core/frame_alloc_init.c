@@ -165,7 +165,7 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
 		atomic_store_explicit(&frame_cpu_caches[i].count, 0, memory_order_relaxed);
 		atomic_store_explicit(&frame_cpu_caches[i].busy, 0, memory_order_relaxed);
-		atomic_store_explicit(&frame_cpu_caches[i].stop, stop_word(plat_trace_on),
+		atomic_store_explicit(&frame_cpu_caches[i].stop, stop_word(plat_trace_on || plat_frame_events),
 				      memory_order_relaxed);
 	}
 

@@ -185,8 +185,8 @@ void frame_alloc_trace_changed(void)
 	plat_lock_acquire(&ST.drain_lock);
 	/* release: an owner that sees CACHE_TRACED also sees the new plat_trace_on */
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++)
-		atomic_store_explicit(&frame_cpu_caches[i].stop, stop_word(plat_trace_on),
-				      memory_order_release);
+		atomic_store_explicit(&frame_cpu_caches[i].stop,
+				      stop_word(plat_trace_on || plat_frame_events), memory_order_release);
 	plat_lock_release(&ST.drain_lock);
 }
 

@@ -106,7 +106,8 @@ static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_
 	cache_push(c, n, f, r);
 }
 
-/* The stop word of an unfrozen cache: CACHE_TRACED (and CACHE_SLOW) while tracing is on. */
+/* The stop word of an unfrozen cache: CACHE_TRACED (and CACHE_SLOW) while tracing is on or
+ * frame events are recorded (platform.h). */
 static inline uint32_t stop_word(bool traced)
 {
 	return traced ? CACHE_TRACED | CACHE_SLOW : 0;

@@ -61,8 +61,10 @@ void frame_free_run(struct frame_free_batch *b, frame_t first, size_t n)
 				check_free_target(h + j * PAGE_SIZE, 0, r + j);
 				rec_set(r + j, 0, 0);
 			}
-			for (size_t j = 0; j < len && plat_trace_on; j++)
+			for (size_t j = 0; j < len && (plat_trace_on || plat_frame_events); j++) {
 				KTRACE("frame: free %#llx order 0", (unsigned long long)(h + j * PAGE_SIZE));
+				KFRAME_EVENT(FRAME_EVENT_FREE, h + j * PAGE_SIZE, 0);
+			}
 			if (b->n == FRAME_FREE_BATCH_BLOCKS)
 				frame_free_batch_finish(b);
 			b->head[b->n] = h;

@@ -99,6 +99,7 @@ frame_t heap_frames_take(enum heap_owner owner, unsigned want_order, unsigned mi
 	atomic_fetch_add(&held[owner], 1ULL << got);
 	*got_order = got;
 	KTRACE("kheap: %s takes %#llx order %u", owner_names[owner], (unsigned long long)f.base, got);
+	KFRAME_EVENT(FRAME_EVENT_HEAP, f.base, got);
 	return f;
 }
 

@@ -84,10 +84,11 @@ extern bool plat_trace_on;
 void plat_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /*
- * The host calls this after every change of plat_trace_mask and plat_trace_on: the frame
- * allocator's order-0 fast paths do not read them, a bit in each CPU cache sends them to the
- * slow paths while tracing is on. Takes the allocator's drain_lock; a no-op before the first
- * frame_alloc_init, which reads plat_trace_on itself.
+ * The host calls this after every change of plat_trace_mask and plat_trace_on, or of
+ * plat_frame_events (below): the frame allocator's order-0 fast paths do not read them, a
+ * bit in each CPU cache sends them to the slow paths while tracing or frame events are on.
+ * Takes the allocator's drain_lock; a no-op before the first frame_alloc_init, which reads
+ * them itself.
  */
 void frame_alloc_trace_changed(void);
 
@@ -98,6 +99,30 @@ void frame_alloc_trace_changed(void);
 	} while (0)
 
 #define KTRACE(...) KTRACE_AS(KTRACE_KIND, __VA_ARGS__)
+
+/*
+ * Frame events, for a host that records every frame allocation and free (mmsim run
+ * --alloc-trace). While plat_frame_events is true the frame allocator calls
+ * plat_frame_event for each allocation, free and split from its slow paths (the order-0
+ * fast paths step aside as they do for tracing: the host changes plat_frame_events only
+ * through a function that then calls frame_alloc_trace_changed), and the kernel heap tells
+ * which blocks it took. Off, each event point costs one predictable branch. Called without
+ * any kernel lock held.
+ */
+enum plat_frame_event_kind {
+	FRAME_EVENT_ALLOC, /* the block of 2^order frames at pa was allocated */
+	FRAME_EVENT_FREE,  /* ... freed (order 0: possibly one frame of a split block) */
+	FRAME_EVENT_SPLIT, /* ... became 2^order order-0 frames */
+	FRAME_EVENT_HEAP,  /* ... was taken by the kernel heap (after its ALLOC) */
+};
+extern bool plat_frame_events;
+void plat_frame_event(enum plat_frame_event_kind kind, uint64_t pa, unsigned order);
+
+#define KFRAME_EVENT(kind, pa, order)                                                          \
+	do {                                                                                   \
+		if (__builtin_expect(plat_frame_events, 0))                                    \
+			plat_frame_event((kind), (pa), (order));                               \
+	} while (0)
 
 #define KASSERT(cond, ...)                                                                     \
 	do {                                                                                   \

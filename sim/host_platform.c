@@ -24,6 +24,8 @@ static char last_panic[1024];
 
 unsigned plat_trace_mask;
 bool plat_trace_on;
+bool plat_frame_events;
+static host_frame_event_fn frame_event_fn;
 
 static pthread_mutex_t *as_mutex(plat_lock_t *lock)
 {
@@ -108,6 +110,19 @@ void host_set_trace_kinds(unsigned kinds)
 void host_set_thread_trace(FILE *out)
 {
 	thread_trace_out = out;
+}
+
+void host_set_frame_events(host_frame_event_fn fn)
+{
+	frame_event_fn = fn;
+	plat_frame_events = fn != NULL;
+	frame_alloc_trace_changed();
+}
+
+void plat_frame_event(enum plat_frame_event_kind kind, uint64_t pa, unsigned order)
+{
+	if (frame_event_fn)
+		frame_event_fn(kind, pa, order);
 }
 
 void plat_trace(const char *fmt, ...)

@@ -6,7 +6,10 @@
 #define MMSIM_SIM_HOST_PLATFORM_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
+
+#include "platform.h"
 
 /* The simulated CPU the calling host thread runs as (thread-local; default 0). */
 void host_set_current_cpu(unsigned cpu);
@@ -19,6 +22,11 @@ void host_set_trace_kinds(unsigned kinds);
 /* Trace lines of the calling thread go to out instead (NULL: back to the shared one); a CPU
  * running a command of a `parallel` block narrates through its own stream. */
 void host_set_thread_trace(FILE *out);
+
+/* Receive the kernel's frame events (core/platform.h) from now on; NULL stops them. fn runs
+ * on the CPU thread that made the call and must not call into the kernel. */
+typedef void (*host_frame_event_fn)(enum plat_frame_event_kind kind, uint64_t pa, unsigned order);
+void host_set_frame_events(host_frame_event_fn fn);
 
 /*
  * What plat_panic does after formatting the message. The default prints

@@ -23,7 +23,7 @@
 static void usage(FILE *out)
 {
 	fputs("usage: mmsim run FILE [--trace[=KINDS]] [--audit] [--json] [--thp] [--prefault]\n"
-	      "       mmsim run FILE [--reveal] [--html OUT.html]\n"
+	      "       mmsim run FILE [--reveal] [--html OUT.html] [--alloc-trace OUT]\n"
 	      "       mmsim handout FILE\n"
 	      "       mmsim check FILE\n"
 	      "       mmsim repl [--trace[=KINDS]] [--audit]\n"
@@ -58,6 +58,8 @@ static void usage(FILE *out)
 	      "  --html OUT   also write OUT, one page to step through the run in a browser:\n"
 	      "               the line, what it printed, faults, processes and page tables,\n"
 	      "               TLBs, frames and pressure after every line (self-contained)\n"
+	      "  --alloc-trace OUT  write every frame allocation, free and split the kernel made\n"
+	      "               (order, CPU, frame, purpose) to OUT, for allocbench --replay\n"
 	      "\n"
 	      "FILE may be - for standard input.\n",
 	      out);
@@ -154,6 +156,13 @@ static int cmd_run(int argc, char **argv, bool run)
 			html = argv[++i];
 		} else if (run && strncmp(argv[i], "--html=", 7) == 0 && argv[i][7]) {
 			html = argv[i] + 7;
+		} else if (run && strcmp(argv[i], "--alloc-trace") == 0) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "mmsim: --alloc-trace needs a file name\n");
+				usage(stderr);
+				return 2;
+			}
+			opts.alloc_trace = argv[++i];
 		} else if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			fprintf(stderr, "mmsim: unknown option '%s'\n", argv[i]);
 			usage(stderr);

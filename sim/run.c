@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc_trace.h"
 #include "cpu_threads.h"
 #include "host_cpu_ops.h"
 #include "host_platform.h"
@@ -76,6 +77,10 @@ bool sim_create(struct sim *sim, const struct machine_cfg *cfg, const struct sim
 	host_cpu_ops_attach(sim->cpus, sim->ncpus);
 	host_set_panic_handler(report_panic);
 	phys_direct_map_base = (uintptr_t)sim->arena.base;
+	if (opts->alloc_trace && !alloc_trace_start(sim, opts->alloc_trace, err)) {
+		sim_destroy(sim);
+		return false;
+	}
 	return true;
 }
 
@@ -86,6 +91,8 @@ void sim_destroy(struct sim *sim)
 		process_end_all(sim);
 		cpu_threads_stop();
 	}
+	if (!alloc_trace_finish(sim))
+		fprintf(sim->err, "mmsim: --alloc-trace: could not write the whole trace\n");
 	free(sim->procs);
 	free(sim->checkpoints);
 	host_cpu_ops_attach(NULL, 0);
@@ -197,6 +204,7 @@ int sim_run(struct sim *sim, const struct scenario *sc)
 		i += st->nested; /* a parallel block ran its commands itself */
 		if (sim->booted)
 			process_check_all(sim); /* the kernel may have killed some for memory */
+		alloc_trace_settle(sim);
 		if (s == SC_CONTINUE && audit && sim->booted)
 			s = sim_audit(sim, st);
 		if (sim->html)

@@ -22,6 +22,7 @@ struct sim_options {
 	bool audit;           /* --audit: the invariant audit after every command */
 	unsigned arena_flags; /* enum arena_flags */
 	bool reveal;          /* --reveal: a wrong answer's report says what the machine found */
+	const char *alloc_trace; /* --alloc-trace OUT: record frame allocations (alloc_trace.h) */
 };
 
 /* A region the scenario added to the bootloader's memory map (bootmem). */

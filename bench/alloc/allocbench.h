@@ -103,6 +103,7 @@ struct wl_thread {
 	uint64_t rng;
 	uint64_t failed_allocs;
 	double t0, t1;             /* timed part, ns */
+	double busy_ns;            /* if not 0: the time of the timed part (it timed itself) */
 };
 
 struct workload {

@@ -11,7 +11,7 @@ import sys
 PLATFORM = {
     "plat_lock_init", "plat_lock_destroy", "plat_lock_acquire", "plat_lock_release",
     "plat_cpu_count", "plat_barrier_all_cpus", "plat_panic", "plat_trace", "plat_trace_mask",
-    "plat_trace_on",
+    "plat_trace_on", "plat_frame_events", "plat_frame_event",
 }
 # The variable behind the host's inline plat_cpu_id (sim/host_inline/host_cpu_id.h).
 HOST_INLINE = {"host_this_cpu"}
