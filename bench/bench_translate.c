@@ -6,8 +6,8 @@
  *   walk   x86_translate with a 1-entry TLB, so every access is a full four-level walk over
  *          cache-hot tables (A is already set, so no compare-exchange), then the load.
  * The three run in the same process, interleaved, and each figure is the median of several
- * runs. The layout follows ../shared/reference/x86-paging.md section 8, so the numbers can be
- * read next to QEMU's softmmu there.
+ * runs. The layout is that of QEMU's softmmu TLB measurements (a hit, a miss that walks
+ * cache-hot tables, a flush), so the numbers can be read next to QEMU's.
  *
  * usage: bench_translate [accesses-per-run]   (default 2000000)
  *        bench_translate --only host|tlb|walk N

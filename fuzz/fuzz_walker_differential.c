@@ -8,7 +8,8 @@
  *
  *  - by hw-x86 (x86_probe, then x86_translate, then x86_translate again), and
  *  - by ref_translate below, a second model written straight from the pseudo-code and tables
- *    of ../shared/reference/x86-paging.md sections 1-5: no TLB, no shortcuts, and no code,
+ *    of the Intel SDM vol. 3A ch. 4 (4-level paging, rights, A/D, reserved bits, #PF error
+ *    codes): no TLB, no shortcuts, and no code,
  *    macro or constant shared with hw-x86 (only the API types are used, to call it).
  *
  * They must agree exactly on the outcome (pa, #PF, #GP, or a walk leaving physical memory),

@@ -5,7 +5,7 @@
  * This is the silicon's side of paging. It reads entries out of physical memory as the
  * hardware does and shares no code with the kernel's page-table writer (core/arch/x86_64):
  * when both agree, the encoding is right. Semantics follow the Intel SDM vol. 3A ch. 4
- * (see ../shared/reference/x86-paging.md for the summary we work from).
+ * ("Paging") and the AMD APM vol. 2 ch. 5 where the vendors differ.
  *
  * Scope: IA-32e 4-level paging (CR0.PG=PE=1, CR4.PAE=1, EFER.LME=LMA=1, LA57=0), PCIDE=0.
  */

@@ -2,7 +2,7 @@
  * The hardware page walk: four levels read out of physical memory, the reserved-bit checks,
  * the rights verdict and the accessed/dirty updates.
  *
- * Rules (Intel SDM vol. 3A ch. 4; ../shared/reference/x86-paging.md):
+ * Rules (Intel SDM vol. 3A ch. 4, "Paging"):
  *  - Entries are read top-down. The first entry with P=0 ends the walk with #PF and P=0 in
  *    the error code; none of its other bits is looked at. The first present entry with a
  *    reserved bit ends it with #PF(P|RSVD); nothing below it is read. Both beat any rights

@@ -25,10 +25,17 @@
 #include "user_mm_view.h"
 #include "walk_narration.h"
 
+/* "touch" in ASCII read as a number: a touched page is easy to spot in a dump */
 #define TOUCH_VALUE 0x746f756368ull
 
 enum access_result { ACC_OK, ACC_SEGV, ACC_OOM, ACC_KILLED, ACC_BUG };
-static const char *const access_words[] = {"ok", "segv", "oom", "killed", NULL};
+/*
+ * The result words; "exited" is what a process that exited gets (ACC_KILLED, printed as
+ * exited). The contract makes `-> killed` hold for any access by a process that exited or
+ * was killed; `-> exited` holds only for one that exited.
+ */
+static const char *const access_words[] = {"ok", "segv", "oom", "killed", "exited", NULL};
+#define ACC_WORD_EXITED 4
 static const char *const copy_words[] = {"ok", "efault", NULL};
 
 /* st->kind of access statements */
@@ -367,8 +374,10 @@ static enum sc_status exec_access(struct sim *sim, const struct sc_stmt *st)
 	} else {
 		got = (int)w.result;
 	}
+	if (!is_copy(st) && got == ACC_KILLED && w.p->state == PROC_EXITED)
+		got = ACC_WORD_EXITED;
 	if (st->flags & SCF_EXPECT) {
-		if ((uint64_t)got == st->u[7])
+		if ((uint64_t)got == st->u[7] || (got == ACC_WORD_EXITED && st->u[7] == ACC_KILLED))
 			return SC_CONTINUE;
 		return sim_expect_failed(sim, st, "expected %s, got %s",
 					 (is_copy(st) ? copy_words : access_words)[st->u[7]],
@@ -514,7 +523,7 @@ static enum sc_status exec_show_cr3(struct sim *sim, const struct sc_stmt *st)
 	return SC_CONTINUE;
 }
 
-#define ACC "-> ok|segv|oom|killed"
+#define ACC "-> ok|segv|oom|killed|exited"
 #define COPY "-> ok|efault"
 
 const struct sc_command access_commands[] = {
@@ -525,7 +534,7 @@ const struct sc_command access_commands[] = {
 	{"exec", "exec A ADDR [cpu=N]", "an instruction fetch", SC_KERNEL_ON | SC_IN_PARALLEL, parse_exec,
 	 exec_access},
 	{"touch", "touch A ADDR SIZE write|read [value=V] [cpu=N]",
-	 "one 8-byte access at the start of each page of the range; stops at the first failure",
+	 "one 8-byte access at the start of each page of the range; stops at the first failure; a write stores value=V, by default 0x746f756368, the ASCII codes of \"touch\" (little-endian, so memory holds the bytes h c u o t)",
 	 SC_KERNEL_ON | SC_IN_PARALLEL, parse_touch, exec_access},
 	{"kwrite", "kwrite A ADDR VALUE [size=8] [cpu=N]",
 	 "the kernel stores into A's memory (copy-out, CR0.WP=1)", SC_KERNEL_ON | SC_IN_PARALLEL, parse_kwrite,

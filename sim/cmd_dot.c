@@ -375,7 +375,7 @@ static enum sc_status exec_show_dot(struct sim *sim, const struct sc_stmt *st)
 
 const struct sc_command dot_commands[] = {
 	{"show dot", "show dot FILE [A [B]] [svg=0|1] [cpu=N]",
-	 "write page tables as a Graphviz graph to FILE (and FILE.svg if dot is installed): from CR3 on the bare processor, the user half of A (and B, shared frames drawn once) with the kernel",
+	 "write page tables as a Graphviz graph to FILE (and, if dot is installed, an SVG beside it: f.dot gives f.svg, another name gets .svg appended): from CR3 on the bare processor, the user half of A (and B, shared frames drawn once) with the kernel",
 	 SC_ANY, parse_show_dot, exec_show_dot},
 	{NULL, NULL, NULL, 0, NULL, NULL},
 };

@@ -319,8 +319,11 @@ static enum sc_status exec_explain(struct sim *sim, const struct sc_stmt *st)
 
 	fprintf(sim->out, "%s: explain %s 0x%" PRIx64, p->name, kind_name(st->kind), va);
 	if (!process_check_alive(p)) {
-		fprintf(sim->out, ": %s has %s: every access ends as killed\n", p->name,
-			p->state == PROC_KILLED ? "been killed" : "exited");
+		if (p->state == PROC_KILLED)
+			fprintf(sim->out, ": %s has been killed: every access ends as killed\n", p->name);
+		else
+			fprintf(sim->out, ": %s has exited: every access ends as exited (which "
+				"`-> killed` matches too)\n", p->name);
 		return SC_CONTINUE;
 	}
 	cpu = st->cpu >= 0 ? (unsigned)st->cpu : p->last_cpu;

@@ -119,8 +119,17 @@ static bool parse_expect_counter(struct sc_parse *p)
 		return false;
 	for (size_t i = 0; i < p->sc->ncheckpoints; i++)
 		known |= strcmp(p->sc->checkpoints[i], st->name[0]) == 0;
-	if (!known)
+	if (!known) {
+		/* "c1-1" is one name (names may hold '-'): the arithmetic needs blanks */
+		const char *dash = strrchr(st->name[0], '-');
+
+		if (dash && dash[1] && strspn(dash + 1, "0123456789") == strlen(dash + 1))
+			return sp_error_word(p, &p->pos[1],
+					     "no checkpoint '%s' before this line (to subtract, put "
+					     "blanks around the minus: '%.*s - %s')",
+					     st->name[0], (int)(dash - st->name[0]), st->name[0], dash + 1);
 		return sp_error_word(p, &p->pos[1], "no checkpoint '%s' before this line", st->name[0]);
+	}
 	st->flags = 1;
 	if (p->npos == 2)
 		return true;

@@ -57,12 +57,13 @@ static struct sim_process *live(struct sim *sim, const struct sc_stmt *st, enum 
 
 static const char *const level_names[] = {"", "PT", "PD", "PDPT", "PML4"};
 
+/* The flags set, spelled as every other view spells them (x86_format_entry's names). */
 static void flag_text(char *buf, size_t n, page_flags_t f)
 {
-	snprintf(buf, n, "%s%s%s%s%s%s%s%s", f & PG_PRESENT ? "P" : "", f & PG_WRITABLE ? " W" : " R",
-		 f & PG_USER ? " U" : " S", f & PG_NO_EXEC ? " NX" : "",
-		 f & PG_CACHE_DISABLE ? " PCD" : "", f & PG_WRITE_THROUGH ? " PWT" : "",
-		 f & PG_ACCESSED ? " A" : "", f & PG_DIRTY ? " D" : "");
+	snprintf(buf, n, "%s%s%s%s%s%s%s%s", f & PG_PRESENT ? "P" : "", f & PG_WRITABLE ? " RW" : "",
+		 f & PG_USER ? " US" : "", f & PG_WRITE_THROUGH ? " PWT" : "",
+		 f & PG_CACHE_DISABLE ? " PCD" : "", f & PG_ACCESSED ? " A" : "",
+		 f & PG_DIRTY ? " D" : "", f & PG_NO_EXEC ? " XD" : "");
 }
 
 struct pt_print {
@@ -137,7 +138,7 @@ static bool pt_leaf(void *ctx, uint64_t va, pte_t e, unsigned level)
 		struct refcount rc = page_info_refcount(info);
 
 		fprintf(c->sim->out, " (%s, %" PRIu64 " ref%s)",
-			rc.kind == REFCOUNT_COW ? "cow" : rc.kind == REFCOUNT_SHARED ? "shared" : "one",
+			rc.kind == REFCOUNT_COW ? "cow" : rc.kind == REFCOUNT_SHARED ? "shared" : "private",
 			rc.count, rc.count == 1 ? "" : "s");
 	} else {
 		fprintf(c->sim->out, " (not managed: device memory)");

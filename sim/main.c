@@ -201,6 +201,7 @@ static int cmd_run(int argc, char **argv, bool run)
 		return 2;
 	}
 	status = sim_answers_finish(&sim, sim_run(&sim, &sc));
+	sim_say_passed(&sim, status);
 	sim_destroy(&sim);
 	scenario_free(&sc);
 	return status;

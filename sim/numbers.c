@@ -43,6 +43,8 @@ enum num_error parse_number_n(const char *s, size_t len, uint64_t *out)
 	}
 	if (shift)
 		len--;
+	if (shift && len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X'))
+		return NUM_HEX_SUFFIX;
 	if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
 		base = 16;
 		i = 2;
@@ -95,6 +97,9 @@ const char *num_strerror(enum num_error e)
 		return "'_' must stand between two digits";
 	case NUM_OVERFLOW:
 		return "number does not fit in 64 bits";
+	case NUM_HEX_SUFFIX:
+		return "a K, M or G suffix goes only after a decimal number (write 18G, not 0x12G; "
+		       "or the whole value in hex)";
 	}
 	return "bad number";
 }

@@ -14,6 +14,7 @@ enum num_error {
 	NUM_BAD_DIGIT,     /* a character that is not a digit of the base */
 	NUM_BAD_SEPARATOR, /* '_' at the start, the end, or doubled */
 	NUM_OVERFLOW,      /* does not fit in 64 bits (after the suffix) */
+	NUM_HEX_SUFFIX,    /* a K, M or G suffix after a hex number: ambiguous to a reader */
 };
 
 /* Parses all of s. */

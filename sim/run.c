@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc_trace.h"
 #include "cpu_threads.h"
@@ -183,6 +184,18 @@ static int status_code(enum sc_status s)
 	return 3;
 }
 
+void sim_say_passed(const struct sim *sim, int status)
+{
+	unsigned answers = sim->answers_right + sim->answers_wrong + sim->answers_unanswered;
+
+	/* marked answers have their own summary line (sim_answers_finish) */
+	if (status != 0 || !isatty(fileno(sim->err)) || (answers && !sim->expectations_held))
+		return;
+	fflush(sim->out);
+	fprintf(sim->err, "%s: %u expectation%s held\n", sim->file, sim->expectations_held,
+		sim->expectations_held == 1 ? "" : "s");
+}
+
 int sim_run(struct sim *sim, const struct scenario *sc)
 {
 	bool audit = sim->opts.audit || sim->cfg.audit;
@@ -211,6 +224,8 @@ int sim_run(struct sim *sim, const struct scenario *sc)
 			html_steps_record(sim->html, sim, st, s);
 		if (s != SC_CONTINUE)
 			return status_code(s);
+		if (!st->question && strncmp(st->cmd->name, "expect", 6) == 0)
+			sim->expectations_held++;
 	}
 	fflush(sim->out);
 	return 0;

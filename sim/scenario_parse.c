@@ -1,7 +1,7 @@
 /*
  * Lexing and parsing of scenario files.
  *
- * Rules kept here (SCENARIO-LANGUAGE.md, "Lexical rules"): one command per line, '#' to the
+ * Rules kept here (docs/language.md, "Lexical rules"): one command per line, '#' to the
  * end of the line is a comment, a line ending in '\' continues on the next, words are
  * separated by blanks, key=value words are options wherever they stand after the command's
  * name. Only printable ASCII is accepted outside comments, so binary garbage fails cleanly at
@@ -140,6 +140,15 @@ static void lexed_finish(struct lexed *lx)
 		lx->words[i].text = lx->storage + lx->offs[i];
 }
 
+/* A UTF-8 byte-order mark (EF BB BF) at the start of a file: invisible in the editor that
+ * wrote it, so the error says which editors do and how to save without one. */
+static const char *const bom_hint =
+	"the file starts with a UTF-8 byte-order mark (bytes EF BB BF, invisible in most "
+	"editors; Windows Notepad and editors set to \"UTF-8 with BOM\" write it): save it as "
+	"plain UTF-8 without BOM (Notepad: Save as, Encoding \"UTF-8\"; VS Code: click \"UTF-8 "
+	"with BOM\" in the status bar, Save with Encoding, \"UTF-8\"; vim: :set nobomb, :w), or "
+	"run: sed -i '1s/^\\xEF\\xBB\\xBF//' FILE";
+
 /*
  * Reads one logical line starting at *pos (following '\' continuations). Returns false at the
  * end of input. Lexical errors are reported; *bad is set so the statement is skipped.
@@ -192,7 +201,10 @@ static bool lex_statement(struct scenario *sc, const char *buf, size_t len, size
 				unsigned char d = (unsigned char)buf[w];
 
 				if (d < 0x21 || d > 0x7e) {
-					if (!*bad)
+					if (!*bad && this_line == 1 && w == start && w + 3 <= content_end &&
+					    memcmp(buf + w, "\xef\xbb\xbf", 3) == 0)
+						sc_error(sc, 1, 1, "%s", bom_hint);
+					else if (!*bad)
 						sc_error(sc, this_line, (int)(w - start) + 1,
 							 d == 0 ? "NUL byte in the file (not a scenario?)"
 								: "unexpected byte 0x%02x (only printable ASCII is allowed outside comments)",

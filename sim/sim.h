@@ -70,6 +70,7 @@ struct sim {
 	/* Marked answers (sim/answers.c): how they fared, and an expectation's failure held
 	 * back while an answer is checked. */
 	unsigned answers_right, answers_wrong, answers_unanswered;
+	unsigned expectations_held; /* expect lines that ran and held (marked answers aside) */
 	bool holding_failure;
 	char held_failure[512];
 
@@ -113,6 +114,11 @@ enum sc_status sim_audit(struct sim *sim, const struct sc_stmt *st);
 bool sim_create(struct sim *sim, const struct machine_cfg *cfg, const struct sim_options *opts,
 		const char *file, FILE *out, FILE *err);
 void sim_destroy(struct sim *sim);
+
+/* A passing run says so on a terminal: "FILE: 12 expectations held" on sim->err (a file
+ * full of expectations otherwise passes in silence, which a student cannot tell from
+ * nothing having run). */
+void sim_say_passed(const struct sim *sim, int status);
 
 /* Runs every statement; returns the exit status (0, 1, 2 or 3). */
 int sim_run(struct sim *sim, const struct scenario *sc);

@@ -295,4 +295,104 @@ def _():
         check(rc == 0, (seed, err))
 
 
+# ---- readable output ----
+
+def run_tty_stderr(args, cwd=None):
+    """Runs mmsim with stderr on a pseudo-terminal; returns (status, stderr text)."""
+    import pty
+    import subprocess
+    master, slave = pty.openpty()
+    p = subprocess.Popen([h.MMSIM] + args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=slave, cwd=cwd)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return p.wait(timeout=60), b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+@case("a passing run says how many expectations held on a terminal, nothing otherwise")
+def _():
+    lesson = os.path.join("scenarios", "hw", "01-first-walk.scn")
+    n = sum(1 for l in open(os.path.join(ROOT, lesson)) if l.lstrip().startswith("expect "))
+    rc, err = run_tty_stderr(["run", lesson], cwd=ROOT)
+    check(rc == 0 and err == f"{lesson}: {n} expectations held\n", (rc, err, n))
+    rc, out, err = run(["run", lesson], cwd=ROOT)
+    check(rc == 0 and err == "", err)
+    rc, err = run_tty_stderr(["run", scenario("machine kernel=off memory=1M\nexpect peek 0 == 1\n")])
+    check(rc == 1 and "expectations held" not in err, err)
+
+
+FLAGS = {"P", "RW", "US", "PWT", "PCD", "A", "D", "PS", "G", "XD", "PAT"}
+
+
+@case("one flag spelling in every view: show pagetables, explain, --trace")
+def _():
+    text = ("machine memory=16M\nspawn a\nmmap a 0x400000 8K rw\nwrite a 0x400000 1\n"
+            "mprotect a 0x400000 4K r\nread a 0x401000\nshow pagetables a\nexplain a 0x400000 write\n")
+    rc, out, err = run(["run", "--trace", "-"], stdin=text)
+    check(rc == 0, err)
+    seen = set()
+    for line in out.splitlines():
+        m = re.search(r"0x[0-9a-f]{16} +((?:[A-Z]+ )*[A-Z]+) +->", line) or \
+            re.search(r"= 0x[0-9a-f]{16}  ((?:[A-Z]+ )*[A-Z]+) ->", line)
+        if m:
+            words = set(m.group(1).split())
+            check(words <= FLAGS, (line, words - FLAGS))
+            seen |= words
+    check({"P", "RW", "US", "XD"} <= seen, seen)
+    check(" NX" not in out and " W U" not in out, "old spellings")
+
+
+@case("an access by a process that exited says exited; expect -> killed still holds")
+def _():
+    base = "machine memory=16M\nspawn a\nmmap a 0x400000 4K rw\nexit a\n"
+    rc, out, err = run(["run", "-"], stdin=base + "read a 0x400000\nexplain a 0x400000\n"
+                        "expect read a 0x400000 -> killed\nexpect write a 0x400000 1 -> exited\n")
+    check(rc == 0 and "a: read 0x400000 -> exited" in out and "a has exited: every access ends as exited" in out, (out, err))
+    rc, out, err = run(["run", "-"], stdin="machine memory=16M\nspawn a\nmmap a 0x400000 4K rw\n"
+                        "expect read a 0x400000 -> exited\n")
+    check(rc == 1 and "expected exited, got ok" in err, err)
+
+
+@case("traps: a byte-order mark, a hex number with a size suffix, c1-1")
+def _():
+    f = scenario("\ufeffmachine memory=16M\n")
+    rc, out, err = run(["check", f])
+    check(rc == 2 and f"{f}:1:1: error: the file starts with a UTF-8 byte-order mark" in err
+          and "Notepad" in err and "without BOM" in err, err)
+    rc, out, err = run(["check", scenario("machine memory=16M\nspawn a\nmmap a 0x400000 0x1M rw\n")])
+    check(rc == 2 and ":3:17: error:" in err and "suffix goes only after a decimal number" in err, err)
+    rc, out, err = run(["check", scenario("machine memory=0x12g\n")])
+    check(rc == 2 and "suffix goes only after a decimal number" in err, err)
+    rc, out, err = run(["check", scenario("machine memory=16M\ncheckpoint c1\nexpect free_frames == c1-1\n")])
+    check(rc == 2 and "'c1 - 1'" in err, err)
+
+
+@case("help: show dot names the file it writes, touch explains its fill value; no pointer outside the repository")
+def _():
+    import shutil
+    rc, out, err = run(["help", "show"])
+    line = out[out.index("show dot FILE"):].split("\n")[1]
+    check("f.dot gives f.svg" in line, line)
+    rc, out, err = run(["help", "touch"])
+    check("0x746f756368" in out and '"touch"' in out, out)
+    if shutil.which("dot"):
+        d = __import__("tempfile").mkdtemp()
+        run(["run", "-"], stdin="machine memory=16M\nspawn a\nshow dot f.dot a\n", cwd=d)
+        check(os.path.exists(os.path.join(d, "f.svg")), os.listdir(d))
+    for doc in ["README.md", "docs/mmsim.1", "fuzz/README.md"]:
+        text = open(os.path.join(ROOT, doc)).read()
+        check("../shared" not in text and "SCENARIO-LANGUAGE" not in text, doc)
+    rc, out, err = run(["help"])
+    check("../shared" not in out, "help points outside")
+
+
 h.finish()

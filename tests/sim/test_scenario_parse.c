@@ -50,8 +50,8 @@ START_TEST(numbers_accepted)
 	ck_assert_uint_eq(v, 256u << 20);
 	ck_assert_int_eq(parse_number("64G", &v), NUM_OK);
 	ck_assert_uint_eq(v, 64ull << 30);
-	ck_assert_int_eq(parse_number("0x10K", &v), NUM_OK);
-	ck_assert_uint_eq(v, 16384);
+	ck_assert_int_eq(parse_number("0x10K", &v), NUM_HEX_SUFFIX);
+	ck_assert_int_eq(parse_number("0x12g", &v), NUM_HEX_SUFFIX);
 	ck_assert_int_eq(parse_number("0xffff_ffff_ffff_ffff", &v), NUM_OK);
 	ck_assert_uint_eq(v, ~0ull);
 	ck_assert_int_eq(parse_number("18446744073709551615", &v), NUM_OK);

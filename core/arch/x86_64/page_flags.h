@@ -4,7 +4,7 @@
  * decode it back.
  *
  * This is the operating system's side of the encoding, written from the architecture manual
- * (shared/reference/x86-paging.md sections 1 and 3), independently of the simulated processor.
+ * (Intel SDM vol. 3A ch. 4: entry formats and rights), independently of the simulated processor.
  * The logical flag values deliberately differ from the architectural bit positions, so every
  * flag goes through one explicit translation in page_flags.c.
  *
