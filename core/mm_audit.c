@@ -32,6 +32,7 @@
 #include "mm_internal.h"
 #include "page_info.h"
 #include "platform.h"
+#include "pressure.h"
 
 #define CENSUS_SLOTS (1u << 17)
 
@@ -303,6 +304,8 @@ bool mm_audit(char *buf, size_t len)
 	if (ok && !frame_audit(buf, len))
 		ok = false;
 	if (ok && !kheap_audit(buf, len))
+		ok = false;
+	if (ok && !pressure_audit(buf, len))
 		ok = false;
 	return ok;
 }

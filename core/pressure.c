@@ -4,14 +4,15 @@
  * allocation-failure injection (pressure_fault_inject.c), shrinkers (pressure_shrinkers.c),
  * victim choice (pressure_victims.c) and the picker's screen (pressure_picker.c).
  *
- * Invariants kept here (checked by pressure_audit through mm_audit, and by the tests):
- * - P1 the pool holds reserve_frames() - ui_taken - buffer_taken frames, all allocated (used)
+ * Invariants kept here (PR1-PR4 in docs/invariants.md; pressure_audit checks what a snapshot
+ * can see, run by mm_audit; the tests check the rest):
+ * - PR1 the pool holds reserve_frames() - ui_taken - buffer_taken frames, all allocated (used)
  *   frames that nothing maps; ui_taken <= EMERGENCY_UI_FRAMES, buffer_taken <= buffer;
- * - P2 normal allocations never get a pool frame: the pool's frames left the buddy lists at
+ * - PR2 normal allocations never get a pool frame: the pool's frames left the buddy lists at
  *   init_reserve and only alloc_emergency_frame / the OOM path's buffer take them;
- * - P3 while frozen, check_before_alloc refuses; frozen iff the state is Evacuating, Picker or
+ * - PR3 while frozen, check_before_alloc refuses; frozen iff the state is Evacuating, Picker or
  *   Restoring (set_system_frozen lets tests and the shell freeze by hand too);
- * - P4 UI frames are handed out only in Evacuating/Picker and all come back by Restoring.
+ * - PR4 UI frames are handed out only in Evacuating/Picker and all come back by Restoring.
  */
 #include "pressure_governor.h"
 

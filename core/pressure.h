@@ -151,6 +151,10 @@ enum pick_result pressure_pick(const char *name);
 /* The picker's screen as drawn into the UI frames (empty outside the Picker state). */
 size_t pressure_picker_text(char *buf, size_t len);
 
+/* The governor's invariants (PR1-PR4, see pressure.c and docs/invariants.md): true if they
+ * hold, else false and the first violation in buf. Allocates nothing. */
+bool pressure_audit(char *buf, size_t len);
+
 /* A one-line summary of state, free, reserve and watermarks; no allocation, any state. */
 size_t stats_string(char *buf, size_t len);
 

@@ -97,6 +97,24 @@ static void release_hoard(void)
 		deallocate_frame(hoard[--nhoard]);
 }
 
+/* The frame allocator's and the governor's audits. */
+static void audits_ok(void)
+{
+	char buf[512];
+
+	audit_ok();
+	ck_assert_msg(pressure_audit(buf, sizeof(buf)), "pressure audit: %s", buf);
+}
+
+/* The governor's audit fails, naming the invariant. */
+static void pressure_audit_fails(const char *invariant)
+{
+	char buf[512];
+
+	ck_assert(!pressure_audit(buf, sizeof(buf)));
+	ck_assert_msg(strncmp(buf, invariant, strlen(invariant)) == 0, "pressure audit: %s", buf);
+}
+
 static void setup(void)
 {
 	arena_boot(16 * MiB);
@@ -124,7 +142,29 @@ START_TEST(reserve_is_set_aside)
 	ck_assert_uint_eq(available_frames(), free_frames());
 	ck_assert_int_eq(pressure_state(), PRESSURE_NORMAL);
 	ck_assert(!system_frozen());
-	audit_ok();
+	audits_ok();
+}
+END_TEST
+
+static void first_reserve_frame(void *ctx, frame_t f)
+{
+	frame_t *first = ctx;
+
+	if (frame_is_none(*first))
+		*first = f;
+}
+
+/* The audit sees a reserve frame that went back to the allocator (PR2). */
+START_TEST(pressure_audit_sees_a_freed_reserve_frame)
+{
+	frame_t f = FRAME_NONE;
+
+	ck_assert(init_reserve());
+	audits_ok();
+	pressure_for_each_reserve_frame(first_reserve_frame, &f);
+	ck_assert(!frame_is_none(f));
+	deallocate_frame(f);
+	pressure_audit_fails("PR2");
 }
 END_TEST
 
@@ -140,6 +180,8 @@ START_TEST(normal_allocations_never_take_the_reserve)
 		ck_assert(!frame_is_none(alloc_emergency_frame()));
 	ck_assert(frame_is_none(alloc_emergency_frame()));
 	ck_assert_uint_eq(reserve_pool_frames(), reserve_frames() - EMERGENCY_UI_FRAMES);
+	/* outside the OOM path, UI frames are out against PR4 */
+	pressure_audit_fails("PR4");
 	release_hoard();
 	audit_ok();
 }
@@ -331,6 +373,7 @@ START_TEST(picker_at_zero_free_memory)
 	ck_assert_int_eq(on_oom(1, &procs[0]), OOM_FROZEN);
 	ck_assert_int_eq(pressure_state(), PRESSURE_PICKER);
 	ck_assert(system_frozen());
+	audits_ok();
 	ck_assert(!check_before_alloc(1));
 	ck_assert_int_eq(on_oom(1, &procs[0]), OOM_FROZEN);
 	/* the UI was drawn into reserve frames although nothing was free */
@@ -351,7 +394,7 @@ START_TEST(picker_at_zero_free_memory)
 	ck_assert_int_eq(pressure_pick("hog"), PICK_NOT_IN_PICKER);
 	fake_kill(&procs[0]);
 	release_hoard();
-	audit_ok();
+	audits_ok();
 }
 END_TEST
 
@@ -462,6 +505,7 @@ int main(void)
 	tcase_add_test(tc, picker_at_zero_free_memory);
 	tcase_add_test(tc, reserve_survives_concurrent_exhaustion);
 	tcase_add_test(tc, injected_failures);
+	tcase_add_test(tc, pressure_audit_sees_a_freed_reserve_frame);
 	suite_add_tcase(s, tc);
 	return run_check_suite(s);
 }
