@@ -20,7 +20,7 @@
  *   it never waits while holding a space lock out of order, so no cycle of waiters can
  *   form (every wait for an L2 lock is either in creation order or by a CPU holding no L2
  *   lock). The source stays locked while the fault takes its reference on the frame, so
- *   the frame cannot be freed in between (redox-mm.md 11.2-8).
+ *   the frame cannot be freed in between (Redox can).
  * - L4 the page-table locks (pt_lock.h, spin): one table at a time, nothing else under them.
  * - L5 the locks of the frame allocator, the kernel heap and the pressure governor (their
  *   own files say which), taken under any of the above, never the other way round: the

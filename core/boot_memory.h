@@ -1,6 +1,6 @@
 /*
  * The boot memory map: what the bootloader (and the kernel about itself) says about physical
- * memory, and the free areas the frame allocator takes over (redox-mm.md section 8).
+ * memory, and the free areas the frame allocator takes over (docs/redox-mm-notes.md section 8).
  *
  * Invariants of the map (B2):
  * - every entry is page aligned and non-empty: Free ranges are shrunk inward when registered,
@@ -10,7 +10,7 @@
  * Invariants of the free areas (B1), computed by boot_memory_init:
  * - sorted by base, pairwise disjoint and not adjacent (merged), page aligned, non-empty;
  * - inside [low_limit, high_limit) and outside every non-Free entry. Reclaim is treated as
- *   reserved (never handed to the allocator), as in the design being ported.
+ *   reserved (never handed to the allocator), as in Redox.
  *
  * The map is boot-time state: one instance, filled by one CPU before the allocator exists.
  */

@@ -1,5 +1,5 @@
 /*
- * fork: the child's address space, grant by grant (try_clone of redox-mm.md 4.6), with the
+ * fork: the child's address space, grant by grant (try_clone of docs/redox-mm-notes.md 4.6), with the
  * weaknesses of section 11 fixed.
  *
  * Invariants kept here:

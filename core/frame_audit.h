@@ -1,6 +1,6 @@
 /*
  * The frame allocator audit: checks the live state against the invariants of
- * redox-mm.md section 10 that concern frames (A1-A3, A5, A6, A9, R5, R6) and reports the FIRST
+ * docs/redox-mm-notes.md section 10 that concern frames (A1-A3, A5, A6, A9, R5, R6) and reports the FIRST
  * violation, precisely, into the caller's buffer. It allocates nothing.
  *
  * It takes every per-CPU cache lock and the global lock, so it may run while other CPUs

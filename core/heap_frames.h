@@ -5,7 +5,7 @@
  * heap_frames_take / heap_frames_give. That single place is where
  * - the cap on frames the whole kernel heap may hold is enforced (exceeding it is an
  *   ordinary allocation failure, never a panic),
- * - the "no heap growth while the KernelMapper is held" rule (redox-mm.md B3) is asserted,
+ * - the "no heap growth while the KernelMapper is held" rule (docs/redox-mm-notes.md B3) is asserted,
  *   through a check the page-table code registers with kheap_set_forbidden_check,
  * - the pressure governor will later be asked before any frame is taken.
  *

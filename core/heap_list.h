@@ -6,7 +6,7 @@
  * anything down to the smallest order that can hold the request (order 0 for small ones).
  * A request too large for a 1 MiB chunk gets a chunk of its own of the order it needs, if the
  * buddy can provide one (at most FRAME_MAX_ORDER: 4 MiB); otherwise the allocation fails with
- * NULL. Unlike Redox's heap (redox-mm.md section 7) growth never panics, is bounded by the
+ * NULL. Unlike Redox's heap (docs/redox-mm-notes.md section 7) growth never panics, is bounded by the
  * heap frame cap, and chunks are given back: when a chunk becomes entirely free it is returned
  * to the frame allocator, except that one empty chunk of at most LIST_CHUNK_ORDER is kept as a
  * spare (so a single allocation freed and made again at a chunk boundary does not take and

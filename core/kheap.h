@@ -17,7 +17,7 @@
  * alignment) returns NULL and counts as a failed allocation; it never panics. The heap is
  * bounded by a cap on the frames it may hold (kheap_init, kheap_set_frame_cap).
  *
- * Rule (redox-mm.md B3): never allocate from the heap while holding the KernelMapper. The
+ * Rule (docs/redox-mm-notes.md B3): never allocate from the heap while holding the KernelMapper. The
  * page-table code registers its check with kheap_set_forbidden_check (heap_frames.h);
  * kmalloc, kzalloc, krealloc and every frame the heap takes assert it.
  *

@@ -1,6 +1,7 @@
 /*
- * The memory manager's audit (mm_audit): every live address space against the invariants of
- * redox-mm.md section 10, then the frame allocator and the heap. Reports the first violation.
+ * The memory manager's audit (mm_audit): every live address space against the invariants
+ * below (docs/invariants.md), then the frame allocator, the heap and the pressure governor.
+ * Reports the first violation.
  *
  * What it proves, with the registry and every space locked (mm_lock_all: no system call or
  * fault is halfway):

@@ -1,5 +1,5 @@
 /*
- * The page-fault handler: per-provider correction of one page (redox-mm.md 5.2), with the
+ * The page-fault handler: per-provider correction of one page (docs/redox-mm-notes.md 5.2), with the
  * weaknesses of section 11 fixed.
  *
  * Invariants kept here:

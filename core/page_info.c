@@ -1,5 +1,5 @@
 /*
- * The reference-count state machine (redox-mm.md 3.2) over USED page-info records, the zero
+ * The reference-count state machine (docs/redox-mm-notes.md 3.2) over USED page-info records, the zero
  * frame, init_frame and the owned-frame handle. Invariants are listed in page_info.h; the
  * ones this file enforces: every transition keeps RC_USED and the `meta` word untouched;
  * errors (kind mismatch, overflow) leave the count unchanged; underflow panics.

@@ -1,6 +1,6 @@
 /*
  * Per-frame metadata (one 16-byte record per managed frame) and the reference-count state
- * machine of the memory manager (redox-mm.md section 3), ported with the weaknesses fixed:
+ * machine of the memory manager (docs/redox-mm-notes.md section 3), ported with the weaknesses fixed:
  * free and used-unreferenced are distinct states, and no interior record is ever stale.
  *
  * Record layout, two 64-bit atomic words:
@@ -48,7 +48,7 @@
  * references of one Cow or Shared frame at once (read-modify-write and compare-and-exchange
  * steps). Transitions out of One are plain stores and are safe only for the single owner of
  * a One frame: the one entry that maps it, changed only by a holder of its space's lock
- * exclusively or of its table's lock (pt_lock.h), exactly as in the design being ported.
+ * exclusively or of its table's lock (pt_lock.h), as in Redox.
  */
 #ifndef MMSIM_CORE_PAGE_INFO_H
 #define MMSIM_CORE_PAGE_INFO_H
@@ -192,7 +192,7 @@ struct refcount remove_ref_slow(struct page_info *info);
  * (CACHED records hold RC_USED with count 0, FREE ones a physical address, below bit 52, and
  * every other state 0; the audit checks all three, R6 and A2). So the commonest steps, One ->
  * 2 and One -> U0, are taken inline without reading the state word: fork and munmap take one
- * a page, and fork went from 10.6 to 7-8 ns a page once its step was inline.
+ * a page.
  */
 static inline bool page_info_rc_is_one(uint64_t raw)
 {

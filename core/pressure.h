@@ -72,8 +72,8 @@ uint64_t emergency_watermark_frames(uint64_t total, uint64_t buffer);
 uint64_t emergency_watermark(void);
 uint64_t warning_watermark(void);
 
-/* The issue's state() and set_state(), named for C. set_state panics on an illegal
- * transition; setting the current state is a no-op. */
+/* The governor's state. set_state panics on an illegal transition; setting the current
+ * state is a no-op. */
 enum pressure_state pressure_state(void);
 void pressure_set_state(enum pressure_state to);
 bool system_frozen(void);

@@ -6,7 +6,7 @@
  *   freed) only after every CPU in the space's used_by set, other than this one, acknowledged
  *   a full TLB flush requested after the page-table change, and this CPU invalidated locally;
  * - T3 table frames the mapper unlinked (table_release) are freed at the same point, never
- *   before (the design being ported freed them inside the unmap, 11.2-12);
+ *   before (Redox frees them inside the unmap);
  * - T2 waiting for acknowledgements spins with arch_cpu_relax, which takes this CPU's own
  *   pending IPIs, so two CPUs shooting down at each other both finish;
  * - the protocol per target CPU is a pair of counters: a sender takes ticket = ++req and

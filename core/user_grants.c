@@ -9,8 +9,8 @@
  * - capacity: hcap >= cap + 2 and nholes <= n + 1, so once ug_reserve succeeded no insert,
  *   removal, split or merge needs memory (nothing is half-built on ENOMEM);
  * - G5 splitting advances the provider offset of the later piece for every provider
- *   (physical base, source address, file offset: the design being ported kept the
- *   External source unchanged, 11.2-2); an FMAP piece is one more pin of its server, an
+ *   (physical base, source address, file offset: Redox keeps the External source
+ *   unchanged); an FMAP piece is one more pin of its server, an
  *   EXTERNAL or FMAP piece one more reference of its source;
  * - G7 exact neighbours with the same provider, protection and a continuous provider offset
  *   are merged (pins and references of the absorbed piece are dropped).

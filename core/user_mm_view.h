@@ -75,9 +75,10 @@ void addr_space_fserve_info(struct addr_space *as, struct fserve_view *out);
 struct mapper_visitor;
 void addr_space_visit_tables(struct addr_space *as, const struct mapper_visitor *v);
 
-/* The kernel's audit of every live address space, the grants, refcounts (R1-R8, G1-G7,
- * F1-F5, P1-P4, T1-T3 of redox-mm.md) and the frame allocator: true if all hold, else the
- * first violation, precisely, in buf. Allocates nothing. */
+/* The kernel's audit: every live address space, its grants and the reference counts (G1,
+ * G2, R1-R5, M5, M8 and the shared-grant half of F1), then frame_audit, kheap_audit and
+ * pressure_audit (docs/invariants.md says what each checks and what no snapshot can): true
+ * if all hold, else the first violation, precisely, in buf. Allocates nothing. */
 bool mm_audit(char *buf, size_t len);
 
 #endif

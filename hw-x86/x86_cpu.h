@@ -212,7 +212,7 @@ static inline unsigned x86_tlb_allow_bit(enum x86_access kind, bool user, bool i
 }
 
 /*
- * The hit path, inline like QEMU's softmmu fast path (x86-paging.md section 8): tag compare,
+ * The hit path, inline like QEMU's softmmu fast path (QEMU's cputlb): tag compare,
  * verdict-cache check, address. A tag match implies a canonical va (only canonical addresses
  * are filled and the tag keeps bits 63:12). Anything else goes to x86_translate_slow, which
  * keeps every rule of the description above.

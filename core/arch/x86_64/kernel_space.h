@@ -12,7 +12,7 @@
  * The kernel heap has no window of its own: heap pages are ordinary frames reached through
  * the direct map (phys_to_virt), as Linux's kmalloc does. Growing the heap therefore never
  * edits page tables and never needs the KernelMapper lock; that removes the heap-lock versus
- * KernelMapper ordering problem of the design being ported at its root.
+ * KernelMapper ordering problem (which Redox has) at its root.
  *
  * Invariants kept here:
  * - K1 every one of the 256 upper PML4 slots points to a PDPT allocated at boot and never

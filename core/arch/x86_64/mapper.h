@@ -11,8 +11,8 @@
  *                 (kernel_space.h), edited only under the KernelMapper lock.
  *
  * Invariants kept here:
- * - M1 a present leaf is never overwritten: mapping over one is MAP_EXISTS (the design being
- *   ported overwrote it silently and leaked the old frame's reference);
+ * - M1 a present leaf is never overwritten: mapping over one is MAP_EXISTS (Redox overwrites
+ *   it silently and leaks the old frame's reference);
  * - M2 intermediate entries are P|RW, plus US for user-half addresses and supervisor for the
  *   kernel half, never XD or G: the leaf alone decides about rights;
  * - M3 a huge leaf is never walked through as a table: MAP_HUGE_CONFLICT;

@@ -21,7 +21,7 @@
  * - a not-present entry is written as 0, with one exception: a protnone entry (a 4 KiB
  *   user page whose protection is PROT_NONE but which keeps its frame, like Linux's
  *   _PAGE_PROTNONE). It has P=0, so the processor interprets none of its other bits
- *   (x86-paging.md 1.3: the OS may keep anything in bits 63:1) and every access faults;
+ *   (the processor ignores bits 63:1 of a not-present entry) and every access faults;
  *   the kernel keeps in it the frame address (bits 51:12, as in a present PTE), the rights
  *   the page had (R/W, U/S, PWT, PCD, A, D, XD at their usual positions) and software bit 11
  *   (PROTNONE) that tells it from an empty entry. Software bit 11 is written in no other
