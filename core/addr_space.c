@@ -47,6 +47,10 @@
 #include "frame_alloc.h"
 #include "kheap.h"
 #include "mm_internal.h"
+#include "reclaim.h"
+#include "replace_policy.h"
+#include "swap_area.h"
+#include "swap_entry.h"
 #include "page_info.h"
 #include "platform.h"
 #include "pt_lock.h"
@@ -255,6 +259,7 @@ struct addr_space *addr_space_create(void)
 	krw_init(&as->lock, &space_class);
 	mm_registry_lock();
 	as->seq = ++created;
+	as->family = as->seq; /* a family of its own until mm_fork says otherwise */
 	as->next = registry;
 	if (registry)
 		registry->prev = as;
@@ -420,6 +425,12 @@ static void unmap_pages(struct addr_space *as, uint64_t start, uint64_t end, str
 				continue;
 			mapper_entry_store(slot, 0);
 			emptied = true;
+			if (pte_is_swap(old)) {
+				/* its slot loses a holder; the table may still be released */
+				swap_entry_removed(as, old);
+				flusher_page(fl, va);
+				continue;
+			}
 			/* a protnone entry was never cached, but its table may be released: the
 			 * shootdown covers the paging-structure caches for va (M6) */
 			flusher_page(fl, va);
@@ -476,6 +487,7 @@ static void destroy_leaf(void *ctx, uint64_t va, pte_t entry, unsigned level)
 	KASSERT(level == PT_LEVEL_PT, "mm: a huge user page at %#llx", (unsigned long long)va);
 	if (!info || remove_ref(info).kind != REFCOUNT_U0)
 		return;
+	swap_cache_frame_freed(f);
 	if (dead->n == sizeof(dead->f) / sizeof(dead->f[0])) {
 		deallocate_frames(dead->f, dead->n);
 		dead->n = 0;
@@ -494,6 +506,8 @@ void addr_space_destroy(struct addr_space *as)
 		"addr_space_destroy of a space still loaded on cpus %#llx",
 		(unsigned long long)atomic_load(&as->used_by));
 	/* no processor can walk these tables any more: free them with the frames at once */
+	swap_release_space(as);
+	replace_forget(as);
 	mapper_destroy_user(&as->mapper, destroy_leaf, &dead);
 	deallocate_frames(dead.f, dead.n);
 	for (size_t i = 0; i < ug->n; i++) {

@@ -32,6 +32,8 @@
 #include "mm_internal.h"
 #include "page_info.h"
 #include "platform.h"
+#include "reclaim.h"
+#include "swap_entry.h"
 
 #define KTRACE_KIND TRACE_MM
 
@@ -146,6 +148,12 @@ static bool clone_private(struct addr_space *parent, struct addr_space *child, c
 
 			if (!e)
 				continue;
+			if (pte_is_swap(e)) {
+				/* the child shares the slot, as it would share the frame */
+				if (!swap_entry_fork(child, va, e, &cpt))
+					return false;
+				continue;
+			}
 			if (!pte_present(e)) {
 				/* a protnone entry (rare): the mapper makes the child's tables */
 				if (!clone_private_protnone(parent, child, va))
@@ -216,6 +224,19 @@ static bool clone_shared(struct addr_space *parent, struct addr_space *child, co
 		struct page_info *info;
 
 		if (mapper_translate(&parent->mapper, va, &t) != MAP_OK) {
+			pte_t *ppt, *cpt = NULL;
+
+			if (parent->swapped &&
+			    mapper_leaf_table(&parent->mapper, va, false, &ppt, NULL) == MAP_OK &&
+			    pte_is_swap(mapper_entry_load(&ppt[pt_index(va, PT_LEVEL_PT)]))) {
+				/* in swap: the child holds the slot too; the first to touch it brings
+				 * it back into both (reclaim.c) */
+				if (!swap_entry_fork(child, va,
+						     mapper_entry_load(&ppt[pt_index(va, PT_LEVEL_PT)]),
+						     &cpt))
+					return false;
+				continue;
+			}
 			if (mm_correct_page(parent, va, MM_ACCESS_READ, false, pfl) != PF_OK)
 				return false;
 			KASSERT(mapper_translate(&parent->mapper, va, &t) == MAP_OK, "fork: lost page");
@@ -253,6 +274,7 @@ enum mm_status mm_fork(struct addr_space *parent, struct addr_space **child_out)
 		return MM_STATUS_ENOMEM;
 	}
 	child->mmap_min = parent->mmap_min;
+	child->family = parent->family; /* the reverse map finds shared frames at the same va */
 	flusher_init(&pfl, parent);
 	for (size_t i = 0; i < pg->n && ok; i++) {
 		struct grant cg = pg->g[i];

@@ -11,6 +11,7 @@
 #include "kheap.h"
 #include "page_info.h"
 #include "platform.h"
+#include "reclaim.h"
 #include "user_mm.h"
 
 #define KTRACE_KIND TRACE_BOOT
@@ -59,6 +60,11 @@ enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count,
 		return KERNEL_INIT_OUT_OF_MEMORY;
 	pressure_register_shrinker("kernel heap", kheap_shrink);
 	KASSERT(mm_oom_init(), "the OOM path cannot register its vector or shrinker");
+	replace_configure(params->policy);
+	if (!swap_area_attach(params->swap))
+		return KERNEL_INIT_SWAP;
+	if (swap_configured())
+		pressure_register_shrinker("eviction to swap", reclaim_shrinker);
 	kernel_cpu_start();
 	KTRACE("kernel: memory ready: %llu frames, %llu free, zero frame %#llx",
 	       (unsigned long long)total_frames(), (unsigned long long)free_frames(),
@@ -86,6 +92,8 @@ const char *kernel_init_strerror(enum kernel_init_error e)
 		return "out of memory while the kernel initialised itself";
 	case KERNEL_INIT_BAD_PARAMS:
 		return "the reserve or watermarks do not fit this machine (reserve above the UI's frames and at most half of memory, emergency <= warning)";
+	case KERNEL_INIT_SWAP:
+		return "no kernel memory for the swap area's slot map (a smaller swap=, or more memory=)";
 	}
 	return "unknown error";
 }

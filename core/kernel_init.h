@@ -10,10 +10,14 @@
 
 #include "phys.h"
 #include "pressure.h"
+#include "replace_policy.h"
+#include "swap_area.h"
 
 /* What the bootloader passes on the kernel's command line. */
 struct kernel_params {
 	struct pressure_config pressure; /* zero fields: the governor's defaults */
+	const struct swap_device *swap;  /* the swap area's device; NULL: no swap */
+	enum replace_policy policy;      /* what `limit` evicts by (REPLACE_FIFO is 0) */
 };
 
 /* The low end of memory the allocator may use: the first 1 MiB belongs to firmware and
@@ -28,6 +32,7 @@ enum kernel_init_error {
 	KERNEL_INIT_FRAME_ALLOCATOR,/* the frame allocator refused the areas */
 	KERNEL_INIT_OUT_OF_MEMORY,  /* not even a frame for the kernel's own structures */
 	KERNEL_INIT_BAD_PARAMS,     /* the pressure settings do not fit this machine */
+	KERNEL_INIT_SWAP,           /* no kernel memory for the swap area's slot map */
 };
 
 /*

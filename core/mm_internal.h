@@ -145,6 +145,11 @@ struct addr_space {
 	char name[AS_NAME_MAX];
 	uint64_t seq;             /* creation order, for the OOM victim choice */
 	atomic_bool doomed;       /* being killed: every CPU must leave it (oom.c) */
+	/* reclaim and swap (reclaim.c, replace_policy.c), under the space's lock */
+	uint64_t family;          /* the fork family: where the reverse map looks (reclaim.h) */
+	uint64_t swapped;         /* swap entries in this space's tables (W1) */
+	uint64_t reclaim_hand;    /* where the global reclaim clock goes on in this space */
+	struct replace_state *replace; /* `limit` and the local policy's places, or NULL */
 	struct addr_space *prev, *next; /* the registry of live spaces */
 };
 
@@ -277,6 +282,22 @@ void mm_unmap_range(struct addr_space *as, uint64_t start, uint64_t end, struct 
 enum mm_access { MM_ACCESS_READ, MM_ACCESS_WRITE, MM_ACCESS_EXEC };
 enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
 			       bool touch, struct flusher *fl);
+/* flags for the entry a fault makes for an access acc that touches the page now (touch: the
+ * processor retries the access, or a populate stands for it), with the accessed bit, and the
+ * dirty bit for a write to a writable page, set already (as Linux does): the retried access
+ * finds them, and the processor has nothing to write back to the entry. A page made present
+ * for someone else (a borrower's source, fork sharing a page) gets neither: nothing touched
+ * it in this space. */
+static inline page_flags_t mm_preset_ad(page_flags_t flags, enum mm_access acc, bool touch)
+{
+	if (!touch)
+		return flags;
+	flags |= PG_ACCESSED;
+	if (acc == MM_ACCESS_WRITE && (flags & PG_WRITABLE))
+		flags |= PG_DIRTY;
+	return flags;
+}
+
 /* Local invalidation when as is loaded on this CPU. */
 void mm_local_invlpg(struct addr_space *as, uint64_t va);
 

@@ -28,6 +28,7 @@
  */
 #include "boot_memory.h"
 #include "mm_internal.h"
+#include "reclaim.h"
 #include "pressure.h"
 #include "page_info.h"
 #include "platform.h"
@@ -448,7 +449,12 @@ enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct add
 		r = MM_STATUS_ENOMEM;
 		goto out;
 	}
-	/* phase 1: the same frames appear at the destination (tables allocated here) */
+	/* phase 1: the same frames (and swap slots) appear at the destination (tables
+	 * allocated here) */
+	if (!swap_entries_copy(src, src_addr, send, dst, dst_addr)) {
+		r = MM_STATUS_ENOMEM;
+		goto out;
+	}
 	flusher_init(&dfl, dst);
 	va = src_addr;
 	moved_end = src_addr;
@@ -467,6 +473,7 @@ enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct add
 				back += PAGE_SIZE;
 			}
 			flusher_flush(&dfl);
+			swap_entries_drop(dst, dst_addr, dst_addr + size);
 			r = MM_STATUS_ENOMEM;
 			goto out;
 		}
@@ -475,6 +482,7 @@ enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct add
 	}
 	(void)moved_end;
 	/* phase 2: the source loses them (no reference changes hands) */
+	swap_entries_drop(src, src_addr, send);
 	flusher_init(&sfl, src);
 	va = src_addr;
 	while (mm_next_entry(&src->mapper, va, send, &va)) {

@@ -38,7 +38,11 @@
 #include "mm_internal.h"
 #include "page_info.h"
 #include "platform.h"
+#include "pressure.h"
 #include "pt_lock.h"
+#include "reclaim.h"
+#include "swap_area.h"
+#include "swap_entry.h"
 
 #define KTRACE_KIND TRACE_FAULT
 
@@ -106,7 +110,24 @@ struct fault_ctx {
 	struct addr_space *held[MM_BORROW_DEPTH_MAX + 1];
 	unsigned nheld;
 	bool retry;
+	/* reclaim and swap (reclaim.h): a swap-in or an eviction under a limit runs with every
+	 * space locked exclusively (mm_lock_all), as reclaim does; a fault that meets one in
+	 * shared mode sets need_all and is taken again that way */
+	bool all, need_all;
 };
+
+/* The fault needs every space locked: ask for it (the handler takes the fault again). */
+static enum pf_status want_all(struct fault_ctx *ctx)
+{
+	ctx->need_all = true;
+	ctx->retry = true;
+	return PF_NONFATAL_INTERNAL_ERROR;
+}
+
+/* Direct reclaim on a fault short of frames: a batch, and so many attempts (others may
+ * take the frames between the reclaim and the retry). */
+#define FAULT_RECLAIM_FRAMES 32u
+#define FAULT_RECLAIM_TRIES 8u
 
 /* The entry changed under us (another CPU of the space won the race): look again. Internal
  * to this file, never returned by it. */
@@ -146,10 +167,10 @@ static bool frame_is_zero(frame_t f)
 }
 
 /* Frame f, whose record is info (get_page_info), may be writable: unmanaged (physical)
- * memory, One or Shared. */
+ * memory, One or Shared, and not paired with a swap slot (reclaim.c W3). */
 static bool may_write(frame_t f, const struct page_info *info)
 {
-	return !info || (!frame_is_zero(f) && allows_writable(info));
+	return !info || (!frame_is_zero(f) && allows_writable(info) && !swap_cache_holds(f));
 }
 
 bool mm_frame_may_write(frame_t f)
@@ -278,6 +299,17 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 		page_flags_t flags;
 		bool pinned;
 
+		if (pte_is_swap(e)) {
+			/* the source's page is in swap: it comes back first */
+			if (!ctx->all) {
+				r = want_all(ctx);
+				break;
+			}
+			r = swap_in_page(src, g, src_va, slot, MM_ACCESS_READ, false);
+			if (r != PF_OK)
+				break;
+			continue;
+		}
 		if (!pte_present(e)) {
 			if (g->kind == PROVIDER_ALLOCATED || g->kind == PROVIDER_ALLOCATED_SHARED) {
 				/* a real frame, never the zero frame: it is about to be shared */
@@ -307,6 +339,9 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 			}
 			continue; /* the entry is there now: look again */
 		}
+		/* shared writable from now on: no longer its slot's copy (reclaim.c W3) */
+		if (swap_cache_holds((frame_t){ pte_address(e, PT_LEVEL_PT) }))
+			swap_cache_forget((frame_t){ pte_address(e, PT_LEVEL_PT) });
 		ptl = pt_lock_of(slot);
 		kspin_lock(ptl);
 		if (!entry_unchanged(slot, e)) {
@@ -464,6 +499,13 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 		/* fall through: a write on an absent private page is demand-zero */
 		__attribute__((fallthrough));
 	case PROVIDER_ALLOCATED_SHARED:
+		if (g->kind == PROVIDER_ALLOCATED && as->replace) {
+			/* under a limit a page may have to go first */
+			if (!ctx->all)
+				return want_all(ctx);
+			if (!replace_make_room(as, va, va))
+				return PF_OOM;
+		}
 		nf = zeroed_frame(hot);
 		if (nf.error != MM_OK)
 			return PF_OOM;
@@ -474,6 +516,8 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 			return ir == INSTALL_OOM ? PF_OOM : PF_AGAIN;
 		}
 		AS_STAT_INC(as, faults_demand_zero);
+		if (g->kind == PROVIDER_ALLOCATED && as->replace)
+			replace_note_resident(as, va);
 		KTRACE("fault: %s %#llx %s: demand-zero -> frame %#llx", addr_space_name(as),
 		       (unsigned long long)va, access_name(acc), (unsigned long long)nf.frame.base);
 		return PF_OK;
@@ -504,14 +548,31 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
  */
 static enum pf_status correct_present(struct addr_space *as, struct grant *g, uint64_t va,
 				      size_t hot, pte_t *slot, pte_t e, enum mm_access acc,
-				      bool touch, struct flusher *fl)
+				      bool touch, struct fault_ctx *ctx, struct flusher *fl)
 {
 	page_flags_t want = grant_leaf_flags(g);
 	frame_t f = { pte_address(e, PT_LEVEL_PT) }, copy;
 	struct page_info *info = get_page_info(f);
 	struct kspin *ptl = pt_lock_of(slot);
-	bool pinned;
+	bool pinned, fresh = false;
 
+	if (acc == MM_ACCESS_WRITE && info && swap_cache_holds(f) &&
+	    page_info_refcount(info).kind == REFCOUNT_ONE) {
+		/* written in place from now on: its slot no longer holds its contents (a slot
+		 * other spaces still name keeps them for those) */
+		swap_cache_forget(f);
+		KTRACE("fault: %s %#llx write: the page leaves the swap cache (its slot's copy goes stale)",
+		       addr_space_name(as), (unsigned long long)va);
+	}
+	if (acc == MM_ACCESS_WRITE && frame_is_zero(f) && g->kind == PROVIDER_ALLOCATED &&
+	    as->replace) {
+		/* the zero frame does not count against a limit; its copy does */
+		if (!ctx->all)
+			return want_all(ctx);
+		if (!replace_make_room(as, va, va))
+			return PF_OOM;
+		fresh = true;
+	}
 	kspin_lock(ptl);
 	if (!entry_unchanged(slot, e)) {
 		kspin_unlock(ptl);
@@ -574,6 +635,8 @@ static enum pf_status correct_present(struct addr_space *as, struct grant *g, ui
 	if (pinned)
 		remove_ref(info); /* never the last: the entry's waits in the flusher */
 	AS_STAT_INC(as, faults_cow_copy);
+	if (fresh)
+		replace_note_resident(as, va);
 	KTRACE("fault: %s %#llx write: copy-on-write %s frame %#llx -> frame %#llx", addr_space_name(as),
 	       (unsigned long long)va, frame_is_zero(f) ? "of the zero" : "copy of",
 	       (unsigned long long)f.base, (unsigned long long)copy.base);
@@ -596,7 +659,14 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 		pte_t *slot = leaf_slot(as, va);
 		pte_t e = slot ? mapper_entry_load(slot) : 0;
 
-		if (!pte_present(e)) {
+		if (pte_is_swap(e)) {
+			if (!ctx->all)
+				return want_all(ctx);
+			r = swap_in_page(as, g, va, slot, acc, touch);
+			/* a write on a page that came back paired with its slot: the present path */
+			if (r == PF_OK && !pte_permits(mapper_entry_load(slot), acc))
+				r = PF_AGAIN;
+		} else if (!pte_present(e)) {
 			r = correct_absent(as, g, va, hot, slot, e, acc, touch, depth, ctx);
 		} else if (pte_permits(e, acc)) {
 			AS_STAT_INC(as, faults_spurious);
@@ -605,7 +675,7 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 			       addr_space_name(as), (unsigned long long)va, access_name(acc));
 			r = PF_OK;
 		} else {
-			r = correct_present(as, g, va, hot, slot, e, acc, touch, fl);
+			r = correct_present(as, g, va, hot, slot, e, acc, touch, ctx, fl);
 		}
 	} while (r == PF_AGAIN);
 	return r;
@@ -637,7 +707,7 @@ static enum pf_status correct_page(struct addr_space *as, uint64_t addr, enum mm
 enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
 			       bool touch, struct flusher *fl)
 {
-	struct fault_ctx ctx = { .held = { as }, .nheld = 1, .retry = false };
+	struct fault_ctx ctx = { .held = { as }, .nheld = 1, .retry = false, .all = false };
 	enum pf_status r = correct_page(as, addr, acc, touch, &ctx, fl);
 
 	/* the callers (populate, fork) never reach a borrowed page, the only one that retries */
@@ -666,19 +736,39 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 		       (unsigned long long)cr2, error_code);
 		return PF_SEGV;
 	}
-	for (;;) {
-		struct fault_ctx ctx = { .held = { as }, .nheld = 1, .retry = false };
+	AS_STAT_INC(as, faults_total);
+	unsigned tries = 0;
+	for (bool all = false;;) {
+		struct fault_ctx ctx = { .held = { as }, .nheld = 1, .retry = false, .all = all };
 
-		as_lock_read(as);
+		if (all)
+			mm_lock_all();
+		else
+			as_lock_read(as);
 		if (as->dead) {
 			/* killed while this CPU waited for the lock (it left the space meanwhile) */
-			as_unlock_read(as);
+			if (all)
+				mm_unlock_all();
+			else
+				as_unlock_read(as);
 			return PF_KILLED;
 		}
 		flusher_init(&fl, as);
 		r = correct_page(as, cr2, acc, true, &ctx, &fl);
 		flusher_flush(&fl);
-		as_unlock_read(as);
+		if (all)
+			mm_unlock_all();
+		else
+			as_unlock_read(as);
+		if (ctx.need_all) {
+			all = true; /* a swap-in or a limit: every space locked, as reclaim does */
+			continue;
+		}
+		/* short of frames: evict to swap (direct reclaim takes the locks it needs, so
+		 * none is held), then take the fault again: one fault stays one fault */
+		if (r == PF_OOM && !ctx.retry && !system_frozen() && tries++ < FAULT_RECLAIM_TRIES &&
+		    reclaim_direct(FAULT_RECLAIM_FRAMES))
+			continue;
 		if (!ctx.retry)
 			break;
 		/* a source space's writer holds it (L3): let it finish, then take the fault again */

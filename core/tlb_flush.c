@@ -20,6 +20,7 @@
 #include "page_info.h"
 #include "frame_alloc.h"
 #include "platform.h"
+#include "swap_area.h"
 
 #define KTRACE_KIND TRACE_TLB
 
@@ -167,6 +168,8 @@ static void release_frames(struct flusher *f)
 				any_kept = true;
 				continue;
 			}
+			swap_cache_frame_freed((frame_t){ f->run_base[i] +
+							 (k - f->run_start[i]) * (paddr_t)PAGE_SIZE });
 			KTRACE_AS(TRACE_FRAME, "frame: %#llx freed (last reference dropped)",
 			       (unsigned long long)(f->run_base[i] +
 						    (k - f->run_start[i]) * (paddr_t)PAGE_SIZE));

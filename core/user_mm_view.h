@@ -58,6 +58,10 @@ struct addr_space_stats {
 	uint64_t faults_spurious;      /* the tables were already right (a stale TLB entry) */
 	uint64_t faults_segv;          /* refused: no grant or its protection */
 	uint64_t faults_oom;           /* no frame could be had */
+	uint64_t faults_total;         /* every page fault taken in the space, of any kind */
+	uint64_t faults_major;         /* a page read back from swap */
+	uint64_t faults_swap_cached;   /* a swapped page found still in a frame (swap cache) */
+	uint64_t evictions;            /* pages of the space evicted to swap */
 };
 void addr_space_get_stats(struct addr_space *as, struct addr_space_stats *out);
 

@@ -11,6 +11,7 @@
 #include "cpu_threads.h"
 #include "frame_audit.h"
 #include "host_platform.h"
+#include "future_access.h"
 #include "kernel_init.h"
 #include "kheap.h"
 #include "sim.h"
@@ -54,11 +55,21 @@ enum sc_status sim_boot_kernel(struct sim *sim, const struct sc_stmt *st)
 	for (unsigned i = 0; i < sim->nboot_regions; i++)
 		put_record(sim, n++, sim->boot_regions[i].base, sim->boot_regions[i].size,
 			   sim->boot_regions[i].kind);
+	uint64_t swap = sim->cfg.swap;
+
+	/* a limit evicts into swap: without swap= it gets an area the size of memory, as a
+	 * swapfile= without swap= does */
+	if (!swap && (sim->cfg.uses_limit || sim->cfg.swapfile[0]))
+		swap = sim->arena.size;
+	if (!sim_swap_open(&sim->swap, swap, sim->cfg.swapfile, sim->cfg.swapkeep, sim->err))
+		return sim_run_error(sim, st, "the swap area cannot be made");
 	struct kernel_params params = {
 		.pressure = {.reserve = sim->cfg.reserve,
 			     .warning = sim->cfg.warning,
 			     .emergency = sim->cfg.emergency,
 			     .policy = sim->cfg.oom_picker ? OOM_PICKER : OOM_AUTO},
+		.swap = swap ? &sim->swap.dev : NULL,
+		.policy = (enum replace_policy)sim->cfg.policy,
 	};
 
 	sim->booted = true;
@@ -79,6 +90,7 @@ enum sc_status sim_boot_kernel(struct sim *sim, const struct sc_stmt *st)
 	if (e != KERNEL_INIT_OK)
 		return sim_run_error(sim, st, "the kernel cannot boot on this machine: %s",
 				     kernel_init_strerror(e));
+	replace_set_oracle(sim_future_next_use, sim); /* policy=opt reads the scenario's future */
 	return SC_CONTINUE;
 }
 
@@ -95,6 +107,8 @@ enum sc_status sim_audit(struct sim *sim, const struct sc_stmt *st)
 	if (!mm_audit(report, sizeof(report)))
 		return sim_kernel_bug(sim, st, "memory manager audit failed after this command: %s",
 				      report);
+	if (!swap_audit(report, sizeof(report)))
+		return sim_kernel_bug(sim, st, "swap audit failed after this command: %s", report);
 	return SC_CONTINUE;
 }
 

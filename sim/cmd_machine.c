@@ -89,13 +89,40 @@ static bool parse_machine(struct sc_parse *p)
 		if (have)
 			m->oom_picker = choice == 1;
 	}
+	if (!sp_opt_num(p, "swap", &m->swap, &have))
+		return false;
+	if (have && (m->swap & 0xfff || m->swap > ((uint64_t)64 << 30))) {
+		o = sp_opt_find(p, "swap");
+		return sp_error_opt(p, o, "swap= must be a multiple of 4K, at most 64G");
+	}
+	o = sp_opt_find(p, "swapfile");
+	if (o) {
+		size_t n = strlen(o->value);
+
+		o->used = true;
+		if (n == 0 || n >= sizeof(m->swapfile))
+			return sp_error_opt(p, o, "swapfile= needs a path (at most %zu bytes)",
+					    sizeof(m->swapfile) - 1);
+		memcpy(m->swapfile, o->value, n + 1);
+	}
+	if (!sp_opt_bool(p, "swapkeep", &m->swapkeep, NULL))
+		return false;
+	{
+		static const char *const policies[] = {"fifo", "lru", "clock", "opt", NULL};
+
+		if (!sp_opt_choice(p, "policy", policies, &choice, &have))
+			return false;
+		if (have)
+			m->policy = choice;
+	}
 	if (m->warning && m->emergency && m->emergency > m->warning) {
 		o = sp_opt_find(p, "emergency");
 		return sp_error_opt(p, o, "emergency= must not be above warning=");
 	}
 	if (!m->kernel) {
 		static const char *const kernel_keys[] = {"map", "audit", "reserve", "warning",
-							  "emergency", "oom", NULL};
+							  "emergency", "oom", "swap", "swapfile",
+							  "swapkeep", "policy", NULL};
 
 		for (int i = 0; kernel_keys[i]; i++) {
 			o = sp_opt_find(p, kernel_keys[i]);
@@ -109,7 +136,7 @@ static bool parse_machine(struct sc_parse *p)
 
 const struct sc_command machine_commands[] = {
 	{"machine",
-	 "machine [memory=256M] [cpus=1] [kernel=on|off] [maxphyaddr=46] [tlb=64] [vendor=intel|amd] [page1gb=1] [map=default|none] [audit=0|1] [reserve=N] [warning=N] [emergency=N] [oom=auto|picker]",
+	 "machine [memory=256M] [cpus=1] [kernel=on|off] [maxphyaddr=46] [tlb=64] [vendor=intel|amd] [page1gb=1] [map=default|none] [audit=0|1] [reserve=N] [warning=N] [emergency=N] [oom=auto|picker] [swap=SIZE] [swapfile=PATH] [swapkeep=0|1] [policy=fifo|lru|clock|opt]",
 	 "describe the machine; must be the first command", SC_ANY | SC_BOOT_PHASE, parse_machine,
 	 NULL},
 	{NULL, NULL, NULL, 0, NULL, NULL},

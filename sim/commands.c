@@ -20,6 +20,7 @@ static const struct sc_command *const tables[] = {
 	explain_commands,
 	framemap_commands,
 	trace_commands,
+	swap_commands,
 };
 
 #define NTABLES (sizeof(tables) / sizeof(tables[0]))

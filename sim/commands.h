@@ -23,6 +23,7 @@ extern const struct sc_command mm_view_commands[];
 extern const struct sc_command explain_commands[]; /* cmd_explain.c */
 extern const struct sc_command framemap_commands[]; /* cmd_framemap.c */
 extern const struct sc_command trace_commands[]; /* cmd_trace.c */
+extern const struct sc_command swap_commands[];
 
 /* The cpu=N option shared by every command that runs on a CPU. */
 bool sp_opt_cpu(struct sc_parse *p);

@@ -5,6 +5,7 @@
 
 #include "arch/x86_64/cpu_ops.h"
 #include "platform.h"
+#include "replace_policy.h"
 
 static struct x86_cpu *host_cpus;
 static unsigned host_ncpus;
@@ -103,6 +104,7 @@ bool arch_user_access(uint64_t va, void *buf, size_t len, bool write, uint32_t *
 	KASSERT(x.pa + len <= cpu->phys.size,
 		"kernel access to user address %#llx reaches physical %#llx, beyond memory",
 		(unsigned long long)va, (unsigned long long)x.pa);
+	mm_access_seen(va); /* the processor tells the kernel (policy=lru) */
 	if (write)
 		memcpy(cpu->phys.base + x.pa, buf, len);
 	else

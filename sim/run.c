@@ -94,6 +94,8 @@ void sim_destroy(struct sim *sim)
 	}
 	if (!alloc_trace_finish(sim))
 		fprintf(sim->err, "mmsim: --alloc-trace: could not write the whole trace\n");
+	swap_area_reset(); /* the kernel lets go of the device before it goes */
+	sim_swap_close(&sim->swap);
 	free(sim->procs);
 	free(sim->checkpoints);
 	host_cpu_ops_attach(NULL, 0);
@@ -201,10 +203,12 @@ int sim_run(struct sim *sim, const struct scenario *sc)
 	bool audit = sim->opts.audit || sim->cfg.audit;
 
 	panic_sim = sim;
+	sim->sc = sc;
 	for (size_t i = 0; i < sc->nstmts; i++) {
 		const struct sc_stmt *st = &sc->stmts[i];
 		enum sc_status s;
 
+		sim->cur_stmt = i;
 		panic_stmt = st;
 		if (sim->cfg.kernel && !sim->booted && !(st->cmd->modes & SC_BOOT_PHASE)) {
 			s = sim_boot_kernel(sim, st);

@@ -45,6 +45,11 @@ struct machine_cfg {
 	bool audit;       /* run the kernel's invariant audit after every command */
 	uint64_t reserve, warning, emergency; /* frames; 0 = the governor's defaults */
 	bool oom_picker;  /* oom=picker: a person picks the victim */
+	uint64_t swap;    /* swap=: bytes of swap area; 0 none (a limit without it gets one) */
+	char swapfile[256]; /* swapfile=PATH: the area in a file, else in host memory */
+	bool swapkeep;    /* swapkeep=1: the swap file stays after the run */
+	int policy;       /* policy=: enum replace_policy (core/replace_policy.h) */
+	bool uses_limit;  /* a `limit` command appears: the machine needs a swap area */
 };
 
 enum sc_mode {

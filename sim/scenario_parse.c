@@ -84,6 +84,11 @@ void machine_cfg_default(struct machine_cfg *cfg)
 	cfg->page1gb = true;
 	cfg->default_map = true;
 	cfg->audit = false;
+	cfg->swap = 0;
+	cfg->swapfile[0] = 0;
+	cfg->swapkeep = false;
+	cfg->policy = 2; /* REPLACE_CLOCK: the choice a kernel ships */
+	cfg->uses_limit = false;
 }
 
 static void *xrealloc(void *p, size_t n)

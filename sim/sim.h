@@ -13,6 +13,7 @@
 #include "platform.h"
 #include "process.h"
 #include "scenario.h"
+#include "swap_device.h"
 #include "x86_cpu.h"
 
 struct html_steps;
@@ -76,6 +77,10 @@ struct sim {
 
 	/* --html: the steps recorded after each statement (html_page.h), or NULL */
 	struct html_steps *html;
+
+	struct sim_swap swap; /* the swap area's device */
+	const struct scenario *sc; /* the scenario running (its future, for policy=opt) */
+	size_t cur_stmt;           /* the statement running */
 };
 
 /*

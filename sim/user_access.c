@@ -53,6 +53,7 @@ enum user_access_result user_access_slow(struct x86_cpu *cpu, struct user_access
 		switch (x.outcome) {
 		case X86_OK:
 			a->pa = x.pa;
+			mm_access_seen(a->va); /* the processor tells the kernel (policy=lru) */
 			if (a->kind == X86_FETCH)
 				return UA_OK;
 			if (x.pa + a->size > cpu->phys.size)

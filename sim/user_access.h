@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "cpu_threads.h"
+#include "replace_policy.h"
 #include "x86_cpu.h"
 
 /*
@@ -79,6 +80,7 @@ static inline enum user_access_result user_access(struct x86_cpu *cpu, struct us
 		uint64_t *p = (uint64_t *)(void *)(cpu->phys.base + x.pa);
 
 		/* relaxed atomics: other CPUs' threads may use the same guest memory */
+		mm_access_seen(a->va); /* the processor tells the kernel (policy=lru) */
 		if (a->kind == X86_WRITE)
 			__atomic_store_n(p, a->value, __ATOMIC_RELAXED);
 		else if (a->kind == X86_READ)

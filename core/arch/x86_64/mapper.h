@@ -37,6 +37,14 @@
  *   protnone entry instead: refcount == present user PTEs + protnone entries + kernel
  *   holders (the audit's R1). mapper_translate, which walks as the processor does, never
  *   sees it; mapper_protnone_get reads it.
+ * - M9 swap entries (core/swap_entry.h: P=0, bit 11 clear, software bit 10 set, the area's
+ *   type in bits 62:59, the slot inverted in bits 51:12): a 4 KiB user-half entry whose page
+ *   is in a swap slot. Never confusable with an empty entry (it is non-zero) nor with a
+ *   protnone one (bit 11). To the mapper it is an occupied entry: mapping over it is
+ *   MAP_EXISTS, a table holding one is not empty (M6), mapper_translate and mapper_visit's
+ *   leaf and protnone callbacks never see it, and mapper_destroy_user ignores it (the
+ *   memory manager drops every swap entry's slot first, reclaim.c). The slot count a swap
+ *   entry holds is the memory manager's (swap_area.h).
  *
  * Concurrency: a mapper is not locked inside; the caller serialises the edits of one tree
  * (the address space's lock, or the KernelMapper lock), with one exception: missing tables

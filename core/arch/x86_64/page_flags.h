@@ -25,7 +25,8 @@
  *   the kernel keeps in it the frame address (bits 51:12, as in a present PTE), the rights
  *   the page had (R/W, U/S, PWT, PCD, A, D, XD at their usual positions) and software bit 11
  *   (PROTNONE) that tells it from an empty entry. Software bit 11 is written in no other
- *   entry, so a non-zero not-present entry without it never exists.
+ *   entry. The one other non-zero not-present entry is a swap entry (core/swap_entry.h):
+ *   bit 11 clear, software bit 10 set, the slot number in the address field.
  */
 #ifndef MMSIM_CORE_ARCH_X86_64_PAGE_FLAGS_H
 #define MMSIM_CORE_ARCH_X86_64_PAGE_FLAGS_H

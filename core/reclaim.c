@@ -1,0 +1,658 @@
+/*
+ * Eviction to swap, swap-in, global direct reclaim and the swap entries' upkeep
+ * (reclaim.h).
+ *
+ * Invariants kept here (checked by swap_audit):
+ * - W1 a swap entry lies in an anonymous grant (private or shared) of its space, is well
+ *   formed (swap_entry.h) and names a used slot; as->swapped counts the space's entries;
+ * - W2 every slot's count is the swap entries naming it, plus one if the swap cache pairs
+ *   it with a frame (swap_area.h);
+ * - W3 a frame paired with a slot is mapped nowhere writable (its contents are the slot's);
+ * - W4 a value written is never lost: a page's contents go to its slot after every mapping
+ *   of the frame was replaced by the swap entry and every CPU was shot down (no stale
+ *   writable TLB entry can still write into the frame), and the frame is freed only then.
+ *
+ * Global reclaim (the default policy without a limit): a second-chance clock over the page
+ * tables of every process, the way Linux's multi-generational LRU ages pages by walking
+ * page tables, reduced to two generations: a page whose accessed bit is set in any of its
+ * mappings has the bit cleared (with an invalidation, so the next access sets it again) and
+ * is kept; a page with the bit clear everywhere is evicted. A page that is written is written
+ * to swap; one the swap cache pairs with its slot is dropped. See docs/swap.md for why.
+ */
+#include "frame_alloc.h"
+#include "kformat.h"
+#include "page_info.h"
+#include "platform.h"
+#include "pressure.h"
+#include "reclaim.h"
+#include "replace_policy.h"
+#include "swap_area.h"
+#include "swap_entry.h"
+
+#define KTRACE_KIND TRACE_FAULT
+
+/* Mappings of one frame eviction handles at most (a family larger than this keeps it). */
+#define EVICT_MAX_MAPS 64u
+/* The batch of direct reclaim (Linux's SWAP_CLUSTER_MAX). */
+#define RECLAIM_BATCH 32u
+
+static pte_t *leaf_slot_of(struct addr_space *as, uint64_t va)
+{
+	pte_t *pt;
+
+	if (as->dead || mapper_leaf_table(&as->mapper, va, false, &pt, NULL) != MAP_OK)
+		return NULL;
+	return &pt[pt_index(va, PT_LEVEL_PT)];
+}
+
+static bool anon_grant(const struct grant *g)
+{
+	return g && (g->kind == PROVIDER_ALLOCATED || g->kind == PROVIDER_ALLOCATED_SHARED);
+}
+
+/* ---- swap-in ---------------------------------------------------------------------------- */
+
+/* Entry e in *slot of (as, va) becomes the present leaf of f with flags; one holder of the
+ * slot goes. */
+static void install_from_swap(struct addr_space *as, uint64_t va, pte_t *slot, pte_t e, frame_t f,
+			      page_flags_t flags)
+{
+	pte_t old = mapper_entry_exchange(slot, pte_make_leaf(f.base, flags, PT_LEVEL_PT));
+
+	KASSERT(old == e, "swap-in: the entry of %s %#llx changed", addr_space_name(as),
+		(unsigned long long)va);
+	as->swapped--;
+	swap_slot_put(swp_entry_slot(e));
+}
+
+/* Shared memory: the page comes back into every space of the family that holds the same
+ * slot at va, so that they keep sharing one frame. */
+static enum pf_status swap_in_shared(struct addr_space *as, struct grant *g, uint64_t va,
+				     pte_t *slot, pte_t e, enum mm_access acc, bool touch)
+{
+	uint64_t s = swp_entry_slot(e);
+	struct frame_or_error nf = init_frame_fill(REFCOUNT_ONE_INIT, FRAME_FILL_NONE);
+	unsigned others = 0;
+
+	if (nf.error != MM_OK)
+		return PF_OOM;
+	KASSERT(frame_is_none(swap_cache_lookup(s)), "swap-in: a shared page's slot is paired");
+	if (!swap_read_page(s, nf.frame)) {
+		remove_ref(get_page_info(nf.frame));
+		deallocate_frame(nf.frame);
+		return PF_NONFATAL_INTERNAL_ERROR;
+	}
+	AS_STAT_INC(as, faults_major);
+	install_from_swap(as, va, slot, e, nf.frame, mm_preset_ad(grant_leaf_flags(g), acc, touch));
+	for (struct addr_space *m = mm_registry_first(); m; m = m->next) {
+		struct grant *mg;
+		pte_t *ms;
+
+		if (m == as || m->dead || m->family != as->family)
+			continue;
+		ms = leaf_slot_of(m, va);
+		if (!ms || mapper_entry_load(ms) != e)
+			continue;
+		mg = ug_find(&m->grants, va);
+		KASSERT(mg && mg->kind == PROVIDER_ALLOCATED_SHARED,
+			"swap-in: %s holds a shared slot outside shared memory at %#llx",
+			addr_space_name(m), (unsigned long long)va);
+		KASSERT(add_ref(get_page_info(nf.frame), REF_SHARED) == ADD_REF_OK,
+			"swap-in: shared reference");
+		install_from_swap(m, va, ms, e, nf.frame, grant_leaf_flags(mg));
+		others++;
+	}
+	KTRACE("swap-in: %s %#llx %s: shared page read back from slot %llu -> frame %#llx (major fault), mapped again in %u other space%s",
+	       addr_space_name(as), (unsigned long long)va,
+	       acc == MM_ACCESS_WRITE ? "write" : "read", (unsigned long long)s,
+	       (unsigned long long)nf.frame.base, others, others == 1 ? "" : "s");
+	return PF_OK;
+}
+
+enum pf_status swap_in_page(struct addr_space *as, struct grant *g, uint64_t va, pte_t *slot,
+			    enum mm_access acc, bool touch)
+{
+	pte_t e = mapper_entry_load(slot);
+	uint64_t s = swp_entry_slot(e);
+	page_flags_t want = grant_leaf_flags(g);
+	frame_t f;
+	struct frame_or_error nf;
+	bool paired;
+
+	KASSERT(pte_is_swap(e), "swap-in without a swap entry");
+	if (g->kind == PROVIDER_ALLOCATED_SHARED)
+		return swap_in_shared(as, g, va, slot, e, acc, touch);
+	KASSERT(g->kind == PROVIDER_ALLOCATED, "swap-in: a swap entry in a %s grant",
+		grant_provider_name(g->kind));
+	if (as->replace && !replace_make_room(as, va, va))
+		return PF_OOM;
+	f = swap_cache_lookup(s);
+	if (!frame_is_none(f) && add_ref(get_page_info(f), REF_COW) == ADD_REF_OK) {
+		/* the frame is still here (another space maps it, copy-on-write): a minor fault;
+		 * it stays paired, so read-only: a write takes the copy-on-write path next */
+		install_from_swap(as, va, slot, e, f,
+				  mm_preset_ad(want & ~(page_flags_t)PG_WRITABLE, acc, touch));
+		AS_STAT_INC(as, faults_swap_cached);
+		KTRACE("swap-in: %s %#llx %s: slot %llu is still in frame %#llx (swap cache): mapped read-only, no read",
+		       addr_space_name(as), (unsigned long long)va,
+		       acc == MM_ACCESS_WRITE ? "write" : "read", (unsigned long long)s,
+		       (unsigned long long)f.base);
+		if (as->replace)
+			replace_note_resident(as, va);
+		return PF_OK;
+	}
+	nf = init_frame_fill(REFCOUNT_ONE_INIT, FRAME_FILL_NONE);
+	if (nf.error != MM_OK)
+		return PF_OOM;
+	if (!swap_read_page(s, nf.frame)) {
+		remove_ref(get_page_info(nf.frame));
+		deallocate_frame(nf.frame);
+		return PF_NONFATAL_INTERNAL_ERROR;
+	}
+	AS_STAT_INC(as, faults_major);
+	/* read back and not written: the slot keeps the contents and the frame stays paired
+	 * with it, read-only, so that a clean eviction needs no write. A write makes the page
+	 * differ from the slot at once: no pair, and the slot goes with this entry */
+	paired = acc != MM_ACCESS_WRITE && swap_cache_add(s, nf.frame);
+	install_from_swap(as, va, slot, e, nf.frame,
+			  mm_preset_ad(paired ? want & ~(page_flags_t)PG_WRITABLE : want, acc, touch));
+	KTRACE("swap-in: %s %#llx %s: read back from slot %llu -> frame %#llx (major fault)%s",
+	       addr_space_name(as), (unsigned long long)va,
+	       acc == MM_ACCESS_WRITE ? "write" : acc == MM_ACCESS_EXEC ? "exec" : "read",
+	       (unsigned long long)s, (unsigned long long)nf.frame.base,
+	       paired ? "; the slot keeps the contents (swap cache), mapped read-only"
+		      : "; written now, so the slot is let go");
+	if (as->replace)
+		replace_note_resident(as, va);
+	return PF_OK;
+}
+
+/* ---- eviction --------------------------------------------------------------------------- */
+
+bool evict_frame(frame_t f, const struct evict_map *m, unsigned n, const struct evict_reason *why)
+{
+	struct page_info *info = get_page_info(f);
+	uint64_t s;
+	bool clean = swap_cache_slot_of(f, &s);
+	bool dirty_bit = false;
+
+	KASSERT(info && n > 0, "evict: frame %#llx", (unsigned long long)f.base);
+	if (!clean) {
+		if (!swap_slot_alloc(&s))
+			return false;
+		/* paired before any entry points at the slot: a fault on the new swap entry
+		 * finds the frame, never a slot not written yet */
+		if (!swap_cache_add(s, f)) {
+			swap_slot_unused(s);
+			return false;
+		}
+		swap_slot_put(s); /* the allocation's provisional count: the pair holds it now */
+	}
+	for (unsigned i = 0; i < n; i++) {
+		pte_t old = mapper_entry_exchange(m[i].slot, swp_entry_make(0, s));
+
+		KASSERT(pte_present(old) && pte_address(old, PT_LEVEL_PT) == f.base,
+			"evict: %s %#llx does not map frame %#llx", addr_space_name(m[i].as),
+			(unsigned long long)m[i].va, (unsigned long long)f.base);
+		dirty_bit |= (old & PTE_D) != 0;
+		swap_slot_dup(s);
+		m[i].as->swapped++;
+		AS_STAT_INC(m[i].as, evictions);
+	}
+	/* W4: no CPU may still write into f through a stale TLB entry when it is copied out */
+	for (unsigned i = 0; i < n; i++) {
+		struct flusher fl;
+
+		flusher_init(&fl, m[i].as);
+		flusher_page(&fl, m[i].va);
+		flusher_flush(&fl);
+	}
+	if (!clean)
+		KASSERT(swap_write_page(s, f), "swap: the device failed to write slot %llu",
+			(unsigned long long)s);
+	else
+		swap_note_clean_drop();
+	if (plat_trace_mask & TRACE_FAULT)
+		for (unsigned i = 0; i < n; i++)
+			plat_trace("evict: %s %#llx (%s: %s): frame %#llx %s slot %llu%s",
+				   addr_space_name(m[i].as), (unsigned long long)m[i].va,
+				   why ? why->policy : "?", why ? why->why : "",
+				   (unsigned long long)f.base,
+				   clean ? "clean, its contents already in" : "written to",
+				   (unsigned long long)s,
+				   clean ? " (dropped, no write)"
+					 : dirty_bit ? " (dirty)" : " (never in swap before)");
+	for (unsigned i = 0; i < n; i++) {
+		if (remove_ref(info).kind == REFCOUNT_U0) {
+			swap_cache_frame_freed(f);
+			deallocate_frame(f);
+			KTRACE("frame: %#llx freed (evicted)", (unsigned long long)f.base);
+		}
+	}
+	return true;
+}
+
+/* Every mapping of f at va in the family of as, into m; how many, or max + 1 if more. */
+static unsigned family_mappings(struct addr_space *as, uint64_t va, frame_t f, struct evict_map *m,
+				unsigned max, bool *accessed)
+{
+	unsigned n = 0;
+
+	*accessed = false;
+	for (struct addr_space *o = mm_registry_first(); o; o = o->next) {
+		pte_t *slot, e;
+
+		if (o->dead || o->family != as->family)
+			continue;
+		slot = leaf_slot_of(o, va);
+		if (!slot)
+			continue;
+		e = mapper_entry_load(slot);
+		if (!pte_present(e) || pte_address(e, PT_LEVEL_PT) != f.base)
+			continue;
+		if (n == max)
+			return max + 1;
+		*accessed |= (e & PTE_A) != 0;
+		m[n++] = (struct evict_map){ o, va, slot };
+	}
+	return n;
+}
+
+/* Clear the accessed bit of every mapping in m (second chance), with an invalidation. */
+static void clear_accessed(const struct evict_map *m, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		struct flusher fl;
+
+		if (!(__atomic_fetch_and(m[i].slot, ~PTE_A, __ATOMIC_ACQ_REL) & PTE_A))
+			continue;
+		flusher_init(&fl, m[i].as);
+		flusher_page(&fl, m[i].va);
+		flusher_flush(&fl);
+	}
+}
+
+/* One step of the clock at (as, va): evict the anonymous page there if no mapping has
+ * been accessed since the last look, else give it a second chance. true if a frame was
+ * freed. */
+static bool clock_step(struct addr_space *as, uint64_t va, pte_t *slot)
+{
+	struct evict_map m[EVICT_MAX_MAPS];
+	struct evict_reason why = { "global", "" };
+	pte_t e = mapper_entry_load(slot);
+	frame_t f = { pte_address(e, PT_LEVEL_PT) };
+	struct page_info *info;
+	struct grant *g;
+	bool accessed;
+	unsigned n;
+
+	if (!pte_present(e) || frame_eq(f, zero_frame()))
+		return false;
+	info = get_page_info(f);
+	g = ug_find(&as->grants, va);
+	if (!info || !anon_grant(g))
+		return false;
+	n = family_mappings(as, va, f, m, EVICT_MAX_MAPS, &accessed);
+	if (n > EVICT_MAX_MAPS || n != page_info_refcount(info).count)
+		return false; /* mapped elsewhere too (borrowed, transferred, PROT_NONE) */
+	if (accessed) {
+		clear_accessed(m, n);
+		return false;
+	}
+	kformat(why.why, sizeof(why.why), "accessed bit clear in all %u mapping%s since the hand passed",
+		n, n == 1 ? "" : "s");
+	return evict_frame(f, m, n, &why); /* n == refcount: the frame is freed */
+}
+
+/* Run the clock through as from its hand to the end of the user half (wrap false) or
+ * through all of it, starting at the hand (wrap true, the second half of the round: from 0 to
+ * the hand). Returns the frames freed, stopping at want. */
+static uint64_t scan_space(struct addr_space *as, uint64_t from, uint64_t to, uint64_t want)
+{
+	uint64_t freed = 0, next = from, stop;
+	pte_t *pt;
+
+	while (freed < want && mm_next_leaf_table(&as->mapper, &next, to, &pt, &stop)) {
+		uint64_t va = next;
+
+		for (; va < stop && freed < want; va += PAGE_SIZE) {
+			if (clock_step(as, va, &pt[pt_index(va, PT_LEVEL_PT)]))
+				freed++;
+		}
+		as->reclaim_hand = va;
+		next = va;
+	}
+	if (freed < want)
+		as->reclaim_hand = from == 0 ? to : 0;
+	return freed;
+}
+
+uint64_t reclaim_direct(uint64_t target)
+{
+	uint64_t freed = 0;
+
+	if (!swap_configured())
+		return 0;
+	mm_lock_all();
+	/* two rounds: the first may only clear accessed bits */
+	for (unsigned round = 0; round < 2 && freed < target; round++) {
+		for (struct addr_space *as = mm_registry_first(); as && freed < target; as = as->next) {
+			uint64_t hand = as->reclaim_hand;
+
+			if (as->dead || atomic_load(&as->doomed))
+				continue;
+			freed += scan_space(as, hand, USER_END, target - freed);
+			if (freed < target && hand)
+				freed += scan_space(as, 0, hand, target - freed);
+		}
+	}
+	mm_unlock_all();
+	if (freed) {
+		KTRACE_AS(TRACE_PRESSURE, "reclaim: %llu frame%s freed by eviction to swap", (unsigned long long)freed,
+		       freed == 1 ? "" : "s");
+		pressure_update();
+	}
+	return freed;
+}
+
+/* The governor's evacuation asks too (before it needs a victim). */
+uint64_t reclaim_shrinker(void)
+{
+	return reclaim_direct(RECLAIM_BATCH);
+}
+
+/* ---- upkeep of swap entries ----------------------------------------------------------- */
+
+void swap_entry_removed(struct addr_space *as, pte_t old)
+{
+	KASSERT(pte_is_swap(old), "swap: not a swap entry");
+	as->swapped--;
+	swap_slot_put(swp_entry_slot(old));
+}
+
+void swap_entries_drop(struct addr_space *as, uint64_t start, uint64_t end)
+{
+	uint64_t next = start, stop;
+	pte_t *pt;
+
+	if (!as->swapped)
+		return;
+	while (mm_next_leaf_table(&as->mapper, &next, end, &pt, &stop)) {
+		uint64_t va = next;
+
+		for (; va < stop; va += PAGE_SIZE) {
+			pte_t *slot = &pt[pt_index(va, PT_LEVEL_PT)];
+			pte_t e = mapper_entry_load(slot);
+
+			if (!pte_is_swap(e))
+				continue;
+			mapper_entry_store(slot, 0);
+			swap_entry_removed(as, e);
+		}
+		next = va;
+	}
+}
+
+void swap_release_space(struct addr_space *as)
+{
+	swap_entries_drop(as, 0, USER_END);
+	KASSERT(as->swapped == 0, "swap: %s keeps %llu swap entries after exit", addr_space_name(as),
+		(unsigned long long)as->swapped);
+}
+
+bool swap_entry_fork(struct addr_space *child, uint64_t va, pte_t e, pte_t **cpt)
+{
+	if (!*cpt && mapper_leaf_table(&child->mapper, va, true, cpt, NULL) != MAP_OK)
+		return false;
+	KASSERT(!mapper_entry_load(&(*cpt)[pt_index(va, PT_LEVEL_PT)]),
+		"fork: the child already maps %#llx", (unsigned long long)va);
+	swap_slot_dup(swp_entry_slot(e));
+	mapper_entry_store(&(*cpt)[pt_index(va, PT_LEVEL_PT)], e);
+	child->swapped++;
+	return true;
+}
+
+bool swap_entries_copy(struct addr_space *src, uint64_t start, uint64_t end,
+		       struct addr_space *dst, uint64_t dst_start)
+{
+	uint64_t next = start, stop;
+	pte_t *pt;
+
+	if (!src->swapped)
+		return true;
+	while (mm_next_leaf_table(&src->mapper, &next, end, &pt, &stop)) {
+		uint64_t va = next;
+
+		for (; va < stop; va += PAGE_SIZE) {
+			pte_t e = mapper_entry_load(&pt[pt_index(va, PT_LEVEL_PT)]);
+			pte_t *dpt = NULL;
+
+			if (!pte_is_swap(e))
+				continue;
+			if (!swap_entry_fork(dst, dst_start + (va - start), e, &dpt)) {
+				swap_entries_drop(dst, dst_start, dst_start + (end - start));
+				return false;
+			}
+		}
+		next = va;
+	}
+	return true;
+}
+
+bool swap_entry_at(struct addr_space *as, uint64_t va, uint64_t *slot, bool *cached)
+{
+	pte_t *s;
+	pte_t e;
+	bool r = false;
+
+	mm_lock_all();
+	s = leaf_slot_of(as, va & ~PAGE_MASK);
+	e = s ? mapper_entry_load(s) : 0;
+	if (pte_is_swap(e)) {
+		*slot = swp_entry_slot(e);
+		*cached = !frame_is_none(swap_cache_lookup(*slot));
+		r = true;
+	}
+	mm_unlock_all();
+	return r;
+}
+
+/* ---- the audit ---------------------------------------------------------------------------- */
+
+struct swap_census {
+	uint64_t *counts; /* NULL: counting disabled (the slot map is too large for the table) */
+	uint64_t nslots;
+	char *buf;
+	size_t len;
+	bool ok;
+};
+
+#define AUDIT_MAX_SLOTS 65536u
+static uint32_t audit_counts[AUDIT_MAX_SLOTS];
+
+static bool audit_fail(struct swap_census *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static bool audit_fail(struct swap_census *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	kvformat(c->buf, c->len, fmt, ap);
+	va_end(ap);
+	c->ok = false;
+	return false;
+}
+
+static bool audit_space(struct swap_census *c, struct addr_space *as)
+{
+	uint64_t next = 0, stop, seen = 0;
+	pte_t *pt;
+
+	while (mm_next_leaf_table(&as->mapper, &next, USER_END, &pt, &stop)) {
+		uint64_t va = next;
+
+		for (; va < stop; va += PAGE_SIZE) {
+			pte_t e = mapper_entry_load(&pt[pt_index(va, PT_LEVEL_PT)]);
+			frame_t f = { pte_address(e, PT_LEVEL_PT) };
+			uint64_t s;
+
+			if (pte_present(e)) {
+				/* W3 */
+				if ((e & PTE_RW) && swap_cache_pairs && swap_cache_slot_of(f, &s))
+					return audit_fail(c, "W3: %s maps frame %#llx writable at %#llx, but the swap cache pairs it with slot %llu",
+							  addr_space_name(as), (unsigned long long)f.base,
+							  (unsigned long long)va, (unsigned long long)s);
+				continue;
+			}
+			if (!pte_is_swap(e))
+				continue;
+			seen++;
+			s = swp_entry_slot(e);
+			if (!swp_entry_well_formed(e) || s >= c->nslots)
+				return audit_fail(c, "W1: %s has a malformed swap entry %#llx at %#llx",
+						  addr_space_name(as), (unsigned long long)e,
+						  (unsigned long long)va);
+			if (!anon_grant(ug_find(&as->grants, va)))
+				return audit_fail(c, "W1: %s has a swap entry at %#llx outside anonymous memory",
+						  addr_space_name(as), (unsigned long long)va);
+			if (swap_slot_count(s) == 0)
+				return audit_fail(c, "W1: %s's swap entry at %#llx names free slot %llu",
+						  addr_space_name(as), (unsigned long long)va,
+						  (unsigned long long)s);
+			if (c->counts)
+				audit_counts[s]++;
+		}
+		next = va;
+	}
+	if (seen != as->swapped)
+		return audit_fail(c, "W1: %s counts %llu swapped pages, its tables hold %llu swap entries",
+				  addr_space_name(as), (unsigned long long)as->swapped,
+				  (unsigned long long)seen);
+	return true;
+}
+
+struct slot_check {
+	struct swap_census *c;
+	uint64_t used;
+};
+
+static void check_slot_count(void *ctx, uint64_t slot, uint64_t count, frame_t cached)
+{
+	struct slot_check *k = ctx;
+	uint64_t want;
+	uint64_t back;
+
+	k->used++;
+	if (!k->c->ok || !k->c->counts)
+		return;
+	want = audit_counts[slot] + (frame_is_none(cached) ? 0 : 1);
+	if (count != want) {
+		audit_fail(k->c, "W2: slot %llu has count %llu, but %u swap entr%s and %s hold it",
+			   (unsigned long long)slot, (unsigned long long)count, audit_counts[slot],
+			   audit_counts[slot] == 1 ? "y" : "ies",
+			   frame_is_none(cached) ? "no swap cache pair" : "the swap cache");
+		return;
+	}
+	if (!frame_is_none(cached) && (!swap_cache_slot_of(cached, &back) || back != slot))
+		audit_fail(k->c, "W2: slot %llu is paired with frame %#llx, which does not name it back",
+			   (unsigned long long)slot, (unsigned long long)cached.base);
+	audit_counts[slot] = 0;
+}
+
+bool swap_audit(char *buf, size_t len)
+{
+	struct swap_stats st;
+	struct swap_census c = { NULL, 0, buf, len, true };
+	struct slot_check k = { &c, 0 };
+
+	if (!swap_configured())
+		return true;
+	swap_get_stats(&st);
+	c.nslots = st.slots;
+	if (st.slots <= AUDIT_MAX_SLOTS) {
+		c.counts = (uint64_t *)audit_counts; /* a marker: counting on */
+		for (uint64_t i = 0; i < st.slots; i++)
+			audit_counts[i] = 0;
+	}
+	mm_lock_all();
+	for (struct addr_space *as = mm_registry_first(); as && c.ok; as = as->next)
+		if (!as->dead)
+			audit_space(&c, as);
+	if (c.ok)
+		swap_for_each_used(check_slot_count, &k);
+	if (c.ok && c.counts)
+		for (uint64_t i = 0; i < st.slots; i++)
+			if (audit_counts[i]) {
+				audit_fail(&c, "W1: %u swap entr%s name free slot %llu", audit_counts[i],
+					   audit_counts[i] == 1 ? "y" : "ies", (unsigned long long)i);
+				break;
+			}
+	mm_unlock_all();
+	if (c.ok && k.used != st.used)
+		audit_fail(&c, "S1: %llu slots are in use, the area counts %llu",
+			   (unsigned long long)k.used, (unsigned long long)st.used);
+	return c.ok;
+}
+
+/* ---- views ------------------------------------------------------------------------------- */
+
+enum page_residency addr_space_page_residency(struct addr_space *as, uint64_t va)
+{
+	enum page_residency r = PAGE_UNTOUCHED;
+	pte_t *s;
+	pte_t e;
+
+	mm_lock_all();
+	s = leaf_slot_of(as, va & ~PAGE_MASK);
+	e = s ? mapper_entry_load(s) : 0;
+	if (pte_present(e))
+		r = PAGE_RESIDENT;
+	else if (pte_is_protnone(e, PT_LEVEL_PT))
+		r = PAGE_RESIDENT_PROTNONE;
+	else if (pte_is_swap(e))
+		r = PAGE_SWAPPED;
+	if (!s && !as->dead) {
+		/* a huge page, or no table: mapper_translate knows */
+		struct translation t;
+
+		if (mapper_translate(&as->mapper, va, &t) == MAP_OK)
+			r = PAGE_RESIDENT;
+	}
+	mm_unlock_all();
+	return r;
+}
+
+uint64_t addr_space_swapped(struct addr_space *as)
+{
+	uint64_t n;
+
+	mm_lock_all();
+	n = as->swapped;
+	mm_unlock_all();
+	return n;
+}
+
+void swap_for_each_entry(void (*fn)(void *ctx, const char *space, uint64_t va, uint64_t slot),
+			 void *ctx)
+{
+	mm_lock_all();
+	for (struct addr_space *as = mm_registry_first(); as; as = as->next) {
+		uint64_t next = 0, stop;
+		pte_t *pt;
+
+		if (as->dead || !as->swapped)
+			continue;
+		while (mm_next_leaf_table(&as->mapper, &next, USER_END, &pt, &stop)) {
+			uint64_t va = next;
+
+			for (; va < stop; va += PAGE_SIZE) {
+				pte_t e = mapper_entry_load(&pt[pt_index(va, PT_LEVEL_PT)]);
+
+				if (pte_is_swap(e))
+					fn(ctx, addr_space_name(as), va, swp_entry_slot(e));
+			}
+			next = va;
+		}
+	}
+	mm_unlock_all();
+}

@@ -1,0 +1,284 @@
+/*
+ * The swap area's slot map and swap cache (swap_area.h). The maps come from the kernel heap
+ * when the device is attached at boot, so evicting a page never needs a frame: reclaim runs
+ * when frames are short, and takes none (the device's storage is the host's, outside the
+ * machine's physical memory, like a disk).
+ *
+ * Invariants kept here (checked by swap_audit, reclaim.c):
+ * - S1 used == the number of slots with a non-zero count;
+ * - S2 a slot paired with a frame has count >= 1 (the pair's own), and the frame's index
+ *   names that slot back; cached == the number of pairs.
+ */
+#include "frame_alloc.h"
+#include "kheap.h"
+#include "page_info.h"
+#include "platform.h"
+#include "swap_area.h"
+
+uint64_t swap_cache_pairs;
+
+struct swap_state {
+	bool attached;
+	plat_lock_t lock;
+	struct swap_device dev;
+	uint32_t *count;    /* per slot */
+	paddr_t *cached;    /* per slot: the paired frame's base + 1, 0 when none */
+	uint32_t *slot_of;  /* per frame of the dense run: paired slot + 1, 0 when none */
+	uint64_t first_pfn, nframes;
+	uint64_t used, next;
+	struct swap_stats st;
+};
+static struct swap_state sw;
+
+void swap_area_reset(void)
+{
+	/* the maps are kernel heap of the boot that made them: a new boot (or the end of the
+	 * run) forgets the heap as a whole */
+	if (sw.attached)
+		plat_lock_destroy(&sw.lock);
+	sw = (struct swap_state){ 0 };
+	swap_cache_pairs = 0;
+}
+
+bool swap_area_attach(const struct swap_device *dev)
+{
+	swap_area_reset();
+	if (!dev || !dev->slots)
+		return true;
+	if (dev->slots > (uint64_t)UINT32_MAX)
+		return false;
+	sw.first_pfn = frame_dense_first_pfn;
+	sw.nframes = frame_dense_frames;
+	sw.count = kzalloc(dev->slots * sizeof(*sw.count));
+	sw.cached = kzalloc(dev->slots * sizeof(*sw.cached));
+	sw.slot_of = kzalloc((sw.nframes ? sw.nframes : 1) * sizeof(*sw.slot_of));
+	if (!sw.count || !sw.cached || !sw.slot_of) {
+		kfree(sw.count);
+		kfree(sw.cached);
+		kfree(sw.slot_of);
+		sw = (struct swap_state){ 0 };
+		return false;
+	}
+	sw.dev = *dev;
+	sw.st.slots = dev->slots;
+	plat_lock_init(&sw.lock);
+	sw.attached = true;
+	return true;
+}
+
+bool swap_configured(void)
+{
+	return sw.attached;
+}
+
+void swap_get_stats(struct swap_stats *out)
+{
+	if (!sw.attached) {
+		*out = (struct swap_stats){ 0 };
+		return;
+	}
+	plat_lock_acquire(&sw.lock);
+	*out = sw.st;
+	out->used = sw.used;
+	out->cached = swap_cache_pairs;
+	plat_lock_release(&sw.lock);
+}
+
+static void check_slot(uint64_t slot)
+{
+	KASSERT(sw.attached && slot < sw.dev.slots, "swap: slot %llu out of range",
+		(unsigned long long)slot);
+}
+
+bool swap_slot_alloc(uint64_t *slot)
+{
+	bool ok = false;
+
+	if (!sw.attached)
+		return false;
+	plat_lock_acquire(&sw.lock);
+	if (sw.used < sw.dev.slots) {
+		/* next fit: consecutive evictions get consecutive slots, as a disk prefers */
+		uint64_t s = sw.next;
+
+		while (sw.count[s])
+			s = s + 1 == sw.dev.slots ? 0 : s + 1;
+		/* count 0 but taken: the caller installs the holders before dropping the lock
+		 * it holds; mark it with the pair-less count 1 until then (swap_slot_dup adds) */
+		sw.count[s] = 1;
+		sw.used++;
+		sw.next = s + 1 == sw.dev.slots ? 0 : s + 1;
+		*slot = s;
+		ok = true;
+	}
+	plat_lock_release(&sw.lock);
+	return ok;
+}
+
+static void slot_free_locked(uint64_t slot)
+{
+	sw.used--;
+	if (sw.cached[slot]) {
+		/* cannot happen: the pair holds a count */
+		plat_panic("swap: slot %llu freed while paired", (unsigned long long)slot);
+	}
+}
+
+void swap_slot_dup(uint64_t slot)
+{
+	check_slot(slot);
+	plat_lock_acquire(&sw.lock);
+	KASSERT(sw.count[slot] && sw.count[slot] < UINT32_MAX, "swap: dup of slot %llu (count %u)",
+		(unsigned long long)slot, sw.count[slot]);
+	sw.count[slot]++;
+	plat_lock_release(&sw.lock);
+}
+
+void swap_slot_put(uint64_t slot)
+{
+	check_slot(slot);
+	plat_lock_acquire(&sw.lock);
+	KASSERT(sw.count[slot], "swap: put of free slot %llu", (unsigned long long)slot);
+	if (--sw.count[slot] == 0)
+		slot_free_locked(slot);
+	plat_lock_release(&sw.lock);
+}
+
+void swap_slot_unused(uint64_t slot)
+{
+	swap_slot_put(slot); /* the allocation's provisional count */
+}
+
+uint64_t swap_slot_count(uint64_t slot)
+{
+	uint64_t c;
+
+	check_slot(slot);
+	plat_lock_acquire(&sw.lock);
+	c = sw.count[slot];
+	plat_lock_release(&sw.lock);
+	return c;
+}
+
+static bool frame_index(frame_t f, uint64_t *i)
+{
+	uint64_t k = (f.base >> PAGE_SHIFT) - sw.first_pfn;
+
+	if (!sw.attached || k >= sw.nframes)
+		return false;
+	*i = k;
+	return true;
+}
+
+frame_t swap_cache_lookup(uint64_t slot)
+{
+	paddr_t c;
+
+	check_slot(slot);
+	plat_lock_acquire(&sw.lock);
+	c = sw.cached[slot];
+	plat_lock_release(&sw.lock);
+	return c ? (frame_t){ c - 1 } : FRAME_NONE;
+}
+
+bool swap_cache_slot_of(frame_t f, uint64_t *slot)
+{
+	uint64_t i;
+	uint32_t s;
+
+	if (!frame_index(f, &i))
+		return false;
+	s = __atomic_load_n(&sw.slot_of[i], __ATOMIC_ACQUIRE);
+	if (!s)
+		return false;
+	*slot = s - 1;
+	return true;
+}
+
+bool swap_cache_add(uint64_t slot, frame_t f)
+{
+	uint64_t i;
+
+	check_slot(slot);
+	if (!frame_index(f, &i))
+		return false;
+	plat_lock_acquire(&sw.lock);
+	KASSERT(!sw.cached[slot] && !sw.slot_of[i] && sw.count[slot],
+		"swap: pairing slot %llu with frame %#llx twice", (unsigned long long)slot,
+		(unsigned long long)f.base);
+	sw.count[slot]++;
+	sw.cached[slot] = f.base + 1;
+	__atomic_store_n(&sw.slot_of[i], (uint32_t)(slot + 1), __ATOMIC_RELEASE);
+	__atomic_fetch_add(&swap_cache_pairs, 1, __ATOMIC_RELAXED);
+	plat_lock_release(&sw.lock);
+	return true;
+}
+
+void swap_cache_forget(frame_t f)
+{
+	uint64_t i, slot;
+
+	if (!frame_index(f, &i))
+		return;
+	plat_lock_acquire(&sw.lock);
+	if (sw.slot_of[i]) {
+		slot = sw.slot_of[i] - 1;
+		KASSERT(sw.cached[slot] == f.base + 1, "swap: cache pair of frame %#llx broken",
+			(unsigned long long)f.base);
+		sw.cached[slot] = 0;
+		__atomic_store_n(&sw.slot_of[i], 0, __ATOMIC_RELEASE);
+		__atomic_fetch_sub(&swap_cache_pairs, 1, __ATOMIC_RELAXED);
+		if (--sw.count[slot] == 0)
+			slot_free_locked(slot);
+	}
+	plat_lock_release(&sw.lock);
+}
+
+bool swap_write_page(uint64_t slot, frame_t f)
+{
+	bool ok;
+
+	check_slot(slot);
+	plat_lock_acquire(&sw.lock);
+	ok = sw.dev.write(sw.dev.ctx, slot, phys_to_virt(f.base));
+	sw.st.writes++;
+	plat_lock_release(&sw.lock);
+	return ok;
+}
+
+bool swap_read_page(uint64_t slot, frame_t f)
+{
+	bool ok;
+
+	check_slot(slot);
+	plat_lock_acquire(&sw.lock);
+	ok = sw.dev.read(sw.dev.ctx, slot, phys_to_virt(f.base));
+	sw.st.reads++;
+	plat_lock_release(&sw.lock);
+	return ok;
+}
+
+void swap_note_clean_drop(void)
+{
+	plat_lock_acquire(&sw.lock);
+	sw.st.dropped_clean++;
+	plat_lock_release(&sw.lock);
+}
+
+void swap_for_each_used(void (*fn)(void *ctx, uint64_t slot, uint64_t count, frame_t cached),
+			void *ctx)
+{
+	if (!sw.attached)
+		return;
+	for (uint64_t s = 0; s < sw.dev.slots; s++) {
+		uint64_t c;
+		paddr_t p;
+
+		plat_lock_acquire(&sw.lock);
+		c = sw.count[s];
+		p = sw.cached[s];
+		plat_lock_release(&sw.lock);
+		if (c)
+			fn(ctx, s, c, p ? (frame_t){ p - 1 } : FRAME_NONE);
+	}
+}
