@@ -143,8 +143,10 @@ static enum purpose purpose_of(enum frame_class c)
 	case FC_ONE:
 	case FC_SHARED:
 	case FC_COW:
+	case FC_ZERO:
 		return P_USER;
 	case FC_TABLE:
+	case FC_KERNEL_TABLE:
 		return P_TABLE;
 	case FC_METADATA:
 		return P_METADATA;

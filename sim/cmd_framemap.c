@@ -1,13 +1,13 @@
 /*
- * `show framemap FILE [cols=64]`: every frame of physical memory as one square of an SVG
- * picture, coloured by what the frame holds now, with a legend that counts each kind.
+ * `show framemap FILE [cols=64]`: physical memory as an SVG picture, coloured by what each
+ * frame holds now (frame_classes.c: the same names as `show frames`), with a legend that
+ * counts the kinds that appear.
  *
- * A frame's kind comes from the allocator (free, per-CPU cache, its own metadata, kernel,
- * one / shared / copy-on-write references) refined by the processes' page tables: a kernel
- * frame that is a table of a process's user half is a "page table", a frame with one
- * reference that a process maps is "private"; the frames of the governor's sacred reserve
- * (pressure_for_each_reserve_frame) are drawn as such. On machines with more than 16384 frames one square stands for
- * several frames and takes the colour of the most telling of them (user kinds first).
+ * Up to FM_MAX_CELLS frames (16 MiB) every frame is one square. A larger machine is drawn as
+ * regions, one row each: a run of frames of one kind at least FM_REGION_PARTS-th of memory
+ * long is a region of its own (a long stretch of free memory is one row, not thousands of
+ * white squares); the shorter runs between two such regions make one mixed region, drawn
+ * as a bar split by kind in proportion.
  *
  * Nothing changes; no external program is needed (the SVG is written directly).
  */
@@ -16,132 +16,145 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/mapper.h"
 #include "commands.h"
-#include "frame_alloc_view.h"
-#include "page_info.h"
+#include "frame_classes.h"
 #include "pressure.h"
 #include "sim.h"
-#include "user_mm.h"
-#include "user_mm_view.h"
 
-#define FM_MAX_CELLS 16384u
+#define FM_MAX_CELLS 4096u
+#define FM_REGION_PARTS 128u
 #define FM_CELL 10
 #define FM_LEFT 96
 #define FM_TOP 56
+#define FM_BAR 640
+#define FM_ROW 22
 
-/* In increasing order of how telling a kind is, for squares standing for several frames. */
-enum fm_kind {
-	FM_NONE,     /* not RAM the allocator manages */
-	FM_FREE,
-	FM_CACHE,    /* free, parked in a per-CPU cache */
-	FM_META,     /* the allocator's metadata */
-	FM_RESERVE,  /* the pressure governor's sacred reserve */
-	FM_KERNEL,   /* kernel memory: heap, the kernel half's tables */
-	FM_TABLE,    /* a table of a process's user half */
-	FM_PRIVATE,
-	FM_SHARED,
-	FM_COW,
-	FM_ZERO,     /* the zero frame */
-	FM_COUNT,
+struct fm_region {
+	uint64_t first, n;       /* frames */
+	uint64_t count[FC_COUNT]; /* frames of each kind */
 };
 
-static const struct {
-	const char *name, *color;
-} fm_kinds[FM_COUNT] = {
-	{"not managed (firmware, devices, kernel image)", "#b0b0b0"},
-	{"free", "#ffffff"},
-	{"free, in a per-CPU cache", "#e4f4e4"},
-	{"allocator metadata", "#5c6bc0"},
-	{"the sacred reserve (emergency UI and OOM buffer)", "#ffb74d"},
-	{"kernel (heap, kernel tables)", "#8e6cc8"},
-	{"page table of a process", "#26a69a"},
-	{"private (one reference)", "#ffd54f"},
-	{"shared", "#42a5f5"},
-	{"copy-on-write", "#ef5350"},
-	{"the zero frame", "#202020"},
-};
-
-struct fm_ctx {
-	uint8_t *kind;   /* per frame */
-	uint64_t nframes;
-};
-
-static bool fm_table(void *ctx, frame_t t, unsigned level, uint64_t va)
+/* The regions of the frames' kinds (see the top of the file); *nregions set. */
+static struct fm_region *regions_of(const uint8_t *kind, uint64_t nframes, size_t *nregions)
 {
-	struct fm_ctx *c = ctx;
+	uint64_t min_run = nframes / FM_REGION_PARTS;
+	/* at most FM_REGION_PARTS + 1 long runs, and a mixed region before, between and after */
+	struct fm_region *r = calloc(2 * FM_REGION_PARTS + 4, sizeof(*r));
+	bool mixed_open = false;
+	size_t n = 0;
 
-	(void)level;
-	(void)va;
-	if (t.base >> 12 < c->nframes)
-		c->kind[t.base >> 12] = FM_TABLE;
-	return true;
-}
+	if (!r)
+		return NULL;
+	for (uint64_t i = 0; i < nframes;) {
+		uint64_t j = i;
 
-static bool fm_leaf(void *ctx, uint64_t va, pte_t e, unsigned level)
-{
-	struct fm_ctx *c = ctx;
-	uint64_t pa = pte_address(e, level), n = pt_level_size(level) >> 12;
-
-	(void)va;
-	for (uint64_t i = 0; i < n && (pa >> 12) + i < c->nframes; i++)
-		if (c->kind[(pa >> 12) + i] == FM_KERNEL)
-			c->kind[(pa >> 12) + i] = FM_PRIVATE; /* one reference, mapped by a process */
-	return true;
-}
-
-static void fm_reserve(void *ctx, frame_t f)
-{
-	struct fm_ctx *c = ctx;
-
-	if (f.base >> 12 < c->nframes)
-		c->kind[f.base >> 12] = FM_RESERVE;
-}
-
-static void classify(struct sim *sim, struct fm_ctx *c)
-{
-	frame_t zero = zero_frame();
-
-	for (uint64_t i = 0; i < c->nframes; i++) {
-		frame_t f = {i << 12};
-
-		switch (i ? frame_alloc_use_of(f) : FRAME_USE_NONE) {
-		case FRAME_USE_NONE:
-			c->kind[i] = FM_NONE;
-			break;
-		case FRAME_USE_FREE:
-			c->kind[i] = FM_FREE;
-			break;
-		case FRAME_USE_CACHED:
-			c->kind[i] = FM_CACHE;
-			break;
-		case FRAME_USE_METADATA:
-			c->kind[i] = FM_META;
-			break;
-		case FRAME_USE_SHARED:
-			c->kind[i] = FM_SHARED;
-			break;
-		case FRAME_USE_COW:
-			c->kind[i] = FM_COW;
-			break;
-		case FRAME_USE_KERNEL:
-		case FRAME_USE_ONE:
-		case FRAME_USE_COUNT:
-			c->kind[i] = FM_KERNEL; /* until a process's tables say otherwise */
-			break;
+		while (j < nframes && kind[j] == kind[i])
+			j++;
+		if (j - i >= min_run) {
+			r[n] = (struct fm_region){.first = i, .n = j - i};
+			r[n++].count[kind[i]] = j - i;
+			mixed_open = false;
+		} else {
+			if (!mixed_open)
+				r[n++] = (struct fm_region){.first = i, .n = 0};
+			mixed_open = true;
+			r[n - 1].n += j - i;
+			r[n - 1].count[kind[i]] += j - i;
 		}
-		if (frame_eq(f, zero))
-			c->kind[i] = FM_ZERO;
+		i = j;
 	}
-	for (size_t i = 0; i < sim->nprocs; i++) {
-		struct mapper_visitor v = {.table = fm_table, .leaf = fm_leaf, .ctx = c,
-					  .protnone = fm_leaf /* still referenced */};
+	*nregions = n;
+	return r;
+}
 
-		if (sim->procs[i].as && addr_space_is_alive(sim->procs[i].as))
-			addr_space_visit_tables(sim->procs[i].as, &v);
+static void fm_size(char *buf, size_t len, uint64_t frames)
+{
+	uint64_t kib = frames * 4;
+
+	if (kib >= 1024 * 1024 && kib % (1024 * 1024) == 0)
+		snprintf(buf, len, "%" PRIu64 " GiB", kib >> 20);
+	else if (kib >= 1024)
+		snprintf(buf, len, "%.1f MiB", (double)kib / 1024);
+	else
+		snprintf(buf, len, "%" PRIu64 " KiB", kib);
+}
+
+/* One square per frame, cols per row. Returns the y below the grid. */
+static int draw_squares(FILE *f, const uint8_t *kind, uint64_t nframes, uint64_t cols)
+{
+	uint64_t rows = (nframes + cols - 1) / cols;
+
+	for (uint64_t r = 0; r < rows; r++)
+		fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"9\">0x%08" PRIx64 "</text>\n",
+			FM_TOP + (int)r * FM_CELL + FM_CELL - 1, r * cols * 4096);
+	for (uint64_t i = 0; i < nframes; i++)
+		fprintf(f,
+			"<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#c8c8c8\" "
+			"stroke-width=\"0.5\"><title>0x%" PRIx64 ": %s</title></rect>\n",
+			FM_LEFT + (int)(i % cols) * FM_CELL, FM_TOP + (int)(i / cols) * FM_CELL, FM_CELL,
+			FM_CELL, frame_class_color(kind[i]), i * 4096,
+			frame_class_name(kind[i]));
+	return FM_TOP + (int)rows * FM_CELL + 24;
+}
+
+/* What a region holds: "free 64064", or "mixed: private 2, kernel 3, ..." (most telling
+ * first). Returns the length. */
+static size_t region_label(const struct fm_region *r, char *what, size_t size)
+{
+	size_t len = 0;
+	unsigned kinds = 0;
+
+	for (int k = 0; k < FC_COUNT; k++)
+		kinds += r->count[k] != 0;
+	len = (size_t)snprintf(what, size, "%s", kinds > 1 ? "mixed:" : "");
+	for (int k = FC_COUNT - 1; k >= 0 && len < size; k--) {
+		enum frame_class c = frame_class_by_rank(k);
+
+		if (r->count[c])
+			len += (size_t)snprintf(what + len, size - len, "%s%s %" PRIu64,
+						len > 6 || kinds == 1 ? (len ? ", " : "") : " ",
+						frame_class_name(c), r->count[c]);
 	}
-	if (sim->booted)
-		pressure_for_each_reserve_frame(fm_reserve, c);
+	return len < size ? len : size - 1;
+}
+
+/* One row per region: its range, a bar split by kind, what it holds. */
+static int draw_regions(FILE *f, const struct fm_region *r, size_t n)
+{
+	int y = FM_TOP;
+
+	for (size_t i = 0; i < n; i++, y += FM_ROW) {
+		char size[32], what[512];
+		int x = FM_LEFT + 96;
+		uint64_t cum = 0;
+
+		fm_size(size, sizeof(size), r[i].n);
+		region_label(&r[i], what, sizeof(what));
+		fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"9\">0x%09" PRIx64 "</text>"
+			   "<text x=\"%d\" y=\"%d\" font-size=\"9\">%s</text>\n",
+			y + 12, r[i].first * 4096, FM_LEFT + 8, y + 12, size);
+		/* each kind's share of the bar; a kind present gets at least one pixel */
+		for (int k = FC_COUNT - 1; k >= 0; k--) {
+			enum frame_class c = frame_class_by_rank(k);
+			int end;
+
+			if (!r[i].count[c])
+				continue;
+			cum += r[i].count[c];
+			end = FM_LEFT + 96 + (int)(cum * FM_BAR / r[i].n);
+			if (end <= x)
+				end = x + 1;
+			fprintf(f,
+				"<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"16\" fill=\"%s\" "
+				"stroke=\"#808080\" stroke-width=\"0.5\"><title>%s: %" PRIu64
+				" frames</title></rect>\n",
+				x, y, end - x, frame_class_color(c), frame_class_name(c), r[i].count[c]);
+			x = end;
+		}
+		fprintf(f, "<text x=\"%d\" y=\"%d\">%s</text>\n", FM_LEFT + 104 + FM_BAR, y + 12,
+			what);
+	}
+	return y + 24;
 }
 
 /* show framemap FILE [cols=N]: path, u[0] = columns */
@@ -160,29 +173,55 @@ static bool parse_show_framemap(struct sc_parse *p)
 
 static enum sc_status exec_show_framemap(struct sim *sim, const struct sc_stmt *st)
 {
-	struct fm_ctx c;
-	uint64_t counts[FM_COUNT] = {0}, per = 1, cells, cols = st->u[0], rows;
+	uint64_t nframes = sim->arena.size >> 12, counts[FC_COUNT] = {0}, cols = st->u[0];
+	struct frame_classes fc;
+	struct fm_region *regions = NULL;
+	size_t nregions = 0, nkinds = 0;
+	uint8_t *kind;
 	FILE *f;
-	int width, height;
+	int width, height, y;
 
-	c.nframes = sim->arena.size >> 12;
-	c.kind = malloc(c.nframes);
-	if (!c.kind)
+	if (!frame_classes_build(sim, &fc))
 		return sim_run_error(sim, st, "out of host memory");
-	classify(sim, &c);
-	for (uint64_t i = 0; i < c.nframes; i++)
-		counts[c.kind[i]]++;
-	while (c.nframes / per > FM_MAX_CELLS)
-		per *= 2;
-	cells = (c.nframes + per - 1) / per;
-	rows = (cells + cols - 1) / cols;
-	width = FM_LEFT + (int)cols * FM_CELL + 16;
-	if (width < 560)
-		width = 560;
-	height = FM_TOP + (int)rows * FM_CELL + 24 + 18 * (FM_COUNT + 2);
+	kind = malloc(nframes);
+	if (!kind) {
+		frame_classes_free(&fc);
+		return sim_run_error(sim, st, "out of host memory");
+	}
+	for (uint64_t i = 0; i < nframes; i++) {
+		kind[i] = (uint8_t)frame_class_of(&fc, (frame_t){i << 12});
+		counts[kind[i]]++;
+	}
+	frame_classes_free(&fc);
+	for (unsigned k = 0; k < FC_COUNT; k++)
+		nkinds += counts[k] != 0;
+	if (nframes > FM_MAX_CELLS) {
+		regions = regions_of(kind, nframes, &nregions);
+		if (!regions) {
+			free(kind);
+			return sim_run_error(sim, st, "out of host memory");
+		}
+		width = FM_LEFT + 104 + FM_BAR + 80;
+		for (size_t i = 0; i < nregions; i++) {
+			char what[512];
+			int w = FM_LEFT + 112 + FM_BAR + 7 * (int)region_label(&regions[i], what,
+									     sizeof(what));
+
+			if (w > width)
+				width = w;
+		}
+		height = FM_TOP + (int)nregions * FM_ROW + 24 + 18 * ((int)nkinds + 2);
+	} else {
+		width = FM_LEFT + (int)cols * FM_CELL + 16;
+		if (width < 560)
+			width = 560;
+		height = FM_TOP + (int)((nframes + cols - 1) / cols) * FM_CELL + 24 +
+			 18 * ((int)nkinds + 2);
+	}
 	f = fopen(st->path, "w");
 	if (!f) {
-		free(c.kind);
+		free(kind);
+		free(regions);
 		return sim_run_error(sim, st, "cannot write %s: %s", st->path, strerror(errno));
 	}
 	fprintf(f,
@@ -192,69 +231,59 @@ static enum sc_status exec_show_framemap(struct sim *sim, const struct sc_stmt *
 		"font-family=\"monospace\" font-size=\"11\">\n"
 		"<rect width=\"100%%\" height=\"100%%\" fill=\"#fafafa\"/>\n"
 		"<text x=\"8\" y=\"18\" font-size=\"14\" font-weight=\"bold\">physical memory: %" PRIu64
-		" frames of 4 KiB (%s:%d)</text>\n"
-		"<text x=\"8\" y=\"36\">one square = %" PRIu64 " frame%s (%" PRIu64
-		" KiB), %" PRIu64 " per row; left: the physical address a row starts at</text>\n",
-		sim->file, st->line, width, height, c.nframes, sim->file, st->line, per,
-		per == 1 ? "" : "s", per * 4, cols);
-	for (uint64_t r = 0; r < rows; r++)
-		fprintf(f, "<text x=\"8\" y=\"%d\" font-size=\"9\">0x%08" PRIx64 "</text>\n",
-			FM_TOP + (int)r * FM_CELL + FM_CELL - 1, r * cols * per * 4096);
-	for (uint64_t i = 0; i < cells; i++) {
-		unsigned k = FM_NONE;
+		" frames of 4 KiB (%s:%d)</text>\n",
+		sim->file, st->line, width, height, nframes, sim->file, st->line);
+	if (regions) {
+		fprintf(f, "<text x=\"8\" y=\"36\">one row per region: a run of one kind of at least "
+			   "%" PRIu64 " frames, or the mixed frames between two such runs; left: where "
+			   "it starts and its size</text>\n",
+			nframes / FM_REGION_PARTS);
+		y = draw_regions(f, regions, nregions);
+	} else {
+		fprintf(f, "<text x=\"8\" y=\"36\">one square = one frame, %" PRIu64
+			   " per row; left: the physical address a row starts at</text>\n",
+			cols);
+		y = draw_squares(f, kind, nframes, cols);
+	}
+	/* the legend: the kinds that appear, most telling first */
+	for (int r = FC_COUNT - 1; r >= 0; r--) {
+		enum frame_class c = frame_class_by_rank(r);
 
-		for (uint64_t j = i * per; j < (i + 1) * per && j < c.nframes; j++)
-			if (c.kind[j] > k)
-				k = c.kind[j];
+		if (!counts[c])
+			continue;
 		fprintf(f,
-			"<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" stroke=\"#c8c8c8\" "
-			"stroke-width=\"0.5\"><title>0x%" PRIx64 ": %s</title></rect>\n",
-			FM_LEFT + (int)(i % cols) * FM_CELL, FM_TOP + (int)(i / cols) * FM_CELL, FM_CELL,
-			FM_CELL, fm_kinds[k].color, i * per * 4096, fm_kinds[k].name);
+			"<rect x=\"8\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\" "
+			"stroke=\"#808080\"/><text x=\"28\" y=\"%d\">%s</text>"
+			"<text x=\"470\" y=\"%d\" text-anchor=\"end\">%" PRIu64 " frames</text>\n",
+			y - 10, frame_class_color(c), y, frame_class_name(c), y, counts[c]);
+		y += 18;
 	}
-	{
-		int y = FM_TOP + (int)rows * FM_CELL + 24;
-
-		for (unsigned k = 0; k < FM_COUNT; k++, y += 18)
-			fprintf(f,
-				"<rect x=\"8\" y=\"%d\" width=\"12\" height=\"12\" fill=\"%s\" "
-				"stroke=\"#808080\"/><text x=\"28\" y=\"%d\">%s</text>"
-				"<text x=\"470\" y=\"%d\" text-anchor=\"end\">%" PRIu64
-				" frames</text>\n",
-				y - 10, fm_kinds[k].color, y, fm_kinds[k].name, y, counts[k]);
-		fprintf(f, "<text x=\"8\" y=\"%d\">pressure: %s</text>\n", y,
-			pressure_state_name(pressure_state()));
-	}
+	fprintf(f, "<text x=\"8\" y=\"%d\">pressure: %s</text>\n", y,
+		sim->booted ? pressure_state_name(pressure_state()) : "no kernel");
 	fputs("</svg>\n", f);
-	if (fclose(f) != 0) {
-		free(c.kind);
+	free(kind);
+	free(regions);
+	if (fclose(f) != 0)
 		return sim_run_error(sim, st, "cannot write %s: %s", st->path, strerror(errno));
-	}
-	fprintf(sim->out, "show framemap: %" PRIu64 " frames drawn to %s:", c.nframes, st->path);
-	{
-		static const char *const words[FM_COUNT] = {
-			[FM_FREE] = "free",	    [FM_CACHE] = "cached", [FM_META] = "metadata",
-			[FM_RESERVE] = "reserve", [FM_KERNEL] = "kernel", [FM_TABLE] = "tables",
-			[FM_PRIVATE] = "private", [FM_SHARED] = "shared", [FM_COW] = "cow",
-			[FM_ZERO] = "zero",
-		};
-		const char *sep = " ";
+	fprintf(sim_out(sim), "show framemap: %" PRIu64 " frames drawn to %s", nframes, st->path);
+	if (nregions)
+		fprintf(sim_out(sim), " in %zu regions", nregions);
+	for (int r = FC_COUNT - 1, first = 1; r >= 0; r--) {
+		enum frame_class c = frame_class_by_rank(r);
 
-		for (unsigned k = FM_FREE; k < FM_COUNT; k++) {
-			if (!counts[k])
-				continue;
-			fprintf(sim->out, "%s%s %" PRIu64, sep, words[k], counts[k]);
-			sep = ", ";
-		}
+		if (!counts[c])
+			continue;
+		fprintf(sim_out(sim), "%s %s %" PRIu64, first ? ":" : ",", frame_class_name(c),
+			counts[c]);
+		first = 0;
 	}
-	fputc('\n', sim->out);
-	free(c.kind);
+	fputc('\n', sim_out(sim));
 	return SC_CONTINUE;
 }
 
 const struct sc_command framemap_commands[] = {
 	{"show framemap", "show framemap FILE [cols=64]",
-	 "draw every frame as a square of an SVG picture: free, kernel, page tables, private, shared, copy-on-write, the zero frame",
+	 "draw physical memory as an SVG picture, each frame coloured by its use (the names of show frames): one square per frame up to 4096 frames, regions of one use above that",
 	 SC_KERNEL_ON, parse_show_framemap, exec_show_framemap},
 	{NULL, NULL, NULL, 0, NULL, NULL},
 };

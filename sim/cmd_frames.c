@@ -238,12 +238,6 @@ static enum sc_status exec_show_buddy(struct sim *sim, const struct sc_stmt *st)
 
 /* ---- show frames [PADDR] [count=N] ---- u[0] = start, u[1] = count, flags bit 0 = listed */
 
-/* When a group of frames is drawn as one character, the busiest use wins. */
-static const int class_rank[FC_COUNT] = {
-	[FC_NOT_MANAGED] = 0, [FC_FREE] = 1, [FC_CACHED] = 2, [FC_METADATA] = 3, [FC_RESERVE] = 4,
-	[FC_KERNEL] = 5, [FC_TABLE] = 6, [FC_ONE] = 7, [FC_SHARED] = 8, [FC_COW] = 9,
-};
-
 static bool parse_show_frames(struct sc_parse *p)
 {
 	bool have;
@@ -281,11 +275,9 @@ static enum sc_status exec_show_frames(struct sim *sim, const struct sc_stmt *st
 			struct page_info *info = get_page_info(f);
 
 			fprintf(sim->out, "  0x%09" PRIx64 " %s", pa, frame_class_name(c));
-			if (info && c >= FC_ONE && c <= FC_COW)
+			if (info && ((c >= FC_ONE && c <= FC_COW) || c == FC_ZERO))
 				fprintf(sim->out, " (%" PRIu64 " reference%s)", page_info_refcount(info).count,
 					page_info_refcount(info).count == 1 ? "" : "s");
-			if (frame_eq(f, zero_frame()))
-				fprintf(sim->out, " (the zero frame)");
 			fputc('\n', sim->out);
 		}
 		frame_classes_free(&fc);
@@ -306,17 +298,25 @@ static enum sc_status exec_show_frames(struct sim *sim, const struct sc_stmt *st
 			enum frame_class c = frame_class_of(&fc, frame_containing(f << PAGE_SHIFT));
 
 			totals[c]++;
-			if (class_rank[c] > class_rank[best])
+			if (frame_class_rank(c) > frame_class_rank(best))
 				best = c;
 		}
 		fputc(frame_class_char(best), sim->out);
 		if ((g / per_char) % 64 == 63 || g + per_char >= nframes)
 			fputc('\n', sim->out);
 	}
+	/* the legend names the classes that appear */
 	fprintf(sim->out, " ");
-	for (int c = 0; c < FC_COUNT; c++)
-		fprintf(sim->out, " %c %s %" PRIu64 "%s", frame_class_char((enum frame_class)c),
-			frame_class_name((enum frame_class)c), totals[c], c + 1 < FC_COUNT ? "," : "\n");
+	for (int r = 0, first = 1; r < FC_COUNT; r++) {
+		enum frame_class c = frame_class_by_rank(r);
+
+		if (!totals[c])
+			continue;
+		fprintf(sim->out, "%s %c %s %" PRIu64, first ? "" : ",", frame_class_char(c),
+			frame_class_name(c), totals[c]);
+		first = 0;
+	}
+	fputc('\n', sim->out);
 	frame_classes_free(&fc);
 	return SC_CONTINUE;
 }

@@ -395,4 +395,30 @@ def _():
     check("../shared" not in out, "help points outside")
 
 
+@case("show framemap scales: 256 MiB is a few rows of regions; names agree with show frames")
+def _():
+    import tempfile
+    import xml.etree.ElementTree as ET
+    d = tempfile.mkdtemp()
+    scn = ("machine memory=256M\nspawn a\nmmap a 0x400000 64K rw\ntouch a 0x400000 64K write\n"
+           "fork a b\nwrite b 0x400000 1\nread a 0x410000\nshow framemap big.svg\nshow frames\n")
+    rc, out, err = run(["run", "-"], stdin=scn.replace("read a 0x410000", "mmap a 0x500000 4K r\nread a 0x500000"), cwd=d)
+    check(rc == 0 and err == "", (rc, err))
+    line = [l for l in out.splitlines() if l.startswith("show framemap:")][0]
+    fm = dict((n, int(c)) for n, c in re.findall(r"[:,] ([a-zA-Z -]+?) (\d+)(?=,|$)", line))
+    legend = out.splitlines()[-1]
+    fr = dict((n, int(c)) for n, c in re.findall(r" \S ([a-zA-Z -]+?) (\d+)(?=,|$)", legend))
+    check(fm == fr, (fm, fr))
+    for name in ("zero frame", "kernel page table", "process page table", "copy-on-write", "private"):
+        check(name in fm, (name, fm))
+    check(sum(fm.values()) == 65536, sum(fm.values()))
+    root = ET.parse(os.path.join(d, "big.svg")).getroot()
+    check(int(root.get("height")) < 600, root.get("height"))
+    rows = [t.text for t in root.iter("{http://www.w3.org/2000/svg}text") if t.text and t.text.startswith("free ")]
+    check(rows and max(int(r.split()[1]) for r in rows) > 60000, rows)
+    # the legend names only the kinds that appear, with their counts
+    svg = open(os.path.join(d, "big.svg")).read()
+    check(svg.count(" frames</text>") == len(fm) and "shared" not in fm and ">shared<" not in svg, len(fm))
+
+
 h.finish()
