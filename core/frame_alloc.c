@@ -95,8 +95,23 @@ frame_t allocate_zeroed_frame(void)
 	return allocate_p2frame_complex(0, FRAME_ZERO, FRAME_STRATEGY_FAST, 0, NULL);
 }
 
+/*
+ * A block of exactly `order`: order 0 from this CPU's cache, higher orders straight from the
+ * buddy lists; allocate_p2frame_complex (its checks, the drain of the CPU caches before
+ * giving up) only when the lists have no block that large.
+ */
 frame_t allocate_p2frame(unsigned order)
 {
+	if (order == 0)
+		return allocate_frame();
+	if (__builtin_expect(order <= FRAME_MAX_ORDER, 1)) {
+		paddr_t f = alloc_from_buddy(order, FRAME_STRATEGY_FAST);
+		if (__builtin_expect(f != 0, 1)) {
+			KTRACE("frame: alloc %#llx order %u", (unsigned long long)f, order);
+			KFRAME_EVENT(FRAME_EVENT_ALLOC, f, order);
+			return (frame_t){ f };
+		}
+	}
 	return allocate_p2frame_complex(order, 0, FRAME_STRATEGY_FAST, order, NULL);
 }
 

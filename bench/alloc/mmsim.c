@@ -27,8 +27,7 @@ static int mmsim_init(const struct fa_arena *a)
 
 static uint64_t mmsim_alloc(unsigned order)
 {
-	frame_t f = order ? allocate_p2frame_complex(order, 0, FRAME_STRATEGY_FAST, order, NULL)
-			  : allocate_frame();
+	frame_t f = order ? allocate_p2frame(order) : allocate_frame();
 	return frame_is_none(f) ? FA_NONE : frame_number(f);
 }
 

@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -85,6 +86,14 @@ with tempfile.TemporaryDirectory() as d:
         f.write("a 0 0 0x100 user\nf 0 0 0x100\nf 0 0 0x100\n")
     p = run("--replay", tr, code=2)
     check(f"{tr}:3: error: free of 0x100 order 0, which is not allocated" in p.stderr, p.stderr)
+
+# instructions per operation under callgrind, where valgrind is installed
+if shutil.which("valgrind"):
+    p = run("--arena", "16M", "--runs", "1", "--ops", "20000", "--alloc", "lifo", "--workload",
+            "pair", "--instructions", "--csv")
+    rows = list(csv.DictReader(io.StringIO(p.stdout)))
+    check(len(rows) == 1 and 10 < float(rows[0]["instructions_per_op"] or 0) < 100,
+          f"instructions: {rows}")
 
 # usage
 p = run("--help")
