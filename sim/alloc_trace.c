@@ -216,7 +216,9 @@ bool alloc_trace_finish(struct sim *sim)
 	host_set_frame_events(NULL);
 	if (rec.failed)
 		fputs("# incomplete: the host ran out of memory while recording\n", rec.out);
-	bool ok = !ferror(rec.out) & !fclose(rec.out) & !rec.failed;
+	bool ok = !ferror(rec.out) && !rec.failed;
+
+	ok = fclose(rec.out) == 0 && ok;
 	rec.out = NULL;
 	free(rec.ev);
 	free(rec.key);
