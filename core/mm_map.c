@@ -81,6 +81,10 @@ static enum mm_status place_grant(struct addr_space *as, struct grant *g, bool f
 	uint64_t size = g->pages * PAGE_SIZE;
 	struct flusher fl;
 
+	/* another CPU ended the process (exit, or the OOM killer) before this call took the
+	 * lock: its grants and tables are gone, there is nothing left to map into */
+	if (as->dead)
+		return MM_STATUS_EFAULT;
 	if (fixed) {
 		if (as_range_pinned(as, g->start, g->start + size))
 			return MM_STATUS_EBUSY;
