@@ -23,7 +23,7 @@ trap 'rm -rf "$OBJ"' EXIT
 
 mkdir -p "$OUT"
 cd "$SRC"
-common=(-std=gnu11 -D_GNU_SOURCE -Icore -Ihw-x86 -Isim -Ifuzz)
+common=(-std=gnu11 -D_GNU_SOURCE -Icore -Ihw-x86 -Isim -Isim/host_inline -Ifuzz)
 
 objs=()
 compile() { # source, extra flags...
@@ -35,7 +35,7 @@ compile() { # source, extra flags...
 	objs+=("$obj")
 }
 for f in core/*.c core/arch/x86_64/*.c; do
-	compile "$f" -ffreestanding -fno-builtin-malloc
+	compile "$f" -ffreestanding -fno-builtin-malloc -nostdinc -idirafter "$($CC -print-file-name=include)"
 done
 for f in hw-x86/*.c; do
 	compile "$f"
