@@ -8,6 +8,7 @@
 
 #include "frame_cpu_cache.h"
 #include "kstring.h"
+#include "lockdep.h"
 
 #define KTRACE_KIND TRACE_FRAME
 
@@ -17,13 +18,13 @@
 
 static paddr_t alloc_from_buddy(unsigned order, enum frame_strategy strategy)
 {
-	plat_lock_acquire(&ST.lock);
+	kspin_lock(&ST.lock);
 	struct page_info *r = NULL;
 	paddr_t f = strategy == FRAME_STRATEGY_LOWEST ? buddy_take_lowest(order, &r)
 						      : buddy_take(order, &r);
 	if (f)
 		rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, order));
-	plat_lock_release(&ST.lock);
+	kspin_unlock(&ST.lock);
 	return f;
 }
 
@@ -36,6 +37,7 @@ frame_t allocate_p2frame_complex(unsigned req_order, unsigned flags, enum frame_
 	KASSERT(strategy == FRAME_STRATEGY_FAST || strategy == FRAME_STRATEGY_LOWEST,
 		"frame: unknown strategy %d", (int)strategy);
 	KASSERT(ST.ready, "frame: allocation before frame_alloc_init");
+	lockdep_might_sleep("a frame allocation"); /* it may drain the CPU caches (a barrier) */
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		for (unsigned o = req_order + 1; o-- > min_order;) {
@@ -159,11 +161,11 @@ void deallocate_p2frame(frame_t f, unsigned order)
 		cache_free(this_cpu_cache(), f.base, r);
 		return;
 	}
-	plat_lock_acquire(&ST.lock);
+	kspin_lock(&ST.lock);
 	KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_USED, order),
 		"frame: concurrent double free of %#llx", (unsigned long long)f.base);
 	buddy_give(f.base, r, order);
-	plat_lock_release(&ST.lock);
+	kspin_unlock(&ST.lock);
 }
 
 /* deallocate_frame off its fast path: misuse (panics), a frozen cache, a full cache. */
@@ -233,9 +235,9 @@ uint64_t metadata_frames(void)
 
 uint64_t free_frames(void)
 {
-	plat_lock_acquire(&ST.lock);
+	kspin_lock(&ST.lock);
 	uint64_t n = atomic_load_explicit(&ST.buddy_free, memory_order_relaxed);
-	plat_lock_release(&ST.lock);
+	kspin_unlock(&ST.lock);
 	return n + cached_frames();
 }
 

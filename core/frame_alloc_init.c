@@ -154,8 +154,12 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 		return FRAME_INIT_NO_ROOM_FOR_METADATA;
 
 	if (!ST.locks_ready) {
-		plat_lock_init(&ST.lock);
-		plat_lock_init(&ST.drain_lock);
+		static struct lock_class buddy_class = LOCK_CLASS_INIT("frame allocator", LOCK_SPIN);
+		static struct lock_class drain_class =
+			LOCK_CLASS_INIT("frame cache drain", LOCK_SLEEP);
+
+		kspin_init(&ST.lock, &buddy_class);
+		kspin_init(&ST.drain_lock, &drain_class);
 		ST.locks_ready = true;
 	}
 	for (unsigned k = 0; k < FRAME_ORDER_COUNT; k++)

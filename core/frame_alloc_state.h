@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 #include "frame_alloc.h"
+#include "klock.h"
 #include "platform.h"
 
 #define FRAME_CPU_CACHE_CAPACITY 63
@@ -58,8 +59,9 @@ struct frame_cpu_cache {
 _Static_assert(sizeof(struct frame_cpu_cache) == 1024, "per-CPU cache is 1 KiB");
 
 struct frame_alloc_state {
-	plat_lock_t lock;
-	plat_lock_t drain_lock; /* serialises remote access to the CPU caches */
+	struct kspin lock;       /* spin: the buddy lists; nothing allocated or waited for under it */
+	struct kspin drain_lock; /* sleeping class: serialises remote access to the CPU caches,
+				    held across the all-CPU barrier; taken before lock */
 	paddr_t heads[FRAME_ORDER_COUNT];
 	uint32_t nonempty;
 	_Atomic uint64_t buddy_free; /* written under `lock` (relaxed: one writer); read

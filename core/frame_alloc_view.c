@@ -12,7 +12,7 @@
 
 void frame_alloc_free_counts(uint64_t counts[FRAME_ORDER_COUNT])
 {
-	plat_lock_acquire(&frame_alloc_state.lock);
+	kspin_lock(&frame_alloc_state.lock);
 	for (unsigned k = 0; k < FRAME_ORDER_COUNT; k++) {
 		uint64_t n = 0;
 
@@ -24,7 +24,7 @@ void frame_alloc_free_counts(uint64_t counts[FRAME_ORDER_COUNT])
 		}
 		counts[k] = n;
 	}
-	plat_lock_release(&frame_alloc_state.lock);
+	kspin_unlock(&frame_alloc_state.lock);
 }
 
 size_t frame_alloc_free_list(unsigned order, paddr_t *out, size_t max)
@@ -33,14 +33,14 @@ size_t frame_alloc_free_list(unsigned order, paddr_t *out, size_t max)
 
 	if (order >= FRAME_ORDER_COUNT)
 		return 0;
-	plat_lock_acquire(&frame_alloc_state.lock);
+	kspin_lock(&frame_alloc_state.lock);
 	for (paddr_t b = frame_alloc_state.heads[order]; b && n < max;) {
 		struct page_info *info = frame_section_lookup(b);
 
 		out[n++] = b;
 		b = info ? (paddr_t)(page_info_meta(info) & PAGE_META_LINK_MASK) : 0;
 	}
-	plat_lock_release(&frame_alloc_state.lock);
+	kspin_unlock(&frame_alloc_state.lock);
 	return n;
 }
 
@@ -78,7 +78,7 @@ enum frame_use frame_alloc_use_of(frame_t f)
 
 	if (!frame_alloc_state.ready)
 		return FRAME_USE_NONE;
-	plat_lock_acquire(&frame_alloc_state.lock);
+	kspin_lock(&frame_alloc_state.lock);
 	info = frame_section_lookup(frame_base(f));
 	if (info && page_info_state(info) != PAGE_STATE_INTERIOR) {
 		use = use_of_head(info);
@@ -95,7 +95,7 @@ enum frame_use frame_alloc_use_of(frame_t f)
 			}
 		}
 	}
-	plat_lock_release(&frame_alloc_state.lock);
+	kspin_unlock(&frame_alloc_state.lock);
 	return use;
 }
 

@@ -287,9 +287,9 @@ bool frame_audit(char *buf, size_t len)
 		return false;
 	}
 	uint64_t frozen = frame_cpu_caches_freeze(true);
-	plat_lock_acquire(&ST.lock);
+	kspin_lock(&ST.lock);
 	bool ok = audit_locked(&a);
-	plat_lock_release(&ST.lock);
+	kspin_unlock(&ST.lock);
 	frame_cpu_caches_thaw(frozen);
 	return ok;
 }

@@ -42,6 +42,7 @@
 #include "frame_cpu_cache.h"
 
 #include "arch/x86_64/cpu_ops.h"
+#include "lockdep.h"
 
 #define KTRACE_KIND TRACE_FRAME
 
@@ -56,7 +57,7 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 {
 	uint32_t n = 0;
 
-	plat_lock_acquire(&ST.lock);
+	kspin_lock(&ST.lock);
 	while (n < FRAME_CPU_CACHE_BATCH && ST.nonempty) {
 		unsigned o = floor_log2(FRAME_CPU_CACHE_BATCH - n);
 		if (!(ST.nonempty >> o))
@@ -71,7 +72,7 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 		}
 	}
 	atomic_store_explicit(&c->count, n, memory_order_relaxed);
-	plat_lock_release(&ST.lock);
+	kspin_unlock(&ST.lock);
 	return n;
 }
 
@@ -83,7 +84,7 @@ static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uin
 
 	if (!m)
 		return;
-	plat_lock_acquire(&ST.lock);
+	kspin_lock(&ST.lock);
 	for (uint32_t i = 0; i < m; i++) {
 		struct page_info *r = c->info[i];
 		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
@@ -96,14 +97,14 @@ static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uin
 		c->info[i - m] = c->info[i];
 	}
 	atomic_store_explicit(&c->count, n - m, memory_order_relaxed);
-	plat_lock_release(&ST.lock);
+	kspin_unlock(&ST.lock);
 }
 
 void cache_wait_remote(struct frame_cpu_cache *c)
 {
 	cache_leave(c);
-	plat_lock_acquire(&ST.drain_lock);
-	plat_lock_release(&ST.drain_lock);
+	kspin_lock(&ST.drain_lock);
+	kspin_unlock(&ST.drain_lock);
 }
 
 paddr_t cache_alloc_slow(struct frame_cpu_cache *c)
@@ -146,7 +147,7 @@ uint64_t frame_cpu_caches_freeze(bool all)
 	unsigned self = plat_cpu_id();
 	uint64_t frozen = 0;
 
-	plat_lock_acquire(&ST.drain_lock);
+	kspin_lock(&ST.drain_lock);
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[i];
 		if (!all && !atomic_load_explicit(&c->count, memory_order_relaxed))
@@ -158,8 +159,10 @@ uint64_t frame_cpu_caches_freeze(bool all)
 		frozen |= 1ULL << i;
 	}
 	/* The caller's own cache has no other user: no barrier needed for it alone. */
-	if (frozen & ~(self < FRAME_MAX_CPUS ? 1ULL << self : 0))
+	if (frozen & ~(self < FRAME_MAX_CPUS ? 1ULL << self : 0)) {
+		lockdep_might_wait("the all-cpu barrier");
 		plat_barrier_all_cpus();
+	}
 	for (uint64_t m = frozen; m; m &= m - 1) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[__builtin_ctzll(m)];
 		while (atomic_load_explicit(&c->busy, memory_order_acquire))
@@ -175,19 +178,19 @@ void frame_cpu_caches_thaw(uint64_t frozen)
 		uint32_t stop = atomic_load_explicit(&c->stop, memory_order_relaxed);
 		atomic_store_explicit(&c->stop, stop_word(stop & CACHE_TRACED), memory_order_release);
 	}
-	plat_lock_release(&ST.drain_lock);
+	kspin_unlock(&ST.drain_lock);
 }
 
 void frame_alloc_trace_changed(void)
 {
 	if (!ST.locks_ready)
 		return;
-	plat_lock_acquire(&ST.drain_lock);
+	kspin_lock(&ST.drain_lock);
 	/* release: an owner that sees CACHE_TRACED also sees the new plat_trace_on */
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++)
 		atomic_store_explicit(&frame_cpu_caches[i].stop,
 				      stop_word(plat_trace_on || plat_frame_events), memory_order_release);
-	plat_lock_release(&ST.drain_lock);
+	kspin_unlock(&ST.drain_lock);
 }
 
 void frame_alloc_drain_cpu_caches(void)

@@ -18,10 +18,10 @@ void frame_free_batch_finish(struct frame_free_batch *b)
 {
 	if (!b->n)
 		return;
-	plat_lock_acquire(&ST.lock);
+	kspin_lock(&ST.lock);
 	for (unsigned j = 0; j < b->n; j++)
 		buddy_give(b->head[j], b->rec[j], b->order[j]);
-	plat_lock_release(&ST.lock);
+	kspin_unlock(&ST.lock);
 	b->n = 0;
 }
 

@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 
 #include "frame_alloc.h"
+#include "lockdep.h"
 #include "pressure.h"
 #include "platform.h"
 
@@ -75,6 +76,7 @@ frame_t heap_frames_take(enum heap_owner owner, unsigned want_order, unsigned mi
 	KASSERT(owner < HEAP_OWNER_COUNT && min_order <= want_order && want_order <= FRAME_MAX_ORDER,
 		"kheap: bad frame request owner %u orders %u..%u", owner, min_order, want_order);
 	heap_frames_assert_allowed("frame allocation");
+	lockdep_might_sleep("a heap frame allocation");
 	/* heap growth is a normal allocation: the pressure governor may refuse it */
 	if (!check_before_alloc(1ULL << min_order))
 		return FRAME_NONE;

@@ -26,6 +26,7 @@
 #include "kformat.h"
 #include "page_info.h"
 #include "phys.h"
+#include "klock.h"
 #include "platform.h"
 
 #define KTRACE_KIND TRACE_PRESSURE
@@ -61,14 +62,16 @@ struct list_free {
 };
 _Static_assert(sizeof(struct list_free) == LIST_MIN_BLOCK, "a free block fits the minimum");
 
-static plat_lock_t list_lock;
+/* sleeping class: a chunk is made (frames allocated) under it */
+static struct lock_class list_class = LOCK_CLASS_INIT("kernel heap list", LOCK_SLEEP);
+static struct kspin list_lock;
 static struct list_chunk *chunks;
 static uint64_t nchunks, nempty, chunk_frames;
 static uint64_t used_bytes, nused;
 
 #define LIST_BUG(...)                                                                          \
 	do {                                                                                   \
-		plat_lock_release(&list_lock);                                                 \
+		kspin_unlock(&list_lock);                                                 \
 		plat_panic(__VA_ARGS__);                                                       \
 	} while (0)
 
@@ -94,12 +97,7 @@ static inline uintptr_t align_up(uintptr_t x, uintptr_t a)
 
 void heap_list_init(void)
 {
-	static bool lock_ready;
-
-	if (lock_ready)
-		plat_lock_destroy(&list_lock);
-	plat_lock_init(&list_lock);
-	lock_ready = true;
+	kspin_init(&list_lock, &list_class);
 	chunks = NULL;
 	nchunks = nempty = chunk_frames = used_bytes = nused = 0;
 }
@@ -232,13 +230,13 @@ void *heap_list_alloc(size_t size, size_t align)
 		return NULL;
 	uint64_t need = align_up(size, 16) + LIST_BLOCK_HEADER;
 
-	plat_lock_acquire(&list_lock);
+	kspin_lock(&list_lock);
 	for (struct list_chunk *c = chunks; c; c = c->next) {
 		struct list_free **link = &c->free;
 		for (struct list_free *b = c->free; b; link = &b->next, b = b->next) {
 			void *p = carve(c, link, b, need, align);
 			if (p) {
-				plat_lock_release(&list_lock);
+				kspin_unlock(&list_lock);
 				return p;
 			}
 		}
@@ -253,7 +251,7 @@ void *heap_list_alloc(size_t size, size_t align)
 				c->order, (unsigned long long)need);
 		}
 	}
-	plat_lock_release(&list_lock);
+	kspin_unlock(&list_lock);
 	return p;
 }
 
@@ -285,7 +283,7 @@ static struct list_block *checked_block(void *ptr, struct list_chunk **chunk_out
 
 void heap_list_free(void *ptr)
 {
-	plat_lock_acquire(&list_lock);
+	kspin_lock(&list_lock);
 	struct list_chunk *c;
 	struct list_block *u = checked_block(ptr, &c, "free");
 	uint64_t size = u->size;
@@ -320,16 +318,16 @@ void heap_list_free(void *ptr)
 		if (c->order > LIST_CHUNK_ORDER || nempty > LIST_SPARE_KEEP)
 			chunk_release(c);
 	}
-	plat_lock_release(&list_lock);
+	kspin_unlock(&list_lock);
 }
 
 size_t heap_list_usable_size(void *ptr)
 {
-	plat_lock_acquire(&list_lock);
+	kspin_lock(&list_lock);
 	struct list_chunk *c;
 	size_t size = checked_block(ptr, &c, "usable_size")->size;
 	size_t usable = size - LIST_BLOCK_HEADER;
-	plat_lock_release(&list_lock);
+	kspin_unlock(&list_lock);
 	return usable;
 }
 
@@ -337,7 +335,7 @@ uint64_t heap_list_shrink(void)
 {
 	uint64_t released = 0;
 
-	plat_lock_acquire(&list_lock);
+	kspin_lock(&list_lock);
 	for (struct list_chunk *c = chunks, *next; c; c = next) {
 		next = c->next;
 		if (c->nused == 0) {
@@ -345,7 +343,7 @@ uint64_t heap_list_shrink(void)
 			chunk_release(c);
 		}
 	}
-	plat_lock_release(&list_lock);
+	kspin_unlock(&list_lock);
 	KTRACE("heap_list: shrink released %llu frames", (unsigned long long)released);
 	return released;
 }
@@ -353,7 +351,7 @@ uint64_t heap_list_shrink(void)
 void heap_list_get_stats(struct heap_list_stats *out)
 {
 	*out = (struct heap_list_stats){ 0 };
-	plat_lock_acquire(&list_lock);
+	kspin_lock(&list_lock);
 	out->bytes_in_use = used_bytes - nused * LIST_BLOCK_HEADER;
 	out->blocks_in_use = nused;
 	out->chunks = nchunks;
@@ -363,7 +361,7 @@ void heap_list_get_stats(struct heap_list_stats *out)
 			out->free_blocks++;
 			out->bytes_free += b->hdr.size;
 		}
-	plat_lock_release(&list_lock);
+	kspin_unlock(&list_lock);
 }
 
 /* ---- audit ----------------------------------------------------------------------------- */
@@ -480,9 +478,9 @@ static bool audit_locked(char *buf, size_t len, uint64_t *frames_out)
 
 bool heap_list_audit(char *buf, size_t len, uint64_t *frames_out)
 {
-	plat_lock_acquire(&list_lock);
+	kspin_lock(&list_lock);
 	bool ok = audit_locked(buf, len, frames_out);
-	plat_lock_release(&list_lock);
+	kspin_unlock(&list_lock);
 	if (ok && len)
 		buf[0] = '\0';
 	return ok;

@@ -28,7 +28,8 @@
  * chunk the header points back to must carry the chunk magic, be an allocated head of the
  * chunk's recorded order, and contain the block. Anything else is plat_panic.
  *
- * Concurrency: one plat_lock for the allocator. Lock order: list lock, then the frame
+ * Concurrency: one lock for the allocator (sleeping class, klock.h: chunks are made under it).
+ * Lock order: after the memory manager's locks; list lock, then the frame
  * allocator's locks. Never taken together with the slab lock. A detected kernel bug releases
  * the lock before panicking; detection always happens before any state changes.
  */

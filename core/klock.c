@@ -13,19 +13,10 @@
 /* PAUSEs between two looks at this CPU's interrupts */
 #define SPINS_PER_RELAX 64u
 
-static inline void cpu_pause(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
-
 void kspin_wait_step(unsigned *spins)
 {
 	if (++*spins < SPINS_PER_RELAX) {
-		cpu_pause();
+		arch_pause();
 		return;
 	}
 	*spins = 0;

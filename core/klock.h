@@ -30,6 +30,9 @@ struct kspin {
 	struct lock_class *cls;
 };
 
+/* A lock in static storage, ready before any code runs. */
+#define KSPIN_INIT(cls_) { .word = 0, .cls = (cls_) }
+
 void kspin_init(struct kspin *l, struct lock_class *cls);
 void kspin_lock(struct kspin *l);
 bool kspin_trylock(struct kspin *l);

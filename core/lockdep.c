@@ -167,6 +167,8 @@ void lockdep_acquire(struct lock_class *cls, const void *lock, uint64_t key, boo
 				record_edge(hs, slot, c, cls);
 		}
 	}
+	if (cls->kind == LOCK_SLEEP && !trylock)
+		lockdep_might_sleep(cls->name);
 	KASSERT(c->n < LD_HELD, "lockdep: cpu %u holds more than %u locks", me, LD_HELD);
 	c->h[c->n++] = (struct held_lock){ cls, lock, key };
 }

@@ -10,7 +10,8 @@
  * - two locks of one class out of order: they must be taken by increasing key (the address
  *   spaces' creation order), the second one's key above the first's;
  * - a forbidden call with a spin lock held: an allocation that may sleep
- *   (lockdep_might_sleep) or a wait for another CPU's acknowledgement (lockdep_might_wait).
+ *   (lockdep_might_sleep), taking a sleeping-class lock, or a wait for another CPU's
+ *   acknowledgement (lockdep_might_wait).
  *
  * Release builds compile every hook to nothing.
  */

@@ -17,6 +17,7 @@
 #include "arch/x86_64/cpu_ops.h"
 #include "arch/x86_64/interrupts.h"
 #include "mm_internal.h"
+#include "lockdep.h"
 #include "platform.h"
 #include "pressure.h"
 
@@ -83,6 +84,7 @@ void addr_space_exit(struct addr_space *as)
 	for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++)
 		if (others & (1ull << cpu))
 			arch_send_ipi(cpu, VECTOR_LEAVE_ADDRESS_SPACE);
+	lockdep_might_wait("the wait for every cpu to leave a space");
 	while (atomic_load(&as->used_by))
 		arch_cpu_relax();
 	KTRACE("mm: every cpu left %s's address space", addr_space_name(as));

@@ -8,6 +8,7 @@
 
 #include "frame_alloc.h"
 #include "pressure.h"
+#include "lockdep.h"
 #include "platform.h"
 
 #define KTRACE_KIND TRACE_FRAME
@@ -151,6 +152,7 @@ struct frame_or_error init_frame_fill(struct refcount init_rc, enum frame_fill f
 {
 	frame_t f;
 
+	lockdep_might_sleep("a frame allocation");
 	/* user data frames are normal allocations: the pressure governor may refuse them */
 	if (!check_before_alloc(1))
 		return (struct frame_or_error){ FRAME_NONE, MM_ENOMEM };

@@ -1,8 +1,8 @@
 /*
  * The platform seam: what the kernel needs from the machine it runs on and cannot do itself.
  *
- * core/ is kernel code and never includes a host header. Everything host-specific (locks that
- * may block a pthread, the current CPU number, how a panic is reported, where trace lines go)
+ * core/ is kernel code and never includes a host header. Everything host-specific (the current
+ * CPU number, the all-CPU barrier, how a panic is reported, where trace lines go)
  * is declared here and implemented by the host (sim/host_platform.c for mmsim; a real kernel would
  * bring its own). The privileged x86_64 instructions core needs are in arch/x86_64/cpu_ops.h.
  */
@@ -15,18 +15,10 @@
 #include <stdint.h>
 
 /*
- * A lock provided by the host. core only ever sees opaque storage, so the host can put a
- * pthread mutex (or a spin lock) in it. Lock objects live in kernel memory and must not be
- * copied after plat_lock_init.
+ * No locks here: the kernel's locks are its own (klock.h: spin locks and reader-writer locks on
+ * atomic words, whose waiters take their CPU's pending interrupts through arch_cpu_relax), as
+ * a real kernel's are; the host has no lock a kernel CPU ever waits for.
  */
-typedef struct plat_lock {
-	_Alignas(16) unsigned char opaque[64];
-} plat_lock_t;
-
-void plat_lock_init(plat_lock_t *lock);
-void plat_lock_destroy(plat_lock_t *lock);
-void plat_lock_acquire(plat_lock_t *lock);
-void plat_lock_release(plat_lock_t *lock);
 
 /*
  * unsigned plat_cpu_id(void): number of the CPU the caller runs on, 0 <= id <

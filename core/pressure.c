@@ -22,7 +22,10 @@
 
 #define KTRACE_KIND TRACE_PRESSURE
 
-struct governor pressure_governor;
+/* spin: the governor's state; taken after every memory-manager lock, and a check before an
+ * allocation may take it before pressure_reset ran */
+static struct lock_class governor_class = LOCK_CLASS_INIT("pressure governor", LOCK_SPIN);
+struct governor pressure_governor = { .lock = KSPIN_INIT(&governor_class) };
 _Atomic uint64_t governor_quiet_floor, governor_quiet_total;
 
 static const char *const state_names[PRESSURE_STATE_COUNT] = {
@@ -37,7 +40,7 @@ const char *pressure_state_name(enum pressure_state s)
 void governor_ensure_lock(void)
 {
 	if (!G.lock_ready) {
-		plat_lock_init(&G.lock);
+		kspin_init(&G.lock, &governor_class);
 		G.lock_ready = true;
 	}
 }
@@ -73,10 +76,10 @@ bool pressure_configure(const struct pressure_config *c)
 	if (c->warning && c->emergency && c->emergency > c->warning)
 		return false;
 	governor_ensure_lock();
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	G.cfg = *c;
 	atomic_store(&governor_quiet_total, 0);
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 	return true;
 }
 
@@ -162,11 +165,11 @@ static void restore(void)
 /* Ends the OOM path: the buffer frame back, Restoring, unfrozen. */
 static void finish(frame_t table)
 {
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	if (!frame_is_none(table))
 		give_buffer_frame(table);
 	restore();
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 }
 
 /*
@@ -180,11 +183,11 @@ enum oom_outcome on_oom(uint64_t need, void *current)
 	bool killed_current = false, killed_any = false;
 	frame_t table;
 
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	if (system_frozen() || pressure_state() > PRESSURE_EMERGENCY) {
 		bool picker = G.cfg.policy == OOM_PICKER;
 
-		plat_lock_release(&G.lock);
+		kspin_unlock(&G.lock);
 		if (picker)
 			return OOM_FROZEN;
 		/* another CPU is resolving it: wait (taking interrupts: it may shoot down our
@@ -196,7 +199,7 @@ enum oom_outcome on_oom(uint64_t need, void *current)
 	atomic_fetch_add(&G.ooms, 1);
 	set_system_frozen(true);
 	pressure_set_state(PRESSURE_EVACUATING);
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 
 	evacuate();
 	if (memory_for(need)) {
@@ -209,17 +212,17 @@ enum oom_outcome on_oom(uint64_t need, void *current)
 		finish(FRAME_NONE);
 		return OOM_NO_VICTIM;
 	}
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	table = take_buffer_frame();
 	KASSERT(!frame_is_none(table), "pressure: the reserve's buffer is empty in the OOM path");
 	if (G.cfg.policy == OOM_PICKER)
 		pressure_set_state(PRESSURE_PICKER);
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 	if (G.cfg.policy == OOM_PICKER) {
 		draw_picker(table);
-		plat_lock_acquire(&G.lock);
+		kspin_lock(&G.lock);
 		give_buffer_frame(table);
-		plat_lock_release(&G.lock);
+		kspin_unlock(&G.lock);
 		return OOM_FROZEN;
 	}
 	/* one victim at a time, the largest first, until the request fits */
@@ -243,21 +246,21 @@ enum pick_result pressure_pick(const char *name)
 	struct find_name f;
 	frame_t table;
 
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	if (pressure_state() != PRESSURE_PICKER) {
-		plat_lock_release(&G.lock);
+		kspin_unlock(&G.lock);
 		return PICK_NOT_IN_PICKER;
 	}
 	table = take_buffer_frame();
 	KASSERT(!frame_is_none(table), "pressure: the reserve's buffer is empty at the picker");
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 	kmemset(&f, 0, sizeof(f));
 	f.name = name;
 	for_each_candidate(table, match_name, &f);
 	if (!f.found.ref) {
-		plat_lock_acquire(&G.lock);
+		kspin_lock(&G.lock);
 		give_buffer_frame(table);
-		plat_lock_release(&G.lock);
+		kspin_unlock(&G.lock);
 		return PICK_NO_SUCH_PROCESS;
 	}
 	kill_victim(&f.found);
@@ -271,11 +274,11 @@ size_t stats_string(char *buf, size_t len)
 	unsigned ui;
 
 	governor_ensure_lock();
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	pool = G.pool_count;
 	reserve = G.reserve;
 	ui = G.ui_taken;
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 	return kformat(buf, len,
 		       "pressure %s%s: free %llu, available %llu, reserve %llu/%llu (ui %u/%u), warning under %llu, emergency under %llu, oom %llu, killed %llu",
 		       pressure_state_name(pressure_state()), system_frozen() ? " (frozen)" : "",

@@ -82,8 +82,8 @@ bool pressure_audit(char *buf, size_t len)
 	bool ok;
 
 	governor_ensure_lock();
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	ok = audit_locked(buf, len);
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 	return ok;
 }

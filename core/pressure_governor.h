@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "frame_alloc.h"
+#include "klock.h"
 #include "platform.h"
 #include "pressure.h"
 
@@ -21,7 +22,7 @@ struct shrinker {
 };
 
 struct governor {
-	plat_lock_t lock;
+	struct kspin lock; /* spin: the governor's state; taken after every mm lock */
 	bool lock_ready;
 	enum pressure_state state;
 	atomic_bool frozen;

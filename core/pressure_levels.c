@@ -50,12 +50,12 @@ uint64_t warning_watermark(void)
 
 static __attribute__((noinline)) void recompute_normal_floor(uint64_t total)
 {
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	uint64_t w = warning_watermark(), e = emergency_watermark();
 
 	atomic_store_explicit(&governor_quiet_floor, w > e ? w : e, memory_order_relaxed);
 	atomic_store_explicit(&governor_quiet_total, total, memory_order_release);
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 }
 
 static uint64_t normal_floor(void)
@@ -97,12 +97,12 @@ static void update_at(uint64_t avail)
 
 	if (system_frozen() || now > PRESSURE_EMERGENCY || level_state_at(now, avail) == now)
 		return;
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	/* re-check under the lock: another CPU may have moved it meanwhile */
 	now = pressure_state();
 	if (now <= PRESSURE_EMERGENCY && !system_frozen())
 		pressure_set_state(level_state(now));
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 }
 
 void pressure_update(void)

@@ -58,11 +58,11 @@ void draw_picker(frame_t table_page)
 	frame_t screen;
 	struct ui_draw d;
 
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	screen = take_ui_frame();
 	for (unsigned i = 1; i < EMERGENCY_UI_FRAMES; i++)
 		take_ui_frame(); /* the rest of the UI's memory: fonts, the frame buffer */
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 	if (frame_is_none(screen))
 		return;
 	d.screen = phys_to_virt(frame_base(screen));
@@ -80,9 +80,9 @@ void draw_picker(frame_t table_page)
 		n.after_rss = n.best.rss;
 		n.after_seq = n.best.seq;
 	}
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	G.ui_text_len = d.len;
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 }
 
 size_t pressure_picker_text(char *buf, size_t len)
@@ -91,13 +91,13 @@ size_t pressure_picker_text(char *buf, size_t len)
 
 	if (len == 0)
 		return 0;
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	n = pressure_state() == PRESSURE_PICKER && G.ui_taken ? G.ui_text_len : 0;
 	if (n >= len)
 		n = len - 1;
 	if (n)
 		kmemcpy(buf, phys_to_virt(frame_base(G.ui[0])), n);
 	buf[n] = 0;
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 	return n;
 }

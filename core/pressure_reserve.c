@@ -33,12 +33,12 @@ static frame_t pool_pop(void)
 void pressure_for_each_reserve_frame(void (*fn)(void *ctx, frame_t f), void *ctx)
 {
 	governor_ensure_lock();
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	for (paddr_t pa = G.pool_top; pa; pa = *(paddr_t *)phys_to_virt(pa))
 		fn(ctx, frame_containing(pa));
 	for (unsigned i = 0; i < G.ui_taken; i++)
 		fn(ctx, G.ui[i]);
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 }
 
 /* Tops the pool up to the reserve (whatever the UI and buffer currently hold counts). */
@@ -59,10 +59,10 @@ bool init_reserve(void)
 	bool ok;
 
 	governor_ensure_lock();
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	G.reserve = reserve_frames();
 	ok = refill_pool();
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 	KTRACE("pressure: reserve of %llu frames set aside (%u for the emergency UI), warning under %llu, emergency under %llu available",
 	       (unsigned long long)G.reserve, EMERGENCY_UI_FRAMES,
 	       (unsigned long long)warning_watermark(), (unsigned long long)emergency_watermark());
@@ -86,9 +86,9 @@ frame_t alloc_emergency_frame(void)
 {
 	frame_t f;
 
-	plat_lock_acquire(&G.lock);
+	kspin_lock(&G.lock);
 	f = take_ui_frame();
-	plat_lock_release(&G.lock);
+	kspin_unlock(&G.lock);
 	return f;
 }
 

@@ -23,6 +23,7 @@
 #include "kformat.h"
 #include "page_info.h"
 #include "phys.h"
+#include "klock.h"
 #include "platform.h"
 
 #define KTRACE_KIND TRACE_PRESSURE
@@ -58,13 +59,15 @@ struct slab_class {
 	struct slab_list lists[LIST_COUNT];
 };
 
-static plat_lock_t slab_lock;
+/* sleeping class: a slab is made (a frame allocated) under it */
+static struct lock_class slab_class = LOCK_CLASS_INIT("kernel heap slab", LOCK_SLEEP);
+static struct kspin slab_lock;
 static struct slab_class classes[SLAB_CLASS_COUNT];
 static uint64_t slab_frames;
 
 #define SLAB_BUG(...)                                                                          \
 	do {                                                                                   \
-		plat_lock_release(&slab_lock);                                                 \
+		kspin_unlock(&slab_lock);                                                 \
 		plat_panic(__VA_ARGS__);                                                       \
 	} while (0)
 
@@ -75,12 +78,7 @@ static inline uint32_t slab_magic(paddr_t frame_base)
 
 void slab_init(void)
 {
-	static bool lock_ready;
-
-	if (lock_ready)
-		plat_lock_destroy(&slab_lock);
-	plat_lock_init(&slab_lock);
-	lock_ready = true;
+	kspin_init(&slab_lock, &slab_class);
 	for (unsigned i = 0; i < SLAB_CLASS_COUNT; i++) {
 		classes[i] = (struct slab_class){ 0 };
 		classes[i].size = SLAB_MIN_SIZE << i;
@@ -187,7 +185,7 @@ static void slab_release(struct slab_class *c, struct slab *s)
 void *slab_alloc(unsigned cls)
 {
 	KASSERT(cls < SLAB_CLASS_COUNT, "slab: no class %u", cls);
-	plat_lock_acquire(&slab_lock);
+	kspin_lock(&slab_lock);
 	struct slab_class *c = &classes[cls];
 	struct slab *s = c->lists[LIST_PARTIAL].head;
 	if (!s)
@@ -195,7 +193,7 @@ void *slab_alloc(unsigned cls)
 	if (!s)
 		s = slab_new(cls);
 	if (!s) {
-		plat_lock_release(&slab_lock);
+		kspin_unlock(&slab_lock);
 		return NULL;
 	}
 	unsigned char *obj = s->free;
@@ -212,7 +210,7 @@ void *slab_alloc(unsigned cls)
 		list_unlink(c, s);
 		list_push(c, s, target);
 	}
-	plat_lock_release(&slab_lock);
+	kspin_unlock(&slab_lock);
 	return obj;
 }
 
@@ -251,10 +249,10 @@ static size_t checked_index(struct slab *s, const void *ptr, const char *op)
 
 enum slab_free_result slab_free(void *ptr)
 {
-	plat_lock_acquire(&slab_lock);
+	kspin_lock(&slab_lock);
 	struct slab *s = slab_of(ptr);
 	if (!s) {
-		plat_lock_release(&slab_lock);
+		kspin_unlock(&slab_lock);
 		return SLAB_NOT_MINE;
 	}
 	size_t idx = checked_index(s, ptr, "free");
@@ -271,20 +269,20 @@ enum slab_free_result slab_free(void *ptr)
 		list_unlink(c, s);
 		list_push(c, s, target);
 	}
-	plat_lock_release(&slab_lock);
+	kspin_unlock(&slab_lock);
 	return SLAB_FREED;
 }
 
 size_t slab_usable_size(void *ptr)
 {
-	plat_lock_acquire(&slab_lock);
+	kspin_lock(&slab_lock);
 	struct slab *s = slab_of(ptr);
 	size_t size = 0;
 	if (s) {
 		(void)checked_index(s, ptr, "usable_size");
 		size = classes[s->cls].size;
 	}
-	plat_lock_release(&slab_lock);
+	kspin_unlock(&slab_lock);
 	return size;
 }
 
@@ -292,7 +290,7 @@ uint64_t slab_shrink(void)
 {
 	uint64_t released = 0;
 
-	plat_lock_acquire(&slab_lock);
+	kspin_lock(&slab_lock);
 	for (unsigned i = 0; i < SLAB_CLASS_COUNT; i++) {
 		struct slab_class *c = &classes[i];
 		while (c->lists[LIST_EMPTY].head) {
@@ -300,7 +298,7 @@ uint64_t slab_shrink(void)
 			released++;
 		}
 	}
-	plat_lock_release(&slab_lock);
+	kspin_unlock(&slab_lock);
 	KTRACE("slab: shrink released %llu frames", (unsigned long long)released);
 	return released;
 }
@@ -308,7 +306,7 @@ uint64_t slab_shrink(void)
 void slab_get_stats(struct slab_stats *out)
 {
 	*out = (struct slab_stats){ 0 };
-	plat_lock_acquire(&slab_lock);
+	kspin_lock(&slab_lock);
 	for (unsigned i = 0; i < SLAB_CLASS_COUNT; i++) {
 		const struct slab_class *c = &classes[i];
 		out->cls[i] = (struct slab_class_stats){
@@ -322,7 +320,7 @@ void slab_get_stats(struct slab_stats *out)
 		out->bytes_in_use += c->inuse * c->size;
 	}
 	out->frames = slab_frames;
-	plat_lock_release(&slab_lock);
+	kspin_unlock(&slab_lock);
 }
 
 /* ---- audit ----------------------------------------------------------------------------- */
@@ -435,9 +433,9 @@ static bool audit_locked(char *buf, size_t len, uint64_t *frames_out)
 
 bool slab_audit(char *buf, size_t len, uint64_t *frames_out)
 {
-	plat_lock_acquire(&slab_lock);
+	kspin_lock(&slab_lock);
 	bool ok = audit_locked(buf, len, frames_out);
-	plat_lock_release(&slab_lock);
+	kspin_unlock(&slab_lock);
 	if (ok && len)
 		buf[0] = '\0';
 	return ok;

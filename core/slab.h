@@ -17,7 +17,8 @@
  * first word must be the slab magic keyed with the frame number. Only then is the header
  * trusted; the class, the object slot and the per-slab allocation bitmap are checked next.
  *
- * Concurrency: one plat_lock for the whole slab allocator. Lock order: slab lock, then the
+ * Concurrency: one lock for the whole slab allocator (sleeping class, klock.h: a slab is made
+ * under it). Lock order: after the memory manager's locks; slab lock, then the
  * frame allocator's locks. Never taken together with the linked-list allocator's lock.
  * A detected kernel bug releases the lock before panicking (so a test that catches the panic
  * can go on); detection always happens before any state is changed.

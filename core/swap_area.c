@@ -12,6 +12,7 @@
 #include "frame_alloc.h"
 #include "kheap.h"
 #include "page_info.h"
+#include "klock.h"
 #include "platform.h"
 #include "swap_area.h"
 
@@ -19,7 +20,7 @@ uint64_t swap_cache_pairs;
 
 struct swap_state {
 	bool attached;
-	plat_lock_t lock;
+	struct kspin lock; /* spin: slot counts and pairs; nothing allocated under it */
 	struct swap_device dev;
 	uint32_t *count;    /* per slot */
 	paddr_t *cached;    /* per slot: the paired frame's base + 1, 0 when none */
@@ -29,13 +30,12 @@ struct swap_state {
 	struct swap_stats st;
 };
 static struct swap_state sw;
+static struct lock_class swap_lock_class = LOCK_CLASS_INIT("swap area", LOCK_SPIN);
 
 void swap_area_reset(void)
 {
 	/* the maps are kernel heap of the boot that made them: a new boot (or the end of the
 	 * run) forgets the heap as a whole */
-	if (sw.attached)
-		plat_lock_destroy(&sw.lock);
 	sw = (struct swap_state){ 0 };
 	swap_cache_pairs = 0;
 }
@@ -61,7 +61,7 @@ bool swap_area_attach(const struct swap_device *dev)
 	}
 	sw.dev = *dev;
 	sw.st.slots = dev->slots;
-	plat_lock_init(&sw.lock);
+	kspin_init(&sw.lock, &swap_lock_class);
 	sw.attached = true;
 	return true;
 }
@@ -77,11 +77,11 @@ void swap_get_stats(struct swap_stats *out)
 		*out = (struct swap_stats){ 0 };
 		return;
 	}
-	plat_lock_acquire(&sw.lock);
+	kspin_lock(&sw.lock);
 	*out = sw.st;
 	out->used = sw.used;
 	out->cached = swap_cache_pairs;
-	plat_lock_release(&sw.lock);
+	kspin_unlock(&sw.lock);
 }
 
 static void check_slot(uint64_t slot)
@@ -96,7 +96,7 @@ bool swap_slot_alloc(uint64_t *slot)
 
 	if (!sw.attached)
 		return false;
-	plat_lock_acquire(&sw.lock);
+	kspin_lock(&sw.lock);
 	if (sw.used < sw.dev.slots) {
 		/* next fit: consecutive evictions get consecutive slots, as a disk prefers */
 		uint64_t s = sw.next;
@@ -111,7 +111,7 @@ bool swap_slot_alloc(uint64_t *slot)
 		*slot = s;
 		ok = true;
 	}
-	plat_lock_release(&sw.lock);
+	kspin_unlock(&sw.lock);
 	return ok;
 }
 
@@ -127,21 +127,21 @@ static void slot_free_locked(uint64_t slot)
 void swap_slot_dup(uint64_t slot)
 {
 	check_slot(slot);
-	plat_lock_acquire(&sw.lock);
+	kspin_lock(&sw.lock);
 	KASSERT(sw.count[slot] && sw.count[slot] < UINT32_MAX, "swap: dup of slot %llu (count %u)",
 		(unsigned long long)slot, sw.count[slot]);
 	sw.count[slot]++;
-	plat_lock_release(&sw.lock);
+	kspin_unlock(&sw.lock);
 }
 
 void swap_slot_put(uint64_t slot)
 {
 	check_slot(slot);
-	plat_lock_acquire(&sw.lock);
+	kspin_lock(&sw.lock);
 	KASSERT(sw.count[slot], "swap: put of free slot %llu", (unsigned long long)slot);
 	if (--sw.count[slot] == 0)
 		slot_free_locked(slot);
-	plat_lock_release(&sw.lock);
+	kspin_unlock(&sw.lock);
 }
 
 void swap_slot_unused(uint64_t slot)
@@ -154,9 +154,9 @@ uint64_t swap_slot_count(uint64_t slot)
 	uint64_t c;
 
 	check_slot(slot);
-	plat_lock_acquire(&sw.lock);
+	kspin_lock(&sw.lock);
 	c = sw.count[slot];
-	plat_lock_release(&sw.lock);
+	kspin_unlock(&sw.lock);
 	return c;
 }
 
@@ -175,9 +175,9 @@ frame_t swap_cache_lookup(uint64_t slot)
 	paddr_t c;
 
 	check_slot(slot);
-	plat_lock_acquire(&sw.lock);
+	kspin_lock(&sw.lock);
 	c = sw.cached[slot];
-	plat_lock_release(&sw.lock);
+	kspin_unlock(&sw.lock);
 	return c ? (frame_t){ c - 1 } : FRAME_NONE;
 }
 
@@ -202,7 +202,7 @@ bool swap_cache_add(uint64_t slot, frame_t f)
 	check_slot(slot);
 	if (!frame_index(f, &i))
 		return false;
-	plat_lock_acquire(&sw.lock);
+	kspin_lock(&sw.lock);
 	KASSERT(!sw.cached[slot] && !sw.slot_of[i] && sw.count[slot],
 		"swap: pairing slot %llu with frame %#llx twice", (unsigned long long)slot,
 		(unsigned long long)f.base);
@@ -210,7 +210,7 @@ bool swap_cache_add(uint64_t slot, frame_t f)
 	sw.cached[slot] = f.base + 1;
 	__atomic_store_n(&sw.slot_of[i], (uint32_t)(slot + 1), __ATOMIC_RELEASE);
 	__atomic_fetch_add(&swap_cache_pairs, 1, __ATOMIC_RELAXED);
-	plat_lock_release(&sw.lock);
+	kspin_unlock(&sw.lock);
 	return true;
 }
 
@@ -220,7 +220,7 @@ void swap_cache_forget(frame_t f)
 
 	if (!frame_index(f, &i))
 		return;
-	plat_lock_acquire(&sw.lock);
+	kspin_lock(&sw.lock);
 	if (sw.slot_of[i]) {
 		slot = sw.slot_of[i] - 1;
 		KASSERT(sw.cached[slot] == f.base + 1, "swap: cache pair of frame %#llx broken",
@@ -231,7 +231,7 @@ void swap_cache_forget(frame_t f)
 		if (--sw.count[slot] == 0)
 			slot_free_locked(slot);
 	}
-	plat_lock_release(&sw.lock);
+	kspin_unlock(&sw.lock);
 }
 
 bool swap_write_page(uint64_t slot, frame_t f)
@@ -239,10 +239,10 @@ bool swap_write_page(uint64_t slot, frame_t f)
 	bool ok;
 
 	check_slot(slot);
-	plat_lock_acquire(&sw.lock);
+	kspin_lock(&sw.lock);
 	ok = sw.dev.write(sw.dev.ctx, slot, phys_to_virt(f.base));
 	sw.st.writes++;
-	plat_lock_release(&sw.lock);
+	kspin_unlock(&sw.lock);
 	return ok;
 }
 
@@ -251,18 +251,18 @@ bool swap_read_page(uint64_t slot, frame_t f)
 	bool ok;
 
 	check_slot(slot);
-	plat_lock_acquire(&sw.lock);
+	kspin_lock(&sw.lock);
 	ok = sw.dev.read(sw.dev.ctx, slot, phys_to_virt(f.base));
 	sw.st.reads++;
-	plat_lock_release(&sw.lock);
+	kspin_unlock(&sw.lock);
 	return ok;
 }
 
 void swap_note_clean_drop(void)
 {
-	plat_lock_acquire(&sw.lock);
+	kspin_lock(&sw.lock);
 	sw.st.dropped_clean++;
-	plat_lock_release(&sw.lock);
+	kspin_unlock(&sw.lock);
 }
 
 void swap_for_each_used(void (*fn)(void *ctx, uint64_t slot, uint64_t count, frame_t cached),
@@ -274,10 +274,10 @@ void swap_for_each_used(void (*fn)(void *ctx, uint64_t slot, uint64_t count, fra
 		uint64_t c;
 		paddr_t p;
 
-		plat_lock_acquire(&sw.lock);
+		kspin_lock(&sw.lock);
 		c = sw.count[s];
 		p = sw.cached[s];
-		plat_lock_release(&sw.lock);
+		kspin_unlock(&sw.lock);
 		if (c)
 			fn(ctx, s, c, p ? (frame_t){ p - 1 } : FRAME_NONE);
 	}

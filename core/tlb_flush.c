@@ -19,6 +19,7 @@
 #include "mm_internal.h"
 #include "page_info.h"
 #include "frame_alloc.h"
+#include "lockdep.h"
 #include "platform.h"
 #include "swap_area.h"
 
@@ -117,6 +118,7 @@ static void shootdown(struct flusher *f)
 		KTRACE("tlb: shootdown of every page to%s", list);
 	else
 		KTRACE("tlb: shootdown of %u page%s to%s", f->npages, f->npages == 1 ? "" : "s", list);
+	lockdep_might_wait("the wait for shootdown acknowledgements");
 	for (unsigned cpu = 0; cpu < MM_MAX_CPUS; cpu++) {
 		if (!(mask & (1ull << cpu)))
 			continue;

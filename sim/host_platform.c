@@ -12,8 +12,6 @@
 
 #include "platform.h"
 
-_Static_assert(sizeof(pthread_mutex_t) <= sizeof(((plat_lock_t *)0)->opaque),
-	       "plat_lock_t too small for a pthread mutex");
 
 _Thread_local unsigned host_this_cpu;
 static unsigned cpu_count = 1;
@@ -26,32 +24,6 @@ unsigned plat_trace_mask;
 bool plat_trace_on;
 bool plat_frame_events;
 static host_frame_event_fn frame_event_fn;
-
-static pthread_mutex_t *as_mutex(plat_lock_t *lock)
-{
-	return (pthread_mutex_t *)(void *)lock->opaque;
-}
-
-void plat_lock_init(plat_lock_t *lock)
-{
-	memset(lock, 0, sizeof(*lock));
-	pthread_mutex_init(as_mutex(lock), NULL);
-}
-
-void plat_lock_destroy(plat_lock_t *lock)
-{
-	pthread_mutex_destroy(as_mutex(lock));
-}
-
-void plat_lock_acquire(plat_lock_t *lock)
-{
-	pthread_mutex_lock(as_mutex(lock));
-}
-
-void plat_lock_release(plat_lock_t *lock)
-{
-	pthread_mutex_unlock(as_mutex(lock));
-}
 
 unsigned plat_cpu_count(void)
 {

@@ -9,7 +9,6 @@ import sys
 
 # core/platform.h: what the host provides.
 PLATFORM = {
-    "plat_lock_init", "plat_lock_destroy", "plat_lock_acquire", "plat_lock_release",
     "plat_cpu_count", "plat_barrier_all_cpus", "plat_panic", "plat_trace", "plat_trace_mask",
     "plat_trace_on", "plat_frame_events", "plat_frame_event",
 }

@@ -9,6 +9,7 @@
 #include "arch/x86_64/cpu_ops.h"
 #include "boot_memory.h"
 #include "frame_alloc.h"
+#include "klock.h"
 #include "platform.h"
 
 #define KTRACE_KIND TRACE_BOOT
@@ -22,7 +23,9 @@
 
 static struct mapper kmapper;
 static bool kspace_ready;
-static plat_lock_t kmap_lock;
+/* sleeping class: tables are allocated under it */
+static struct lock_class kmap_class = LOCK_CLASS_INIT("kernel mapper", LOCK_SLEEP);
+static struct kspin kmap_lock;
 static bool kmap_lock_ready;
 static atomic_int kmap_owner = -1;
 
@@ -178,7 +181,7 @@ enum map_result kernel_space_init(void)
 	pte_t *pml4;
 
 	if (!kmap_lock_ready) {
-		plat_lock_init(&kmap_lock);
+		kspin_init(&kmap_lock, &kmap_class);
 		kmap_lock_ready = true;
 	}
 	atomic_store(&kmap_owner, -1);
@@ -243,7 +246,7 @@ void kernel_mapper_lock(void)
 	KASSERT(kmap_lock_ready, "KernelMapper used before kernel_space_init");
 	KASSERT(!kernel_mapper_held_by_this_cpu(),
 		"KernelMapper re-entered on cpu %u (it is not re-entrant)", plat_cpu_id());
-	plat_lock_acquire(&kmap_lock);
+	kspin_lock(&kmap_lock);
 	atomic_store(&kmap_owner, (int)plat_cpu_id());
 }
 
@@ -252,7 +255,7 @@ void kernel_mapper_unlock(void)
 	KASSERT(kernel_mapper_held_by_this_cpu(), "KernelMapper unlocked by cpu %u, not its owner",
 		plat_cpu_id());
 	atomic_store(&kmap_owner, -1);
-	plat_lock_release(&kmap_lock);
+	kspin_unlock(&kmap_lock);
 }
 
 struct mapper *kernel_mapper(void)

@@ -5,6 +5,7 @@
 
 #include "frame_alloc.h"
 #include "pressure.h"
+#include "lockdep.h"
 #include "platform.h"
 
 static pte_t *table_of(paddr_t table_pa)
@@ -47,6 +48,7 @@ const char *map_result_name(enum map_result r)
  * frame), which the mapper reports as MAP_ENOMEM like any exhaustion. */
 static frame_t alloc_table(void)
 {
+	lockdep_might_sleep("a page-table allocation");
 	if (!check_before_alloc(1))
 		return FRAME_NONE;
 	return allocate_p2frame_complex(0, FRAME_ZERO, FRAME_STRATEGY_FAST, 0, NULL);
