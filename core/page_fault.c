@@ -427,8 +427,9 @@ static enum pf_status correct_borrowed(struct addr_space *as, struct grant *g, u
 
 	if (depth + 1 >= MM_BORROW_DEPTH_MAX)
 		return PF_RECURSION_LIMIT;
-	if (!ctx_holds(ctx, src)) {
-		/* L3: a source is only tried; on failure everything is released and retried */
+	if (!ctx->all && !ctx_holds(ctx, src)) {
+		/* L3: a source is only tried; on failure everything is released and retried
+		 * (under mm_lock_all every space is held already) */
 		if (!as_trylock_read(src)) {
 			ctx->retry = true;
 			return PF_NONFATAL_INTERNAL_ERROR;

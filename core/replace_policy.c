@@ -87,8 +87,11 @@ static bool counted_page(struct addr_space *as, uint64_t va, pte_t **slot_out)
 	pte_t e = slot ? mapper_entry_load(slot) : 0;
 	frame_t f = { pte_address(e, PT_LEVEL_PT) };
 	struct grant *g;
+	struct page_info *info = get_page_info(f);
 
-	if (!pte_present(e) || frame_eq(f, zero_frame()) || !get_page_info(f))
+	/* a frame shared writable (another space borrowed it) is not private any more */
+	if (!pte_present(e) || frame_eq(f, zero_frame()) || !info ||
+	    page_info_refcount(info).kind == REFCOUNT_SHARED)
 		return false;
 	g = ug_find(&as->grants, va);
 	if (!g || g->kind != PROVIDER_ALLOCATED)

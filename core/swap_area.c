@@ -10,7 +10,7 @@
  *   names that slot back; cached == the number of pairs.
  */
 #include "frame_alloc.h"
-#include "kheap.h"
+#include "kstring.h"
 #include "page_info.h"
 #include "klock.h"
 #include "platform.h"
@@ -32,10 +32,26 @@ struct swap_state {
 static struct swap_state sw;
 static struct lock_class swap_lock_class = LOCK_CLASS_INIT("swap area", LOCK_SPIN);
 
+/* The maps come straight from the buddy allocator, zeroed: blocks the size of the map (the
+ * heap would grow by much more for an object this large). */
+static void *map_alloc(uint64_t bytes)
+{
+	unsigned order = 0;
+	frame_t f;
+
+	while (((uint64_t)PAGE_SIZE << order) < bytes)
+		order++;
+	f = allocate_p2frame(order);
+	if (frame_is_none(f))
+		return NULL;
+	kmemset(phys_to_virt(f.base), 0, (size_t)PAGE_SIZE << order);
+	return phys_to_virt(f.base);
+}
+
 void swap_area_reset(void)
 {
-	/* the maps are kernel heap of the boot that made them: a new boot (or the end of the
-	 * run) forgets the heap as a whole */
+	/* the maps are frames of the boot that made them: a new boot forgets them with the
+	 * frame allocator's state */
 	sw = (struct swap_state){ 0 };
 	swap_cache_pairs = 0;
 }
@@ -49,13 +65,11 @@ bool swap_area_attach(const struct swap_device *dev)
 		return false;
 	sw.first_pfn = frame_dense_first_pfn;
 	sw.nframes = frame_dense_frames;
-	sw.count = kzalloc(dev->slots * sizeof(*sw.count));
-	sw.cached = kzalloc(dev->slots * sizeof(*sw.cached));
-	sw.slot_of = kzalloc((sw.nframes ? sw.nframes : 1) * sizeof(*sw.slot_of));
+	/* kept for the life of the boot, like the frame allocator's own metadata */
+	sw.count = map_alloc(dev->slots * sizeof(*sw.count));
+	sw.cached = map_alloc(dev->slots * sizeof(*sw.cached));
+	sw.slot_of = map_alloc((sw.nframes ? sw.nframes : 1) * sizeof(*sw.slot_of));
 	if (!sw.count || !sw.cached || !sw.slot_of) {
-		kfree(sw.count);
-		kfree(sw.cached);
-		kfree(sw.slot_of);
 		sw = (struct swap_state){ 0 };
 		return false;
 	}
