@@ -98,8 +98,9 @@ void frame_alloc_trace_changed(void);
  * plat_frame_event for each allocation, free and split from its slow paths (the order-0
  * fast paths step aside as they do for tracing: the host changes plat_frame_events only
  * through a function that then calls frame_alloc_trace_changed), and the kernel heap tells
- * which blocks it took. Off, each event point costs one predictable branch. Called without
- * any kernel lock held.
+ * which blocks it took. Off, each event point costs one predictable branch. May be called
+ * with kernel locks held (the pressure governor's, while it refills its reserve): the host
+ * must not call into the kernel from it.
  */
 enum plat_frame_event_kind {
 	FRAME_EVENT_ALLOC, /* the block of 2^order frames at pa was allocated */

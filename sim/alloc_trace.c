@@ -1,8 +1,9 @@
 /*
  * The frame-event recorder behind --alloc-trace. Events arrive on whichever CPU thread made
- * the call (host_set_frame_events) and are buffered under a host mutex; between commands,
- * when no CPU runs, alloc_trace_settle gives each new allocation its purpose and writes the
- * buffer out.
+ * the call (host_set_frame_events), possibly with kernel locks held, and are buffered under a
+ * host mutex that is only ever taken inside them (never while asking the kernel anything);
+ * between commands, when no CPU runs, alloc_trace_settle gives each new allocation its
+ * purpose and writes the buffer out.
  *
  * The purpose: the kernel heap says which blocks it took (FRAME_EVENT_HEAP); for the others
  * the frame views' classification (frame_classes.c) of the block right after the command
@@ -179,14 +180,26 @@ void alloc_trace_settle(struct sim *sim)
 {
 	if (!rec.out)
 		return;
+	/* Take the events and let go of the lock before asking the kernel anything: events come
+	 * with kernel locks held (on_event), so the recorder's lock is always the inner one. */
 	pthread_mutex_lock(&rec.lock);
+	struct event *ev = rec.ev;
+	size_t n = rec.n;
+	rec.ev = NULL;
+	rec.n = rec.cap = 0;
+	if (rec.hcap) {
+		memset(rec.key, 0, rec.hcap * sizeof(*rec.key));
+		rec.hused = 0;
+	}
+	pthread_mutex_unlock(&rec.lock);
+
 	bool pending = false;
-	for (size_t i = 0; i < rec.n && !pending; i++)
-		pending = rec.ev[i].purpose == P_PENDING;
+	for (size_t i = 0; i < n && !pending; i++)
+		pending = ev[i].purpose == P_PENDING;
 	struct frame_classes fc = { 0 };
 	bool classes = pending && frame_classes_build(sim, &fc);
-	for (size_t i = 0; i < rec.n; i++) {
-		struct event *e = &rec.ev[i];
+	for (size_t i = 0; i < n; i++) {
+		struct event *e = &ev[i];
 		if (e->kind == FRAME_EVENT_ALLOC) {
 			if (e->purpose == P_PENDING)
 				e->purpose = classes ? purpose_of(frame_class_of(&fc, (frame_t){ e->pa }))
@@ -200,12 +213,7 @@ void alloc_trace_settle(struct sim *sim)
 	}
 	if (classes)
 		frame_classes_free(&fc);
-	rec.n = 0;
-	if (rec.hcap) {
-		memset(rec.key, 0, rec.hcap * sizeof(*rec.key));
-		rec.hused = 0;
-	}
-	pthread_mutex_unlock(&rec.lock);
+	free(ev);
 }
 
 bool alloc_trace_finish(struct sim *sim)
