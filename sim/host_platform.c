@@ -20,8 +20,8 @@ static _Thread_local FILE *thread_trace_out;
 static host_panic_fn panic_handler;
 static char last_panic[1024];
 
-unsigned plat_trace_mask;
-bool plat_trace_on;
+_Atomic unsigned plat_trace_mask;
+_Atomic bool plat_trace_on;
 bool plat_frame_events;
 static host_frame_event_fn frame_event_fn;
 
