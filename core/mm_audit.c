@@ -42,13 +42,16 @@ struct census_slot {
 	uint64_t ptes;
 };
 static struct census_slot census[CENSUS_SLOTS];
+/* Slots in use this time: a power of two of at least twice the managed frames (at most
+ * CENSUS_SLOTS), so that a small machine's audit clears and probes a small table. */
+static size_t census_slots = CENSUS_SLOTS;
 static uint64_t census_used;
 static bool census_overflow;
 
 static size_t slot_of(uint64_t key)
 {
 	key *= 0x9e3779b97f4a7c15ull;
-	return (size_t)(key >> 47) & (CENSUS_SLOTS - 1);
+	return (size_t)(key >> 47) & (census_slots - 1);
 }
 
 /* The slot of frame f, created if asked; NULL if absent (or the table is full). */
@@ -56,11 +59,11 @@ static struct census_slot *census_slot(frame_t f, bool create)
 {
 	uint64_t key = f.base + 1;
 
-	for (size_t i = slot_of(key), n = 0; n < CENSUS_SLOTS; i = (i + 1) & (CENSUS_SLOTS - 1), n++) {
+	for (size_t i = slot_of(key), n = 0; n < census_slots; i = (i + 1) & (census_slots - 1), n++) {
 		if (census[i].frame_plus_one == key)
 			return &census[i];
 		if (census[i].frame_plus_one == 0) {
-			if (!create || census_used >= CENSUS_SLOTS / 4 * 3)
+			if (!create || census_used >= census_slots / 4 * 3)
 				return NULL;
 			census[i].frame_plus_one = key;
 			census[i].ptes = 0;
@@ -269,7 +272,10 @@ bool mm_audit(char *buf, size_t len)
 	bool ok = true;
 
 	mm_lock_all();
-	__builtin_memset(census, 0, sizeof(census));
+	census_slots = 1024;
+	while (census_slots < CENSUS_SLOTS && census_slots < 2 * total_frames())
+		census_slots *= 2;
+	__builtin_memset(census, 0, census_slots * sizeof(census[0]));
 	census_used = 0;
 	census_overflow = false;
 	if (!frame_is_none(zero_frame()) && !zero_frame_reads_zero()) {

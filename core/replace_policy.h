@@ -24,6 +24,7 @@
 #ifndef MMSIM_CORE_REPLACE_POLICY_H
 #define MMSIM_CORE_REPLACE_POLICY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 

@@ -117,6 +117,8 @@ static struct x86_cpu cpus[NCPUS];
 static unsigned ncpus_used;
 static uint64_t free0;
 static const char *current_op = "boot";
+/* FUZZ_FH_FULL_AUDIT=1: the whole audit after every operation too (slower) */
+static bool getenv_full_audit;
 
 static _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static _Noreturn void fail(const char *fmt, ...)
@@ -264,6 +266,47 @@ static void audit(void)
 		fail("audit: %s", w.buf);
 }
 
+/*
+ * Between operations: the heap's and the governor's audits and the frame accounting, which
+ * cost little; processes the OOM killer ended are forgotten as in w_audit. The whole audit
+ * (mm_audit: every space, every reference count, the frame allocator) runs after boot and at
+ * the end of the input, where a corruption an operation left behind is still there to see.
+ */
+static void w_quick_audit(struct work *w)
+{
+	w->ok = kheap_audit(w->buf, sizeof(w->buf)) && pressure_audit(w->buf, sizeof(w->buf));
+	if (!w->ok)
+		return;
+	if (free_frames() + used_frames() != total_frames()) {
+		snprintf(w->buf, sizeof(w->buf), "free %llu + used %llu != total %llu frames",
+			 (unsigned long long)free_frames(), (unsigned long long)used_frames(),
+			 (unsigned long long)total_frames());
+		w->ok = false;
+		return;
+	}
+	for (unsigned i = 0; i < MAX_PROCS; i++) {
+		struct proc *p = &procs[i];
+
+		if (p->as && !addr_space_is_alive(p->as)) {
+			addr_space_release(p->as);
+			proc_forget(p);
+		}
+	}
+}
+
+static void quick_audit(void)
+{
+	struct work w = {0};
+
+	if (getenv_full_audit) {
+		audit();
+		return;
+	}
+	on_cpu(0, w_quick_audit, &w);
+	if (!w.ok)
+		fail("audit: %s", w.buf);
+}
+
 /* ---- boot ------------------------------------------------------------------------------ */
 
 static void w_boot(struct work *w)
@@ -311,6 +354,7 @@ static void setup_once(void)
 	host_set_cpu_count(NCPUS);
 	host_set_panic_handler(panic_is_a_crash);
 	/* FUZZ_FH_TRACE=1: the kernel's trace lines on stderr (to read a reproducer) */
+	getenv_full_audit = getenv("FUZZ_FH_FULL_AUDIT") != NULL;
 	if (getenv("FUZZ_FH_TRACE"))
 		host_set_trace(stderr, true);
 	if (!cpu_threads_start(NCPUS))
@@ -1243,7 +1287,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				op_fmap(&in);
 			else
 				op_hog_touch(&in);
-			audit();
+			quick_audit();
 			continue;
 		}
 		switch (o % 16) {
@@ -1297,7 +1341,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_hog(&in);
 			break;
 		}
-		audit();
+		quick_audit();
 	}
 
 	current_op = "the final exits";
