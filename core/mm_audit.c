@@ -27,6 +27,7 @@
  * capacity are counted by a second walk instead).
  */
 #include "boot_memory.h"
+#include "frame_alloc.h"
 #include "frame_audit.h"
 #include "kformat.h"
 #include "kheap.h"
