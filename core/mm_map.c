@@ -228,6 +228,11 @@ enum mm_status mm_munmap(struct addr_space *as, uint64_t addr, uint64_t size)
 	if (!user_range_ok(addr, size))
 		return MM_STATUS_EINVAL;
 	as_lock_write(as);
+	if (as->dead) {
+		/* another CPU ended the process first: nothing is mapped any more */
+		as_unlock_write(as);
+		return MM_STATUS_OK;
+	}
 	if (as_range_pinned(as, addr, addr + size)) {
 		as_unlock_write(as);
 		return MM_STATUS_EBUSY;
@@ -366,6 +371,10 @@ enum mm_status mm_borrow(struct addr_space *src, uint64_t src_addr, struct addr_
 	if (src == dst && src_addr < dst_addr + size && dst_addr < src_addr + size)
 		return MM_STATUS_EINVAL;
 	as_lock_two(dst, true, src, false);
+	if (src->dead || dst->dead) {
+		r = MM_STATUS_EFAULT; /* one of them was ended by another CPU meanwhile */
+		goto out;
+	}
 	if (!range_covered(src, src_addr, src_addr + size)) {
 		r = MM_STATUS_EINVAL;
 		goto out;
@@ -435,6 +444,10 @@ enum mm_status mm_transfer(struct addr_space *src, uint64_t src_addr, struct add
 	if (src == dst && src_addr < dst_addr + size && dst_addr < send)
 		return MM_STATUS_EINVAL;
 	as_lock_two(src, true, dst, true);
+	if (src->dead || dst->dead) {
+		r = MM_STATUS_EFAULT; /* one of them was ended by another CPU meanwhile */
+		goto out;
+	}
 	if (!range_covered(src, src_addr, send)) {
 		r = MM_STATUS_EINVAL;
 		goto out;
