@@ -1,0 +1,320 @@
+/*
+ * Check tests of reclaim and swap: the swap-entry encoding, the slot map and swap cache,
+ * eviction through the reverse map (a fork family), and the four local policies' victims.
+ * Faults go through the simulated processor as in tests/mm; the swap device is host memory.
+ */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch/x86_64/interrupts.h"
+#include "arch/x86_64/kernel_space.h"
+#include "frame_alloc.h"
+#include "host_platform.h"
+#include "kheap.h"
+#include "kmap_support.h"
+#include "mm_internal.h"
+#include "page_info.h"
+#include "reclaim.h"
+#include "replace_policy.h"
+#include "swap_area.h"
+#include "swap_entry.h"
+#include "test_arena.h"
+#include "user_access.h"
+#include "user_mm.h"
+#include "user_mm_view.h"
+
+#include "../check_main.h"
+
+#define ARENA (64 * MiB)
+#define RW (MM_PROT_READ | MM_PROT_WRITE)
+#define SLOTS 64u
+#define BASE 0x10000ull
+
+static struct x86_cpu cpu;
+static uint64_t free0;
+static unsigned char store[SLOTS][4096];
+
+static bool dev_read(void *ctx, uint64_t slot, void *page)
+{
+	(void)ctx;
+	memcpy(page, store[slot], 4096);
+	return true;
+}
+
+static bool dev_write(void *ctx, uint64_t slot, const void *page)
+{
+	(void)ctx;
+	memcpy(store[slot], page, 4096);
+	return true;
+}
+
+static const struct swap_device dev = { SLOTS, dev_read, dev_write, NULL };
+
+static void boot(enum replace_policy p)
+{
+	host_set_cpu_count(1);
+	host_set_current_cpu(0);
+	arena_boot(ARENA);
+	paging_caps_set((struct paging_caps){ .phys_addr_bits = KMAP_MAXPHYADDR, .page_1g = true });
+	ck_assert_int_eq(zero_frame_init(), MM_OK);
+	ck_assert_int_eq(kernel_space_init(), MAP_OK);
+	kheap_init(KHEAP_CAP_UNLIMITED);
+	interrupt_reset();
+	ck_assert(user_mm_init());
+	replace_configure(p);
+	ck_assert(swap_area_attach(&dev));
+	kcpu_init(&cpu, ARENA, kernel_space_pml4().base);
+	free0 = free_frames();
+}
+
+static void teardown(void)
+{
+	addr_space_switch(NULL);
+	kcpu_destroy(&cpu);
+	interrupt_reset();
+	swap_area_reset();
+	arena_unmap();
+}
+
+static void audits(void)
+{
+	char buf[512];
+
+	ck_assert_msg(mm_audit(buf, sizeof(buf)), "mm_audit: %s", buf);
+	ck_assert_msg(swap_audit(buf, sizeof(buf)), "swap_audit: %s", buf);
+}
+
+static enum pf_status uaccess(uint64_t va, enum x86_access kind, uint64_t *value)
+{
+	struct user_access a = {.va = va, .kind = kind, .size = 8, .value = *value};
+	enum user_access_result r = user_access(&cpu, &a);
+
+	ck_assert_msg(r != UA_LOOP, "access at %#llx keeps faulting", (unsigned long long)va);
+	if (r == UA_OK && kind == X86_READ)
+		*value = a.value;
+	return r == UA_OK ? PF_OK : (enum pf_status)a.verdict;
+}
+
+static void uwrite(uint64_t va, uint64_t v)
+{
+	ck_assert_int_eq(uaccess(va, X86_WRITE, &v), PF_OK);
+}
+
+static uint64_t uread(uint64_t va)
+{
+	uint64_t v = 0;
+
+	ck_assert_int_eq(uaccess(va, X86_READ, &v), PF_OK);
+	return v;
+}
+
+static struct addr_space *spawn(void)
+{
+	struct addr_space *as = addr_space_create();
+	uint64_t at;
+
+	ck_assert_ptr_nonnull(as);
+	addr_space_switch(as);
+	ck_assert_int_eq(mm_mmap(as, BASE, 16 * 4096, RW, MM_MAP_FIXED, &at), MM_STATUS_OK);
+	return as;
+}
+
+static uint64_t slots_used(void)
+{
+	struct swap_stats s;
+
+	swap_get_stats(&s);
+	return s.used;
+}
+
+static uint64_t faults(struct addr_space *as)
+{
+	struct addr_space_stats s;
+
+	addr_space_get_stats(as, &s);
+	return s.faults_total;
+}
+
+START_TEST(test_entry_encoding)
+{
+	static const uint64_t slots[] = { 0, 1, 2, 0x1234, SWP_SLOT_MAX - 1, SWP_SLOT_MAX };
+
+	for (unsigned i = 0; i < sizeof(slots) / sizeof(slots[0]); i++) {
+		pte_t e = swp_entry_make(0, slots[i]);
+
+		ck_assert(pte_is_swap(e));
+		ck_assert(!pte_present(e));
+		ck_assert(!pte_is_protnone(e, PT_LEVEL_PT));
+		ck_assert(e != 0);
+		ck_assert_uint_eq(swp_entry_slot(e), slots[i]);
+		ck_assert_uint_eq(swp_entry_type(e), 0);
+		ck_assert(swp_entry_well_formed(e));
+		/* the address field of the lower half of the slots names no low memory: the
+		 * slot is inverted (the area is far smaller than that half) */
+		if (slots[i] < SWP_SLOT_MAX / 2)
+			ck_assert_uint_ge(e & PTE_ADDR_4K, (PTE_ADDR_4K >> 1) & PTE_ADDR_4K);
+	}
+	ck_assert_uint_eq(swp_entry_slot(swp_entry_make(3, 77)), 77);
+	ck_assert_uint_eq(swp_entry_type(swp_entry_make(3, 77)), 3);
+	/* the other kinds of entry are never swap entries */
+	ck_assert(!pte_is_swap(0));
+	ck_assert(!pte_is_swap(pte_make_protnone(0x5000, PG_USER | PG_WRITABLE)));
+	ck_assert(!pte_is_swap(0x5000 | PTE_P | PTE_US | PTE_AVL10));
+	ck_assert(!swp_entry_well_formed(swp_entry_make(0, 5) | PTE_A));
+}
+END_TEST
+
+START_TEST(test_slot_map_and_cache)
+{
+	uint64_t s, t;
+	frame_t f;
+
+	boot(REPLACE_FIFO);
+	ck_assert(swap_slot_alloc(&s));
+	ck_assert_uint_eq(slots_used(), 1);
+	swap_slot_dup(s);
+	swap_slot_dup(s);
+	swap_slot_put(s); /* the allocation's own count goes: two holders left */
+	ck_assert_uint_eq(swap_slot_count(s), 2);
+	f = allocate_frame();
+	ck_assert(!frame_is_none(f));
+	ck_assert(swap_cache_add(s, f));
+	ck_assert_uint_eq(swap_slot_count(s), 3);
+	ck_assert(swap_cache_holds(f));
+	ck_assert(swap_cache_slot_of(f, &t));
+	ck_assert_uint_eq(t, s);
+	ck_assert(frame_eq(swap_cache_lookup(s), f));
+	swap_slot_put(s);
+	swap_slot_put(s);
+	ck_assert_uint_eq(slots_used(), 1); /* the pair alone holds it */
+	swap_cache_frame_freed(f);
+	ck_assert(!swap_cache_holds(f));
+	ck_assert(frame_is_none(swap_cache_lookup(s)));
+	ck_assert_uint_eq(slots_used(), 0);
+	/* full: every slot taken, then one more is refused */
+	for (unsigned i = 0; i < SLOTS; i++)
+		ck_assert(swap_slot_alloc(&t));
+	ck_assert(!swap_slot_alloc(&t));
+	ck_assert_uint_eq(slots_used(), SLOTS);
+	deallocate_frame(f);
+}
+END_TEST
+
+/* The reverse map: a frame a fork family shares copy-on-write goes to swap from both spaces
+ * at once, and each gets its value back. */
+START_TEST(test_rmap_evicts_every_mapping)
+{
+	struct addr_space *a, *b;
+	uint64_t got;
+
+	boot(REPLACE_CLOCK);
+	a = spawn();
+	uwrite(BASE, 0xaa);
+	ck_assert_int_eq(mm_fork(a, &b), MM_STATUS_OK);
+	/* two passes at most: the first clears the accessed bits */
+	got = reclaim_direct(1);
+	if (!got)
+		got = reclaim_direct(1);
+	ck_assert_uint_eq(got, 1);
+	ck_assert_uint_eq(addr_space_swapped(a), 1);
+	ck_assert_uint_eq(addr_space_swapped(b), 1);
+	ck_assert_uint_eq(slots_used(), 1);
+	audits();
+	ck_assert_uint_eq(uread(BASE), 0xaa); /* a reads it back: a major fault */
+	addr_space_switch(b);
+	ck_assert_uint_eq(uread(BASE), 0xaa); /* b finds it in the swap cache */
+	uwrite(BASE, 0xbb);
+	addr_space_switch(a);
+	ck_assert_uint_eq(uread(BASE), 0xaa);
+	audits();
+	addr_space_switch(NULL);
+	addr_space_destroy(b);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(slots_used(), 0);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
+/* The reference string 0 1 2 0 1 3 0 3 1 2 1 with 3 frames: faults and the page left out. */
+static const unsigned ostep[] = { 0, 1, 2, 0, 1, 3, 0, 3, 1, 2, 1 };
+static size_t now;
+
+static uint64_t future(void *ctx, struct addr_space *as, uint64_t va, uint64_t now_va)
+{
+	(void)ctx;
+	(void)as;
+	(void)now_va;
+	for (size_t i = now + 1; i < sizeof(ostep) / sizeof(ostep[0]); i++)
+		if (BASE + ostep[i] * 4096ull == va)
+			return i;
+	return UINT64_MAX;
+}
+
+static void run_policy(enum replace_policy p, uint64_t want_faults, unsigned out_page)
+{
+	struct addr_space *a;
+
+	boot(p);
+	replace_set_oracle(future, NULL);
+	a = spawn();
+	ck_assert_int_eq(mm_set_limit(a, 3), MM_STATUS_OK);
+	for (now = 0; now < sizeof(ostep) / sizeof(ostep[0]); now++)
+		uwrite(BASE + ostep[now] * 4096ull, 100 + ostep[now]);
+	ck_assert_uint_eq(faults(a), want_faults);
+	ck_assert_uint_eq(addr_space_swapped(a), 1);
+	ck_assert_int_eq(addr_space_page_residency(a, BASE + out_page * 4096ull), PAGE_SWAPPED);
+	audits();
+	for (unsigned i = 0; i < 4; i++)
+		ck_assert_uint_eq(uread(BASE + i * 4096ull), 100 + i);
+	addr_space_switch(NULL);
+	addr_space_destroy(a);
+	ck_assert_uint_eq(slots_used(), 0);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+
+START_TEST(test_policy_fifo)
+{
+	run_policy(REPLACE_FIFO, 7, 3); /* final 0 1 2 */
+}
+END_TEST
+
+START_TEST(test_policy_lru)
+{
+	run_policy(REPLACE_LRU, 5, 0); /* final 1 3 2 */
+}
+END_TEST
+
+START_TEST(test_policy_clock)
+{
+	run_policy(REPLACE_CLOCK, 7, 3); /* final 2 0 1 */
+}
+END_TEST
+
+START_TEST(test_policy_opt)
+{
+	run_policy(REPLACE_OPT, 5, 0); /* final 1 3 2 */
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("swap");
+	TCase *tc = tcase_create("swap");
+
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	tcase_add_test(tc, test_entry_encoding);
+	tcase_add_test(tc, test_slot_map_and_cache);
+	tcase_add_test(tc, test_rmap_evicts_every_mapping);
+	tcase_add_test(tc, test_policy_fifo);
+	tcase_add_test(tc, test_policy_lru);
+	tcase_add_test(tc, test_policy_clock);
+	tcase_add_test(tc, test_policy_opt);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_check_suite(suite());
+}
