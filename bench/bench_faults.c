@@ -31,6 +31,10 @@
  *                                 (page_fill.h), to compare the two ways
  *   bench_faults --only sim       no host part (for callgrind: instructions per page are the
  *                                 inclusive Ir of each phase function / pages, see README)
+ *   bench_faults --cpus N         N processes at once, one per simulated CPU (each its own
+ *                                 host thread), and two CPUs in one space: fault throughput
+ *                                 and the speedup over one CPU, beside N host processes
+ *                                 (bench_faults_cpus.c)
  */
 #include <inttypes.h>
 #include <stdint.h>
@@ -81,7 +85,10 @@ static bool clzero_on; /* the kernel zeroes with CLZERO (page_fill.h) */
 
 static uint64_t machine_bytes = 1024ull << 20, map_bytes = 256ull << 20, pages;
 static int runs = 5;
-static struct x86_cpu cpu;
+#define MAX_CPUS 8u
+static struct x86_cpu cpus[MAX_CPUS];
+static unsigned ncpus = 1;
+
 static struct arena arena;
 
 static double now_ns(void)
@@ -120,7 +127,7 @@ static void boot(void)
 	if (arena_create(&arena, machine_bytes, flags) != ARENA_OK)
 		die("no arena");
 	phys_direct_map_base = (uintptr_t)arena.base;
-	host_set_cpu_count(1);
+	host_set_cpu_count(ncpus);
 	host_set_current_cpu(0);
 	boot_memory_reset();
 	if (boot_memory_default_map(machine_bytes) || boot_memory_init(0x100000, 0) ||
@@ -133,12 +140,14 @@ static void boot(void)
 	interrupt_reset();
 	if (!user_mm_init())
 		die("user_mm_init");
-	if (!x86_cpu_init(&cpu, (struct x86_phys){ arena.base, machine_bytes }, 64, 40) ||
-	    !x86_write_cr3(&cpu, kernel_space_pml4().base))
-		die("cpu");
-	/* an AMD model, so that the kernel zeroes with CLZERO where the host has it */
-	cpu.vendor = X86_AMD;
-	host_cpu_ops_attach(&cpu, 1);
+	for (unsigned i = 0; i < ncpus; i++) {
+		if (!x86_cpu_init(&cpus[i], (struct x86_phys){ arena.base, machine_bytes }, 64, 40) ||
+		    !x86_write_cr3(&cpus[i], kernel_space_pml4().base))
+			die("cpu");
+		/* an AMD model, so that the kernel zeroes with CLZERO where the host has it */
+		cpus[i].vendor = X86_AMD;
+	}
+	host_cpu_ops_attach(cpus, ncpus);
 }
 
 /* One user access through the processor, faults handled and retried (sim/user_access.h). */
@@ -147,7 +156,7 @@ static inline void uaccess(uint64_t va, bool write, uint64_t *v)
 	struct user_access a = { .va = va, .kind = write ? X86_WRITE : X86_READ, .size = 8,
 				 .value = write ? *v : 0 };
 
-	if (user_access(&cpu, &a) != UA_OK)
+	if (user_access(&cpus[0], &a) != UA_OK)
 		die("an access failed");
 	if (!write)
 		*v = a.value;
@@ -227,7 +236,7 @@ static void sim_floors(double out[F_COUNT])
 	double t;
 
 	check(f != NULL && n > 0, "no memory for the floors");
-	x86_flush_all(&cpu);
+	x86_flush_all(&cpus[0]);
 	t = now_ns();
 	(void)sim_read_all();
 	out[F_WALK] = (now_ns() - t) / (double)pages;
@@ -423,7 +432,9 @@ static void host_run(double out[F_COUNT])
 	out[F_UNMAP] = (now_ns() - t) / (double)pages;
 }
 
-static const char usage[] = "usage: bench_faults [--quick|--smoke] [--no-clzero] [--only sim]\n";
+static const char usage[] =
+	"usage: bench_faults [--quick|--smoke] [--no-clzero] [--only sim] [--cpus N]\n";
+static int cpus_main(bool quick, bool smoke, bool host);
 
 int main(int argc, char **argv)
 {
@@ -442,11 +453,20 @@ int main(int argc, char **argv)
 			clzero = false;
 		else if (!strcmp(argv[i], "--only") && i + 1 < argc && !strcmp(argv[i + 1], "sim"))
 			host = false, i++;
+		else if (!strcmp(argv[i], "--cpus") && i + 1 < argc) {
+			ncpus = (unsigned)strtoul(argv[++i], NULL, 10);
+			if (ncpus < 1 || ncpus > MAX_CPUS) {
+				fprintf(stderr, "bench_faults: --cpus takes 1 to %u\n", MAX_CPUS);
+				return 2;
+			}
+		}
 		else {
 			fputs(usage, stderr);
 			return 2;
 		}
 	}
+	if (ncpus > 1)
+		return cpus_main(quick, smoke, host);
 	if (getenv("MMSIM_BENCH_MB"))
 		machine_bytes = strtoull(getenv("MMSIM_BENCH_MB"), NULL, 0) << 20;
 	if (getenv("MMSIM_BENCH_MAP_MB"))
@@ -489,7 +509,10 @@ int main(int argc, char **argv)
 			printf("%-26s %10.1f %12s %8s %8s\n", fig_name[f], s, "-", "-", g);
 	}
 	host_cpu_ops_attach(NULL, 0);
-	x86_cpu_destroy(&cpu);
+	for (unsigned i = 0; i < ncpus; i++)
+		x86_cpu_destroy(&cpus[i]);
 	arena_destroy(&arena);
 	return 0;
 }
+
+#include "bench_faults_cpus.c"
