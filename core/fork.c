@@ -37,15 +37,33 @@
 
 #define KTRACE_KIND TRACE_MM
 
+#if defined(__SANITIZE_THREAD__)
+#define FORK_COPY_UNDER_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define FORK_COPY_UNDER_TSAN 1
+#endif
+#endif
+
 /* A fresh One frame with a copy of frame src (allocated without zeroing: the copy writes
- * every byte); FRAME_NONE if none can be had. */
+ * every byte); FRAME_NONE if none can be had. src is Shared (borrowed): the spaces that map
+ * it may write it while it is copied, a race of their programs as on hardware (the child
+ * gets what the copy read); under ThreadSanitizer the copy reads with relaxed atomic loads,
+ * as the simulated processor's stores are, so that the race is not reported as the
+ * kernel's. */
 static frame_t copy_frame(frame_t src)
 {
 	struct frame_or_error nf = init_frame_fill(REFCOUNT_ONE_INIT, FRAME_FILL_NONE);
 
 	if (nf.error != MM_OK)
 		return FRAME_NONE;
+#ifdef FORK_COPY_UNDER_TSAN
+	for (size_t i = 0; i < PAGE_SIZE / 8; i++)
+		((uint64_t *)phys_to_virt(nf.frame.base))[i] =
+			__atomic_load_n((const uint64_t *)phys_to_virt(src.base) + i, __ATOMIC_RELAXED);
+#else
 	kmemcpy(phys_to_virt(nf.frame.base), phys_to_virt(src.base), PAGE_SIZE);
+#endif
 	return nf.frame;
 }
 

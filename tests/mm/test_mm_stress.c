@@ -1,9 +1,12 @@
 /*
- * Multi-CPU stress of the memory manager: 4 simulated CPUs (host threads, sim/cpu_threads),
- * each driven by its own pthread so that all four run kernel code at the same time. They
- * fault through their own simulated processors (hw-x86: TLB, walk, #PF -> page_fault_handler,
- * retry) on address spaces they share, munmap and mmap again, mprotect down (r or none) and
- * back up, fork private children, use them and destroy them. Every restriction of a shared space
+ * Multi-CPU stress of the memory manager: 4 simulated CPUs (MMSIM_STRESS_CPUS: 1 to 8; host
+ * threads, sim/cpu_threads), each driven by its own pthread so that all of them run kernel
+ * code at the same time. They fault through their own simulated processors (hw-x86: TLB,
+ * walk, #PF -> page_fault_handler, retry) on address spaces they share, munmap and mmap
+ * again, mprotect down (r or none) and back up, borrow pages of a shared space into a space
+ * of their own and transfer pages out of a shared space and back (two-space locking, racing
+ * the other CPUs' faults on the lender), fork private children, use them, destroy them or
+ * let them exit while they lend pages. Every restriction of a shared space
  * needs a TLB shootdown of the other CPUs, acknowledged at their interrupt windows.
  *
  * What must hold:
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "arch/x86_64/interrupts.h"
 #include "arch/x86_64/kernel_space.h"
@@ -40,7 +44,7 @@
 #include "user_mm_view.h"
 #include "../check_main.h"
 
-#define NCPU 4u
+#define MAX_NCPU 8u
 #define NSPACE 3u
 #define ARENA (64 * MiB)
 #define RW (MM_PROT_READ | MM_PROT_WRITE)
@@ -48,8 +52,13 @@
 #define PAGES 48u
 #define SHBASE 0x10000000ull
 #define SHPAGES 8u
+/* each worker's own space: borrowed and transferred pages land here */
+#define MINE_BORROW 0x20000000ull
+#define MINE_MOVED 0x30000000ull
 
-static struct x86_cpu cpus[NCPU];
+static unsigned NCPU = 4; /* MMSIM_STRESS_CPUS: 1 to 8 */
+static double seconds;    /* MMSIM_STRESS_SECONDS: rounds until that much time has passed */
+static struct x86_cpu cpus[MAX_NCPU];
 static struct addr_space *spaces[NSPACE];
 static uint64_t free0;
 /* rounds and operations per round; the valgrind setup gets fewer (it is ~50x slower) */
@@ -58,11 +67,11 @@ static unsigned rounds = 20, ops_per_round = 1000;
 struct worker {
 	unsigned cpu;
 	struct prng rng;
-	struct addr_space *current;
-	uint64_t accesses, faults_ok, segv, forks, munmaps, mprotects;
+	struct addr_space *current, *mine;
+	uint64_t accesses, faults_ok, segv, forks, munmaps, mprotects, borrows, transfers, exits;
 	char failure[256];
 };
-static struct worker workers[NCPU];
+static struct worker workers[MAX_NCPU];
 
 static void report(struct worker *w, const char *what, uint64_t va, uint64_t v)
 {
@@ -109,12 +118,15 @@ static enum pf_status uaccess(struct worker *w, uint64_t va, bool write, uint64_
 	}
 }
 
-/* A random access to a page of the current space; reads check what they see. */
-static void poke_page(struct worker *w, uint64_t base, unsigned pages)
+/* A random access to a page of the current space; reads check what they see. Values are
+ * keyed by the address in the shared spaces: `delta` is how far this view of the page
+ * (borrowed, transferred) lies from it. */
+static void poke_view(struct worker *w, uint64_t base, unsigned pages, uint64_t delta,
+		      bool may_write)
 {
 	uint64_t va = base + prng_below(&w->rng, pages) * PAGE_SIZE + prng_below(&w->rng, 8) * 8;
-	bool write = prng_below(&w->rng, 2);
-	uint64_t v = (va << 8) | (w->cpu + 1);
+	bool write = prng_below(&w->rng, 2) && may_write;
+	uint64_t key = va - delta, v = (key << 8) | (w->cpu + 1);
 	enum pf_status r = uaccess(w, va, write, &v);
 
 	if (r == PF_SEGV) {
@@ -125,8 +137,62 @@ static void poke_page(struct worker *w, uint64_t base, unsigned pages)
 		report(w, pf_status_name(r), va, 0);
 		return;
 	}
-	if (!write && v != 0 && (v >> 8) != va)
+	if (!write && v != 0 && (v >> 8) != key)
 		report(w, "read a value written elsewhere", va, v);
+}
+
+static void poke_page(struct worker *w, uint64_t base, unsigned pages)
+{
+	poke_view(w, base, pages, 0, true);
+}
+
+/* Borrow a few pages of a shared space into this worker's own, read them there (the lender's
+ * other CPUs fault, unmap and protect them meanwhile), give them back. Reads only: a write
+ * through the borrowed view races the lender's forks and copy-on-write copies, which read
+ * the frame (a race of the simulated programs that ThreadSanitizer would report). The lender's range may
+ * be in the middle of another CPU's munmap (EINVAL) or protected (EPERM). */
+static void op_borrow(struct worker *w, struct addr_space *as, uint64_t va, uint64_t len)
+{
+	enum mm_status s = mm_borrow(as, va, w->mine, MINE_BORROW, len, RW);
+
+	if (s == MM_STATUS_EINVAL || s == MM_STATUS_EPERM)
+		return;
+	if (s != MM_STATUS_OK) {
+		report(w, "borrow", va, (uint64_t)s);
+		return;
+	}
+	w->borrows++;
+	use_space(w, w->mine);
+	for (unsigned i = 0; i < 6; i++)
+		poke_view(w, MINE_BORROW, (unsigned)(len / PAGE_SIZE), MINE_BORROW - va, false);
+	if (mm_munmap(w->mine, MINE_BORROW, len) != MM_STATUS_OK)
+		report(w, "munmap borrowed", MINE_BORROW, len);
+}
+
+/* Move a few pages out of a shared space into this worker's own (other CPUs find a hole
+ * there meanwhile: a fault is a segv, an mmap may fill it), use them, move them back (EEXIST
+ * if the hole was filled: then they are dropped). */
+static void op_transfer(struct worker *w, struct addr_space *as, uint64_t va, uint64_t len)
+{
+	enum mm_status s = mm_transfer(as, va, w->mine, MINE_MOVED, len);
+
+	if (s == MM_STATUS_EINVAL)
+		return; /* a hole from another CPU's munmap */
+	if (s != MM_STATUS_OK) {
+		report(w, "transfer out", va, (uint64_t)s);
+		return;
+	}
+	w->transfers++;
+	use_space(w, w->mine);
+	for (unsigned i = 0; i < 6; i++)
+		poke_view(w, MINE_MOVED, (unsigned)(len / PAGE_SIZE), MINE_MOVED - va, true);
+	s = mm_transfer(w->mine, MINE_MOVED, as, va, len);
+	if (s == MM_STATUS_EEXIST) {
+		if (mm_munmap(w->mine, MINE_MOVED, len) != MM_STATUS_OK)
+			report(w, "munmap moved", MINE_MOVED, len);
+	} else if (s != MM_STATUS_OK) {
+		report(w, "transfer back", va, (uint64_t)s);
+	}
 }
 
 static void op_fork_child(struct worker *w, struct addr_space *parent)
@@ -147,6 +213,22 @@ static void op_fork_child(struct worker *w, struct addr_space *parent)
 	/* nobody else runs in the child: its own munmap needs no remote shootdown */
 	if (mm_munmap(child, BASE + prng_below(&w->rng, PAGES) * PAGE_SIZE, PAGE_SIZE) != MM_STATUS_OK)
 		report(w, "munmap in child", 0, 0);
+	if (prng_below(&w->rng, 2)) {
+		/* the child lends to this worker's space and exits while lent: the borrowed
+		 * grant keeps the dead space's object (its references), not its pages */
+		uint64_t va = BASE + prng_below(&w->rng, PAGES - 2) * PAGE_SIZE;
+
+		if (mm_borrow(child, va, w->mine, MINE_BORROW, 2 * PAGE_SIZE, RW) == MM_STATUS_OK) {
+			use_space(w, w->mine);
+			poke_view(w, MINE_BORROW, 2, MINE_BORROW - va, true);
+			addr_space_exit(child);
+			w->exits++;
+			if (mm_munmap(w->mine, MINE_BORROW, 2 * PAGE_SIZE) != MM_STATUS_OK)
+				report(w, "munmap borrowed from the dead", MINE_BORROW, 0);
+			use_space(w, NULL);
+			return;
+		}
+	}
 	use_space(w, NULL);
 	addr_space_destroy(child);
 }
@@ -170,7 +252,11 @@ static void one_op(struct worker *w)
 		if (mm_mmap(as, va, len, RW, MM_MAP_FIXED, NULL) != MM_STATUS_OK)
 			report(w, "mmap", va, len);
 		w->munmaps++;
-	} else if (dice < 95) {
+	} else if (dice < 88) {
+		op_borrow(w, as, va, len);
+	} else if (dice < 91) {
+		op_transfer(w, as, va, len);
+	} else if (dice < 97) {
 		/* a hole made by another CPU's munmap may sit in the range for a moment: ENOMEM.
 		 * Down to r or to none (the pages keep their frames: reads afterwards still see
 		 * only values written for their own address) */
@@ -193,10 +279,17 @@ static void run_batch(void *arg)
 {
 	struct worker *w = arg;
 
+	w->mine = addr_space_create();
+	if (!w->mine) {
+		report(w, "addr_space_create", 0, 0);
+		return;
+	}
 	for (unsigned i = 0; i < ops_per_round && !w->failure[0]; i++)
 		one_op(w);
 	/* leave no CR3 pointing at a shared space between rounds (the audit and the teardown) */
 	use_space(w, NULL);
+	addr_space_destroy(w->mine);
+	w->mine = NULL;
 }
 
 static void *driver(void *arg)
@@ -263,6 +356,12 @@ static void setup(void)
 
 	if (v && atoi(v) > 0)
 		rounds = (unsigned)atoi(v);
+	v = getenv("MMSIM_STRESS_CPUS");
+	if (v && atoi(v) >= 1 && atoi(v) <= (int)MAX_NCPU)
+		NCPU = (unsigned)atoi(v);
+	v = getenv("MMSIM_STRESS_SECONDS");
+	if (v && atof(v) > 0)
+		seconds = atof(v);
 	host_set_cpu_count(NCPU);
 	host_set_current_cpu(0);
 	arena_boot(ARENA);
@@ -295,10 +394,21 @@ static void teardown(void)
 	host_set_cpu_count(1);
 }
 
-START_TEST(test_four_cpus_fault_unmap_protect_fork)
+static double now_s(void)
 {
-	pthread_t t[NCPU];
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+START_TEST(test_cpus_fault_unmap_protect_fork_borrow_transfer_exit)
+{
+	pthread_t t[MAX_NCPU];
 	uint64_t accesses = 0, forks = 0, munmaps = 0, mprotects = 0, faults = 0;
+	uint64_t borrows = 0, transfers = 0, exits = 0;
+	double start = now_s();
+	unsigned r;
 
 	cpu_threads_run(0, create_spaces, NULL);
 	for (unsigned c = 0; c < NCPU; c++) {
@@ -306,7 +416,7 @@ START_TEST(test_four_cpus_fault_unmap_protect_fork)
 		workers[c].cpu = c;
 		prng_seed(&workers[c].rng, 0x5eed0000u + c);
 	}
-	for (unsigned r = 0; r < rounds; r++) {
+	for (r = 0; seconds > 0 ? now_s() - start < seconds : r < rounds; r++) {
 		for (unsigned c = 0; c < NCPU; c++)
 			ck_assert_int_eq(pthread_create(&t[c], NULL, driver, &workers[c]), 0);
 		for (unsigned c = 0; c < NCPU; c++)
@@ -321,17 +431,26 @@ START_TEST(test_four_cpus_fault_unmap_protect_fork)
 		forks += workers[c].forks;
 		munmaps += workers[c].munmaps;
 		mprotects += workers[c].mprotects;
+		borrows += workers[c].borrows;
+		transfers += workers[c].transfers;
+		exits += workers[c].exits;
 	}
-	printf("mm-stress: %u cpus, %u rounds: %llu accesses, %llu faults resolved, %llu forks, "
-	       "%llu munmap+mmap, %llu mprotect pairs\n", NCPU, rounds, (unsigned long long)accesses,
-	       (unsigned long long)faults, (unsigned long long)forks, (unsigned long long)munmaps,
-	       (unsigned long long)mprotects);
+	printf("mm-stress: %u cpus, %u rounds in %.0f s: %llu accesses, %llu faults resolved, "
+	       "%llu forks, %llu munmap+mmap, %llu mprotect pairs, %llu borrows, %llu transfers, "
+	       "%llu exits while lending\n",
+	       NCPU, r, now_s() - start, (unsigned long long)accesses, (unsigned long long)faults,
+	       (unsigned long long)forks, (unsigned long long)munmaps,
+	       (unsigned long long)mprotects, (unsigned long long)borrows,
+	       (unsigned long long)transfers, (unsigned long long)exits);
 	/* the mix really ran: every kind of operation happened, faults were resolved */
-	ck_assert_uint_gt(accesses, rounds * ops_per_round);
+	ck_assert_uint_gt(accesses, r * ops_per_round);
 	ck_assert_uint_gt(faults, 100);
 	ck_assert_uint_gt(forks, 0);
 	ck_assert_uint_gt(munmaps, 0);
 	ck_assert_uint_gt(mprotects, 0);
+	ck_assert_uint_gt(borrows, 0);
+	ck_assert_uint_gt(transfers, 0);
+	ck_assert_uint_gt(exits, 0);
 	cpu_threads_run(0, destroy_spaces, NULL);
 	audit_now();
 	ck_assert_uint_eq(free_frames(), free0);
@@ -346,8 +465,11 @@ int main(void)
 	if (getenv("MMSIM_STRESS_QUICK"))
 		rounds = 3, ops_per_round = 150;
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, test_four_cpus_fault_unmap_protect_fork);
+	/* a long run (MMSIM_STRESS_SECONDS) gets its time and more */
+	tcase_set_timeout(tc, getenv("MMSIM_STRESS_SECONDS")
+				      ? atof(getenv("MMSIM_STRESS_SECONDS")) * 2 + 300
+				      : 120);
+	tcase_add_test(tc, test_cpus_fault_unmap_protect_fork_borrow_transfer_exit);
 	suite_add_tcase(s, tc);
 	return run_check_suite(s);
 }
