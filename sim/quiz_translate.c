@@ -273,9 +273,11 @@ static void print_problem(struct qt *q, const struct quiz_options *o, unsigned n
 				fprintf(out, "  0x%05x  0x%016" PRIx64 "\n", (f << 12) + 8 * i, e);
 		}
 	}
-	fputs("\nFor each access, give the physical address it reaches, or the page fault: which\n"
-	      "level's entry stopped the walk and the #PF error code (bit 0 P: the entry was\n"
-	      "present, 1 W: a write, 2 U: a user access, 4 I/D: an instruction fetch).\n\n",
+	fputs("\nFor each access, give the physical address it reaches, or the page fault: the\n"
+	      "#PF error code (bit 0 P: the entry was present, 1 W: a write, 2 U: a user access,\n"
+	      "4 I/D: an instruction fetch) and, for a not-present entry, the entry that stopped\n"
+	      "the walk; for a protection fault, every entry on the path that denies the access\n"
+	      "by itself and the right it lacks (RW, US) or has (XD), the first of them first.\n\n",
 	      out);
 }
 
