@@ -151,6 +151,7 @@ def _():
     golden("explain.out", ["run", "tests/golden/explain.scn"])
     golden("teaching-09.out", ["run", "scenarios/teaching/09-cow-fork-refcounts.scn"])
     golden("teaching-11.out", ["run", "scenarios/teaching/11-mprotect-segv.scn"])
+    golden("teaching-04.out", ["run", "scenarios/teaching/04-boot-memory-map.scn"])
 
 
 @case("explain: the kernel's intent matches what the access then does, and nothing changes")

@@ -291,23 +291,69 @@ START_TEST(errors_are_all_reported)
 }
 END_TEST
 
+/* Every line of errbuf is "t.scn:LINE:COL: error: MESSAGE" with LINE and COL inside the
+ * text (a file of n newlines has n + 1 lines; COL may be one past a line's end), the last
+ * one possibly "t.scn: too many errors, stopping"; returns the number of error lines. */
+static unsigned check_error_lines(const char *text, size_t len)
+{
+	unsigned lines = 1, n = 0;
+	const char *p = errbuf;
+
+	for (size_t i = 0; i < len; i++)
+		lines += text[i] == '\n';
+	while (*p) {
+		const char *eol = strchr(p, '\n');
+		unsigned line = 0, col = 0;
+		int used = 0;
+
+		ck_assert_msg(eol, "error output does not end in a newline: %s", p);
+		if (strncmp(p, "t.scn: too many errors, stopping\n", (size_t)(eol - p) + 1) == 0) {
+			ck_assert_msg(!eol[1], "output after the last error: %s", eol + 1);
+			break;
+		}
+		ck_assert_msg(sscanf(p, "t.scn:%u:%u: error: %n", &line, &col, &used) == 2 && used > 0,
+			      "not FILE:LINE:COL: error: %.*s", (int)(eol - p), p);
+		ck_assert_msg(line >= 1 && line <= lines && col >= 1 && col <= len + 1,
+			      "position %u:%u outside the text (%u lines): %.*s", line, col, lines,
+			      (int)(eol - p), p);
+		ck_assert_msg(p + used < eol, "empty message: %.*s", (int)(eol - p), p);
+		n++;
+		p = eol + 1;
+	}
+	return n;
+}
+
 START_TEST(garbage_never_crashes)
 {
-	/* Random bytes, including long lines, must end in errors, never a crash. */
+	/* Random bytes, including long lines: a file either parses with no output at all, or
+	 * fails with one FILE:LINE:COL error line per error, each inside the text. */
 	char buf[4096];
-	unsigned seed = 12345;
+	unsigned seed = 12345, failed = 0;
 
 	for (int round = 0; round < 200; round++) {
 		struct scenario sc;
 		size_t len = (size_t)(seed % sizeof(buf));
+		bool ok;
+		unsigned lines;
 
 		for (size_t i = 0; i < len; i++) {
 			seed = seed * 1103515245u + 12345u;
 			buf[i] = round % 2 ? (char)(seed >> 16) : " \n#\\=0x1poke"[(seed >> 16) % 12];
 		}
-		parse(&sc, buf, len);
+		ok = parse(&sc, buf, len);
+		lines = check_error_lines(buf, len);
+		ck_assert_uint_eq(ok, sc.nerrors == 0);
+		if (ok) {
+			ck_assert_uint_eq(lines, 0);
+		} else {
+			ck_assert_uint_ge(lines, 1);
+			ck_assert_uint_le(lines, sc.nerrors);
+			failed++;
+		}
 		scenario_free(&sc);
 	}
+	/* garbage is rejected (an empty or comment-only file is the only way through) */
+	ck_assert_uint_ge(failed, 150);
 }
 END_TEST
 
