@@ -24,6 +24,7 @@
 #include "page_info.h"
 #include "process_commands.h"
 #include "sim.h"
+#include "swap_area.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 #include "arch/x86_64/mapper.h"
@@ -354,6 +355,12 @@ static enum sc_status exec_show_process(struct sim *sim, const struct sc_stmt *s
 		p->name, addr_space_rss(p->as), addr_space_table_frames(p->as), p->last_cpu,
 		a.faults_demand_zero, a.faults_zero_mapped, a.faults_cow_copy, a.faults_cow_reuse,
 		a.faults_shared, a.faults_spurious, a.faults_segv, a.faults_oom);
+	/* reclaim and swap: every fault, the major ones (read back from swap), the minor ones */
+	fprintf(sim->out,
+		"  swap: %" PRIu64 " pages swapped out, %" PRIu64 " evicted so far; faults %" PRIu64
+		" (major %" PRIu64 ", minor %" PRIu64 ", %" PRIu64 " of them from the swap cache)\n",
+		addr_space_swapped(p->as), a.evictions, a.faults_total, a.faults_major,
+		a.faults_total - a.faults_major, a.faults_swap_cached);
 	if (f.active)
 		fprintf(sim->out, "  serves [0x%" PRIx64 ", 0x%" PRIx64 "): %" PRIu64 " pins, %" PRIu64
 				  " unmap notifications\n",
