@@ -112,11 +112,16 @@ def walk(mem, cr3, va, kind, user, wp, nxe):
     return {"result": "pa", "pa": base | (va & ((1 << size_shift) - 1))}
 
 
+_quiz_cache = {}
+
+
 def quiz_json(kind, seed):
     import json
-    rc, out, err = run(["quiz", kind, "--seed", str(seed), "--json"])
-    check(rc == 0 and err == "", (kind, seed, rc, err))
-    return json.loads(out)
+    if (kind, seed) not in _quiz_cache:
+        rc, out, err = run(["quiz", kind, "--seed", str(seed), "--json"])
+        check(rc == 0 and err == "", (kind, seed, rc, err))
+        _quiz_cache[kind, seed] = json.loads(out)
+    return _quiz_cache[kind, seed]
 
 
 @case("quiz translate --json: an independent walker agrees with every key, seeds 1..40")
@@ -148,10 +153,11 @@ def _():
 @case("quiz translate: each entry the key blames denies by itself (the processor decides), seeds 1..40")
 def _():
     fix = {"RW": (RW, 0), "US": (US, 0), "XD": (0, XD)}
+    # one run for every seed: each seed's words are poked in, checked, and zeroed again
+    lines = ["machine kernel=off memory=1M maxphyaddr=46"]
     for seed in range(1, 41):
         j = quiz_json("translate", seed)
         mem = j["memory"]
-        lines = ["machine kernel=off memory=1M maxphyaddr=46"]
         lines += [f"poke {a} {v}" for a, v in mem.items()]
         lines.append(f"cpu cr3={j['cpu']['cr3']}")
 
@@ -181,8 +187,9 @@ def _():
                           f"expect access {access_line(q)} -> pf {a['error_code']}",
                           f"poke {d['entry']} {fixed(d):#x}"]
             lines += [f"poke {d['entry']} {mem[d['entry']]}" for d in deny]
-        rc, out, err = run(["run", "-"], stdin="\n".join(lines) + "\n")
-        check(rc == 0, (seed, err))
+        lines += [f"poke {a} 0" for a in mem]
+    rc, out, err = run(["run", "-"], stdin="\n".join(lines) + "\n")
+    check(rc == 0, err)
 
 
 @case("quiz translate -c: seed 3 question 4 blames the PDPT entry without US")
@@ -291,8 +298,9 @@ def _():
                 check(got["frame"] == letters[f] and got["refs"] == refs[f], (seed, page, p, refs[f]))
         for p in procs:
             check(ans["rss"][p] == len(maps[p]), (seed, p))
-        rc, out, err = run(["run", "-"], stdin=j["scenario"] + f"expect free_frames == {ans['free_end']}\n")
-        check(rc == 0, (seed, err))
+        if seed <= 10:  # the kernel's free count, by running the steps (a run per seed)
+            rc, out, err = run(["run", "-"], stdin=j["scenario"] + f"expect free_frames == {ans['free_end']}\n")
+            check(rc == 0, (seed, err))
 
 
 # ---- readable output ----
