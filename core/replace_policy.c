@@ -37,7 +37,7 @@ static replace_oracle_t oracle;
 static void *oracle_ctx;
 static _Atomic uint64_t events;
 /* Spaces with a limit under lru: the processor reports accesses only then. */
-unsigned replace_lru_spaces;
+_Atomic unsigned replace_lru_spaces;
 
 const char *replace_policy_name(enum replace_policy p)
 {
@@ -52,7 +52,7 @@ void replace_configure(enum replace_policy p)
 	oracle = NULL;
 	oracle_ctx = NULL;
 	atomic_store(&events, 0);
-	__atomic_store_n(&replace_lru_spaces, 0, __ATOMIC_RELAXED);
+	atomic_store(&replace_lru_spaces, 0);
 }
 
 enum replace_policy replace_policy_now(void)
@@ -314,7 +314,7 @@ void replace_forget(struct addr_space *as)
 	if (!as->replace)
 		return;
 	if (policy == REPLACE_LRU)
-		__atomic_fetch_sub(&replace_lru_spaces, 1, __ATOMIC_RELAXED);
+		atomic_fetch_sub(&replace_lru_spaces, 1);
 	kfree(as->replace);
 	as->replace = NULL;
 }
@@ -357,7 +357,7 @@ enum mm_status mm_set_limit(struct addr_space *as, uint64_t n)
 		return MM_STATUS_OK;
 	}
 	if (policy == REPLACE_LRU)
-		__atomic_fetch_add(&replace_lru_spaces, 1, __ATOMIC_RELAXED);
+		atomic_fetch_add(&replace_lru_spaces, 1);
 	/* the pages resident now, in address order; the excess goes to swap */
 	while (mm_next_leaf_table(&as->mapper, &next, USER_END, &pt, &stop)) {
 		uint64_t va = next;

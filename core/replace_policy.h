@@ -57,7 +57,7 @@ uint64_t mm_limit_of(struct addr_space *as);
 
 /* The processor's report of an access by the space current on this CPU (lru): the call
  * costs one load while no space runs lru under a limit. */
-extern unsigned replace_lru_spaces; /* __atomic builtins only */
+extern _Atomic unsigned replace_lru_spaces;
 void mm_access_seen_slow(uint64_t va);
 static inline void mm_access_seen(uint64_t va)
 {
