@@ -207,7 +207,9 @@ static inline bool page_info_rc_is_one(uint64_t raw)
  */
 static inline enum add_ref_error add_ref(struct page_info *info, enum ref_kind kind)
 {
-	uint64_t raw = atomic_load_explicit(&info->rc, memory_order_relaxed);
+	/* acquire: a borrower that takes a One frame and writes it comes after the copies the
+	 * holders that dropped their references made of it (their drops release) */
+	uint64_t raw = atomic_load_explicit(&info->rc, memory_order_acquire);
 
 	if (__builtin_expect(!page_info_rc_is_one(raw), 0))
 		return add_ref_slow(info, kind);

@@ -146,10 +146,8 @@ static void poke_page(struct worker *w, uint64_t base, unsigned pages)
 	poke_view(w, base, pages, 0, true);
 }
 
-/* Borrow a few pages of a shared space into this worker's own, read them there (the lender's
- * other CPUs fault, unmap and protect them meanwhile), give them back. Reads only: a write
- * through the borrowed view races the lender's forks and copy-on-write copies, which read
- * the frame (a race of the simulated programs that ThreadSanitizer would report). The lender's range may
+/* Borrow a few pages of a shared space into this worker's own, use them there (the lender's
+ * other CPUs fault, unmap, protect and fork meanwhile), give them back. The lender's range may
  * be in the middle of another CPU's munmap (EINVAL) or protected (EPERM). */
 static void op_borrow(struct worker *w, struct addr_space *as, uint64_t va, uint64_t len)
 {
@@ -164,7 +162,7 @@ static void op_borrow(struct worker *w, struct addr_space *as, uint64_t va, uint
 	w->borrows++;
 	use_space(w, w->mine);
 	for (unsigned i = 0; i < 6; i++)
-		poke_view(w, MINE_BORROW, (unsigned)(len / PAGE_SIZE), MINE_BORROW - va, false);
+		poke_view(w, MINE_BORROW, (unsigned)(len / PAGE_SIZE), MINE_BORROW - va, true);
 	if (mm_munmap(w->mine, MINE_BORROW, len) != MM_STATUS_OK)
 		report(w, "munmap borrowed", MINE_BORROW, len);
 }
