@@ -61,7 +61,7 @@ extern _Atomic unsigned replace_lru_spaces;
 void mm_access_seen_slow(uint64_t va);
 static inline void mm_access_seen(uint64_t va)
 {
-	if (__builtin_expect(__atomic_load_n(&replace_lru_spaces, __ATOMIC_RELAXED) != 0, 0))
+	if (__builtin_expect(atomic_load_explicit(&replace_lru_spaces, memory_order_relaxed) != 0, 0))
 		mm_access_seen_slow(va);
 }
 
