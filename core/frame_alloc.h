@@ -128,6 +128,10 @@ uint64_t free_frames(void);
 /* free_frames without the allocator's lock: exact when nothing allocates concurrently,
  * otherwise off by what is in flight. For gates and watermarks on hot paths. */
 uint64_t free_frames_estimate(void);
+/* The frames in the buddy lists alone: a lower bound of free_frames_estimate that reads no
+ * CPU's cache count (each CPU writes its own on every allocation, so reading them all on
+ * another CPU's hot path moves their cache lines there). */
+uint64_t free_frames_lower_bound(void);
 uint64_t used_frames(void);
 uint64_t total_frames(void);
 /* The allocator's own metadata frames (included in used_frames). */

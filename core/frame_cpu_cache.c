@@ -133,6 +133,11 @@ uint64_t free_frames_estimate(void)
 	return n;
 }
 
+uint64_t free_frames_lower_bound(void)
+{
+	return atomic_load_explicit(&ST.buddy_free, memory_order_relaxed);
+}
+
 uint64_t cached_frames(void)
 {
 	uint64_t sum = 0;

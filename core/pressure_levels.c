@@ -121,8 +121,14 @@ bool check_before_alloc(uint64_t n)
 		       (unsigned long long)atomic_load(&G.checked));
 		return false;
 	}
-	/* on every normal allocation: no lock; the allocation itself is the exact test, so
-	 * one reading of the estimate serves the level and the answer */
+	/* on every normal allocation: no lock. While the buddy lists alone hold more than the
+	 * floor and the request, the estimate (never lower) would decide the same: nothing to
+	 * update and the answer yes, without touching the other CPUs' cache counts */
+	avail = free_frames_lower_bound();
+	if (avail >= normal_floor() && avail >= n && pressure_state() == PRESSURE_NORMAL)
+		return true;
+	/* the allocation itself is the exact test, so one reading of the estimate serves the
+	 * level and the answer */
 	avail = free_frames_estimate();
 	if (avail < normal_floor() || pressure_state() != PRESSURE_NORMAL)
 		update_at(avail);
