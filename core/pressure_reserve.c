@@ -41,14 +41,31 @@ void pressure_for_each_reserve_frame(void (*fn)(void *ctx, frame_t f), void *ctx
 	kspin_unlock(&G.lock);
 }
 
-/* Tops the pool up to the reserve (whatever the UI and buffer currently hold counts). */
+/* Tops the pool up to the reserve (whatever the UI and buffer currently hold counts).
+ * Called with the governor's lock held, which it lets go of around each allocation: an
+ * allocation may drain the CPU caches, a wait for every CPU that no spin lock may be held
+ * across. A frame that finds the pool full when the lock is back goes back. */
+static bool pool_short(void)
+{
+	return G.pool_count + G.ui_taken + G.buffer_taken < G.reserve;
+}
+
 bool refill_pool(void)
 {
-	while (G.pool_count + G.ui_taken + G.buffer_taken < G.reserve) {
-		frame_t f = allocate_frame();
+	while (pool_short()) {
+		frame_t f;
 
+		kspin_unlock(&G.lock);
+		f = allocate_frame();
+		kspin_lock(&G.lock);
 		if (frame_is_none(f))
 			return false;
+		if (!pool_short()) {
+			kspin_unlock(&G.lock);
+			deallocate_frame(f);
+			kspin_lock(&G.lock);
+			break;
+		}
 		pool_push(f);
 	}
 	return true;
