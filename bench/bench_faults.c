@@ -50,15 +50,15 @@
 #include "arch/x86_64/kernel_space.h"
 #include "arch/x86_64/page_fill.h"
 #include "arch/x86_64/page_flags.h"
-#include "arena.h"
+#include "host/arena.h"
 #include "boot_memory.h"
 #include "frame_alloc.h"
-#include "host_cpu_ops.h"
-#include "host_platform.h"
+#include "host/host_cpu_ops.h"
+#include "host/host_platform.h"
 #include "kheap.h"
 #include "page_info.h"
 #include "phys.h"
-#include "user_access.h"
+#include "host/user_access.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 #include "x86_cpu.h"
@@ -150,7 +150,7 @@ static void boot(void)
 	host_cpu_ops_attach(cpus, ncpus);
 }
 
-/* One user access through the processor, faults handled and retried (sim/user_access.h). */
+/* One user access through the processor, faults handled and retried (sim/host/user_access.h). */
 static inline void uaccess(uint64_t va, bool write, uint64_t *v)
 {
 	struct user_access a = { .va = va, .kind = write ? X86_WRITE : X86_READ, .size = 8,

@@ -19,7 +19,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "cpu_threads.h"
+#include "host/cpu_threads.h"
 
 enum cphase { CP_DZ, CP_COW, CP_UNMAP, CP_COUNT };
 static const char *const cphase_name[CP_COUNT] = { "demand-zero faults", "CoW copy faults",

@@ -30,7 +30,7 @@
 
 #include "boot_memory.h"
 #include "frame_alloc.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "phys.h"
 
 static uint64_t machine_bytes;

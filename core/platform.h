@@ -3,7 +3,7 @@
  *
  * core/ is kernel code and never includes a host header. Everything host-specific (the current
  * CPU number, the all-CPU barrier, how a panic is reported, where trace lines go)
- * is declared here and implemented by the host (sim/host_platform.c for mmsim; a real kernel would
+ * is declared here and implemented by the host (sim/host/host_platform.c for mmsim; a real kernel would
  * bring its own). The privileged x86_64 instructions core needs are in arch/x86_64/cpu_ops.h.
  */
 #ifndef MMSIM_CORE_PLATFORM_H

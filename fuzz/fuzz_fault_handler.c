@@ -52,18 +52,18 @@
 #include <sys/mman.h>
 
 #include "boot_memory.h"
-#include "cpu_threads.h"
+#include "host/cpu_threads.h"
 #include "frame_alloc.h"
 #include "frame_alloc_view.h"
 #include "fuzz_input.h"
-#include "host_cpu_ops.h"
-#include "host_platform.h"
+#include "host/host_cpu_ops.h"
+#include "host/host_platform.h"
 #include "kernel_init.h"
 #include "kheap.h"
 #include "phys.h"
 #include "platform.h"
 #include "pressure.h"
-#include "user_access.h"
+#include "host/user_access.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 #include "x86_cpu.h"
@@ -787,7 +787,7 @@ static bool access_translated(struct user_access *ua, struct x86_cpu *cpu,
 
 static const struct user_access_observer access_observer = {.translated = access_translated};
 
-/* One access through the one access loop (sim/user_access.h), every translation checked. */
+/* One access through the one access loop (sim/host/user_access.h), every translation checked. */
 static void user_access_of(struct access *a)
 {
 	struct user_access ua = {.va = a->va, .kind = a->kind, .size = a->size,

@@ -19,9 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host_platform.h"
-#include "scenario.h"
-#include "sim.h"
+#include "host/host_platform.h"
+#include "scenario/scenario.h"
+#include "scenario/sim.h"
 
 #define RUN_MAX_MEMORY ((uint64_t)2 << 20)
 #define RUN_MAX_CPUS 2u

@@ -9,7 +9,7 @@
 #include "boot_memory.h"
 #include "frame_alloc.h"
 #include "frame_allocator_api.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "phys.h"
 
 static struct boot_area area;

@@ -23,7 +23,7 @@ trap 'rm -rf "$OBJ"' EXIT
 
 mkdir -p "$OUT"
 cd "$SRC"
-common=(-std=gnu11 -D_GNU_SOURCE -Icore -Ihw-x86 -Isim -Isim/host_inline -Ifuzz)
+common=(-std=gnu11 -D_GNU_SOURCE -Icore -Ihw-x86 -Isim -Isim/host/inline -Ifuzz)
 
 objs=()
 compile() { # source, extra flags...
@@ -40,8 +40,8 @@ done
 for f in hw-x86/*.c; do
 	compile "$f"
 done
-for f in sim/*.c; do
-	[ "$f" = sim/main.c ] || compile "$f"
+for f in sim/*/*.c; do
+	[ "$f" = sim/cli/main.c ] || [ "$f" = sim/cli/repl.c ] || compile "$f"
 done
 ar rcs "$OBJ/libmmsim.a" "${objs[@]}"
 

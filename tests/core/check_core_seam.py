@@ -12,7 +12,7 @@ PLATFORM = {
     "plat_cpu_count", "plat_barrier_all_cpus", "plat_panic", "plat_trace", "plat_trace_mask",
     "plat_trace_on", "plat_frame_events", "plat_frame_event",
 }
-# The variable behind the host's inline plat_cpu_id (sim/host_inline/host_cpu_id.h).
+# The variable behind the host's inline plat_cpu_id (sim/host/inline/host_cpu_id.h).
 HOST_INLINE = {"host_this_cpu"}
 # core/arch/x86_64/cpu_ops.h: the processor's instructions.
 CPU_OPS = {

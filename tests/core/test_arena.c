@@ -8,7 +8,7 @@
 #include "frame_alloc_state.h"
 #include "frame_audit.h"
 #include "frame_section.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "phys.h"
 
 jmp_buf panic_jmp;

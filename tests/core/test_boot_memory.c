@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "boot_memory.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "test_arena.h"
 #include "../check_main.h"
 

@@ -8,7 +8,7 @@
 #include "frame_alloc_state.h"
 #include "frame_audit.h"
 #include "frame_section.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "page_info.h"
 #include "test_arena.h"
 #include "../check_main.h"

@@ -11,7 +11,7 @@
 
 #include "frame_alloc.h"
 #include "frame_audit.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "page_info.h"
 #include "test_arena.h"
 #include "../check_main.h"

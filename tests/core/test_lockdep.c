@@ -8,7 +8,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "klock.h"
 #include "lockdep.h"
 #include "test_arena.h"

@@ -10,7 +10,7 @@
 #include "frame_alloc.h"
 #include "heap_frames.h"
 #include "heap_list.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "kheap.h"
 #include "page_info.h"
 #include "phys.h"

@@ -14,7 +14,7 @@
 #include "frame_alloc.h"
 #include "frame_audit.h"
 #include "heap_frames.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "kheap.h"
 #include "test_arena.h"
 #include "../check_main.h"

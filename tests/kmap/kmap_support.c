@@ -2,7 +2,7 @@
 
 #include <check.h>
 
-#include "host_cpu_ops.h"
+#include "host/host_cpu_ops.h"
 #include "phys.h"
 
 void kcpu_init(struct x86_cpu *cpu, uint64_t arena_bytes, uint64_t cr3)

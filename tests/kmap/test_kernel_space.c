@@ -12,7 +12,7 @@
 #include "arch/x86_64/kernel_space.h"
 #include "boot_memory.h"
 #include "frame_alloc.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "kmap_support.h"
 #include "test_arena.h"
 #include "../check_main.h"

@@ -11,7 +11,7 @@
 #include "arch/x86_64/kernel_space.h"
 #include "arch/x86_64/mapper.h"
 #include "frame_alloc.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "kmap_support.h"
 #include "test_arena.h"
 #include "../check_main.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "arch/x86_64/page_fill.h"
-#include "host_cpu_ops.h"
+#include "host/host_cpu_ops.h"
 #include "phys.h"
 #include "../check_main.h"
 

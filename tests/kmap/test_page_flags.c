@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "arch/x86_64/page_flags.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "test_arena.h"
 #include "x86_cpu.h"
 #include "../check_main.h"

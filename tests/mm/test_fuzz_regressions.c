@@ -9,7 +9,7 @@
 #include "arch/x86_64/interrupts.h"
 #include "arch/x86_64/kernel_space.h"
 #include "frame_alloc.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "kheap.h"
 #include "kmap_support.h"
 #include "page_info.h"

@@ -29,17 +29,17 @@
 
 #include "arch/x86_64/interrupts.h"
 #include "arch/x86_64/kernel_space.h"
-#include "cpu_threads.h"
+#include "host/cpu_threads.h"
 #include "frame_alloc.h"
-#include "host_cpu_ops.h"
-#include "host_platform.h"
+#include "host/host_cpu_ops.h"
+#include "host/host_platform.h"
 #include "kheap.h"
 #include "mm_internal.h"
 #include "page_info.h"
 #include "platform.h"
-#include "prng.h"
+#include "teach/prng.h"
 #include "test_arena.h"
-#include "user_access.h"
+#include "host/user_access.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 #include "../check_main.h"
@@ -88,7 +88,7 @@ static void use_space(struct worker *w, struct addr_space *as)
 	}
 }
 
-/* One user access on this CPU's processor through the one access loop (sim/user_access.h):
+/* One user access on this CPU's processor through the one access loop (sim/host/user_access.h):
  * faults go to the kernel through vector 14 and are retried. */
 static enum pf_status uaccess(struct worker *w, uint64_t va, bool write, uint64_t *value)
 {

@@ -13,13 +13,13 @@
 #include "arch/x86_64/interrupts.h"
 #include "arch/x86_64/kernel_space.h"
 #include "frame_alloc.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "kheap.h"
 #include "kmap_support.h"
 #include "mm_internal.h"
 #include "page_info.h"
 #include "test_arena.h"
-#include "user_access.h"
+#include "host/user_access.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 #include "../check_main.h"
@@ -73,7 +73,7 @@ static struct addr_space *spawn(void)
 }
 
 /* One user access through the processor, faults handled and retried as the hardware does
- * (the one access loop, sim/user_access.h); the handler's verdict when it refused. */
+ * (the one access loop, sim/host/user_access.h); the handler's verdict when it refused. */
 static enum pf_status uaccess(uint64_t va, enum x86_access kind, uint64_t *value)
 {
 	struct user_access a = {.va = va, .kind = kind, .size = 8, .value = *value};

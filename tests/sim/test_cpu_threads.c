@@ -10,8 +10,8 @@
 
 #include "arch/x86_64/cpu_ops.h"
 #include "arch/x86_64/interrupts.h"
-#include "cpu_threads.h"
-#include "host_platform.h"
+#include "host/cpu_threads.h"
+#include "host/host_platform.h"
 #include "platform.h"
 #include "../check_main.h"
 

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "numbers.h"
-#include "scenario.h"
+#include "scenario/numbers.h"
+#include "scenario/scenario.h"
 #include "../check_main.h"
 
 static char errbuf[8192];

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "quiz.h"
-#include "session.h"
+#include "teach/quiz.h"
+#include "scenario/session.h"
 #include "../check_main.h"
 
 struct io {

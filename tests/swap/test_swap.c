@@ -10,7 +10,7 @@
 #include "arch/x86_64/interrupts.h"
 #include "arch/x86_64/kernel_space.h"
 #include "frame_alloc.h"
-#include "host_platform.h"
+#include "host/host_platform.h"
 #include "kheap.h"
 #include "kmap_support.h"
 #include "mm_internal.h"
@@ -20,7 +20,7 @@
 #include "swap_area.h"
 #include "swap_entry.h"
 #include "test_arena.h"
-#include "user_access.h"
+#include "host/user_access.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 

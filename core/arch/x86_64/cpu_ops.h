@@ -1,7 +1,7 @@
 /*
  * The privileged x86_64 instructions the kernel needs, one function each. On real hardware
  * each is a single instruction (or two); in mmsim the host implements them on the simulated
- * processor of the calling CPU (sim/host_cpu_ops.c).
+ * processor of the calling CPU (sim/host/host_cpu_ops.c).
  */
 #ifndef MMSIM_CORE_ARCH_X86_64_CPU_OPS_H
 #define MMSIM_CORE_ARCH_X86_64_CPU_OPS_H
