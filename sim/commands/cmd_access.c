@@ -38,9 +38,6 @@ static const char *const access_words[] = {"ok", "segv", "oom", "killed", "exite
 #define ACC_WORD_EXITED 4
 static const char *const copy_words[] = {"ok", "efault", NULL};
 
-/* st->kind of access statements */
-enum access_cmd { A_READ, A_WRITE, A_EXEC, A_TOUCH, A_KWRITE, A_KREAD, A_KCOPYOUT, A_KCOPYIN };
-
 struct access_work {
 	struct sim *sim;
 	const struct sc_stmt *st;
@@ -147,13 +144,14 @@ static enum access_result user_access_of(struct access_work *w, uint64_t va, boo
 
 static bool is_copy(const struct sc_stmt *st)
 {
-	return st->kind >= A_KWRITE;
+	return st->access.cmd >= SC_KWRITE;
 }
 
 static void do_access(void *arg)
 {
 	struct access_work *w = arg;
 	const struct sc_stmt *st = w->st;
+	const struct sc_access_args *a = &st->access;
 
 	/* a frozen system runs no user code: the emergency picker waits for a person */
 	if (system_frozen() && !is_copy(st)) {
@@ -162,38 +160,38 @@ static void do_access(void *arg)
 		return;
 	}
 	process_switch_to(w->sim, w->p);
-	switch ((enum access_cmd)st->kind) {
-	case A_READ:
-	case A_WRITE:
-	case A_EXEC:
-		w->result = user_access_of(w, w->va, st->kind == A_WRITE);
+	switch (a->cmd) {
+	case SC_READ:
+	case SC_WRITE:
+	case SC_EXEC:
+		w->result = user_access_of(w, w->va, a->cmd == SC_WRITE);
 		break;
-	case A_TOUCH:
+	case SC_TOUCH:
 		w->result = ACC_OK;
-		for (uint64_t off = 0; off < st->u[1] && w->result == ACC_OK; off += 4096) {
+		for (uint64_t off = 0; off < a->len && w->result == ACC_OK; off += 4096) {
 			w->failed_at = w->va + off;
 			w->result = user_access_of(w, w->va + off, w->kind == X86_WRITE);
 		}
 		break;
-	case A_KWRITE:
+	case SC_KWRITE:
 		w->copy_status = copy_to_user(w->va, &w->value, w->size);
 		break;
-	case A_KREAD:
+	case SC_KREAD:
 		w->value = 0;
 		w->copy_status = copy_from_user(&w->value, w->va, w->size);
 		break;
-	case A_KCOPYOUT:
-	case A_KCOPYIN: {
-		uint8_t *buf = malloc(st->u[1] ? st->u[1] : 1);
+	case SC_KCOPYOUT:
+	case SC_KCOPYIN: {
+		uint8_t *buf = malloc(a->len ? a->len : 1);
 
 		if (!buf) {
 			snprintf(w->bug, sizeof(w->bug), "out of host memory");
 			w->result = ACC_BUG;
 			break;
 		}
-		memset(buf, (int)st->u[2], st->u[1]);
-		w->copy_status = st->kind == A_KCOPYOUT ? copy_to_user(w->va, buf, st->u[1])
-							: copy_from_user(buf, w->va, st->u[1]);
+		memset(buf, a->fill, a->len);
+		w->copy_status = a->cmd == SC_KCOPYOUT ? copy_to_user(w->va, buf, a->len)
+						       : copy_from_user(buf, w->va, a->len);
 		free(buf);
 		break;
 	}
@@ -203,75 +201,71 @@ static void do_access(void *arg)
 static const char *const cmd_names[] = {"read",  "write", "exec",     "touch",
 					"kwrite", "kread", "kcopyout", "kcopyin"};
 
-/* ---- parsing ----
- * name[0] process, u[0] address, u[1] size (accesses: bytes; touch: range; copies: length),
- * u[2] value or fill byte, kind = enum access_cmd, op/u[3] for `== VALUE`,
- * SCF_EXPECT + u[7] for `-> RESULT`, flags SCF_COMPARE for `== VALUE`. */
+/* ---- parsing ---- */
 
-#define SCF_COMPARE 0x100u
-
-static bool parse_access_common(struct sc_parse *p, enum access_cmd cmd)
+static bool parse_access_common(struct sc_parse *p, enum sc_access_cmd cmd)
 {
 	static const char *const touch_kinds[] = {"write", "read", NULL};
-	struct sc_stmt *st = p->st;
+	struct sc_access_args *a = &p->st->access;
+	bool stores = cmd == SC_WRITE || cmd == SC_KWRITE;
+	int nargs = stores || cmd == SC_TOUCH || cmd >= SC_KCOPYOUT ? 3 : 2;
 	unsigned size = 8;
-	int nargs = cmd == A_WRITE || cmd == A_KWRITE || cmd == A_TOUCH || cmd >= A_KCOPYOUT ? 3 : 2;
 	bool have;
 
-	st->kind = cmd;
-	if (cmd == A_TOUCH)
+	a->cmd = cmd;
+	if (cmd == SC_TOUCH)
 		nargs = 4;
-	if (!sp_argc(p, nargs, nargs) || !sp_process(p, 0, st->name[0]) || !sp_num(p, 1, &st->u[0]))
+	if (!sp_argc(p, nargs, nargs) || !sp_process(p, 0, p->st->proc) || !sp_num(p, 1, &a->addr))
 		return false;
 	switch (cmd) {
-	case A_READ:
-	case A_WRITE:
-	case A_KWRITE:
-	case A_KREAD:
+	case SC_READ:
+	case SC_WRITE:
+	case SC_KWRITE:
+	case SC_KREAD:
 		if (!sp_opt_access_size(p, &size))
 			return false;
-		st->u[1] = size;
-		if ((cmd == A_WRITE || cmd == A_KWRITE) && !sp_num(p, 2, &st->u[2]))
+		a->len = size;
+		if (stores && !sp_num(p, 2, &a->value))
 			return false;
-		if ((cmd == A_WRITE || cmd == A_KWRITE) && size < 8 &&
-		    (st->u[2] >> (8 * size)) != 0)
+		if (stores && size < 8 && (a->value >> (8 * size)) != 0)
 			return sp_error_word(p, &p->pos[2], "%s does not fit in %u byte%s",
 					     p->pos[2].text, size, size == 1 ? "" : "s");
-		if ((st->u[0] & 0xfff) + size > 4096)
+		if ((a->addr & 0xfff) + size > 4096)
 			return sp_error_word(p, &p->pos[1],
 					     "a %u-byte access at %s crosses a page boundary", size,
 					     p->pos[1].text);
 		break;
-	case A_EXEC:
-		st->u[1] = 1;
+	case SC_EXEC:
+		a->len = 1;
 		break;
-	case A_TOUCH: {
+	case SC_TOUCH: {
 		int k;
 
-		if (!sp_page_aligned(p, 1, &st->u[0]) || !sp_page_aligned(p, 2, &st->u[1]) ||
+		if (!sp_page_aligned(p, 1, &a->addr) || !sp_page_aligned(p, 2, &a->len) ||
 		    !sp_choice(p, 3, touch_kinds, &k))
 			return false;
-		st->flags |= k == 0 ? 0x200u : 0;
-		st->u[2] = TOUCH_VALUE;
-		if (!sp_opt_num(p, "value", &st->u[2], &have))
+		a->write = k == 0;
+		a->value = TOUCH_VALUE;
+		if (!sp_opt_num(p, "value", &a->value, &have))
 			return false;
-		if (have && k != 0)
+		if (have && !a->write)
 			return sp_error_opt(p, sp_opt_find(p, "value"), "value= goes with touch ... write");
 		break;
 	}
-	case A_KCOPYOUT:
-	case A_KCOPYIN:
-		if (!sp_num(p, 2, &st->u[1]))
+	case SC_KCOPYOUT:
+	case SC_KCOPYIN:
+		if (!sp_num(p, 2, &a->len))
 			return false;
-		if (st->u[1] > ((uint64_t)64 << 20))
+		if (a->len > ((uint64_t)64 << 20))
 			return sp_error_word(p, &p->pos[2], "kernel copies are limited to 64M");
-		st->u[2] = 0;
-		if (cmd == A_KCOPYOUT) {
-			st->u[2] = 0xab;
-			if (!sp_opt_num(p, "byte", &st->u[2], &have))
+		if (cmd == SC_KCOPYOUT) {
+			uint64_t byte = 0xab;
+
+			if (!sp_opt_num(p, "byte", &byte, &have))
 				return false;
-			if (st->u[2] > 0xff)
+			if (byte > 0xff)
 				return sp_error_opt(p, sp_opt_find(p, "byte"), "byte= is one byte");
+			a->fill = (uint8_t)byte;
 		}
 		break;
 	}
@@ -285,75 +279,75 @@ static bool parse_access_common(struct sc_parse *p, enum access_cmd cmd)
 	}                                                                                      \
 	static __attribute__((unused)) bool parse_expect_##fn(struct sc_parse *p)              \
 	{                                                                                      \
-		p->st->flags |= SCF_EXPECT;                                                    \
-		if (!sp_expected_result_of(p, cmd >= A_KWRITE ? copy_words : access_words))  \
+		if (!sp_expected_result_of(p, cmd >= SC_KWRITE ? copy_words : access_words))  \
 			return false;                                                          \
 		return parse_access_common(p, cmd);                                            \
 	}
-ACCESS_PARSER(read, A_READ)
-ACCESS_PARSER(write, A_WRITE)
-ACCESS_PARSER(exec, A_EXEC)
-ACCESS_PARSER(touch, A_TOUCH)
-ACCESS_PARSER(kwrite, A_KWRITE)
-ACCESS_PARSER(kread, A_KREAD)
-ACCESS_PARSER(kcopyout, A_KCOPYOUT)
-ACCESS_PARSER(kcopyin, A_KCOPYIN)
+ACCESS_PARSER(read, SC_READ)
+ACCESS_PARSER(write, SC_WRITE)
+ACCESS_PARSER(exec, SC_EXEC)
+ACCESS_PARSER(touch, SC_TOUCH)
+ACCESS_PARSER(kwrite, SC_KWRITE)
+ACCESS_PARSER(kread, SC_KREAD)
+ACCESS_PARSER(kcopyout, SC_KCOPYOUT)
+ACCESS_PARSER(kcopyin, SC_KCOPYIN)
 
 /* expect read|kread A ADDR == VALUE [size=8], or the `-> RESULT` form */
-static bool parse_expect_value(struct sc_parse *p, enum access_cmd cmd)
+static bool parse_expect_value(struct sc_parse *p, enum sc_access_cmd cmd)
 {
-	struct sc_stmt *st = p->st;
+	struct sc_expectation *e = &p->st->expect;
 	int eq = -1;
 
 	for (int i = 0; i < p->npos; i++)
 		if (sp_word_is(p, i, "==") || sp_word_is(p, i, "!="))
 			eq = i;
 	if (eq < 0) {
-		st->flags |= SCF_EXPECT;
-		if (!sp_expected_result_of(p, cmd == A_KREAD ? copy_words : access_words))
+		if (!sp_expected_result_of(p, cmd == SC_KREAD ? copy_words : access_words))
 			return false;
 		return parse_access_common(p, cmd);
 	}
 	if (p->sc->block.open)
 		return sp_error_word(p, &p->pos[eq],
 				     "a value expectation cannot stand inside a parallel block: check the value after `end`");
-	if (!sp_op(p, eq, true, &st->op) || !sp_argc(p, eq + 2, eq + 2) ||
-	    !sp_num(p, eq + 1, &st->u[3]))
+	if (!sp_op(p, eq, true, &e->op) || !sp_argc(p, eq + 2, eq + 2) ||
+	    !sp_num(p, eq + 1, &e->value))
 		return false;
-	st->flags |= SCF_COMPARE;
+	e->has_value = true;
 	p->npos = eq;
 	return parse_access_common(p, cmd);
 }
 
 static bool parse_expect_read_value(struct sc_parse *p)
 {
-	return parse_expect_value(p, A_READ);
+	return parse_expect_value(p, SC_READ);
 }
 
 static bool parse_expect_kread_value(struct sc_parse *p)
 {
-	return parse_expect_value(p, A_KREAD);
+	return parse_expect_value(p, SC_KREAD);
 }
 
 /* ---- execution ---- */
 
 static enum sc_status exec_access(struct sim *sim, const struct sc_stmt *st)
 {
+	const struct sc_access_args *a = &st->access;
+	const struct sc_expectation *e = &st->expect;
+	const char *const *words = is_copy(st) ? copy_words : access_words;
 	struct access_work w;
-	const char *name = cmd_names[st->kind];
 	int got;
 
 	memset(&w, 0, sizeof(w));
 	w.sim = sim;
 	w.st = st;
-	w.p = process_find(sim, st->name[0]);
-	w.va = st->u[0];
-	w.size = (unsigned)(st->kind == A_TOUCH ? 8 : st->u[1]);
-	w.value = st->u[2];
-	w.kind = st->kind == A_EXEC		     ? X86_FETCH
-		 : st->kind == A_WRITE		     ? X86_WRITE
-		 : st->kind == A_TOUCH && (st->flags & 0x200u) ? X86_WRITE
-							      : X86_READ;
+	w.p = process_find(sim, st->proc);
+	w.va = a->addr;
+	w.size = (unsigned)(a->cmd == SC_TOUCH ? 8 : a->len);
+	w.value = a->value;
+	w.kind = a->cmd == SC_EXEC			  ? X86_FETCH
+		 : a->cmd == SC_WRITE			  ? X86_WRITE
+		 : a->cmd == SC_TOUCH && a->write	  ? X86_WRITE
+							  : X86_READ;
 	if (!process_check_alive(w.p)) {
 		w.result = ACC_KILLED;
 		w.failed_at = w.va;
@@ -376,133 +370,132 @@ static enum sc_status exec_access(struct sim *sim, const struct sc_stmt *st)
 	}
 	if (!is_copy(st) && got == ACC_KILLED && w.p->state == PROC_EXITED)
 		got = ACC_WORD_EXITED;
-	if (st->flags & SCF_EXPECT) {
-		if ((uint64_t)got == st->u[7] || (got == ACC_WORD_EXITED && st->u[7] == ACC_KILLED))
+	if (e->has_result) {
+		if (got == e->result || (got == ACC_WORD_EXITED && e->result == ACC_KILLED))
 			return SC_CONTINUE;
-		return sim_expect_failed(sim, st, "expected %s, got %s",
-					 (is_copy(st) ? copy_words : access_words)[st->u[7]],
-					 (is_copy(st) ? copy_words : access_words)[got]);
+		return sim_expect_failed(sim, st, "expected %s, got %s", words[e->result], words[got]);
 	}
-	if (st->flags & SCF_COMPARE) {
+	if (e->has_value) {
 		if (got != 0)
-			return sim_expect_failed(sim, st, "expected 0x%" PRIx64 ", got %s",
-						 st->u[3],
-						 (is_copy(st) ? copy_words : access_words)[got]);
-		if (sc_op_holds(st->op, w.value, st->u[3]))
+			return sim_expect_failed(sim, st, "expected 0x%" PRIx64 ", got %s", e->value,
+						 words[got]);
+		if (sc_op_holds(e->op, w.value, e->value))
 			return SC_CONTINUE;
 		return sim_expect_failed(sim, st, "expected %s0x%" PRIx64 ", got 0x%" PRIx64,
-					 st->op == SC_NE ? "not " : "", st->u[3], w.value);
+					 e->op == SC_NE ? "not " : "", e->value, w.value);
 	}
 	if (got != 0)
-		fprintf(sim_out(sim), "%s: %s 0x%" PRIx64 " -> %s\n", st->name[0], name,
-			st->kind == A_TOUCH ? w.failed_at : st->u[0],
-			(is_copy(st) ? copy_words : access_words)[got]);
-	else if (st->kind == A_READ || st->kind == A_KREAD)
-		fprintf(sim_out(sim), "%s: %s 0x%" PRIx64 " = 0x%" PRIx64 "\n", st->name[0], name,
-			st->u[0], w.value);
+		fprintf(sim_out(sim), "%s: %s 0x%" PRIx64 " -> %s\n", st->proc, cmd_names[a->cmd],
+			a->cmd == SC_TOUCH ? w.failed_at : a->addr, words[got]);
+	else if (a->cmd == SC_READ || a->cmd == SC_KREAD)
+		fprintf(sim_out(sim), "%s: %s 0x%" PRIx64 " = 0x%" PRIx64 "\n", st->proc,
+			cmd_names[a->cmd], a->addr, w.value);
 	return SC_CONTINUE;
 }
 
 /* ---- inspections ---- */
 
-/* expect rss A OP N: u[0] = N */
+/* expect rss A OP N */
 static bool parse_expect_rss(struct sc_parse *p)
 {
-	return sp_argc(p, 3, 3) && sp_process(p, 0, p->st->name[0]) && sp_op(p, 1, false, &p->st->op) &&
-	       sp_num(p, 2, &p->st->u[0]);
+	return sp_argc(p, 3, 3) && sp_process(p, 0, p->st->proc) && sp_op_value(p, 1, false);
 }
 
 static enum sc_status exec_expect_rss(struct sim *sim, const struct sc_stmt *st)
 {
-	struct sim_process *p = process_find(sim, st->name[0]);
+	const struct sc_expectation *e = &st->expect;
+	struct sim_process *p = process_find(sim, st->proc);
 	uint64_t got = p->as ? addr_space_rss(p->as) : 0;
 
-	if (sc_op_holds(st->op, got, st->u[0]))
+	if (sc_op_holds(e->op, got, e->value))
 		return SC_CONTINUE;
 	return sim_expect_failed(sim, st, "expected rss %s %" PRIu64 ", got %" PRIu64,
-				 sc_op_text(st->op), st->u[0], got);
+				 sc_op_text(e->op), e->value, got);
 }
 
-/* expect refcount A ADDR OP N: u[0] = ADDR, u[1] = N */
+/* expect refcount A ADDR OP N */
 static bool parse_expect_refcount(struct sc_parse *p)
 {
-	return sp_argc(p, 4, 4) && sp_process(p, 0, p->st->name[0]) && sp_num(p, 1, &p->st->u[0]) &&
-	       sp_op(p, 2, false, &p->st->op) && sp_num(p, 3, &p->st->u[1]);
+	return sp_argc(p, 4, 4) && sp_process(p, 0, p->st->proc) &&
+	       sp_num(p, 1, &p->st->page.addr) && sp_op_value(p, 2, false);
 }
 
 static enum sc_status exec_expect_refcount(struct sim *sim, const struct sc_stmt *st)
 {
-	struct sim_process *p = process_find(sim, st->name[0]);
+	const struct sc_expectation *e = &st->expect;
+	struct sim_process *p = process_find(sim, st->proc);
+	uint64_t va = st->page.addr;
 	struct page_lookup l;
 
-	if (!p->as || !addr_space_lookup(p->as, st->u[0], &l))
+	if (!p->as || !addr_space_lookup(p->as, va, &l))
 		return sim_expect_failed(sim, st, "expected a refcount %s %" PRIu64
 					 ", but %s has no page mapped at 0x%" PRIx64,
-					 sc_op_text(st->op), st->u[1], p->name, st->u[0]);
-	if (sc_op_holds(st->op, l.refcount, st->u[1]))
+					 sc_op_text(e->op), e->value, p->name, va);
+	if (sc_op_holds(e->op, l.refcount, e->value))
 		return SC_CONTINUE;
 	return sim_expect_failed(sim, st, "expected %s %" PRIu64 ", got %" PRIu64 " (frame 0x%" PRIx64 ")",
-				 sc_op_text(st->op), st->u[1], l.refcount, l.pa & ~(uint64_t)0xfff);
+				 sc_op_text(e->op), e->value, l.refcount, l.pa & ~(uint64_t)0xfff);
 }
 
-/* expect same_frame|different_frame A ADDR B ADDR2: kind 1 for different */
-static bool parse_frames_pair(struct sc_parse *p)
+/* expect same_frame|different_frame A ADDR B ADDR2 */
+static bool parse_frame_pair(struct sc_parse *p)
 {
-	return sp_argc(p, 4, 4) && sp_process(p, 0, p->st->name[0]) && sp_num(p, 1, &p->st->u[0]) &&
-	       sp_process(p, 2, p->st->name[1]) && sp_num(p, 3, &p->st->u[1]);
+	struct sc_frame_pair_args *fp = &p->st->frame_pair;
+
+	return sp_argc(p, 4, 4) && sp_process(p, 0, p->st->proc) && sp_num(p, 1, &fp->addr) &&
+	       sp_process(p, 2, fp->other) && sp_num(p, 3, &fp->other_addr);
 }
 
-static bool parse_expect_same(struct sc_parse *p)
+static enum sc_status expect_frames(struct sim *sim, const struct sc_stmt *st, bool want_same)
 {
-	p->st->kind = 0;
-	return parse_frames_pair(p);
-}
-
-static bool parse_expect_different(struct sc_parse *p)
-{
-	p->st->kind = 1;
-	return parse_frames_pair(p);
-}
-
-static enum sc_status exec_expect_frames(struct sim *sim, const struct sc_stmt *st)
-{
-	struct sim_process *a = process_find(sim, st->name[0]), *b = process_find(sim, st->name[1]);
+	const struct sc_frame_pair_args *fp = &st->frame_pair;
+	struct sim_process *a = process_find(sim, st->proc), *b = process_find(sim, fp->other);
 	struct page_lookup la, lb;
-	bool ha = a->as && addr_space_lookup(a->as, st->u[0], &la);
-	bool hb = b->as && addr_space_lookup(b->as, st->u[1], &lb);
+	bool ha = a->as && addr_space_lookup(a->as, fp->addr, &la);
+	bool hb = b->as && addr_space_lookup(b->as, fp->other_addr, &lb);
 	bool same;
 
 	if (!ha || !hb)
 		return sim_expect_failed(sim, st, "%s has no page mapped at 0x%" PRIx64,
-					 !ha ? a->name : b->name, !ha ? st->u[0] : st->u[1]);
+					 !ha ? a->name : b->name, !ha ? fp->addr : fp->other_addr);
 	same = (la.pa >> 12) == (lb.pa >> 12);
-	if (same == (st->kind == 0))
+	if (same == want_same)
 		return SC_CONTINUE;
 	return sim_expect_failed(sim, st, "expected %s frames, got 0x%" PRIx64 " and 0x%" PRIx64,
-				 st->kind == 0 ? "the same" : "different", la.pa & ~(uint64_t)0xfff,
+				 want_same ? "the same" : "different", la.pa & ~(uint64_t)0xfff,
 				 lb.pa & ~(uint64_t)0xfff);
+}
+
+static enum sc_status exec_expect_same(struct sim *sim, const struct sc_stmt *st)
+{
+	return expect_frames(sim, st, true);
+}
+
+static enum sc_status exec_expect_different(struct sim *sim, const struct sc_stmt *st)
+{
+	return expect_frames(sim, st, false);
 }
 
 /* expect alive A == 0|1 */
 static bool parse_expect_alive(struct sc_parse *p)
 {
-	if (!sp_argc(p, 3, 3) || !sp_process(p, 0, p->st->name[0]) || !sp_op(p, 1, true, &p->st->op) ||
-	    !sp_num(p, 2, &p->st->u[0]))
+	if (!sp_argc(p, 3, 3) || !sp_process(p, 0, p->st->proc) || !sp_op_value(p, 1, true))
 		return false;
-	if (p->st->u[0] > 1)
+	if (p->st->expect.value > 1)
 		return sp_error_word(p, &p->pos[2], "alive is 0 or 1");
 	return true;
 }
 
 static enum sc_status exec_expect_alive(struct sim *sim, const struct sc_stmt *st)
 {
-	struct sim_process *p = process_find(sim, st->name[0]);
+	const struct sc_expectation *e = &st->expect;
+	struct sim_process *p = process_find(sim, st->proc);
 	uint64_t got = p->as != NULL;
 
-	if (sc_op_holds(st->op, got, st->u[0]))
+	if (sc_op_holds(e->op, got, e->value))
 		return SC_CONTINUE;
 	return sim_expect_failed(sim, st, "expected %s%" PRIu64 ", got %" PRIu64 " (%s)",
-				 st->op == SC_NE ? "not " : "", st->u[0], got,
+				 e->op == SC_NE ? "not " : "", e->value, got,
 				 p->state == PROC_KILLED ? "killed" : p->state == PROC_EXITED ? "exited"
 											: "running");
 }
@@ -510,12 +503,12 @@ static enum sc_status exec_expect_alive(struct sim *sim, const struct sc_stmt *s
 /* show cr3 A */
 static bool parse_show_cr3(struct sc_parse *p)
 {
-	return sp_argc(p, 1, 1) && sp_process(p, 0, p->st->name[0]);
+	return sp_argc(p, 1, 1) && sp_process(p, 0, p->st->proc);
 }
 
 static enum sc_status exec_show_cr3(struct sim *sim, const struct sc_stmt *st)
 {
-	struct sim_process *p = process_find(sim, st->name[0]);
+	struct sim_process *p = process_find(sim, st->proc);
 
 	if (!p->as)
 		return sim_run_error(sim, st, "process '%s' has no address space any more", p->name);
@@ -574,11 +567,11 @@ const struct sc_command access_commands[] = {
 	 "references to the frame mapped at ADDR in A", SC_KERNEL_ON, parse_expect_refcount,
 	 exec_expect_refcount},
 	{"expect same_frame", "expect same_frame A ADDR B ADDR2",
-	 "both addresses map the same physical frame", SC_KERNEL_ON, parse_expect_same,
-	 exec_expect_frames},
+	 "both addresses map the same physical frame", SC_KERNEL_ON, parse_frame_pair,
+	 exec_expect_same},
 	{"expect different_frame", "expect different_frame A ADDR B ADDR2",
-	 "the addresses map different frames", SC_KERNEL_ON, parse_expect_different,
-	 exec_expect_frames},
+	 "the addresses map different frames", SC_KERNEL_ON, parse_frame_pair,
+	 exec_expect_different},
 	{"expect alive", "expect alive A ==|!= 0|1", "1 while A runs, 0 once it exited or was killed",
 	 SC_KERNEL_ON, parse_expect_alive, exec_expect_alive},
 	{"show cr3", "show cr3 A", "prints `A: cr3 0xPADDR`", SC_KERNEL_ON, parse_show_cr3,

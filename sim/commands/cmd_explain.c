@@ -30,17 +30,17 @@
 
 static const char *const kind_words[] = {"read", "write", "fetch", "exec", NULL};
 
-/* explain A ADDR [read|write|fetch|exec] [cpu=N]: u[0] = ADDR, kind = enum x86_access */
+/* explain A ADDR [read|write|fetch|exec] [cpu=N] */
 static bool parse_explain(struct sc_parse *p)
 {
 	struct sc_stmt *st = p->st;
 	int k = 0;
 
-	if (!sp_argc(p, 2, 3) || !sp_process(p, 0, st->name[0]) || !sp_num(p, 1, &st->u[0]))
+	if (!sp_argc(p, 2, 3) || !sp_process(p, 0, st->proc) || !sp_num(p, 1, &st->explain.va))
 		return false;
 	if (p->npos == 3 && !sp_choice(p, 2, kind_words, &k))
 		return false;
-	st->kind = k == 0 ? X86_READ : k == 1 ? X86_WRITE : X86_FETCH;
+	st->explain.kind = k == 0 ? X86_READ : k == 1 ? X86_WRITE : X86_FETCH;
 	return sp_opt_cpu(p);
 }
 
@@ -307,8 +307,8 @@ static void explain_kernel(struct sim *sim, struct sim_process *p, uint64_t va, 
 
 static enum sc_status exec_explain(struct sim *sim, const struct sc_stmt *st)
 {
-	struct sim_process *p = process_find(sim, st->name[0]);
-	uint64_t va = st->u[0];
+	struct sim_process *p = process_find(sim, st->proc);
+	uint64_t va = st->explain.va;
 	struct x86_cpu probe;
 	struct x86_walk_trace t;
 	struct x86_xlate x;
@@ -317,7 +317,7 @@ static enum sc_status exec_explain(struct sim *sim, const struct sc_stmt *st)
 	char buf[160];
 	bool upper;
 
-	fprintf(sim->out, "%s: explain %s 0x%" PRIx64, p->name, kind_name(st->kind), va);
+	fprintf(sim->out, "%s: explain %s 0x%" PRIx64, p->name, kind_name(st->explain.kind), va);
 	if (!process_check_alive(p)) {
 		if (p->state == PROC_KILLED)
 			fprintf(sim->out, ": %s has been killed: every access ends as killed\n", p->name);
@@ -343,7 +343,7 @@ static enum sc_status exec_explain(struct sim *sim, const struct sc_stmt *st)
 			pt_index(va, 4), pt_index(va, 3), pt_index(va, 2), pt_index(va, 1), va & 0xfff);
 	}
 	memset(&t, 0, sizeof(t));
-	x86_probe(&probe, va, (enum x86_access)st->kind, true, false, &x, &t);
+	x86_probe(&probe, va, st->explain.kind, true, false, &x, &t);
 	for (int i = 0; i < t.nsteps; i++) {
 		const struct x86_walk_step *s = &t.steps[i];
 
@@ -368,7 +368,7 @@ static enum sc_status exec_explain(struct sim *sim, const struct sc_stmt *st)
 	}
 	case X86_GP:
 		fprintf(sim->out, "  hardware: #GP (no walk, CR2 unchanged)\n");
-		explain_kernel(sim, p, va, st->kind, &x, &t, &in);
+		explain_kernel(sim, p, va, st->explain.kind, &x, &t, &in);
 		break;
 	case X86_PF: {
 		char err[96];
@@ -384,7 +384,7 @@ static enum sc_status exec_explain(struct sim *sim, const struct sc_stmt *st)
 			t.reason ? ": " : "", t.reason ? t.reason : "");
 		fprintf(sim->out, "            error code 0x%x = %s, CR2 = 0x%" PRIx64 "\n", x.err, err,
 			va);
-		explain_kernel(sim, p, va, st->kind, &x, &t, &in);
+		explain_kernel(sim, p, va, st->explain.kind, &x, &t, &in);
 		break;
 	}
 	case X86_BUS:

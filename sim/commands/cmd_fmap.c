@@ -23,8 +23,6 @@
 #include "user_mm.h"
 #include "user_mm_view.h"
 
-
-
 struct fmap_work {
 	struct sim *sim;
 	const struct sc_stmt *st;
@@ -38,22 +36,18 @@ static unsigned cpu_of(const struct sc_stmt *st, const struct sim_process *p)
 	return st->cpu >= 0 ? (unsigned)st->cpu : p->last_cpu;
 }
 
-/* ---- fserve SRV ADDR SIZE: u[0] addr, u[1] size ---- */
+/* ---- fserve SRV ADDR SIZE ---- */
 
 static bool parse_fserve(struct sc_parse *p)
 {
-	struct sc_stmt *st = p->st;
-
-	if ((st->flags & SCF_EXPECT) && !sp_expected_result_of(p, status_words))
-		return false;
-	return sp_argc(p, 3, 3) && sp_process(p, 0, st->name[0]) && sp_page_aligned(p, 1, &st->u[0]) &&
-	       sp_page_aligned(p, 2, &st->u[1]) && sp_opt_cpu(p);
+	return sp_argc(p, 3, 3) && sp_process(p, 0, p->st->proc) &&
+	       sp_page_aligned(p, 1, &p->st->range.addr) &&
+	       sp_page_aligned(p, 2, &p->st->range.size) && sp_opt_cpu(p);
 }
 
 static bool parse_expect_fserve(struct sc_parse *p)
 {
-	p->st->flags |= SCF_EXPECT;
-	return parse_fserve(p);
+	return sp_expected_result_of(p, status_words) && parse_fserve(p);
 }
 
 static void do_fserve(void *arg)
@@ -61,7 +55,7 @@ static void do_fserve(void *arg)
 	struct fmap_work *w = arg;
 
 	process_switch_to(w->sim, w->a);
-	w->status = mm_fserve(w->a->as, w->st->u[0], w->st->u[1]);
+	w->status = mm_fserve(w->a->as, w->st->range.addr, w->st->range.size);
 }
 
 static enum sc_status exec_fserve(struct sim *sim, const struct sc_stmt *st)
@@ -69,7 +63,7 @@ static enum sc_status exec_fserve(struct sim *sim, const struct sc_stmt *st)
 	struct fmap_work w = {.sim = sim, .st = st};
 	enum sc_status s;
 
-	w.a = process_find(sim, st->name[0]);
+	w.a = process_find(sim, st->proc);
 	if (!alive_or_report(sim, st, w.a, &s))
 		return s;
 	w.a->last_cpu = cpu_of(st, w.a);
@@ -77,39 +71,35 @@ static enum sc_status exec_fserve(struct sim *sim, const struct sc_stmt *st)
 	return syscall_conclude(sim, st, "fserve", w.status);
 }
 
-/* ---- fmap A ADDR|any SIZE PROT SRV OFFSET: u[0] addr, u[1] size, u[2] prot, name[1] srv,
- * u[3] offset; SCF_ANY ---- */
+/* ---- fmap A ADDR|any SIZE PROT SRV OFFSET ---- */
 
 static bool parse_fmap(struct sc_parse *p)
 {
-	struct sc_stmt *st = p->st;
+	struct sc_fmap_args *f = &p->st->fmap;
 
-	if ((st->flags & SCF_EXPECT) && !sp_expected_result_of(p, status_words))
-		return false;
-	if (!sp_argc(p, 6, 6) || !sp_process(p, 0, st->name[0]))
+	if (!sp_argc(p, 6, 6) || !sp_process(p, 0, p->st->proc))
 		return false;
 	if (sp_word_is(p, 1, "any"))
-		st->flags |= SCF_ANY;
-	else if (!sp_page_aligned(p, 1, &st->u[0]))
+		f->any = true;
+	else if (!sp_page_aligned(p, 1, &f->addr))
 		return false;
-	return sp_page_aligned(p, 2, &st->u[1]) && sp_prot(p, 3, &st->u[2]) &&
-	       sp_process(p, 4, st->name[1]) && sp_page_aligned(p, 5, &st->u[3]) && sp_opt_cpu(p);
+	return sp_page_aligned(p, 2, &f->size) && sp_prot(p, 3, &f->prot) &&
+	       sp_process(p, 4, f->server) && sp_page_aligned(p, 5, &f->offset) && sp_opt_cpu(p);
 }
 
 static bool parse_expect_fmap(struct sc_parse *p)
 {
-	p->st->flags |= SCF_EXPECT;
-	return parse_fmap(p);
+	return sp_expected_result_of(p, status_words) && parse_fmap(p);
 }
 
 static void do_fmap(void *arg)
 {
 	struct fmap_work *w = arg;
-	const struct sc_stmt *st = w->st;
+	const struct sc_fmap_args *f = &w->st->fmap;
 
 	process_switch_to(w->sim, w->a);
-	w->status = mm_fmap(w->a->as, st->u[0], st->u[1], (unsigned)st->u[2], w->srv->as, st->u[3],
-			    (st->flags & SCF_ANY) ? 0 : MM_MAP_FIXED, &w->mapped_at);
+	w->status = mm_fmap(w->a->as, f->addr, f->size, f->prot, w->srv->as, f->offset,
+			    f->any ? 0 : MM_MAP_FIXED, &w->mapped_at);
 }
 
 static enum sc_status exec_fmap(struct sim *sim, const struct sc_stmt *st)
@@ -117,51 +107,49 @@ static enum sc_status exec_fmap(struct sim *sim, const struct sc_stmt *st)
 	struct fmap_work w = {.sim = sim, .st = st};
 	enum sc_status s;
 
-	w.a = process_find(sim, st->name[0]);
-	w.srv = process_find(sim, st->name[1]);
+	w.a = process_find(sim, st->proc);
+	w.srv = process_find(sim, st->fmap.server);
 	if (!alive_or_report(sim, st, w.a, &s) || !alive_or_report(sim, st, w.srv, &s))
 		return s;
 	w.a->last_cpu = cpu_of(st, w.a);
 	sim_on_cpu(sim, w.a->last_cpu, do_fmap, &w);
-	if (w.status == MM_STATUS_OK && (st->flags & SCF_ANY) && !(st->flags & SCF_EXPECT))
-		fprintf(sim->out, "%s: fmap 0x%" PRIx64 "\n", st->name[0], w.mapped_at);
+	if (w.status == MM_STATUS_OK && st->fmap.any && !st->expect.has_result)
+		fprintf(sim->out, "%s: fmap 0x%" PRIx64 "\n", st->proc, w.mapped_at);
 	return syscall_conclude(sim, st, "fmap", w.status);
 }
 
-/* ---- expect notified|pins SRV OP N: u[0] = N, kind 0 notified, 1 pins ---- */
+/* ---- expect notified|pins SRV OP N ---- */
 
-static bool parse_counter(struct sc_parse *p)
+static bool parse_server_count(struct sc_parse *p)
 {
-	return sp_argc(p, 3, 3) && sp_process(p, 0, p->st->name[0]) && sp_op(p, 1, false, &p->st->op) &&
-	       sp_num(p, 2, &p->st->u[0]);
+	return sp_argc(p, 3, 3) && sp_process(p, 0, p->st->proc) && sp_op_value(p, 1, false);
 }
 
-static bool parse_expect_notified(struct sc_parse *p)
+static enum sc_status expect_server_count(struct sim *sim, const struct sc_stmt *st, bool pins)
 {
-	p->st->kind = 0;
-	return parse_counter(p);
-}
-
-static bool parse_expect_pins(struct sc_parse *p)
-{
-	p->st->kind = 1;
-	return parse_counter(p);
-}
-
-static enum sc_status exec_expect_counter(struct sim *sim, const struct sc_stmt *st)
-{
-	struct sim_process *p = process_find(sim, st->name[0]);
+	struct sim_process *p = process_find(sim, st->proc);
 	struct fserve_view v;
 	uint64_t got;
 
 	if (!p->as)
 		return sim_run_error(sim, st, "process '%s' has no address space any more", p->name);
 	addr_space_fserve_info(p->as, &v);
-	got = st->kind == 0 ? v.notified : v.pins;
-	if (sc_op_holds(st->op, got, st->u[0]))
+	got = pins ? v.pins : v.notified;
+	if (sc_op_holds(st->expect.op, got, st->expect.value))
 		return SC_CONTINUE;
 	return sim_expect_failed(sim, st, "expected %s %s %" PRIu64 ", got %" PRIu64,
-				 st->kind == 0 ? "notified" : "pins", sc_op_text(st->op), st->u[0], got);
+				 pins ? "pins" : "notified", sc_op_text(st->expect.op),
+				 st->expect.value, got);
+}
+
+static enum sc_status exec_expect_notified(struct sim *sim, const struct sc_stmt *st)
+{
+	return expect_server_count(sim, st, false);
+}
+
+static enum sc_status exec_expect_pins(struct sim *sim, const struct sc_stmt *st)
+{
+	return expect_server_count(sim, st, true);
 }
 
 #define STATUS_RESULT "-> ok|einval|enomem|efault|ebusy|eperm|eexist"
@@ -179,9 +167,9 @@ const struct sc_command fmap_commands[] = {
 	{"expect fmap", "expect fmap A ADDR|any SIZE PROT SRV OFFSET " STATUS_RESULT,
 	 "fmap and check the kernel's answer", SC_KERNEL_ON, parse_expect_fmap, exec_fmap},
 	{"expect notified", "expect notified SRV OP N",
-	 "unmap notifications the file server SRV received", SC_KERNEL_ON, parse_expect_notified,
-	 exec_expect_counter},
+	 "unmap notifications the file server SRV received", SC_KERNEL_ON, parse_server_count,
+	 exec_expect_notified},
 	{"expect pins", "expect pins SRV OP N", "client file mappings pinning SRV's served file",
-	 SC_KERNEL_ON, parse_expect_pins, exec_expect_counter},
+	 SC_KERNEL_ON, parse_server_count, exec_expect_pins},
 	{NULL, NULL, NULL, 0, NULL, NULL},
 };

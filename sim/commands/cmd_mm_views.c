@@ -31,10 +31,10 @@
 
 static bool parse_one_process(struct sc_parse *p)
 {
-	return sp_argc(p, 1, 1) && sp_process(p, 0, p->st->name[0]);
+	return sp_argc(p, 1, 1) && sp_process(p, 0, p->st->proc);
 }
 
-/* show pagetables A [style=tree|xv6]: kind 1 = xv6 */
+/* show pagetables A [style=tree|xv6] */
 static bool parse_show_pagetables(struct sc_parse *p)
 {
 	static const char *const styles[] = {"tree", "xv6", NULL};
@@ -42,13 +42,13 @@ static bool parse_show_pagetables(struct sc_parse *p)
 
 	if (!parse_one_process(p) || !sp_opt_choice(p, "style", styles, &style, NULL))
 		return false;
-	p->st->kind = style;
+	p->st->pagetables.xv6 = style == 1;
 	return true;
 }
 
 static struct sim_process *live(struct sim *sim, const struct sc_stmt *st, enum sc_status *s)
 {
-	struct sim_process *p = process_find(sim, st->name[0]);
+	struct sim_process *p = process_find(sim, st->proc);
 
 	if (p->as)
 		return p;
@@ -176,7 +176,7 @@ static enum sc_status exec_show_pagetables(struct sim *sim, const struct sc_stmt
 		return s;
 	memset(&c, 0, sizeof(c));
 	c.sim = sim;
-	c.xv6 = st->kind == 1;
+	c.xv6 = st->pagetables.xv6;
 	if (c.xv6) {
 		fprintf(sim->out, "%s: ", p->name);
 		addr_space_visit_tables(p->as, &v);

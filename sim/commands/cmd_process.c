@@ -60,7 +60,7 @@ static bool new_process(struct sc_parse *p, int i, char out[SC_NAME_MAX])
 	return true;
 }
 
-bool sp_prot(struct sc_parse *p, int i, uint64_t *prot)
+bool sp_prot(struct sc_parse *p, int i, unsigned *prot)
 {
 	const char *s;
 
@@ -133,14 +133,14 @@ static unsigned cpu_of(const struct sc_stmt *st, const struct sim_process *p)
 enum sc_status syscall_conclude(struct sim *sim, const struct sc_stmt *st, const char *what,
 				enum mm_status status)
 {
-	if (st->flags & SCF_EXPECT) {
-		if ((uint64_t)status == st->u[7])
+	if (st->expect.has_result) {
+		if ((int)status == st->expect.result)
 			return SC_CONTINUE;
-		return sim_expect_failed(sim, st, "expected %s, got %s", status_words[st->u[7]],
+		return sim_expect_failed(sim, st, "expected %s, got %s", status_words[st->expect.result],
 					 mm_status_name(status));
 	}
 	if (status != MM_STATUS_OK)
-		fprintf(sim_out(sim), "%s: %s -> %s\n", st->name[0], what, mm_status_name(status));
+		fprintf(sim_out(sim), "%s: %s -> %s\n", st->proc, what, mm_status_name(status));
 	return SC_CONTINUE;
 }
 
@@ -158,7 +158,7 @@ bool alive_or_report(struct sim *sim, const struct sc_stmt *st, struct sim_proce
 
 static bool parse_spawn(struct sc_parse *p)
 {
-	return sp_argc(p, 1, 1) && new_process(p, 0, p->st->name[0]) && sp_opt_cpu(p);
+	return sp_argc(p, 1, 1) && new_process(p, 0, p->st->proc) && sp_opt_cpu(p);
 }
 
 static void do_spawn(void *arg)
@@ -177,21 +177,19 @@ static enum sc_status exec_spawn(struct sim *sim, const struct sc_stmt *st)
 	sim_on_cpu(sim, cpu_of(st, NULL), do_spawn, &w);
 	if (!w.child)
 		return sim_run_error(sim, st, "no memory for a new address space");
-	p = process_add(sim, st->name[0], w.child);
+	p = process_add(sim, st->proc, w.child);
 	if (!p)
 		return sim_run_error(sim, st, "out of host memory");
 	p->last_cpu = cpu_of(st, NULL);
 	return SC_CONTINUE;
 }
 
-/* ---- fork a b ---- */
+/* ---- fork A B ---- */
 
 static bool parse_fork(struct sc_parse *p)
 {
-	if ((p->st->flags & SCF_EXPECT) && !sp_expected_result_of(p, status_words))
-		return false;
-	return sp_argc(p, 2, 2) && sp_process(p, 0, p->st->name[0]) &&
-	       new_process(p, 1, p->st->name[1]) && sp_opt_cpu(p);
+	return sp_argc(p, 2, 2) && sp_process(p, 0, p->st->proc) &&
+	       new_process(p, 1, p->st->fork.child) && sp_opt_cpu(p);
 }
 
 static void do_fork(void *arg)
@@ -208,20 +206,20 @@ static enum sc_status exec_fork(struct sim *sim, const struct sc_stmt *st)
 	struct sim_process *child;
 	unsigned cpu;
 
-	w.a = process_find(sim, st->name[0]);
+	w.a = process_find(sim, st->proc);
 	if (!alive_or_report(sim, st, w.a, &s))
 		return s;
 	cpu = cpu_of(st, w.a);
 	w.a->last_cpu = cpu;
 	sim_on_cpu(sim, cpu, do_fork, &w);
 	if (w.status == MM_STATUS_OK) {
-		child = process_add(sim, st->name[1], w.child);
+		child = process_add(sim, st->fork.child, w.child);
 		if (!child)
 			return sim_run_error(sim, st, "out of host memory");
 		child->last_cpu = cpu;
 	} else {
 		/* the name stays taken by a process that never ran */
-		child = process_add(sim, st->name[1], NULL);
+		child = process_add(sim, st->fork.child, NULL);
 		if (!child)
 			return sim_run_error(sim, st, "out of host memory");
 		child->state = PROC_EXITED;
@@ -233,69 +231,65 @@ static enum sc_status exec_fork(struct sim *sim, const struct sc_stmt *st)
 
 static bool parse_exit(struct sc_parse *p)
 {
-	return sp_argc(p, 1, 1) && sp_process(p, 0, p->st->name[0]) && sp_opt_cpu(p);
+	return sp_argc(p, 1, 1) && sp_process(p, 0, p->st->proc) && sp_opt_cpu(p);
 }
 
 static enum sc_status exec_exit(struct sim *sim, const struct sc_stmt *st)
 {
-	struct sim_process *p = process_find(sim, st->name[0]);
+	struct sim_process *p = process_find(sim, st->proc);
 
 	if (p->as)
 		process_exit_on(sim, p, cpu_of(st, p));
 	return SC_CONTINUE;
 }
 
-/* ---- mmap a ADDR|any SIZE PROT [shared] [populate] [phys=PADDR] ----
- * u[0] addr, u[1] size, u[2] prot, u[3] phys, u[4] hint (0: none); flags SCF_ANY, SCF_SHARED, SCF_POPULATE,
- * SCF_PHYS. */
+/* ---- mmap A ADDR|any SIZE PROT [shared] [populate] [phys=PADDR] [hint=ADDR] ---- */
 
 static bool parse_mmap(struct sc_parse *p)
 {
-	struct sc_stmt *st = p->st;
+	struct sc_mmap_args *m = &p->st->mmap;
 	bool have;
 
-	if ((st->flags & SCF_EXPECT) && !sp_expected_result_of(p, status_words))
-		return false;
-	if (!sp_argc(p, 4, 6) || !sp_process(p, 0, st->name[0]))
+	if (!sp_argc(p, 4, 6) || !sp_process(p, 0, p->st->proc))
 		return false;
 	if (sp_word_is(p, 1, "any"))
-		st->flags |= SCF_ANY;
-	else if (!sp_page_aligned(p, 1, &st->u[0]))
+		m->any = true;
+	else if (!sp_page_aligned(p, 1, &m->addr))
 		return false;
-	if (!sp_page_aligned(p, 2, &st->u[1]) || !sp_prot(p, 3, &st->u[2]))
+	if (!sp_page_aligned(p, 2, &m->size) || !sp_prot(p, 3, &m->prot))
 		return false;
 	for (int i = 4; i < p->npos; i++) {
-		unsigned bit = sp_word_is(p, i, "shared") ? SCF_SHARED
-			       : sp_word_is(p, i, "populate") ? SCF_POPULATE
-							       : 0;
+		bool *word = sp_word_is(p, i, "shared") ? &m->shared
+			     : sp_word_is(p, i, "populate") ? &m->populate
+							     : NULL;
 
-		if (!bit)
+		if (!word)
 			return sp_error_word(p, &p->pos[i], "expected shared or populate, not '%s'",
 					     p->pos[i].text);
-		if (st->flags & bit)
+		if (*word)
 			return sp_error_word(p, &p->pos[i], "'%s' given twice", p->pos[i].text);
-		st->flags |= bit;
+		*word = true;
 	}
-	if (!sp_opt_num(p, "phys", &st->u[3], &have))
+	if (!sp_opt_num(p, "phys", &m->phys, &have))
 		return false;
 	if (have) {
 		struct sc_option *o = sp_opt_find(p, "phys");
 
-		if (st->u[3] & 0xfff)
+		if (m->phys & 0xfff)
 			return sp_error_opt(p, o, "phys=%s is not page-aligned (4 KiB)", o->value);
-		if (st->flags & SCF_SHARED)
+		if (m->shared)
 			return sp_error_opt(p, o, "phys= memory is always shared: drop 'shared'");
-		st->flags |= SCF_PHYS;
+		m->phys_given = true;
 	}
 	/* hint=ADDR (with `any`): the kernel takes the free range nearest to ADDR */
-	if (!sp_opt_num(p, "hint", &st->u[4], &have))
+	if (!sp_opt_num(p, "hint", &m->hint, &have))
 		return false;
 	if (have) {
 		struct sc_option *o = sp_opt_find(p, "hint");
 
-		if (!(st->flags & SCF_ANY))
+		if (!m->any)
 			return sp_error_opt(p, o, "hint= goes with 'any' (a fixed address needs none)");
-		if (st->u[4] & 0xfff)
+		if (m->hint & 0xfff)
 			return sp_error_opt(p, o, "hint=%s is not page-aligned (4 KiB)", o->value);
 	}
 	return sp_opt_cpu(p);
@@ -304,19 +298,17 @@ static bool parse_mmap(struct sc_parse *p)
 static void do_mmap(void *arg)
 {
 	struct syscall_work *w = arg;
-	const struct sc_stmt *st = w->st;
-	unsigned flags = ((st->flags & SCF_ANY) ? 0 : MM_MAP_FIXED) |
-			 ((st->flags & SCF_SHARED) ? MM_MAP_SHARED : 0) |
-			 ((st->flags & SCF_POPULATE) ? MM_MAP_POPULATE : 0);
-	uint64_t addr = (st->flags & SCF_ANY) ? st->u[4] : st->u[0];
+	const struct sc_mmap_args *m = &w->st->mmap;
+	unsigned flags = (m->any ? 0 : MM_MAP_FIXED) | (m->shared ? MM_MAP_SHARED : 0) |
+			 (m->populate ? MM_MAP_POPULATE : 0);
+	uint64_t addr = m->any ? m->hint : m->addr;
 
 	process_switch_to(w->sim, w->a);
-	if (st->flags & SCF_PHYS)
-		w->status = mm_mmap_phys(w->a->as, addr, st->u[1], (unsigned)st->u[2], st->u[3],
-					 flags, &w->mapped_at);
+	if (m->phys_given)
+		w->status = mm_mmap_phys(w->a->as, addr, m->size, m->prot, m->phys, flags,
+					 &w->mapped_at);
 	else
-		w->status = mm_mmap(w->a->as, addr, st->u[1], (unsigned)st->u[2], flags,
-				    &w->mapped_at);
+		w->status = mm_mmap(w->a->as, addr, m->size, m->prot, flags, &w->mapped_at);
 }
 
 static enum sc_status exec_mmap(struct sim *sim, const struct sc_stmt *st)
@@ -325,29 +317,27 @@ static enum sc_status exec_mmap(struct sim *sim, const struct sc_stmt *st)
 	enum sc_status s;
 	unsigned cpu;
 
-	w.a = process_find(sim, st->name[0]);
+	w.a = process_find(sim, st->proc);
 	if (!alive_or_report(sim, st, w.a, &s))
 		return s;
 	cpu = cpu_of(st, w.a);
 	w.a->last_cpu = cpu;
 	sim_on_cpu(sim, cpu, do_mmap, &w);
-	if (w.status == MM_STATUS_OK && (st->flags & SCF_ANY) && !(st->flags & SCF_EXPECT))
-		fprintf(sim_out(sim), "%s: mmap 0x%" PRIx64 "\n", st->name[0], w.mapped_at);
+	if (w.status == MM_STATUS_OK && st->mmap.any && !st->expect.has_result)
+		fprintf(sim_out(sim), "%s: mmap 0x%" PRIx64 "\n", st->proc, w.mapped_at);
 	return syscall_conclude(sim, st, "mmap", w.status);
 }
 
-/* ---- munmap a ADDR SIZE, mprotect a ADDR SIZE PROT: u[0] addr, u[1] size, u[2] prot ---- */
+/* ---- munmap A ADDR SIZE, mprotect A ADDR SIZE PROT ---- */
 
 static bool parse_range(struct sc_parse *p, bool with_prot)
 {
-	struct sc_stmt *st = p->st;
+	struct sc_range_args *r = &p->st->range;
 	int n = with_prot ? 4 : 3;
 
-	if ((st->flags & SCF_EXPECT) && !sp_expected_result_of(p, status_words))
-		return false;
-	return sp_argc(p, n, n) && sp_process(p, 0, st->name[0]) &&
-	       sp_page_aligned(p, 1, &st->u[0]) && sp_page_aligned(p, 2, &st->u[1]) &&
-	       (!with_prot || sp_prot(p, 3, &st->u[2])) && sp_opt_cpu(p);
+	return sp_argc(p, n, n) && sp_process(p, 0, p->st->proc) &&
+	       sp_page_aligned(p, 1, &r->addr) && sp_page_aligned(p, 2, &r->size) &&
+	       (!with_prot || sp_prot(p, 3, &r->prot)) && sp_opt_cpu(p);
 }
 
 static bool parse_munmap(struct sc_parse *p)
@@ -365,7 +355,7 @@ static void do_munmap(void *arg)
 	struct syscall_work *w = arg;
 
 	process_switch_to(w->sim, w->a);
-	w->status = mm_munmap(w->a->as, w->st->u[0], w->st->u[1]);
+	w->status = mm_munmap(w->a->as, w->st->range.addr, w->st->range.size);
 }
 
 static void do_mprotect(void *arg)
@@ -373,7 +363,7 @@ static void do_mprotect(void *arg)
 	struct syscall_work *w = arg;
 
 	process_switch_to(w->sim, w->a);
-	w->status = mm_mprotect(w->a->as, w->st->u[0], w->st->u[1], (unsigned)w->st->u[2]);
+	w->status = mm_mprotect(w->a->as, w->st->range.addr, w->st->range.size, w->st->range.prot);
 }
 
 static enum sc_status exec_range(struct sim *sim, const struct sc_stmt *st, const char *what,
@@ -383,7 +373,7 @@ static enum sc_status exec_range(struct sim *sim, const struct sc_stmt *st, cons
 	enum sc_status s;
 	unsigned cpu;
 
-	w.a = process_find(sim, st->name[0]);
+	w.a = process_find(sim, st->proc);
 	if (!alive_or_report(sim, st, w.a, &s))
 		return s;
 	cpu = cpu_of(st, w.a);
@@ -402,20 +392,17 @@ static enum sc_status exec_mprotect(struct sim *sim, const struct sc_stmt *st)
 	return exec_range(sim, st, "mprotect", do_mprotect);
 }
 
-/* ---- borrow a ADDR b ADDR2 SIZE PROT, transfer a ADDR b ADDR2 SIZE ----
- * name[0] a, u[0] ADDR, name[1] b, u[1] ADDR2, u[2] SIZE, u[3] PROT */
+/* ---- borrow A ADDR B ADDR2 SIZE PROT, transfer A ADDR B ADDR2 SIZE ---- */
 
 static bool parse_two_spaces(struct sc_parse *p, bool with_prot)
 {
-	struct sc_stmt *st = p->st;
+	struct sc_share_args *sh = &p->st->share;
 	int n = with_prot ? 6 : 5;
 
-	if ((st->flags & SCF_EXPECT) && !sp_expected_result_of(p, status_words))
-		return false;
-	return sp_argc(p, n, n) && sp_process(p, 0, st->name[0]) &&
-	       sp_page_aligned(p, 1, &st->u[0]) && sp_process(p, 2, st->name[1]) &&
-	       sp_page_aligned(p, 3, &st->u[1]) && sp_page_aligned(p, 4, &st->u[2]) &&
-	       (!with_prot || sp_prot(p, 5, &st->u[3])) && sp_opt_cpu(p);
+	return sp_argc(p, n, n) && sp_process(p, 0, p->st->proc) &&
+	       sp_page_aligned(p, 1, &sh->addr) && sp_process(p, 2, sh->to) &&
+	       sp_page_aligned(p, 3, &sh->to_addr) && sp_page_aligned(p, 4, &sh->size) &&
+	       (!with_prot || sp_prot(p, 5, &sh->prot)) && sp_opt_cpu(p);
 }
 
 static bool parse_borrow(struct sc_parse *p)
@@ -431,17 +418,17 @@ static bool parse_transfer(struct sc_parse *p)
 static void do_borrow(void *arg)
 {
 	struct syscall_work *w = arg;
-	const struct sc_stmt *st = w->st;
+	const struct sc_share_args *sh = &w->st->share;
 
-	w->status = mm_borrow(w->a->as, st->u[0], w->b->as, st->u[1], st->u[2], (unsigned)st->u[3]);
+	w->status = mm_borrow(w->a->as, sh->addr, w->b->as, sh->to_addr, sh->size, sh->prot);
 }
 
 static void do_transfer(void *arg)
 {
 	struct syscall_work *w = arg;
-	const struct sc_stmt *st = w->st;
+	const struct sc_share_args *sh = &w->st->share;
 
-	w->status = mm_transfer(w->a->as, st->u[0], w->b->as, st->u[1], st->u[2]);
+	w->status = mm_transfer(w->a->as, sh->addr, w->b->as, sh->to_addr, sh->size);
 }
 
 static enum sc_status exec_two_spaces(struct sim *sim, const struct sc_stmt *st, const char *what,
@@ -451,8 +438,8 @@ static enum sc_status exec_two_spaces(struct sim *sim, const struct sc_stmt *st,
 	enum sc_status s;
 	unsigned cpu;
 
-	w.a = process_find(sim, st->name[0]);
-	w.b = process_find(sim, st->name[1]);
+	w.a = process_find(sim, st->proc);
+	w.b = process_find(sim, st->share.to);
 	if (!alive_or_report(sim, st, w.a, &s) || !alive_or_report(sim, st, w.b, &s))
 		return s;
 	cpu = cpu_of(st, w.b);
@@ -471,13 +458,12 @@ static enum sc_status exec_transfer(struct sim *sim, const struct sc_stmt *st)
 	return exec_two_spaces(sim, st, "transfer", do_transfer);
 }
 
-/* ---- expect forms: the base command's parse with SCF_EXPECT set ---- */
+/* ---- expect forms: `-> STATUS`, then the base command's words ---- */
 
 #define EXPECTING(fn)                                                                          \
 	static bool parse_expect_##fn(struct sc_parse *p)                                      \
 	{                                                                                      \
-		p->st->flags |= SCF_EXPECT;                                                    \
-		return parse_##fn(p);                                                          \
+		return sp_expected_result_of(p, status_words) && parse_##fn(p);                \
 	}
 EXPECTING(fork)
 EXPECTING(mmap)
@@ -492,7 +478,8 @@ bool sp_expected_result_of(struct sc_parse *p, const char *const *choices)
 
 	if (arrow < 0 || !sp_expected_result(p, arrow, choices, &r))
 		return false;
-	p->st->u[7] = (uint64_t)r;
+	p->st->expect.has_result = true;
+	p->st->expect.result = r;
 	return true;
 }
 

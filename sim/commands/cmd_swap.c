@@ -13,17 +13,19 @@
 #include "user_mm.h"
 #include "user_mm_view.h"
 
-/* limit A N|off: u[0] = N (0 for off) */
+/* limit A N|off */
 static bool parse_limit(struct sc_parse *p)
 {
-	if (!sp_argc(p, 2, 2) || !sp_process(p, 0, p->st->name[0]))
+	uint64_t *pages = &p->st->limit.pages;
+
+	if (!sp_argc(p, 2, 2) || !sp_process(p, 0, p->st->proc))
 		return false;
 	if (sp_word_is(p, 1, "off")) {
-		p->st->u[0] = 0;
+		*pages = 0;
 	} else {
-		if (!sp_num(p, 1, &p->st->u[0]))
+		if (!sp_num(p, 1, pages))
 			return false;
-		if (p->st->u[0] == 0 || p->st->u[0] > (1u << 20))
+		if (*pages == 0 || *pages > (1u << 20))
 			return sp_error_word(p, &p->pos[1], "a limit is 1..1048576 pages, or off");
 	}
 	p->sc->machine.uses_limit = true;
@@ -32,87 +34,88 @@ static bool parse_limit(struct sc_parse *p)
 
 static enum sc_status exec_limit(struct sim *sim, const struct sc_stmt *st)
 {
-	struct sim_process *p = process_find(sim, st->name[0]);
+	struct sim_process *p = process_find(sim, st->proc);
 	enum sc_status s;
 	enum mm_status r;
 
 	if (!alive_or_report(sim, st, p, &s))
 		return s;
 	process_switch_to(sim, p);
-	r = mm_set_limit(p->as, st->u[0]);
+	r = mm_set_limit(p->as, st->limit.pages);
 	if (r != MM_STATUS_OK)
 		fprintf(sim->out, "%s: limit -> %s\n", p->name, mm_status_name(r));
 	return SC_CONTINUE;
 }
 
-/* expect swapped|majfaults|faults A OP N: kind picks, u[0] = N */
+/* expect swapped|majfaults|faults A OP N */
 enum per_process_count { COUNT_SWAPPED, COUNT_MAJFAULTS, COUNT_FAULTS };
 static const char *const count_names[] = {"swapped", "majfaults", "faults"};
 
-static bool parse_count(struct sc_parse *p, enum per_process_count k)
+static bool parse_count(struct sc_parse *p)
 {
-	p->st->kind = k;
-	return sp_argc(p, 3, 3) && sp_process(p, 0, p->st->name[0]) &&
-	       sp_op(p, 1, false, &p->st->op) && sp_num(p, 2, &p->st->u[0]);
+	return sp_argc(p, 3, 3) && sp_process(p, 0, p->st->proc) && sp_op_value(p, 1, false);
 }
 
-static bool parse_swapped(struct sc_parse *p)
+static enum sc_status expect_count(struct sim *sim, const struct sc_stmt *st,
+				   enum per_process_count k)
 {
-	return parse_count(p, COUNT_SWAPPED);
-}
-
-static bool parse_majfaults(struct sc_parse *p)
-{
-	return parse_count(p, COUNT_MAJFAULTS);
-}
-
-static bool parse_faults(struct sc_parse *p)
-{
-	return parse_count(p, COUNT_FAULTS);
-}
-
-static enum sc_status exec_count(struct sim *sim, const struct sc_stmt *st)
-{
-	struct sim_process *p = process_find(sim, st->name[0]);
+	const struct sc_expectation *e = &st->expect;
+	struct sim_process *p = process_find(sim, st->proc);
 	struct addr_space_stats stats = {0};
 	uint64_t got = 0;
 
 	if (p->as) {
 		addr_space_get_stats(p->as, &stats);
-		got = st->kind == COUNT_SWAPPED	    ? addr_space_swapped(p->as)
-		      : st->kind == COUNT_MAJFAULTS ? stats.faults_major
-						    : stats.faults_total;
+		got = k == COUNT_SWAPPED     ? addr_space_swapped(p->as)
+		      : k == COUNT_MAJFAULTS ? stats.faults_major
+					     : stats.faults_total;
 	}
-	if (sc_op_holds(st->op, got, st->u[0]))
+	if (sc_op_holds(e->op, got, e->value))
 		return SC_CONTINUE;
 	return sim_expect_failed(sim, st, "expected %s %s %" PRIu64 ", got %" PRIu64,
-				 count_names[st->kind], sc_op_text(st->op), st->u[0], got);
+				 count_names[k], sc_op_text(e->op), e->value, got);
+}
+
+static enum sc_status exec_swapped(struct sim *sim, const struct sc_stmt *st)
+{
+	return expect_count(sim, st, COUNT_SWAPPED);
+}
+
+static enum sc_status exec_majfaults(struct sim *sim, const struct sc_stmt *st)
+{
+	return expect_count(sim, st, COUNT_MAJFAULTS);
+}
+
+static enum sc_status exec_faults(struct sim *sim, const struct sc_stmt *st)
+{
+	return expect_count(sim, st, COUNT_FAULTS);
 }
 
 /* expect swap_used OP N */
 static bool parse_swap_used(struct sc_parse *p)
 {
-	return sp_argc(p, 2, 2) && sp_op(p, 0, false, &p->st->op) && sp_num(p, 1, &p->st->u[0]);
+	return sp_argc(p, 2, 2) && sp_op_value(p, 0, false);
 }
 
 static enum sc_status exec_swap_used(struct sim *sim, const struct sc_stmt *st)
 {
+	const struct sc_expectation *e = &st->expect;
 	struct swap_stats s;
 
 	swap_get_stats(&s);
-	if (sc_op_holds(st->op, s.used, st->u[0]))
+	if (sc_op_holds(e->op, s.used, e->value))
 		return SC_CONTINUE;
 	return sim_expect_failed(sim, st, "expected swap_used %s %" PRIu64 ", got %" PRIu64,
-				 sc_op_text(st->op), st->u[0], s.used);
+				 sc_op_text(e->op), e->value, s.used);
 }
 
-/* expect present A ADDR ==|!= 0|1: u[0] = ADDR, u[1] = 0|1 */
+/* expect present A ADDR ==|!= 0|1 */
 static bool parse_present(struct sc_parse *p)
 {
-	if (!sp_argc(p, 4, 4) || !sp_process(p, 0, p->st->name[0]) || !sp_num(p, 1, &p->st->u[0]) ||
-	    !sp_op(p, 2, true, &p->st->op) || !sp_num(p, 3, &p->st->u[1]))
+	if (!sp_argc(p, 4, 4) || !sp_process(p, 0, p->st->proc) ||
+	    !sp_num(p, 1, &p->st->page.addr) || !sp_op_value(p, 2, true))
 		return false;
-	if (p->st->u[1] > 1)
+	if (p->st->expect.value > 1)
 		return sp_error_word(p, &p->pos[3], "present is 0 or 1");
 	return true;
 }
@@ -122,14 +125,16 @@ static const char *const residency_names[] = {"untouched", "present", "PROT_NONE
 
 static enum sc_status exec_present(struct sim *sim, const struct sc_stmt *st)
 {
-	struct sim_process *p = process_find(sim, st->name[0]);
-	enum page_residency r = p->as ? addr_space_page_residency(p->as, st->u[0]) : PAGE_UNTOUCHED;
+	const struct sc_expectation *e = &st->expect;
+	struct sim_process *p = process_find(sim, st->proc);
+	enum page_residency r = p->as ? addr_space_page_residency(p->as, st->page.addr)
+				      : PAGE_UNTOUCHED;
 	uint64_t got = r == PAGE_RESIDENT || r == PAGE_RESIDENT_PROTNONE;
 
-	if (sc_op_holds(st->op, got, st->u[1]))
+	if (sc_op_holds(e->op, got, e->value))
 		return SC_CONTINUE;
 	return sim_expect_failed(sim, st, "expected %s%" PRIu64 ", got %" PRIu64 " (%s)",
-				 st->op == SC_NE ? "not " : "", st->u[1], got,
+				 e->op == SC_NE ? "not " : "", e->value, got,
 				 p->as ? residency_names[r] : "the process is gone");
 }
 
@@ -187,7 +192,7 @@ static enum sc_status exec_show_swap(struct sim *sim, const struct sc_stmt *st)
 /* show policy A */
 static bool parse_show_policy(struct sc_parse *p)
 {
-	return sp_argc(p, 1, 1) && sp_process(p, 0, p->st->name[0]);
+	return sp_argc(p, 1, 1) && sp_process(p, 0, p->st->proc);
 }
 
 struct policy_print {
@@ -211,7 +216,7 @@ static void print_place(void *ctx, unsigned i, const struct replace_view_place *
 
 static enum sc_status exec_show_policy(struct sim *sim, const struct sc_stmt *st)
 {
-	struct sim_process *p = process_find(sim, st->name[0]);
+	struct sim_process *p = process_find(sim, st->proc);
 	struct policy_print c = { sim, {0} };
 	enum sc_status s;
 
@@ -236,12 +241,12 @@ const struct sc_command swap_commands[] = {
 	 "A keeps at most N resident private pages; a fault beyond evicts one by the machine's policy",
 	 SC_KERNEL_ON, parse_limit, exec_limit},
 	{"expect swapped", "expect swapped A OP N", "A's pages now in swap", SC_KERNEL_ON,
-	 parse_swapped, exec_count},
+	 parse_count, exec_swapped},
 	{"expect majfaults", "expect majfaults A OP N",
-	 "A's faults that read a page back from swap", SC_KERNEL_ON, parse_majfaults, exec_count},
+	 "A's faults that read a page back from swap", SC_KERNEL_ON, parse_count, exec_majfaults},
 	{"expect faults", "expect faults A OP N",
 	 "page faults A's accesses (and kernel copies for A) took, of any kind", SC_KERNEL_ON,
-	 parse_faults, exec_count},
+	 parse_count, exec_faults},
 	{"expect swap_used", "expect swap_used OP N", "swap slots in use, all processes together",
 	 SC_KERNEL_ON, parse_swap_used, exec_swap_used},
 	{"expect present", "expect present A ADDR ==|!= 0|1",

@@ -7,23 +7,16 @@
 #include "scenario/scenario.h"
 #include "user_mm.h"
 
-/* st->flags bits of process commands */
-#define SCF_EXPECT 0x80u   /* an expect line: u[7] holds the expected result's index */
-#define SCF_ANY 0x1u       /* mmap any */
-#define SCF_SHARED 0x2u
-#define SCF_POPULATE 0x4u
-#define SCF_PHYS 0x8u
-
 /* A process created earlier in the file. */
 bool sp_process(struct sc_parse *p, int i, char out[SC_NAME_MAX]);
 /* rwx subset, or none / -: MM_PROT_* bits. */
-bool sp_prot(struct sc_parse *p, int i, uint64_t *prot);
+bool sp_prot(struct sc_parse *p, int i, unsigned *prot);
 /* The index of "->" among the positional words, or -1 after an error. */
 int sp_arrow(struct sc_parse *p);
 /* "-> WORD" at arrow: *out = WORD's index in choices; the command's words become
  * pos[0..arrow). */
 bool sp_expected_result(struct sc_parse *p, int arrow, const char *const *choices, int *out);
-/* Both steps; the result index goes to st->u[7]. */
+/* Both steps; the result goes to st->expect (has_result, result). */
 bool sp_expected_result_of(struct sc_parse *p, const char *const *choices);
 
 /* The words of enum mm_status, for `expect SYSCALL ... -> STATUS`. */

@@ -7,7 +7,7 @@
 
 #include "scenario/sim.h"
 
-/* The commands that are accesses by st->name[0]: [u[0], u[0] + u[1]) is what they touch
+/* The commands that are accesses by st->proc: [addr, addr + len) is what they touch
  * (bytes of a load or store, the range of a touch, the length of a copy). */
 static bool is_access(const struct sc_stmt *st)
 {
@@ -42,10 +42,10 @@ uint64_t sim_future_next_use(void *ctx, struct addr_space *as, uint64_t va, uint
 		const struct sc_stmt *st = &sc->stmts[i];
 		uint64_t first, last;
 
-		if (!is_access(st) || strcmp(st->name[0], name) != 0)
+		if (!is_access(st) || strcmp(st->proc, name) != 0)
 			continue;
-		first = st->u[0] & ~(uint64_t)0xfff;
-		last = (st->u[0] + (st->u[1] ? st->u[1] : 1) - 1) & ~(uint64_t)0xfff;
+		first = st->access.addr & ~(uint64_t)0xfff;
+		last = (st->access.addr + (st->access.len ? st->access.len : 1) - 1) & ~(uint64_t)0xfff;
 		/* the statement under way: only what it touches after the access now */
 		if (i == sim->cur_stmt && first < now_va + 0x1000)
 			first = now_va + 0x1000;

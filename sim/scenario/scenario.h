@@ -14,9 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "x86_cpu.h"
-
-#define SC_NAME_MAX 32
+#include "scenario/command_args.h"
 
 struct sc_word {
 	const char *text; /* NUL-terminated */
@@ -60,9 +58,6 @@ enum sc_mode {
 	SC_IN_PARALLEL = 1u << 3, /* may stand inside a `parallel ... end` block (with cpu=) */
 };
 
-/* Comparison operators of expect lines. */
-enum sc_op { SC_EQ, SC_NE, SC_LT, SC_LE, SC_GT, SC_GE };
-
 struct sc_stmt;
 struct sim;
 struct sc_parse;
@@ -83,20 +78,16 @@ struct sc_command {
 	enum sc_status (*exec)(struct sim *sim, const struct sc_stmt *st);
 };
 
-/* One parsed statement. The argument slots are the command's to use as it documents. */
+/* One parsed statement: what every command shares, then its own arguments (command_args.h). */
 struct sc_stmt {
 	const struct sc_command *cmd;
 	int line;
 	int col;
 	char *text;     /* the statement as written, words joined by one blank */
-	uint64_t u[8];
-	unsigned flags;
-	int kind;
-	int op;         /* enum sc_op */
-	int64_t delta;  /* checkpoint arithmetic */
-	char name[3][SC_NAME_MAX];
-	char *path;
 	int cpu;        /* the cpu= option, -1 when absent */
+	char proc[SC_NAME_MAX]; /* the process the command acts on (A, SRV, pick's NAME), or "" */
+	char *path;     /* FILE of the commands that write one (dump phys, show dot, show framemap) */
+	struct sc_expectation expect; /* an expect line's `-> RESULT` or `OP VALUE` */
 	size_t nested;  /* statements after this one that it runs itself (a parallel block's) */
 	/* A marked answer (`#?` comment, see sim/scenario/answers.c): enum sc_question, where the
 	 * answer stands on its line, and the answer as written. */
@@ -104,6 +95,38 @@ struct sc_stmt {
 	int answer_line, answer_col, answer_end_col;
 	char *answer;
 	char *answer_problem; /* SC_Q_MALFORMED: the parser's complaint */
+	uint64_t u[8];
+	unsigned flags;
+	int kind;
+	enum sc_op op;
+	int64_t delta;  /* checkpoint arithmetic */
+	char name[3][SC_NAME_MAX];
+	union {
+		struct sc_phys_args phys;               /* poke, peek, expect peek */
+		struct sc_cpu_args cpu_regs;            /* cpu */
+		struct sc_translate_args translate;     /* access, expect access */
+		struct sc_invlpg_args invlpg;           /* invlpg */
+		struct sc_bootmem_args bootmem;         /* bootmem */
+		struct sc_checkpoint_args checkpoint;   /* checkpoint */
+		struct sc_counter_args counter;         /* expect free_frames ... reserve_frames */
+		struct sc_show_frames_args show_frames; /* show frames */
+		struct sc_failalloc_args failalloc;     /* failalloc */
+		struct sc_pressure_args pressure;       /* expect pressure */
+		struct sc_dot_args dot;                 /* show dot */
+		struct sc_framemap_args framemap;       /* show framemap */
+		struct sc_pagetables_args pagetables;   /* show pagetables */
+		struct sc_trace_args trace;             /* trace */
+		struct sc_explain_args explain;         /* explain */
+		struct sc_fork_args fork;               /* fork */
+		struct sc_mmap_args mmap;               /* mmap */
+		struct sc_range_args range;             /* munmap, mprotect, fserve */
+		struct sc_share_args share;             /* borrow, transfer */
+		struct sc_fmap_args fmap;               /* fmap */
+		struct sc_access_args access;           /* read ... kcopyin */
+		struct sc_page_args page;               /* expect refcount, expect present */
+		struct sc_frame_pair_args frame_pair;   /* expect same_frame, different_frame */
+		struct sc_limit_args limit;             /* limit */
+	};
 };
 
 /* What a statement marked with `#?` holds in place of its answer. */
@@ -188,7 +211,9 @@ bool sp_num(struct sc_parse *p, int i, uint64_t *out);
 bool sp_page_aligned(struct sc_parse *p, int i, uint64_t *out);
 bool sp_choice(struct sc_parse *p, int i, const char *const *choices, int *out);
 bool sp_name(struct sc_parse *p, int i, char out[SC_NAME_MAX]);
-bool sp_op(struct sc_parse *p, int i, bool only_equality, int *out);
+bool sp_op(struct sc_parse *p, int i, bool only_equality, enum sc_op *out);
+/* `OP VALUE` at words i and i + 1, into st->expect (op, value, has_value). */
+bool sp_op_value(struct sc_parse *p, int i, bool only_equality);
 bool sp_word_is(const struct sc_parse *p, int i, const char *s);
 /* Options: present is set when the key was given. A missing key leaves *out alone. */
 bool sp_opt_num(struct sc_parse *p, const char *key, uint64_t *out, bool *present);
@@ -203,8 +228,8 @@ struct sc_option *sp_opt_find(struct sc_parse *p, const char *key);
 bool sc_block_admits(struct sc_parse *p);
 bool sc_block_takes(struct sc_parse *p);
 
-const char *sc_op_text(int op);
-bool sc_op_holds(int op, uint64_t got, uint64_t want);
+const char *sc_op_text(enum sc_op op);
+bool sc_op_holds(enum sc_op op, uint64_t got, uint64_t want);
 
 /* The command tables (sim/commands/commands.c). */
 const struct sc_command *sc_lookup(const char *first, const char *second, bool *used_second);

@@ -429,12 +429,12 @@ bool sp_name(struct sc_parse *p, int i, char out[SC_NAME_MAX])
 
 static const char *const op_texts[] = {"==", "!=", "<", "<=", ">", ">=", NULL};
 
-const char *sc_op_text(int op)
+const char *sc_op_text(enum sc_op op)
 {
-	return op >= 0 && op <= SC_GE ? op_texts[op] : "?";
+	return (unsigned)op <= SC_GE ? op_texts[op] : "?";
 }
 
-bool sc_op_holds(int op, uint64_t got, uint64_t want)
+bool sc_op_holds(enum sc_op op, uint64_t got, uint64_t want)
 {
 	switch (op) {
 	case SC_EQ:
@@ -453,11 +453,25 @@ bool sc_op_holds(int op, uint64_t got, uint64_t want)
 	return false;
 }
 
-bool sp_op(struct sc_parse *p, int i, bool only_equality, int *out)
+bool sp_op(struct sc_parse *p, int i, bool only_equality, enum sc_op *out)
 {
 	static const char *const eq_ops[] = {"==", "!=", NULL};
+	int op;
 
-	return sp_choice(p, i, only_equality ? eq_ops : op_texts, out);
+	if (!sp_choice(p, i, only_equality ? eq_ops : op_texts, &op))
+		return false;
+	*out = (enum sc_op)op;
+	return true;
+}
+
+bool sp_op_value(struct sc_parse *p, int i, bool only_equality)
+{
+	struct sc_expectation *e = &p->st->expect;
+
+	if (!sp_op(p, i, only_equality, &e->op) || !sp_num(p, i + 1, &e->value))
+		return false;
+	e->has_value = true;
+	return true;
 }
 
 /* ---- statements ---- */

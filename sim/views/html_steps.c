@@ -120,7 +120,7 @@ static char *capture(struct sim *sim, const char *what, const char *proc, int cp
 	st.cpu = cpu;
 	st.text = no_text;
 	if (proc)
-		snprintf(st.name[0], SC_NAME_MAX, "%s", proc);
+		snprintf(st.proc, SC_NAME_MAX, "%s", proc);
 	m = open_memstream(&buf, &len);
 	if (!m)
 		return NULL;
