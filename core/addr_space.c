@@ -50,7 +50,7 @@
 #include "reclaim.h"
 #include "replace_policy.h"
 #include "swap_area.h"
-#include "swap_entry.h"
+#include "arch/x86_64/swap_entry.h"
 #include "page_info.h"
 #include "platform.h"
 #include "pt_lock.h"

@@ -33,7 +33,7 @@
 #include "page_info.h"
 #include "platform.h"
 #include "reclaim.h"
-#include "swap_entry.h"
+#include "arch/x86_64/swap_entry.h"
 
 #define KTRACE_KIND TRACE_MM
 
@@ -121,14 +121,14 @@ static bool clone_private_page(pte_t *slot, pte_t e, pte_t *child_slot, uint64_t
 	KASSERT(info, "fork: private page %#llx without page info", (unsigned long long)va);
 	r = add_ref(info, REF_COW);
 	if (r == ADD_REF_OK) {
-		if (e & PTE_RW) {
+		if (pte_has(e, PG_WRITABLE)) {
 			/* a D bit the processor sets meanwhile stays (M7) */
-			mapper_entry_clear(slot, e, PTE_RW);
+			mapper_entry_clear(slot, e, PG_WRITABLE);
 			flusher_page(pfl, va);
 		}
 		/* the child's leaf: the frame, present, user, the parent's NX; no write, no A/D
 		 * (what pte_make_leaf makes of those flags) */
-		mapper_entry_store(child_slot, e & (PTE_ADDR_4K | PTE_P | PTE_US | PTE_XD));
+		mapper_entry_store(child_slot, pte_keep(e, PG_PRESENT | PG_USER | PG_NO_EXEC));
 		return true;
 	}
 	if (r == ADD_REF_SHARED_TO_COW) {

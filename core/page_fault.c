@@ -42,7 +42,7 @@
 #include "pt_lock.h"
 #include "reclaim.h"
 #include "swap_area.h"
-#include "swap_entry.h"
+#include "arch/x86_64/swap_entry.h"
 
 #define KTRACE_KIND TRACE_FAULT
 
@@ -91,12 +91,12 @@ static bool grant_allows(const struct grant *g, enum mm_access acc)
 
 static bool pte_permits(pte_t e, enum mm_access acc)
 {
-	if (!(e & PTE_P) || !(e & PTE_US))
+	if (!pte_has(e, PG_PRESENT | PG_USER))
 		return false;
 	if (acc == MM_ACCESS_WRITE)
-		return e & PTE_RW;
+		return pte_has(e, PG_WRITABLE);
 	if (acc == MM_ACCESS_EXEC)
-		return !(e & PTE_XD);
+		return !pte_has(e, PG_NO_EXEC);
 	return true;
 }
 
@@ -152,13 +152,6 @@ static pte_t *leaf_slot(struct addr_space *as, uint64_t va)
 	if (mapper_leaf_table(&as->mapper, va, false, &pt, NULL) != MAP_OK)
 		return NULL;
 	return &pt[pt_index(va, PT_LEVEL_PT)];
-}
-
-/* The entry at a slot is still the one seen: the same but for the A/D bits the processor
- * may have set since. */
-static bool entry_unchanged(const pte_t *slot, pte_t seen)
-{
-	return !((mapper_entry_load(slot) ^ seen) & ~(pte_t)(PTE_A | PTE_D));
 }
 
 static bool frame_is_zero(frame_t f)
@@ -344,7 +337,7 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 			swap_cache_forget((frame_t){ pte_address(e, PT_LEVEL_PT) });
 		ptl = pt_lock_of(slot);
 		kspin_lock(ptl);
-		if (!entry_unchanged(slot, e)) {
+		if (!mapper_entry_unchanged(slot, e)) {
 			kspin_unlock(ptl);
 			continue;
 		}
@@ -381,13 +374,13 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 			break;
 		}
 		flags = grant_leaf_flags(g);
-		if (!(e & PTE_RW) && g->kind != PROVIDER_ALLOCATED &&
+		if (!pte_has(e, PG_WRITABLE) && g->kind != PROVIDER_ALLOCATED &&
 		    g->kind != PROVIDER_ALLOCATED_SHARED)
 			flags &= ~(page_flags_t)PG_WRITABLE;
 		KASSERT(add_ref(get_page_info(copy), REF_SHARED) == ADD_REF_OK,
 			"borrow: fresh copy refused a reference");
 		kspin_lock(ptl);
-		if (!entry_unchanged(slot, e)) {
+		if (!mapper_entry_unchanged(slot, e)) {
 			kspin_unlock(ptl);
 			remove_ref(get_page_info(copy));
 			give_back(copy);
@@ -575,7 +568,7 @@ static enum pf_status correct_present(struct addr_space *as, struct grant *g, ui
 		fresh = true;
 	}
 	kspin_lock(ptl);
-	if (!entry_unchanged(slot, e)) {
+	if (!mapper_entry_unchanged(slot, e)) {
 		kspin_unlock(ptl);
 		return PF_AGAIN;
 	}
@@ -620,7 +613,7 @@ static enum pf_status correct_present(struct addr_space *as, struct grant *g, ui
 		return PF_OOM;
 	}
 	kspin_lock(ptl);
-	if (!entry_unchanged(slot, e)) {
+	if (!mapper_entry_unchanged(slot, e)) {
 		kspin_unlock(ptl);
 		give_back(copy);
 		if (pinned)

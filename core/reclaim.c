@@ -27,7 +27,7 @@
 #include "reclaim.h"
 #include "replace_policy.h"
 #include "swap_area.h"
-#include "swap_entry.h"
+#include "arch/x86_64/swap_entry.h"
 
 #define KTRACE_KIND TRACE_FAULT
 
@@ -194,7 +194,7 @@ bool evict_frame(frame_t f, const struct evict_map *m, unsigned n, const struct 
 		KASSERT(pte_present(old) && pte_address(old, PT_LEVEL_PT) == f.base,
 			"evict: %s %#llx does not map frame %#llx", addr_space_name(m[i].as),
 			(unsigned long long)m[i].va, (unsigned long long)f.base);
-		dirty_bit |= (old & PTE_D) != 0;
+		dirty_bit |= pte_has(old, PG_DIRTY);
 		swap_slot_dup(s);
 		m[i].as->swapped++;
 		AS_STAT_INC(m[i].as, evictions);
@@ -252,7 +252,7 @@ static unsigned family_mappings(struct addr_space *as, uint64_t va, frame_t f, s
 			continue;
 		if (n == max)
 			return max + 1;
-		*accessed |= (e & PTE_A) != 0;
+		*accessed |= pte_has(e, PG_ACCESSED);
 		m[n++] = (struct evict_map){ o, va, slot };
 	}
 	return n;
@@ -264,7 +264,7 @@ static void clear_accessed(const struct evict_map *m, unsigned n)
 	for (unsigned i = 0; i < n; i++) {
 		struct flusher fl;
 
-		if (!(__atomic_fetch_and(m[i].slot, ~PTE_A, __ATOMIC_ACQ_REL) & PTE_A))
+		if (!mapper_entry_test_and_clear(m[i].slot, PG_ACCESSED))
 			continue;
 		flusher_init(&fl, m[i].as);
 		flusher_page(&fl, m[i].va);
@@ -498,7 +498,7 @@ static bool audit_space(struct swap_census *c, struct addr_space *as)
 
 			if (pte_present(e)) {
 				/* W3 */
-				if ((e & PTE_RW) && swap_cache_pairs && swap_cache_slot_of(f, &s))
+				if (pte_has(e, PG_WRITABLE) && swap_cache_pairs && swap_cache_slot_of(f, &s))
 					return audit_fail(c, "W3: %s maps frame %#llx writable at %#llx, but the swap cache pairs it with slot %llu",
 							  addr_space_name(as), (unsigned long long)f.base,
 							  (unsigned long long)va, (unsigned long long)s);

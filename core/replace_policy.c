@@ -184,7 +184,7 @@ static unsigned pick_clock(struct addr_space *as, unsigned *cleared)
 		rs->hand = (rs->hand + 1) % (unsigned)rs->limit;
 		if (!rs->place[i].used || !counted_page(as, rs->place[i].va, &slot))
 			continue;
-		if (__atomic_fetch_and(slot, ~PTE_A, __ATOMIC_ACQ_REL) & PTE_A) {
+		if (mapper_entry_test_and_clear(slot, PG_ACCESSED)) {
 			struct flusher fl;
 
 			/* the next access must walk again to set the bit: every TLB drops it */
@@ -399,7 +399,7 @@ bool replace_view(struct addr_space *as, struct replace_view *v,
 		pte_t *slot;
 
 		if (p.used && counted_page(as, p.va, &slot))
-			p.accessed = (mapper_entry_load(slot) & PTE_A) != 0;
+			p.accessed = pte_has(mapper_entry_load(slot), PG_ACCESSED);
 		if (fn)
 			fn(ctx, i, &p);
 	}

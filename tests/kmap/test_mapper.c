@@ -485,7 +485,7 @@ START_TEST(test_leaf_table_batch_edits)
 	/* write protection keeps the D bit the processor set: before the caller looked (both
 	 * A and D seen: the plain store) */
 	ck_assert_uint_eq(pt[3] & (PTE_A | PTE_D), PTE_A | PTE_D);
-	mapper_entry_clear(&pt[3], mapper_entry_load(&pt[3]), PTE_RW);
+	mapper_entry_clear(&pt[3], mapper_entry_load(&pt[3]), PG_WRITABLE);
 	ck_assert_uint_eq(pt[3] & (PTE_RW | PTE_A | PTE_D), PTE_A | PTE_D);
 	x86_invlpg(&cpu, 0x1000003000ull);
 	expect_pf(&cpu, 0x1000003000ull, X86_WRITE, true, X86_PF_P | X86_PF_W | X86_PF_U);
@@ -495,7 +495,7 @@ START_TEST(test_leaf_table_batch_edits)
 
 		ck_assert_uint_eq(seen & PTE_D, 0);
 		expect_pa(&cpu, 0x1000004010ull, X86_WRITE, true, b.base + 0x10);
-		mapper_entry_clear(&pt[4], seen, PTE_RW);
+		mapper_entry_clear(&pt[4], seen, PG_WRITABLE);
 		ck_assert_uint_eq(pt[4] & (PTE_RW | PTE_A | PTE_D), PTE_A | PTE_D);
 		x86_invlpg(&cpu, 0x1000004000ull);
 	}

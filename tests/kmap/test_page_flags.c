@@ -37,6 +37,41 @@ START_TEST(test_leaf_4k_literal)
 }
 END_TEST
 
+/* The generic code's names for entry bits (pte_bits, pte_has, pte_keep) against the
+ * manual's literal bit positions, one flag at a time. */
+START_TEST(test_flag_bits_literal)
+{
+	static const struct {
+		page_flags_t flag;
+		pte_t bit;
+	} want[] = {
+		{ PG_PRESENT, 1ull << 0 },	 { PG_WRITABLE, 1ull << 1 },
+		{ PG_USER, 1ull << 2 },		 { PG_WRITE_THROUGH, 1ull << 3 },
+		{ PG_CACHE_DISABLE, 1ull << 4 }, { PG_ACCESSED, 1ull << 5 },
+		{ PG_DIRTY, 1ull << 6 },	 { PG_HUGE, 1ull << 7 },
+		{ PG_GLOBAL, 1ull << 8 },	 { PG_SOFT0, 1ull << 9 },
+		{ PG_SOFT1, 1ull << 10 },	 { PG_PROTNONE, 1ull << 11 },
+		{ PG_NO_EXEC, 1ull << 63 },
+	};
+	page_flags_t all = 0;
+	pte_t all_bits = 0;
+
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		ck_assert_uint_eq(pte_bits(want[i].flag), want[i].bit);
+		ck_assert(pte_has(want[i].bit, want[i].flag));
+		ck_assert(!pte_has(~want[i].bit, want[i].flag));
+		all |= want[i].flag;
+		all_bits |= want[i].bit;
+	}
+	ck_assert_uint_eq(pte_bits(all), all_bits);
+	ck_assert(pte_has(0x8000000001234067ull, PG_PRESENT | PG_USER | PG_NO_EXEC));
+	ck_assert(!pte_has(0x8000000001234065ull, PG_PRESENT | PG_WRITABLE));
+	/* a child's read-only copy of a writable, accessed, dirty leaf */
+	ck_assert_uint_eq(pte_keep(0x8000000001234067ull, PG_PRESENT | PG_USER | PG_NO_EXEC),
+			  0x8000000001234005ull);
+}
+END_TEST
+
 START_TEST(test_leaf_huge_literal)
 {
 	ck_assert_uint_eq(pte_make_leaf(0x40200000ull, PG_PRESENT | PG_WRITABLE | PG_HUGE,
@@ -253,6 +288,7 @@ int main(void)
 
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, test_leaf_4k_literal);
+	tcase_add_test(tc, test_flag_bits_literal);
 	tcase_add_test(tc, test_leaf_huge_literal);
 	tcase_add_test(tc, test_table_entries);
 	tcase_add_test(tc, test_round_trip_every_combination);

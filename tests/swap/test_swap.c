@@ -18,7 +18,7 @@
 #include "reclaim.h"
 #include "replace_policy.h"
 #include "swap_area.h"
-#include "swap_entry.h"
+#include "arch/x86_64/swap_entry.h"
 #include "test_arena.h"
 #include "host/user_access.h"
 #include "user_mm.h"

@@ -37,7 +37,7 @@
  *   protnone entry instead: refcount == present user PTEs + protnone entries + kernel
  *   holders (the audit's R1). mapper_translate, which walks as the processor does, never
  *   sees it; mapper_protnone_get reads it.
- * - M9 swap entries (core/swap_entry.h: P=0, bit 11 clear, software bit 10 set, the area's
+ * - M9 swap entries (swap_entry.h: P=0, bit 11 clear, software bit 10 set, the area's
  *   type in bits 62:59, the slot inverted in bits 51:12): a 4 KiB user-half entry whose page
  *   is in a swap slot. Never confusable with an empty entry (it is non-zero) nor with a
  *   protnone one (bit 11). To the mapper it is an occupied entry: mapping over it is
@@ -279,17 +279,31 @@ static inline bool mapper_entry_cas(pte_t *slot, pte_t seen, pte_t value)
 					   __ATOMIC_ACQUIRE);
 }
 
-/* Clear bits of the entry seen at slot (write protection) without losing a concurrent A/D
- * update (M7). A processor only ever sets A and D in an entry, and every other writer holds
- * the lock the caller holds: with both already set in what the caller saw, nothing can
- * change the entry meanwhile, and a plain store (no locked instruction, a third of fork's
- * time per page) is exact. */
-static inline void mapper_entry_clear(pte_t *slot, pte_t seen, pte_t bits)
+/* The entry at slot is still the one seen, but for the A/D bits the processor may have set
+ * since (M7): whoever looked at it and then let go of its table lock asks this. */
+static inline bool mapper_entry_unchanged(const pte_t *slot, pte_t seen)
+{
+	return !((mapper_entry_load(slot) ^ seen) & ~(PTE_A | PTE_D));
+}
+
+/* Clear flags (PG_WRITABLE for write protection) of the entry seen at slot without losing a
+ * concurrent A/D update (M7). A processor only ever sets A and D in an entry, and every
+ * other writer holds the lock the caller holds: with both already set in what the caller
+ * saw, nothing can change the entry meanwhile, and a plain store (no locked instruction) is
+ * exact. */
+static inline void mapper_entry_clear(pte_t *slot, pte_t seen, page_flags_t flags)
 {
 	if ((seen & (PTE_A | PTE_D)) == (PTE_A | PTE_D))
-		__atomic_store_n(slot, seen & ~bits, __ATOMIC_RELEASE);
+		__atomic_store_n(slot, seen & ~pte_bits(flags), __ATOMIC_RELEASE);
 	else
-		__atomic_fetch_and(slot, ~bits, __ATOMIC_ACQ_REL);
+		__atomic_fetch_and(slot, ~pte_bits(flags), __ATOMIC_ACQ_REL);
+}
+
+/* Clear flags of the entry at slot in one atomic step (PG_ACCESSED for a second chance, M7);
+ * true if any of them was set. */
+static inline bool mapper_entry_test_and_clear(pte_t *slot, page_flags_t flags)
+{
+	return (__atomic_fetch_and(slot, ~pte_bits(flags), __ATOMIC_ACQ_REL) & pte_bits(flags)) != 0;
 }
 
 /* Walk the tree as the processor would (without rights checks) for any canonical va. */

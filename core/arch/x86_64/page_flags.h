@@ -25,7 +25,7 @@
  *   the kernel keeps in it the frame address (bits 51:12, as in a present PTE), the rights
  *   the page had (R/W, U/S, PWT, PCD, A, D, XD at their usual positions) and software bit 11
  *   (PROTNONE) that tells it from an empty entry. Software bit 11 is written in no other
- *   entry. The one other non-zero not-present entry is a swap entry (core/swap_entry.h):
+ *   entry. The one other non-zero not-present entry is a swap entry (swap_entry.h):
  *   bit 11 clear, software bit 10 set, the slot number in the address field.
  */
 #ifndef MMSIM_CORE_ARCH_X86_64_PAGE_FLAGS_H
@@ -127,9 +127,11 @@ pte_t pte_make_protnone(paddr_t pa, page_flags_t flags);
 pte_t pte_make_table(paddr_t table_pa, page_flags_t flags, unsigned level);
 
 /*
- * Architectural bits of an entry (Intel SDM vol. 3A, tables 4-15 .. 4-20). Code that edits
- * many 4 KiB entries in a row (fork, munmap) tests and changes them directly; everything else
- * goes through the logical flags above.
+ * Architectural bits of an entry (Intel SDM vol. 3A, tables 4-15 .. 4-20), for the code in
+ * core/arch/x86_64/ alone. Generic code that reads or edits entries in place (the fault
+ * path, fork, reclaim) names the logical flags: pte_has, pte_keep and pte_bits below, and
+ * mapper_entry_clear and mapper_entry_test_and_clear (mapper.h). A test keeps it so
+ * (tests/core/check_flag_vocabulary.py).
  */
 #define PTE_P (1ull << 0)
 #define PTE_RW (1ull << 1)
@@ -180,6 +182,32 @@ static inline paddr_t pte_address(pte_t e, unsigned level)
 
 /* The logical flags of an entry at level (PG_HUGE for a huge leaf, PG_DIRTY only on leaves). */
 page_flags_t pte_flags(pte_t e, unsigned level);
+
+/*
+ * The entry bits of logical flags (any of PG_ALL_LEAF_FLAGS and PG_PROTNONE): one shift per
+ * group of bits that keep their distance (the _Static_asserts in page_flags.c), so for
+ * constant flags it is a constant and a test of an entry costs what a raw bit test does.
+ */
+static inline pte_t pte_bits(page_flags_t flags)
+{
+	pte_t f = flags;
+
+	return (f & (PTE_P | PTE_RW | PTE_US | PTE_PS)) | ((f >> 2) & (PTE_PWT | PTE_PCD)) |
+	       ((f >> 3) & (PTE_A | PTE_D)) | ((f << 4) & PTE_G) |
+	       ((f >> 1) & (PTE_AVL9 | PTE_AVL10 | PTE_AVL11)) | ((f & PG_NO_EXEC) << 60);
+}
+
+/* True if entry e has every flag in flags (PG_DIRTY means dirty on a leaf only). */
+static inline bool pte_has(pte_t e, page_flags_t flags)
+{
+	return (e & pte_bits(flags)) == pte_bits(flags);
+}
+
+/* The 4 KiB leaf or protnone entry e with its frame and, of its flags, only those in flags. */
+static inline pte_t pte_keep(pte_t e, page_flags_t flags)
+{
+	return e & (PTE_ADDR_4K | pte_bits(flags));
+}
 
 /* User-space protections, as mmap/mprotect give them. */
 enum prot_bits {

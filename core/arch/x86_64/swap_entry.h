@@ -17,9 +17,12 @@
  * So the three kinds of non-present entry never meet: empty (all zero), protnone (bit 11),
  * swap (bit 10 without bit 11). A swap entry holds one count of its slot (swap_area.h), as
  * a present entry holds one reference of its frame.
+ *
+ * The layout is x86_64's entry format, so it lives with page_flags.h; generic code uses only
+ * the functions below.
  */
-#ifndef MMSIM_CORE_SWAP_ENTRY_H
-#define MMSIM_CORE_SWAP_ENTRY_H
+#ifndef MMSIM_CORE_ARCH_X86_64_SWAP_ENTRY_H
+#define MMSIM_CORE_ARCH_X86_64_SWAP_ENTRY_H
 
 #include <stdbool.h>
 #include <stdint.h>
