@@ -10,52 +10,54 @@
 #include "scenario/sim.h"
 #include "views/walk_narration.h"
 
-enum cpu_key { K_WP, K_NXE, K_SMEP, K_SMAP, K_PKE, K_PGE, K_AC, K_PKRU, K_CR3, K_COUNT };
-static const char *const cpu_keys[K_COUNT] = {"wp", "nxe", "smep", "smap", "pke",
-					       "pge", "ac", "pkru", "cr3"};
-
-/* cpu [cr3=..] [wp=0|1] ...: u[0] = keys given (bit per enum cpu_key), u[1] = their boolean
- * values, u[2] = cr3, u[3] = pkru. No key at all: print the registers. */
+/* cpu [cr3=..] [wp=0|1] ...: no key at all prints the registers */
 static bool parse_cpu(struct sc_parse *p)
 {
-	struct sc_stmt *st = p->st;
-	bool have, on;
+	struct sc_cpu_args *a = &p->st->cpu_regs;
+	const struct {
+		const char *key;
+		struct sc_cpu_bit *bit;
+	} bits[] = {
+		{"wp", &a->wp},	    {"nxe", &a->nxe}, {"smep", &a->smep}, {"smap", &a->smap},
+		{"pke", &a->pke}, {"pge", &a->pge}, {"ac", &a->ac},
+	};
+	uint64_t pkru;
 
 	if (!sp_argc(p, 0, 0) || !sp_opt_cpu(p))
 		return false;
-	for (int k = K_WP; k <= K_AC; k++) {
-		if (!sp_opt_bool(p, cpu_keys[k], &on, &have))
+	for (size_t k = 0; k < sizeof(bits) / sizeof(bits[0]); k++)
+		if (!sp_opt_bool(p, bits[k].key, &bits[k].bit->on, &bits[k].bit->given))
 			return false;
-		if (have) {
-			st->u[0] |= 1u << k;
-			st->u[1] |= (uint64_t)on << k;
-		}
-	}
-	if (!sp_opt_num(p, "pkru", &st->u[3], &have))
+	if (!sp_opt_num(p, "pkru", &pkru, &a->pkru_given))
 		return false;
-	if (have) {
-		if (st->u[3] > 0xffffffffull) {
+	if (a->pkru_given) {
+		if (pkru > 0xffffffffull) {
 			struct sc_option *o = sp_opt_find(p, "pkru");
 
 			return sp_error_opt(p, o, "pkru= is a 32-bit register");
 		}
-		st->u[0] |= 1u << K_PKRU;
+		a->pkru = (uint32_t)pkru;
 	}
-	if (!sp_opt_num(p, "cr3", &st->u[2], &have))
+	if (!sp_opt_num(p, "cr3", &a->cr3, &a->cr3_given))
 		return false;
-	if (have) {
+	if (a->cr3_given) {
 		unsigned m = p->sc->machine.maxphyaddr;
 
-		if (m < 64 && (st->u[2] >> m) != 0) {
+		if (m < 64 && (a->cr3 >> m) != 0) {
 			struct sc_option *o = sp_opt_find(p, "cr3");
 
 			return sp_error_opt(p, o,
 					"cr3=%s sets bits 63:%u, reserved with maxphyaddr=%u (MOV to CR3 would #GP)",
 					o->value, m, m);
 		}
-		st->u[0] |= 1u << K_CR3;
 	}
 	return true;
+}
+
+static bool sets_any(const struct sc_cpu_args *a)
+{
+	return a->wp.given || a->nxe.given || a->smep.given || a->smap.given || a->pke.given ||
+	       a->pge.given || a->ac.given || a->pkru_given || a->cr3_given;
 }
 
 static void print_regs(struct sim *sim, const struct x86_cpu *c)
@@ -69,49 +71,31 @@ static void print_regs(struct sim *sim, const struct x86_cpu *c)
 
 static enum sc_status exec_cpu(struct sim *sim, const struct sc_stmt *st)
 {
+	const struct sc_cpu_args *a = &st->cpu_regs;
 	struct x86_cpu *c = sim_cpu_for(sim, st);
-	uint64_t given = st->u[0];
-	bool v;
 
-	if (!given) {
+	if (!sets_any(a)) {
 		print_regs(sim, c);
 		return SC_CONTINUE;
 	}
-	for (int k = K_WP; k < K_COUNT; k++) {
-		if (!(given & (1u << k)))
-			continue;
-		v = (st->u[1] >> k) & 1;
-		switch (k) {
-		case K_WP:
-			x86_set_wp(c, v);
-			break;
-		case K_NXE:
-			x86_set_nxe(c, v);
-			break;
-		case K_SMEP:
-			x86_set_smep(c, v);
-			break;
-		case K_SMAP:
-			x86_set_smap(c, v);
-			break;
-		case K_PKE:
-			x86_set_pke(c, v);
-			break;
-		case K_PGE:
-			x86_set_pge(c, v);
-			break;
-		case K_AC:
-			x86_set_ac(c, v);
-			break;
-		case K_PKRU:
-			x86_set_pkru(c, (uint32_t)st->u[3]);
-			break;
-		case K_CR3:
-			if (!x86_write_cr3(c, st->u[2]))
-				return sim_run_error(sim, st, "MOV to CR3 raised #GP");
-			break;
-		}
-	}
+	if (a->wp.given)
+		x86_set_wp(c, a->wp.on);
+	if (a->nxe.given)
+		x86_set_nxe(c, a->nxe.on);
+	if (a->smep.given)
+		x86_set_smep(c, a->smep.on);
+	if (a->smap.given)
+		x86_set_smap(c, a->smap.on);
+	if (a->pke.given)
+		x86_set_pke(c, a->pke.on);
+	if (a->pge.given)
+		x86_set_pge(c, a->pge.on);
+	if (a->ac.given)
+		x86_set_ac(c, a->ac.on);
+	if (a->pkru_given)
+		x86_set_pkru(c, a->pkru);
+	if (a->cr3_given && !x86_write_cr3(c, a->cr3))
+		return sim_run_error(sim, st, "MOV to CR3 raised #GP");
 	if (sim_traces(TRACE_CPU))
 		print_regs(sim, c);
 	return SC_CONTINUE;
@@ -120,20 +104,21 @@ static enum sc_status exec_cpu(struct sim *sim, const struct sc_stmt *st)
 /*
  * The access description shared by `access` and `expect access`:
  * VADDR read|write|fetch user|supervisor [implicit]. Returns the index after it.
- * u[0] = va, kind = enum x86_access, flags bit 0 = user, bit 1 = implicit.
  */
 static int parse_access_words(struct sc_parse *p)
 {
-	static const char *const kinds[] = {"read", "write", "fetch", NULL};
+	static const char *const kinds[] = {"read", "write", "fetch", NULL}; /* enum x86_access */
 	static const char *const modes[] = {"supervisor", "user", NULL};
-	int mode;
+	struct sc_translate_args *a = &p->st->translate;
+	int kind, mode;
 
-	if (!sp_num(p, 0, &p->st->u[0]) || !sp_choice(p, 1, kinds, &p->st->kind) ||
+	if (!sp_num(p, 0, &a->va) || !sp_choice(p, 1, kinds, &kind) ||
 	    !sp_choice(p, 2, modes, &mode))
 		return -1;
-	p->st->flags = mode == 1 ? 1u : 0u;
+	a->kind = (enum x86_access)kind;
+	a->user = mode == 1;
 	if (sp_word_is(p, 3, "implicit")) {
-		p->st->flags |= 2u;
+		a->implicit = true;
 		return 4;
 	}
 	return 3;
@@ -149,21 +134,20 @@ static bool parse_access(struct sc_parse *p)
 /* Runs the access on its CPU; narrates with --trace. */
 static enum sc_status do_access(struct sim *sim, const struct sc_stmt *st, struct x86_xlate *x)
 {
+	const struct sc_translate_args *a = &st->translate;
 	struct x86_cpu *c = sim_cpu_for(sim, st);
 	struct x86_walk_trace t;
-	bool user = st->flags & 1u, implicit = st->flags & 2u;
 
 	memset(&t, 0, sizeof(t));
-	x86_translate(c, st->u[0], (enum x86_access)st->kind, user, implicit, x,
+	x86_translate(c, a->va, a->kind, a->user, a->implicit, x,
 		      sim_traces(TRACE_WALK) ? &t : NULL);
 	if (sim_traces(TRACE_WALK))
-		narrate_walk(sim->out, c, sim->cur_cpu, st->u[0], (enum x86_access)st->kind, user,
-			     implicit, &t, x);
+		narrate_walk(sim->out, c, sim->cur_cpu, a->va, a->kind, a->user, a->implicit, &t, x);
 	if (x->outcome == X86_BUS)
 		return sim_run_error(sim, st,
 				     "the walk of 0x%" PRIx64 " needs an entry at physical 0x%" PRIx64
 				     ", outside physical memory [0, 0x%" PRIx64 ")",
-				     st->u[0], x->bad_pa, sim->arena.size);
+				     a->va, x->bad_pa, sim->arena.size);
 	return SC_CONTINUE;
 }
 
@@ -176,14 +160,17 @@ static enum sc_status exec_access(struct sim *sim, const struct sc_stmt *st)
 	if (s != SC_CONTINUE)
 		return s;
 	format_xlate(res, sizeof(res), &x);
-	fprintf(sim->out, "access 0x%" PRIx64 " -> %s\n", st->u[0], res);
+	fprintf(sim->out, "access 0x%" PRIx64 " -> %s\n", st->translate.va, res);
 	return SC_CONTINUE;
 }
 
-/* expect access ... -> pa PADDR | pf ERR | gp: u[1] = expected outcome, u[2] = its value */
+/* expect access ... -> pa PADDR | pf ERR | gp */
+static const enum x86_outcome result_outcomes[] = {X86_OK, X86_PF, X86_GP};
+
 static bool parse_expect_access(struct sc_parse *p)
 {
-	static const char *const results[] = {"pa", "pf", "gp", NULL};
+	static const char *const results[] = {"pa", "pf", "gp", NULL}; /* result_outcomes */
+	struct sc_expectation *e = &p->st->expect;
 	int n = parse_access_words(p), r;
 
 	if (n < 0)
@@ -196,19 +183,19 @@ static bool parse_expect_access(struct sc_parse *p)
 	}
 	if (!sp_choice(p, n + 1, results, &r))
 		return false;
-	p->st->u[1] = (uint64_t)r;
-	if (r == 2)
+	e->has_result = true;
+	e->result = r;
+	if (result_outcomes[r] == X86_GP)
 		return sp_argc(p, n + 2, n + 2) && sp_opt_cpu(p);
-	if (!sp_argc(p, n + 3, n + 3) || !sp_num(p, n + 2, &p->st->u[2]) || !sp_opt_cpu(p))
+	if (!sp_argc(p, n + 3, n + 3) || !sp_num(p, n + 2, &e->value) || !sp_opt_cpu(p))
 		return false;
-	if (r == 1 && p->st->u[2] > 0xffffffffull)
+	if (result_outcomes[r] == X86_PF && e->value > 0xffffffffull)
 		return sp_error_word(p, &p->pos[n + 2], "a #PF error code has 32 bits");
 	return true;
 }
 
 static enum sc_status exec_expect_access(struct sim *sim, const struct sc_stmt *st)
 {
-	static const enum x86_outcome want_outcome[] = {X86_OK, X86_PF, X86_GP};
 	struct x86_xlate x, want;
 	enum sc_status s = do_access(sim, st, &x);
 	char got[64], exp[64];
@@ -216,9 +203,9 @@ static enum sc_status exec_expect_access(struct sim *sim, const struct sc_stmt *
 	if (s != SC_CONTINUE)
 		return s;
 	memset(&want, 0, sizeof(want));
-	want.outcome = want_outcome[st->u[1]];
-	want.pa = st->u[2];
-	want.err = (uint32_t)st->u[2];
+	want.outcome = result_outcomes[st->expect.result];
+	want.pa = st->expect.value;
+	want.err = (uint32_t)st->expect.value;
 	if (x.outcome == want.outcome &&
 	    (x.outcome == X86_GP || (x.outcome == X86_OK && x.pa == want.pa) ||
 	     (x.outcome == X86_PF && x.err == want.err)))
@@ -228,21 +215,21 @@ static enum sc_status exec_expect_access(struct sim *sim, const struct sc_stmt *
 	return sim_expect_failed(sim, st, "expected %s, got %s", exp, got);
 }
 
-/* expect cr2 ==|!= VADDR: u[0] = value */
+/* expect cr2 ==|!= VADDR */
 static bool parse_expect_cr2(struct sc_parse *p)
 {
-	return sp_argc(p, 2, 2) && sp_op(p, 0, true, &p->st->op) && sp_num(p, 1, &p->st->u[0]) &&
-	       sp_opt_cpu(p);
+	return sp_argc(p, 2, 2) && sp_op_value(p, 0, true) && sp_opt_cpu(p);
 }
 
 static enum sc_status exec_expect_cr2(struct sim *sim, const struct sc_stmt *st)
 {
+	const struct sc_expectation *e = &st->expect;
 	struct x86_cpu *c = sim_cpu_for(sim, st);
 
-	if (sc_op_holds(st->op, c->cr2, st->u[0]))
+	if (sc_op_holds(e->op, c->cr2, e->value))
 		return SC_CONTINUE;
 	return sim_expect_failed(sim, st, "expected %s0x%" PRIx64 ", got 0x%" PRIx64,
-				 st->op == SC_NE ? "not " : "", st->u[0], c->cr2);
+				 e->op == SC_NE ? "not " : "", e->value, c->cr2);
 }
 
 static bool parse_cpu_only(struct sc_parse *p)
@@ -258,18 +245,18 @@ static enum sc_status exec_flush(struct sim *sim, const struct sc_stmt *st)
 	return SC_CONTINUE;
 }
 
-/* invlpg VADDR: u[0] = va */
+/* invlpg VADDR */
 static bool parse_invlpg(struct sc_parse *p)
 {
-	return sp_argc(p, 1, 1) && sp_num(p, 0, &p->st->u[0]) && sp_opt_cpu(p);
+	return sp_argc(p, 1, 1) && sp_num(p, 0, &p->st->invlpg.va) && sp_opt_cpu(p);
 }
 
 static enum sc_status exec_invlpg(struct sim *sim, const struct sc_stmt *st)
 {
-	x86_invlpg(sim_cpu_for(sim, st), st->u[0]);
+	x86_invlpg(sim_cpu_for(sim, st), st->invlpg.va);
 	if (sim_traces(TRACE_TLB))
 		fprintf(sim->out, "  cpu%u: INVLPG 0x%" PRIx64 ": TLB entries of that page dropped\n",
-			sim->cur_cpu, st->u[0]);
+			sim->cur_cpu, st->invlpg.va);
 	return SC_CONTINUE;
 }
 

@@ -227,8 +227,7 @@ static bool make_svg(const char *dot_file, const char *svg)
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
-/* show dot FILE [A [B]] [svg=0|1] [cpu=N]: path = FILE, name[0..1] the processes, u[0] how
- * many; flags bit 0 = no svg */
+/* show dot FILE [A [B]] [svg=0|1] [cpu=N] */
 static bool parse_show_dot(struct sc_parse *p)
 {
 	bool svg = true;
@@ -243,12 +242,12 @@ static bool parse_show_dot(struct sc_parse *p)
 		return sp_error(p, p->end_line, p->end_col,
 				"name the process whose tables to draw: show dot FILE A [B]");
 	for (int i = 1; i < p->npos; i++)
-		if (!sp_process(p, i, p->st->name[i - 1]))
+		if (!sp_process(p, i, i == 1 ? p->st->proc : p->st->dot.second))
 			return false;
-	if (p->npos == 3 && strcmp(p->st->name[0], p->st->name[1]) == 0)
+	if (p->npos == 3 && strcmp(p->st->proc, p->st->dot.second) == 0)
 		return sp_error_word(p, &p->pos[2], "the same process twice");
-	p->st->u[0] = (uint64_t)p->npos - 1;
-	p->st->flags = svg ? 0 : 1;
+	p->st->dot.nprocs = (unsigned)p->npos - 1;
+	p->st->dot.svg = svg;
 	p->st->path = strdup(p->pos[0].text);
 	return p->st->path != NULL;
 }
@@ -264,8 +263,8 @@ static enum sc_status draw_processes(struct sim *sim, const struct sc_stmt *st, 
 		return sim_run_error(sim, st, "out of host memory");
 	d->kernel = true;
 	d->root_slots = 256;
-	for (uint64_t i = 0; i < st->u[0]; i++) {
-		struct sim_process *p = process_find(sim, st->name[i]);
+	for (unsigned i = 0; i < st->dot.nprocs; i++) {
+		struct sim_process *p = process_find(sim, i == 0 ? st->proc : st->dot.second);
 		uint64_t root;
 
 		if (!process_check_alive(p)) {
@@ -276,9 +275,9 @@ static enum sc_status draw_processes(struct sim *sim, const struct sc_stmt *st, 
 		}
 		root = addr_space_cr3(p->as) & X86_ADDR_MASK;
 		/* node names must be identifiers, and process names may hold '-' */
-		snprintf(prefix, sizeof(prefix), "P%" PRIu64, i);
+		snprintf(prefix, sizeof(prefix), "P%u", i);
 		d->prefix = prefix;
-		fprintf(d->f, "  subgraph cluster_%" PRIu64 " {\n    label=\"process %s\";\n"
+		fprintf(d->f, "  subgraph cluster_%u {\n    label=\"process %s\";\n"
 			      "    style=rounded; color=\"#808080\";\n",
 			i, p->name);
 		fprintf(d->f, "  cr3_%s [shape=box, style=filled, fillcolor=\"#d0d0d0\", "
@@ -314,7 +313,7 @@ static enum sc_status exec_show_dot(struct sim *sim, const struct sc_stmt *st)
 	}
 	d->root_slots = 512;
 	d->prefix = "";
-	if (st->u[0]) {
+	if (st->dot.nprocs) {
 		enum sc_status s;
 
 		fprintf(d->f,
@@ -353,7 +352,7 @@ static enum sc_status exec_show_dot(struct sim *sim, const struct sc_stmt *st)
 	fprintf(sim->out, "show dot: %d table%s written to %s\n", d->nseen, d->nseen == 1 ? "" : "s",
 		st->path);
 	free(d);
-	if (st->flags & 1)
+	if (!st->dot.svg)
 		return SC_CONTINUE;
 	/* FILE.dot -> FILE.svg, anything else -> FILE.svg appended */
 	n = strlen(st->path);

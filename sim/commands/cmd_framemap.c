@@ -157,15 +157,15 @@ static int draw_regions(FILE *f, const struct fm_region *r, size_t n)
 	return y + 24;
 }
 
-/* show framemap FILE [cols=N]: path, u[0] = columns */
+/* show framemap FILE [cols=N] */
 static bool parse_show_framemap(struct sc_parse *p)
 {
 	bool have;
 
-	p->st->u[0] = 64;
-	if (!sp_argc(p, 1, 1) || !sp_opt_num(p, "cols", &p->st->u[0], &have))
+	p->st->framemap.cols = 64;
+	if (!sp_argc(p, 1, 1) || !sp_opt_num(p, "cols", &p->st->framemap.cols, &have))
 		return false;
-	if (p->st->u[0] < 8 || p->st->u[0] > 256)
+	if (p->st->framemap.cols < 8 || p->st->framemap.cols > 256)
 		return sp_error_opt(p, sp_opt_find(p, "cols"), "cols= is 8..256");
 	p->st->path = strdup(p->pos[0].text);
 	return p->st->path != NULL;
@@ -173,7 +173,7 @@ static bool parse_show_framemap(struct sc_parse *p)
 
 static enum sc_status exec_show_framemap(struct sim *sim, const struct sc_stmt *st)
 {
-	uint64_t nframes = sim->arena.size >> 12, counts[FC_COUNT] = {0}, cols = st->u[0];
+	uint64_t nframes = sim->arena.size >> 12, counts[FC_COUNT] = {0}, cols = st->framemap.cols;
 	struct frame_classes fc;
 	struct fm_region *regions = NULL;
 	size_t nregions = 0, nkinds = 0;

@@ -17,7 +17,7 @@
 #include "pressure.h"
 #include "scenario/sim.h"
 
-/* ---- bootmem BASE SIZE KIND: u[0] = base, u[1] = size, u[2] = kind ---- */
+/* ---- bootmem BASE SIZE KIND ---- */
 
 static const char *const kind_words[] = {"free", "reclaim", "reserved", "kernel", "device",
 					 "identity-map", NULL};
@@ -27,20 +27,21 @@ static const uint64_t kind_values[] = {BOOT_MEMORY_FREE,   BOOT_MEMORY_RECLAIM,
 
 static bool parse_bootmem(struct sc_parse *p)
 {
+	struct sc_bootmem_args *b = &p->st->bootmem;
 	int k;
 	uint64_t mem = p->sc->machine.memory;
 
-	if (!sp_argc(p, 3, 3) || !sp_page_aligned(p, 0, &p->st->u[0]) ||
-	    !sp_page_aligned(p, 1, &p->st->u[1]) || !sp_choice(p, 2, kind_words, &k))
+	if (!sp_argc(p, 3, 3) || !sp_page_aligned(p, 0, &b->base) ||
+	    !sp_page_aligned(p, 1, &b->size) || !sp_choice(p, 2, kind_words, &k))
 		return false;
-	if (p->st->u[1] == 0)
+	if (b->size == 0)
 		return sp_error_word(p, &p->pos[1], "an empty region");
-	if (p->st->u[0] + p->st->u[1] < p->st->u[0])
+	if (b->base + b->size < b->base)
 		return sp_error_word(p, &p->pos[1], "the region wraps around the address space");
-	if (kind_values[k] == BOOT_MEMORY_FREE && p->st->u[0] + p->st->u[1] > mem)
+	if (kind_values[k] == BOOT_MEMORY_FREE && b->base + b->size > mem)
 		return sp_error_word(p, &p->pos[1],
 				     "free memory beyond the machine's %" PRIu64 " MiB of RAM", mem >> 20);
-	p->st->u[2] = kind_values[k];
+	b->kind = kind_values[k];
 	return true;
 }
 
@@ -49,7 +50,7 @@ static enum sc_status exec_bootmem(struct sim *sim, const struct sc_stmt *st)
 	if (sim->nboot_regions == SIM_MAX_BOOT_REGIONS)
 		return sim_run_error(sim, st, "more than %d bootmem regions", SIM_MAX_BOOT_REGIONS);
 	sim->boot_regions[sim->nboot_regions++] =
-		(struct sim_boot_region){st->u[0], st->u[1], st->u[2]};
+		(struct sim_boot_region){st->bootmem.base, st->bootmem.size, st->bootmem.kind};
 	return SC_CONTINUE;
 }
 
@@ -58,16 +59,17 @@ static enum sc_status exec_bootmem(struct sim *sim, const struct sc_stmt *st)
 static bool parse_checkpoint(struct sc_parse *p)
 {
 	struct scenario *sc = p->sc;
+	char *name = p->st->checkpoint.name;
 
-	if (!sp_argc(p, 1, 1) || !sp_name(p, 0, p->st->name[0]))
+	if (!sp_argc(p, 1, 1) || !sp_name(p, 0, name))
 		return false;
 	for (size_t i = 0; i < sc->ncheckpoints; i++)
-		if (strcmp(sc->checkpoints[i], p->st->name[0]) == 0)
+		if (strcmp(sc->checkpoints[i], name) == 0)
 			return true;
 	sc->checkpoints = realloc(sc->checkpoints, (sc->ncheckpoints + 1) * sizeof(*sc->checkpoints));
 	if (!sc->checkpoints)
 		return sp_error_word(p, &p->pos[0], "out of host memory");
-	memcpy(sc->checkpoints[sc->ncheckpoints++], p->st->name[0], SC_NAME_MAX);
+	memcpy(sc->checkpoints[sc->ncheckpoints++], name, SC_NAME_MAX);
 	return true;
 }
 
@@ -81,7 +83,7 @@ static struct sim_checkpoint *find_checkpoint(struct sim *sim, const char *name)
 
 static enum sc_status exec_checkpoint(struct sim *sim, const struct sc_stmt *st)
 {
-	struct sim_checkpoint *c = find_checkpoint(sim, st->name[0]);
+	struct sim_checkpoint *c = find_checkpoint(sim, st->checkpoint.name);
 
 	if (!c) {
 		c = realloc(sim->checkpoints, (sim->ncheckpoints + 1) * sizeof(*c));
@@ -90,47 +92,52 @@ static enum sc_status exec_checkpoint(struct sim *sim, const struct sc_stmt *st)
 		sim->checkpoints = c;
 		c = &sim->checkpoints[sim->ncheckpoints++];
 		memset(c, 0, sizeof(*c));
-		memcpy(c->name, st->name[0], SC_NAME_MAX);
+		memcpy(c->name, st->checkpoint.name, SC_NAME_MAX);
 	}
 	for (unsigned i = 0; i < sim_ncounters; i++)
 		c->values[i] = sim_counters[i].get(sim);
 	return SC_CONTINUE;
 }
 
-/* ---- expect COUNTER OP VALUE | NAME [+|- K] ----
- * kind = counter index, op, u[0] = literal, flags bit 0 = compare with checkpoint name[0],
- * delta = signed constant added to the checkpoint's value. */
+/* ---- expect COUNTER OP VALUE | CHECKPOINT [+|- K] ---- */
 
 static bool parse_expect_counter(struct sc_parse *p)
 {
-	struct sc_stmt *st = p->st;
-	const char *counter = st->cmd->name + strlen("expect ");
+	struct sc_counter_args *a = &p->st->counter;
+	struct sc_expectation *e = &p->st->expect;
+	const char *counter = p->st->cmd->name + strlen("expect ");
 	uint64_t k;
 	bool known = false;
 
 	for (unsigned i = 0; i < sim_ncounters; i++)
 		if (strcmp(sim_counters[i].name, counter) == 0)
-			st->kind = (int)i;
-	if (!sp_argc(p, 2, 4) || !sp_op(p, 0, false, &st->op))
+			a->counter = i;
+	if (!sp_argc(p, 2, 4) || !sp_op(p, 0, false, &e->op))
 		return false;
-	if (p->pos[1].text[0] >= '0' && p->pos[1].text[0] <= '9')
-		return sp_argc(p, 2, 2) && sp_num(p, 1, &st->u[0]);
-	if (!sp_name(p, 1, st->name[0]))
+	if (p->pos[1].text[0] >= '0' && p->pos[1].text[0] <= '9') {
+		if (!sp_argc(p, 2, 2) || !sp_num(p, 1, &e->value))
+			return false;
+		e->has_value = true;
+		return true;
+	}
+	if (!sp_name(p, 1, a->checkpoint))
 		return false;
 	for (size_t i = 0; i < p->sc->ncheckpoints; i++)
-		known |= strcmp(p->sc->checkpoints[i], st->name[0]) == 0;
+		known |= strcmp(p->sc->checkpoints[i], a->checkpoint) == 0;
 	if (!known) {
 		/* "c1-1" is one name (names may hold '-'): the arithmetic needs blanks */
-		const char *dash = strrchr(st->name[0], '-');
+		const char *dash = strrchr(a->checkpoint, '-');
 
 		if (dash && dash[1] && strspn(dash + 1, "0123456789") == strlen(dash + 1))
 			return sp_error_word(p, &p->pos[1],
 					     "no checkpoint '%s' before this line (to subtract, put "
 					     "blanks around the minus: '%.*s - %s')",
-					     st->name[0], (int)(dash - st->name[0]), st->name[0], dash + 1);
-		return sp_error_word(p, &p->pos[1], "no checkpoint '%s' before this line", st->name[0]);
+					     a->checkpoint, (int)(dash - a->checkpoint), a->checkpoint,
+					     dash + 1);
+		return sp_error_word(p, &p->pos[1], "no checkpoint '%s' before this line",
+				     a->checkpoint);
 	}
-	st->flags = 1;
+	a->from_checkpoint = true;
 	if (p->npos == 2)
 		return true;
 	if (!sp_word_is(p, 2, "+") && !sp_word_is(p, 2, "-"))
@@ -139,33 +146,35 @@ static bool parse_expect_counter(struct sc_parse *p)
 		return false;
 	if (k > INT64_MAX)
 		return sp_error_word(p, &p->pos[3], "%s is too large", p->pos[3].text);
-	st->delta = sp_word_is(p, 2, "-") ? -(int64_t)k : (int64_t)k;
+	a->delta = sp_word_is(p, 2, "-") ? -(int64_t)k : (int64_t)k;
 	return true;
 }
 
 static enum sc_status exec_expect_counter(struct sim *sim, const struct sc_stmt *st)
 {
-	const struct sim_counter *c = &sim_counters[st->kind];
-	uint64_t got = c->get(sim), want = st->u[0];
+	const struct sc_counter_args *a = &st->counter;
+	const struct sc_expectation *e = &st->expect;
+	const struct sim_counter *c = &sim_counters[a->counter];
+	uint64_t got = c->get(sim), want = e->value;
 
-	if (st->flags & 1) {
-		struct sim_checkpoint *cp = find_checkpoint(sim, st->name[0]);
+	if (a->from_checkpoint) {
+		struct sim_checkpoint *cp = find_checkpoint(sim, a->checkpoint);
 
 		if (!cp)
 			return sim_run_error(sim, st, "checkpoint '%s' was not reached before this line",
-					     st->name[0]);
-		want = cp->values[st->kind] + (uint64_t)st->delta;
+					     a->checkpoint);
+		want = cp->values[a->counter] + (uint64_t)a->delta;
 	}
-	if (sc_op_holds(st->op, got, want))
+	if (sc_op_holds(e->op, got, want))
 		return SC_CONTINUE;
-	if (st->flags & 1)
+	if (a->from_checkpoint)
 		return sim_expect_failed(sim, st, "expected %s %s %" PRIu64 " (checkpoint %s %s %" PRId64
 					 "), got %" PRIu64,
-					 c->name, sc_op_text(st->op), want, st->name[0],
-					 st->delta < 0 ? "-" : "+",
-					 st->delta < 0 ? -st->delta : st->delta, got);
+					 c->name, sc_op_text(e->op), want, a->checkpoint,
+					 a->delta < 0 ? "-" : "+", a->delta < 0 ? -a->delta : a->delta,
+					 got);
 	return sim_expect_failed(sim, st, "expected %s %s %" PRIu64 ", got %" PRIu64, c->name,
-				 sc_op_text(st->op), want, got);
+				 sc_op_text(e->op), want, got);
 }
 
 /* ---- show memmap ---- */
@@ -236,21 +245,22 @@ static enum sc_status exec_show_buddy(struct sim *sim, const struct sc_stmt *st)
 	return SC_CONTINUE;
 }
 
-/* ---- show frames [PADDR] [count=N] ---- u[0] = start, u[1] = count, flags bit 0 = listed */
+/* ---- show frames [PADDR [count=N]] ---- */
 
 static bool parse_show_frames(struct sc_parse *p)
 {
+	struct sc_show_frames_args *a = &p->st->show_frames;
 	bool have;
 
-	p->st->u[1] = 16;
-	if (!sp_argc(p, 0, 1) || !sp_opt_num(p, "count", &p->st->u[1], &have))
+	a->count = 16;
+	if (!sp_argc(p, 0, 1) || !sp_opt_num(p, "count", &a->count, &have))
 		return false;
 	if (p->npos == 1) {
-		if (!sp_page_aligned(p, 0, &p->st->u[0]))
+		if (!sp_page_aligned(p, 0, &a->start))
 			return false;
-		if (p->st->u[0] >= p->sc->machine.memory)
+		if (a->start >= p->sc->machine.memory)
 			return sp_error_word(p, &p->pos[0], "outside physical memory");
-		p->st->flags = 1;
+		a->listed = true;
 	} else if (have) {
 		return sp_error(p, p->end_line, p->end_col, "count= goes with a start address");
 	}
@@ -264,12 +274,13 @@ static enum sc_status exec_show_frames(struct sim *sim, const struct sc_stmt *st
 
 	if (!frame_classes_build(sim, &fc))
 		return sim_run_error(sim, st, "out of host memory");
-	if (st->flags & 1) {
-		uint64_t end = st->u[0] + (st->u[1] << PAGE_SHIFT);
+	if (st->show_frames.listed) {
+		uint64_t start = st->show_frames.start;
+		uint64_t end = start + (st->show_frames.count << PAGE_SHIFT);
 
-		if (end > sim->arena.size || end < st->u[0])
+		if (end > sim->arena.size || end < start)
 			end = sim->arena.size;
-		for (uint64_t pa = st->u[0]; pa < end; pa += PAGE_SIZE) {
+		for (uint64_t pa = start; pa < end; pa += PAGE_SIZE) {
 			frame_t f = frame_containing(pa);
 			enum frame_class c = frame_class_of(&fc, f);
 			struct page_info *info = get_page_info(f);

@@ -40,90 +40,88 @@ static bool check_range(struct sc_parse *p, int i, uint64_t pa, unsigned size)
 	return true;
 }
 
-/* peek PADDR [size=8]: u[0] = address, u[1] = size */
+/* peek PADDR [size=8] */
 static bool parse_peek(struct sc_parse *p)
 {
-	unsigned size;
+	struct sc_phys_args *a = &p->st->phys;
 
-	if (!sp_argc(p, 1, 1) || !sp_num(p, 0, &p->st->u[0]) || !sp_opt_access_size(p, &size))
+	if (!sp_argc(p, 1, 1) || !sp_num(p, 0, &a->paddr) || !sp_opt_access_size(p, &a->size))
 		return false;
-	p->st->u[1] = size;
-	return check_range(p, 0, p->st->u[0], size);
+	return check_range(p, 0, a->paddr, a->size);
 }
 
 static enum sc_status exec_peek(struct sim *sim, const struct sc_stmt *st)
 {
-	uint64_t v = load_le(sim->arena.base + st->u[0], (unsigned)st->u[1]);
+	uint64_t v = load_le(sim->arena.base + st->phys.paddr, st->phys.size);
 
-	fprintf(sim->out, "peek 0x%llx = 0x%llx\n", (unsigned long long)st->u[0],
+	fprintf(sim->out, "peek 0x%llx = 0x%llx\n", (unsigned long long)st->phys.paddr,
 		(unsigned long long)v);
 	return SC_CONTINUE;
 }
 
-/* poke PADDR VALUE [size=8]: u[0] = address, u[1] = size, u[2] = value */
+/* poke PADDR VALUE [size=8] */
 static bool parse_poke(struct sc_parse *p)
 {
-	unsigned size;
+	struct sc_phys_args *a = &p->st->phys;
 
-	if (!sp_argc(p, 2, 2) || !sp_num(p, 0, &p->st->u[0]) || !sp_num(p, 1, &p->st->u[2]) ||
-	    !sp_opt_access_size(p, &size))
+	if (!sp_argc(p, 2, 2) || !sp_num(p, 0, &a->paddr) || !sp_num(p, 1, &a->value) ||
+	    !sp_opt_access_size(p, &a->size))
 		return false;
-	p->st->u[1] = size;
-	if (p->st->u[2] & ~size_mask(size))
+	if (a->value & ~size_mask(a->size))
 		return sp_error_word(p, &p->pos[1], "%s does not fit in %u byte%s", p->pos[1].text,
-				     size, size == 1 ? "" : "s");
-	return check_range(p, 0, p->st->u[0], size);
+				     a->size, a->size == 1 ? "" : "s");
+	return check_range(p, 0, a->paddr, a->size);
 }
 
 static enum sc_status exec_poke(struct sim *sim, const struct sc_stmt *st)
 {
-	uint8_t *where = sim->arena.base + st->u[0];
+	const struct sc_phys_args *a = &st->phys;
+	uint8_t *where = sim->arena.base + a->paddr;
 
 	if (sim_traces(TRACE_CPU))
 		fprintf(sim->out, "  poke [0x%llx] 0x%llx -> 0x%llx (%u bytes; no TLB is told)\n",
-			(unsigned long long)st->u[0],
-			(unsigned long long)load_le(where, (unsigned)st->u[1]),
-			(unsigned long long)st->u[2], (unsigned)st->u[1]);
-	store_le(where, st->u[2], (unsigned)st->u[1]);
+			(unsigned long long)a->paddr, (unsigned long long)load_le(where, a->size),
+			(unsigned long long)a->value, a->size);
+	store_le(where, a->value, a->size);
 	return SC_CONTINUE;
 }
 
-/* expect peek PADDR ==|!= VALUE [size=8] [mask=M]: u[0..2] as poke, u[3] = mask */
+/* expect peek PADDR ==|!= VALUE [size=8] [mask=M] */
 static bool parse_expect_peek(struct sc_parse *p)
 {
-	unsigned size;
+	struct sc_phys_args *a = &p->st->phys;
+	const struct sc_expectation *e = &p->st->expect;
 	bool have;
 
-	p->st->u[3] = ~0ull;
-	if (!sp_argc(p, 3, 3) || !sp_num(p, 0, &p->st->u[0]) || !sp_op(p, 1, true, &p->st->op) ||
-	    !sp_num(p, 2, &p->st->u[2]) || !sp_opt_access_size(p, &size) ||
-	    !sp_opt_num(p, "mask", &p->st->u[3], &have))
+	a->mask = ~0ull;
+	if (!sp_argc(p, 3, 3) || !sp_num(p, 0, &a->paddr) || !sp_op_value(p, 1, true) ||
+	    !sp_opt_access_size(p, &a->size) || !sp_opt_num(p, "mask", &a->mask, &have))
 		return false;
-	p->st->u[1] = size;
-	if (p->st->u[2] & ~size_mask(size))
+	if (e->value & ~size_mask(a->size))
 		return sp_error_word(p, &p->pos[2], "%s does not fit in %u byte%s", p->pos[2].text,
-				     size, size == 1 ? "" : "s");
-	return check_range(p, 0, p->st->u[0], size);
+				     a->size, a->size == 1 ? "" : "s");
+	return check_range(p, 0, a->paddr, a->size);
 }
 
 static enum sc_status exec_expect_peek(struct sim *sim, const struct sc_stmt *st)
 {
-	uint64_t mask = st->u[3];
-	uint64_t got = load_le(sim->arena.base + st->u[0], (unsigned)st->u[1]);
+	const struct sc_expectation *e = &st->expect;
+	uint64_t mask = st->phys.mask;
+	uint64_t got = load_le(sim->arena.base + st->phys.paddr, st->phys.size);
 
-	if (sc_op_holds(st->op, got & mask, st->u[2] & mask))
+	if (sc_op_holds(e->op, got & mask, e->value & mask))
 		return SC_CONTINUE;
 	if (mask != ~0ull)
 		return sim_expect_failed(sim, st, "expected %s0x%llx under mask 0x%llx, got 0x%llx",
-					 st->op == SC_NE ? "not " : "",
-					 (unsigned long long)(st->u[2] & mask),
+					 e->op == SC_NE ? "not " : "",
+					 (unsigned long long)(e->value & mask),
 					 (unsigned long long)mask, (unsigned long long)got);
 	return sim_expect_failed(sim, st, "expected %s0x%llx, got 0x%llx",
-				 st->op == SC_NE ? "not " : "", (unsigned long long)st->u[2],
+				 e->op == SC_NE ? "not " : "", (unsigned long long)e->value,
 				 (unsigned long long)got);
 }
 
-/* dump phys FILE: path = FILE */
+/* dump phys FILE */
 static bool parse_dump_phys(struct sc_parse *p)
 {
 	if (!sp_argc(p, 1, 1))

@@ -8,25 +8,26 @@
 #include "pressure.h"
 #include "scenario/sim.h"
 
-/* expect pressure ==|!= STATE: op, kind = state */
+/* expect pressure ==|!= STATE */
 static bool parse_expect_pressure(struct sc_parse *p)
 {
 	static const char *const states[] = {"normal",	   "warning", "emergency", "evacuating",
 					     "picker", "restoring", NULL};
 
-	return sp_argc(p, 2, 2) && sp_op(p, 0, true, &p->st->op) &&
-	       sp_choice(p, 1, states, &p->st->kind);
+	return sp_argc(p, 2, 2) && sp_op(p, 0, true, &p->st->expect.op) &&
+	       sp_choice(p, 1, states, &p->st->pressure.state);
 }
 
 static enum sc_status exec_expect_pressure(struct sim *sim, const struct sc_stmt *st)
 {
 	enum pressure_state got = pressure_state();
-	bool eq = (int)got == st->kind;
+	bool eq = (int)got == st->pressure.state;
 
-	if (eq == (st->op == SC_EQ))
+	if (eq == (st->expect.op == SC_EQ))
 		return SC_CONTINUE;
-	return sim_expect_failed(sim, st, "expected %s%s, got %s", st->op == SC_NE ? "not " : "",
-				 pressure_state_name((enum pressure_state)st->kind),
+	return sim_expect_failed(sim, st, "expected %s%s, got %s",
+				 st->expect.op == SC_NE ? "not " : "",
+				 pressure_state_name((enum pressure_state)st->pressure.state),
 				 pressure_state_name(got));
 }
 
@@ -60,12 +61,12 @@ static enum sc_status exec_show_picker(struct sim *sim, const struct sc_stmt *st
 /* pick NAME */
 static bool parse_pick(struct sc_parse *p)
 {
-	return sp_argc(p, 1, 1) && sp_name(p, 0, p->st->name[0]);
+	return sp_argc(p, 1, 1) && sp_name(p, 0, p->st->proc);
 }
 
 static enum sc_status exec_pick(struct sim *sim, const struct sc_stmt *st)
 {
-	switch (pressure_pick(st->name[0])) {
+	switch (pressure_pick(st->proc)) {
 	case PICK_OK:
 		return SC_CONTINUE;
 	case PICK_NOT_IN_PICKER:
@@ -74,16 +75,17 @@ static enum sc_status exec_pick(struct sim *sim, const struct sc_stmt *st)
 	case PICK_NO_SUCH_PROCESS:
 		break;
 	}
-	return sim_expect_failed(sim, st, "the picker lists no running process '%s'", st->name[0]);
+	return sim_expect_failed(sim, st, "the picker lists no running process '%s'", st->proc);
 }
 
-/* failalloc nth=N | after=N | off: kind = enum alloc_fail_mode, u[0] = N */
+/* failalloc nth=N | after=N | off */
 static bool parse_failalloc(struct sc_parse *p)
 {
+	struct sc_failalloc_args *f = &p->st->failalloc;
 	bool nth, after;
 
-	if (!sp_argc(p, 0, 1) || !sp_opt_num(p, "nth", &p->st->u[0], &nth) ||
-	    !sp_opt_num(p, "after", &p->st->u[0], &after))
+	if (!sp_argc(p, 0, 1) || !sp_opt_num(p, "nth", &f->n, &nth) ||
+	    !sp_opt_num(p, "after", &f->n, &after))
 		return false;
 	if (p->npos == 1) {
 		if (!sp_word_is(p, 0, "off"))
@@ -91,21 +93,21 @@ static bool parse_failalloc(struct sc_parse *p)
 					     p->pos[0].text);
 		if (nth || after)
 			return sp_error_word(p, &p->pos[0], "off takes no nth= or after=");
-		p->st->kind = ALLOC_FAIL_OFF;
+		f->mode = ALLOC_FAIL_OFF;
 		return true;
 	}
 	if (nth == after)
 		return sp_error(p, p->end_line, p->end_col, "give one of nth=N, after=N or off");
-	if (nth && p->st->u[0] == 0)
+	if (nth && f->n == 0)
 		return sp_error_opt(p, sp_opt_find(p, "nth"), "nth= counts from 1");
-	p->st->kind = nth ? ALLOC_FAIL_NTH : ALLOC_FAIL_AFTER;
+	f->mode = nth ? ALLOC_FAIL_NTH : ALLOC_FAIL_AFTER;
 	return true;
 }
 
 static enum sc_status exec_failalloc(struct sim *sim, const struct sc_stmt *st)
 {
 	(void)sim;
-	pressure_inject_failure((enum alloc_fail_mode)st->kind, st->u[0]);
+	pressure_inject_failure((enum alloc_fail_mode)st->failalloc.mode, st->failalloc.n);
 	return SC_CONTINUE;
 }
 

@@ -10,15 +10,17 @@
 #include "scenario/sim.h"
 #include "views/trace_kinds.h"
 
-/* trace on|off [KINDS...]: kind = 1 for on, u[0] = the kinds (none: every kind but boot on,
- * every kind off) */
+/* trace on|off [KINDS...]: no KINDS is every kind but boot for on, every kind for off */
 static bool parse_trace(struct sc_parse *p)
 {
 	static const char *const onoff[] = {"off", "on", NULL};
+	struct sc_trace_args *t = &p->st->trace;
 	unsigned all = 0;
+	int on;
 
-	if (!sp_argc(p, 1, 8) || !sp_choice(p, 0, onoff, &p->st->kind))
+	if (!sp_argc(p, 1, 8) || !sp_choice(p, 0, onoff, &on))
 		return false;
+	t->on = on == 1;
 	for (int i = 1; i < p->npos; i++) {
 		const char *bad;
 		size_t len;
@@ -30,17 +32,17 @@ static bool parse_trace(struct sc_parse *p)
 					trace_kind_names());
 		all |= k;
 	}
-	p->st->u[0] = p->npos > 1 ? all : p->st->kind ? TRACE_DEFAULT_KINDS : TRACE_ALL;
+	t->kinds = p->npos > 1 ? all : t->on ? TRACE_DEFAULT_KINDS : TRACE_ALL;
 	return true;
 }
 
 static enum sc_status exec_trace(struct sim *sim, const struct sc_stmt *st)
 {
 	fflush(sim->out);
-	if (st->kind)
-		host_set_trace_kinds(plat_trace_mask | (unsigned)st->u[0]);
+	if (st->trace.on)
+		host_set_trace_kinds(plat_trace_mask | st->trace.kinds);
 	else
-		host_set_trace_kinds(plat_trace_mask & ~(unsigned)st->u[0]);
+		host_set_trace_kinds(plat_trace_mask & ~st->trace.kinds);
 	return SC_CONTINUE;
 }
 

@@ -95,12 +95,6 @@ struct sc_stmt {
 	int answer_line, answer_col, answer_end_col;
 	char *answer;
 	char *answer_problem; /* SC_Q_MALFORMED: the parser's complaint */
-	uint64_t u[8];
-	unsigned flags;
-	int kind;
-	enum sc_op op;
-	int64_t delta;  /* checkpoint arithmetic */
-	char name[3][SC_NAME_MAX];
 	union {
 		struct sc_phys_args phys;               /* poke, peek, expect peek */
 		struct sc_cpu_args cpu_regs;            /* cpu */

@@ -101,13 +101,17 @@ START_TEST(lexical_rules)
 	ck_assert_uint_eq(sc.machine.memory, 2u << 20);
 	ck_assert_str_eq(sc.stmts[1].cmd->name, "poke");
 	ck_assert_int_eq(sc.stmts[1].line, 4);
-	ck_assert_uint_eq(sc.stmts[1].u[0], 0x1000);
-	ck_assert_uint_eq(sc.stmts[1].u[2], 0x2003);
-	ck_assert_uint_eq(sc.stmts[1].u[1], 4);
+	ck_assert_uint_eq(sc.stmts[1].phys.paddr, 0x1000);
+	ck_assert_uint_eq(sc.stmts[1].phys.value, 0x2003);
+	ck_assert_uint_eq(sc.stmts[1].phys.size, 4);
 	ck_assert_str_eq(sc.stmts[2].cmd->name, "peek");
 	ck_assert_int_eq(sc.stmts[2].col, 2);
 	ck_assert_str_eq(sc.stmts[3].cmd->name, "expect peek");
-	ck_assert_uint_eq(sc.stmts[3].u[3], 0xffff);
+	ck_assert_uint_eq(sc.stmts[3].phys.mask, 0xffff);
+	ck_assert_uint_eq(sc.stmts[3].phys.size, 4);
+	ck_assert(sc.stmts[3].expect.has_value);
+	ck_assert_int_eq(sc.stmts[3].expect.op, SC_EQ);
+	ck_assert_uint_eq(sc.stmts[3].expect.value, 0x2003);
 	ck_assert_str_eq(sc.stmts[3].text, "expect peek 0x1000 == 0x2003 mask=0xffff size=4");
 	scenario_free(&sc);
 }
@@ -136,14 +140,18 @@ START_TEST(access_and_options_anywhere)
 
 	ck_assert_msg(parse(&sc, text, strlen(text)), "%s", errbuf);
 	ck_assert_uint_eq(sc.nstmts, 3);
-	ck_assert_uint_eq(sc.stmts[1].u[0], 0xffff800000001000ull);
-	ck_assert_int_eq(sc.stmts[1].kind, X86_FETCH);
-	ck_assert_uint_eq(sc.stmts[1].flags, 3);
-	ck_assert_uint_eq(sc.stmts[1].u[1], 1);
-	ck_assert_uint_eq(sc.stmts[1].u[2], 0x15);
+	ck_assert_uint_eq(sc.stmts[1].translate.va, 0xffff800000001000ull);
+	ck_assert_int_eq(sc.stmts[1].translate.kind, X86_FETCH);
+	ck_assert(sc.stmts[1].translate.user);
+	ck_assert(sc.stmts[1].translate.implicit);
+	ck_assert(sc.stmts[1].expect.has_result);
+	ck_assert_int_eq(sc.stmts[1].expect.result, 1); /* pf */
+	ck_assert_uint_eq(sc.stmts[1].expect.value, 0x15);
 	ck_assert_int_eq(sc.stmts[1].cpu, 1);
-	ck_assert_int_eq(sc.stmts[2].kind, X86_WRITE);
-	ck_assert_uint_eq(sc.stmts[2].flags, 0);
+	ck_assert_int_eq(sc.stmts[2].translate.kind, X86_WRITE);
+	ck_assert(!sc.stmts[2].translate.user);
+	ck_assert(!sc.stmts[2].translate.implicit);
+	ck_assert(!sc.stmts[2].expect.has_result);
 	ck_assert_int_eq(sc.stmts[2].cpu, -1);
 	scenario_free(&sc);
 }
@@ -239,14 +247,17 @@ START_TEST(kernel_commands)
 	ck_assert_uint_eq(sc.machine.warning, 300);
 	ck_assert_uint_eq(sc.machine.emergency, 100);
 	ck_assert(sc.machine.oom_picker);
-	ck_assert_uint_eq(sc.stmts[1].u[0], 1u << 20);
-	ck_assert_uint_eq(sc.stmts[1].u[1], 7u << 20);
-	ck_assert_str_eq(sc.stmts[4].name[0], "start");
-	ck_assert_int_eq(sc.stmts[4].delta, -5);
-	ck_assert_int_eq(sc.stmts[4].op, SC_EQ);
-	ck_assert_uint_eq(sc.stmts[5].u[0], 3);
-	ck_assert_int_eq(sc.stmts[5].op, SC_GE);
-	ck_assert_int_eq(sc.stmts[6].delta, 16);
+	ck_assert_uint_eq(sc.stmts[1].bootmem.base, 1u << 20);
+	ck_assert_uint_eq(sc.stmts[1].bootmem.size, 7u << 20);
+	ck_assert_str_eq(sc.stmts[3].checkpoint.name, "start");
+	ck_assert(sc.stmts[4].counter.from_checkpoint);
+	ck_assert_str_eq(sc.stmts[4].counter.checkpoint, "start");
+	ck_assert_int_eq(sc.stmts[4].counter.delta, -5);
+	ck_assert_int_eq(sc.stmts[4].expect.op, SC_EQ);
+	ck_assert(!sc.stmts[5].counter.from_checkpoint);
+	ck_assert_uint_eq(sc.stmts[5].expect.value, 3);
+	ck_assert_int_eq(sc.stmts[5].expect.op, SC_GE);
+	ck_assert_int_eq(sc.stmts[6].counter.delta, 16);
 	scenario_free(&sc);
 }
 END_TEST
