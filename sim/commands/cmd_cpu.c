@@ -4,30 +4,53 @@
  * (which then stays current) or on the current one (cpu 0 at the start).
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "commands/commands.h"
 #include "scenario/sim.h"
 #include "views/walk_narration.h"
 
+/* The boolean keys of `cpu`, in the order they are parsed and written. */
+static const struct cpu_bit_key {
+	const char *key;
+	size_t at; /* where its struct sc_cpu_bit is in struct sc_cpu_args */
+	void (*set)(struct x86_cpu *cpu, bool on);
+} bit_keys[] = {
+	{"wp", offsetof(struct sc_cpu_args, wp), x86_set_wp},
+	{"nxe", offsetof(struct sc_cpu_args, nxe), x86_set_nxe},
+	{"smep", offsetof(struct sc_cpu_args, smep), x86_set_smep},
+	{"smap", offsetof(struct sc_cpu_args, smap), x86_set_smap},
+	{"pke", offsetof(struct sc_cpu_args, pke), x86_set_pke},
+	{"pge", offsetof(struct sc_cpu_args, pge), x86_set_pge},
+	{"ac", offsetof(struct sc_cpu_args, ac), x86_set_ac},
+};
+#define NBIT_KEYS (sizeof(bit_keys) / sizeof(bit_keys[0]))
+
+static struct sc_cpu_bit *bit_of(struct sc_cpu_args *a, const struct cpu_bit_key *k)
+{
+	return (struct sc_cpu_bit *)((char *)a + k->at);
+}
+
+static const struct sc_cpu_bit *bit_in(const struct sc_cpu_args *a, const struct cpu_bit_key *k)
+{
+	return (const struct sc_cpu_bit *)((const char *)a + k->at);
+}
+
 /* cpu [cr3=..] [wp=0|1] ...: no key at all prints the registers */
 static bool parse_cpu(struct sc_parse *p)
 {
 	struct sc_cpu_args *a = &p->st->cpu_regs;
-	const struct {
-		const char *key;
-		struct sc_cpu_bit *bit;
-	} bits[] = {
-		{"wp", &a->wp},	    {"nxe", &a->nxe}, {"smep", &a->smep}, {"smap", &a->smap},
-		{"pke", &a->pke}, {"pge", &a->pge}, {"ac", &a->ac},
-	};
 	uint64_t pkru;
 
 	if (!sp_argc(p, 0, 0) || !sp_opt_cpu(p))
 		return false;
-	for (size_t k = 0; k < sizeof(bits) / sizeof(bits[0]); k++)
-		if (!sp_opt_bool(p, bits[k].key, &bits[k].bit->on, &bits[k].bit->given))
+	for (size_t k = 0; k < NBIT_KEYS; k++) {
+		struct sc_cpu_bit *b = bit_of(a, &bit_keys[k]);
+
+		if (!sp_opt_bool(p, bit_keys[k].key, &b->on, &b->given))
 			return false;
+	}
 	if (!sp_opt_num(p, "pkru", &pkru, &a->pkru_given))
 		return false;
 	if (a->pkru_given) {
@@ -56,8 +79,10 @@ static bool parse_cpu(struct sc_parse *p)
 
 static bool sets_any(const struct sc_cpu_args *a)
 {
-	return a->wp.given || a->nxe.given || a->smep.given || a->smap.given || a->pke.given ||
-	       a->pge.given || a->ac.given || a->pkru_given || a->cr3_given;
+	for (size_t k = 0; k < NBIT_KEYS; k++)
+		if (bit_in(a, &bit_keys[k])->given)
+			return true;
+	return a->pkru_given || a->cr3_given;
 }
 
 static void print_regs(struct sim *sim, const struct x86_cpu *c)
@@ -78,20 +103,12 @@ static enum sc_status exec_cpu(struct sim *sim, const struct sc_stmt *st)
 		print_regs(sim, c);
 		return SC_CONTINUE;
 	}
-	if (a->wp.given)
-		x86_set_wp(c, a->wp.on);
-	if (a->nxe.given)
-		x86_set_nxe(c, a->nxe.on);
-	if (a->smep.given)
-		x86_set_smep(c, a->smep.on);
-	if (a->smap.given)
-		x86_set_smap(c, a->smap.on);
-	if (a->pke.given)
-		x86_set_pke(c, a->pke.on);
-	if (a->pge.given)
-		x86_set_pge(c, a->pge.on);
-	if (a->ac.given)
-		x86_set_ac(c, a->ac.on);
+	for (size_t k = 0; k < NBIT_KEYS; k++) {
+		const struct sc_cpu_bit *b = bit_in(a, &bit_keys[k]);
+
+		if (b->given)
+			bit_keys[k].set(c, b->on);
+	}
 	if (a->pkru_given)
 		x86_set_pkru(c, a->pkru);
 	if (a->cr3_given && !x86_write_cr3(c, a->cr3))
