@@ -9,8 +9,11 @@
  * - L2 each space's lock, a reader-writer lock (sleeping class, as Linux's mmap_lock): held
  *   shared by a page fault, exclusively by mmap, munmap, mprotect, fork, exit, borrow,
  *   transfer, fserve, fmap and the views; it guards the grants, the tables' structure (no
- *   table is unlinked or freed under a shared holder), the statistics (atomic, as faults
- *   run together), `dead` and the served file's range. Two spaces are taken by increasing
+ *   table is unlinked or freed under a shared holder), `dead` and the served file's range.
+ *   It is a big-reader lock (klock.h): a fault writes only its own CPU's slot of it, and
+ *   counts itself in its own CPU's statistics (struct as_percpu), so faults of one space on
+ *   several CPUs share no lock word; mmap and the other writers pay by looking at every
+ *   CPU's slot. Two spaces are taken by increasing
  *   creation order (seq): fork (parent, then its newer child), borrow and fmap (the
  *   destination exclusively, the source shared), transfer (both exclusively), the audit
  *   (all of them, oldest first, under L1).
@@ -41,11 +44,14 @@
  *   unreachable by any processor and are freed at once; every frame reference the space held
  *   is dropped (frames reaching zero are freed), every provider reference released.
  */
+#include <stdalign.h>
+
 #include "arch/x86_64/cpu_ops.h"
 #include "arch/x86_64/interrupts.h"
 #include "arch/x86_64/kernel_space.h"
 #include "frame_alloc.h"
 #include "kheap.h"
+#include "kstring.h"
 #include "mm_internal.h"
 #include "reclaim.h"
 #include "replace_policy.h"
@@ -188,6 +194,37 @@ struct addr_space *as_current_on(unsigned cpu)
 	return cpu < MM_MAX_CPUS ? cpu_current[cpu] : NULL;
 }
 
+/* A zeroed space with its per-CPU part: inline on a one-CPU machine, else a cache line or
+ * more per CPU of its own. */
+static struct addr_space *new_space(void)
+{
+	unsigned ncpus = plat_cpu_count();
+	struct addr_space *as = kmalloc_aligned(sizeof(*as), alignof(struct addr_space));
+
+	if (!as)
+		return NULL;
+	kmemset(as, 0, sizeof(*as));
+	as->ncpus = ncpus < MM_MAX_CPUS ? ncpus : MM_MAX_CPUS;
+	as->percpu = as->percpu_one;
+	if (as->ncpus > 1) {
+		as->percpu = kmalloc_aligned(as->ncpus * sizeof(*as->percpu),
+					     alignof(struct as_percpu));
+		if (!as->percpu) {
+			kfree(as);
+			return NULL;
+		}
+		kmemset(as->percpu, 0, as->ncpus * sizeof(*as->percpu));
+	}
+	return as;
+}
+
+static void free_space(struct addr_space *as)
+{
+	if (as->percpu != as->percpu_one)
+		kfree(as->percpu);
+	kfree(as);
+}
+
 void as_get(struct addr_space *as)
 {
 	atomic_fetch_add_explicit(&as->refs, 1, memory_order_relaxed);
@@ -200,7 +237,7 @@ void as_put(struct addr_space *as)
 	KASSERT(old > 0, "addr_space: reference count underflow");
 	if (old == 1) {
 		KASSERT(as->dead, "addr_space: last reference of a live space dropped");
-		kfree(as);
+		free_space(as);
 		/* the object's slab page goes back too, so an exit returns every frame (F5) */
 		kheap_shrink();
 	}
@@ -239,24 +276,24 @@ bool addr_space_is_alive(struct addr_space *as)
 
 struct addr_space *addr_space_create(void)
 {
-	struct addr_space *as = kzalloc(sizeof(*as));
+	struct addr_space *as = new_space();
 
 	if (!as)
 		return NULL;
 	if (!ug_init(&as->grants)) {
-		kfree(as);
+		free_space(as);
 		return NULL;
 	}
 	if (kernel_space_new_user(&as->mapper) != MAP_OK) {
 		ug_destroy(&as->grants);
-		kfree(as);
+		free_space(as);
 		return NULL;
 	}
 	atomic_store(&as->refs, 1);
 	as->mmap_min = MMAP_MIN_DEFAULT;
 	atomic_store(&as->used_by, 0);
 	atomic_store(&as->doomed, false);
-	krw_init(&as->lock, &space_class);
+	krw_init(&as->lock, &space_class, &as->percpu[0].reader, as->ncpus, sizeof(*as->percpu));
 	mm_registry_lock();
 	as->seq = ++created;
 	as->family = as->seq; /* a family of its own until mm_fork says otherwise */

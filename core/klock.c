@@ -7,9 +7,6 @@
 #include "arch/x86_64/cpu_ops.h"
 #include "platform.h"
 
-#define RW_READERS 0x3fffffffull
-#define RW_WRITER (1ull << 30)
-#define RW_WAITER (1ull << 32)
 /* PAUSEs between two looks at this CPU's interrupts */
 #define SPINS_PER_RELAX 64u
 
@@ -72,40 +69,74 @@ bool kspin_held_here(const struct kspin *l)
 	       plat_cpu_id() + 1;
 }
 
-void krw_init(struct krwlock *l, struct lock_class *cls)
+/*
+ * The reader-writer lock. A reader sets its slot, then looks at the writer word; a writer
+ * claims the writer word, then looks at every slot. Both steps are sequentially consistent
+ * (the reader's is an exchange: one locked instruction, on its own line), so of a reader
+ * and a writer arriving together at least one sees the other: the reader backs off (empties
+ * its slot and waits for the writer to finish), or the writer waits for the reader's slot
+ * to empty. A reader's release (a plain store) pairs with the writer's acquire load of the
+ * slot; a writer's release of the word with the reader's load of it.
+ */
+void krw_init(struct krwlock *l, struct lock_class *cls, struct krw_reader *readers,
+	      unsigned ncpus, size_t stride)
 {
-	atomic_store_explicit(&l->word, 0, memory_order_relaxed);
-	atomic_store_explicit(&l->owner, 0, memory_order_relaxed);
+	atomic_store_explicit(&l->writer, 0, memory_order_relaxed);
+	l->ncpus = ncpus;
+	l->stride = stride;
+	l->readers = readers;
 	l->cls = cls;
+	for (unsigned c = 0; c < ncpus; c++)
+		atomic_store_explicit(&((struct krw_reader *)((char *)readers + c * stride))->held, 0,
+				      memory_order_relaxed);
 }
 
-/* Shared if no writer holds or waits; false otherwise (or on a lost race). */
-static inline bool read_try(struct krwlock *l)
+static inline struct krw_reader *reader_slot(const struct krwlock *l, unsigned cpu)
 {
-	uint64_t v = atomic_load_explicit(&l->word, memory_order_relaxed);
+	return (struct krw_reader *)((char *)l->readers + cpu * l->stride);
+}
 
-	while (!(v & ~RW_READERS)) {
-		if (atomic_compare_exchange_weak_explicit(&l->word, &v, v + 1, memory_order_acquire,
-							  memory_order_relaxed))
-			return true;
-	}
+static inline struct krw_reader *my_slot(struct krwlock *l)
+{
+	unsigned me = plat_cpu_id();
+
+	KASSERT(me < l->ncpus, "%s: cpu %u of a lock made for %u", l->cls->name, me, l->ncpus);
+	return reader_slot(l, me);
+}
+
+/* Shared if no writer has the lock: true; false (the slot empty again) otherwise. */
+static inline bool read_try(struct krwlock *l, struct krw_reader *r)
+{
+	atomic_exchange_explicit(&r->held, 1, memory_order_seq_cst);
+	if (!atomic_load_explicit(&l->writer, memory_order_seq_cst))
+		return true;
+	atomic_store_explicit(&r->held, 0, memory_order_release);
 	return false;
 }
 
 void krw_read_lock(struct krwlock *l, uint64_t key)
 {
+	struct krw_reader *r = my_slot(l);
 	unsigned spins = 0;
 
 	lockdep_acquire(l->cls, l, key, false);
 	KASSERT(!krw_write_held_here(l), "%s taken shared by its writer (cpu %u)", l->cls->name,
 		plat_cpu_id());
-	while (!read_try(l))
-		kspin_wait_step(&spins);
+	KASSERT(!atomic_load_explicit(&r->held, memory_order_relaxed),
+		"%s taken shared twice by cpu %u", l->cls->name, plat_cpu_id());
+	while (!read_try(l, r))
+		do
+			kspin_wait_step(&spins);
+		while (atomic_load_explicit(&l->writer, memory_order_relaxed));
 }
 
 bool krw_read_trylock(struct krwlock *l, uint64_t key)
 {
-	if (!read_try(l))
+	struct krw_reader *r = my_slot(l);
+
+	KASSERT(!atomic_load_explicit(&r->held, memory_order_relaxed),
+		"%s tried shared by cpu %u, which holds it", l->cls->name, plat_cpu_id());
+	if (atomic_load_explicit(&l->writer, memory_order_relaxed) || !read_try(l, r))
 		return false;
 	lockdep_acquire(l->cls, l, key, true);
 	return true;
@@ -113,10 +144,12 @@ bool krw_read_trylock(struct krwlock *l, uint64_t key)
 
 void krw_read_unlock(struct krwlock *l)
 {
-	lockdep_release(l);
-	uint64_t old = atomic_fetch_sub_explicit(&l->word, 1, memory_order_release);
+	struct krw_reader *r = my_slot(l);
 
-	KASSERT(old & RW_READERS, "%s: shared release without a reader", l->cls->name);
+	lockdep_release(l);
+	KASSERT(atomic_load_explicit(&r->held, memory_order_relaxed),
+		"%s: shared release by cpu %u, which does not hold it", l->cls->name, plat_cpu_id());
+	atomic_store_explicit(&r->held, 0, memory_order_release);
 }
 
 void krw_write_lock(struct krwlock *l, uint64_t key)
@@ -127,31 +160,27 @@ void krw_write_lock(struct krwlock *l, uint64_t key)
 
 void krw_write_lock_untracked(struct krwlock *l)
 {
-	unsigned spins = 0;
-	uint64_t v;
+	unsigned me = plat_cpu_id() + 1, spins = 0;
 
 	KASSERT(!krw_write_held_here(l), "%s taken twice by cpu %u", l->cls->name, plat_cpu_id());
-	v = atomic_load_explicit(&l->word, memory_order_relaxed);
-	/* fast path: free, nobody waiting */
-	if (v == 0 && atomic_compare_exchange_strong_explicit(&l->word, &v, RW_WRITER,
-							      memory_order_acquire,
-							      memory_order_relaxed))
-		goto taken;
-	v = atomic_fetch_add_explicit(&l->word, RW_WAITER, memory_order_relaxed) + RW_WAITER;
+	KASSERT(plat_cpu_id() >= l->ncpus ||
+			!atomic_load_explicit(&reader_slot(l, plat_cpu_id())->held,
+					      memory_order_relaxed),
+		"%s taken exclusively by cpu %u, which holds it shared", l->cls->name,
+		plat_cpu_id());
 	for (;;) {
-		if (!(v & (RW_READERS | RW_WRITER))) {
-			if (atomic_compare_exchange_weak_explicit(&l->word, &v,
-								  (v - RW_WAITER) | RW_WRITER,
-								  memory_order_acquire,
-								  memory_order_relaxed))
-				break;
-			continue;
-		}
+		unsigned expected = 0;
+
+		if (atomic_compare_exchange_weak_explicit(&l->writer, &expected, me,
+							  memory_order_seq_cst,
+							  memory_order_relaxed))
+			break;
 		kspin_wait_step(&spins);
-		v = atomic_load_explicit(&l->word, memory_order_relaxed);
 	}
-taken:
-	atomic_store_explicit(&l->owner, plat_cpu_id() + 1, memory_order_relaxed);
+	/* new readers back off now; wait for the ones inside to leave */
+	for (unsigned c = 0; c < l->ncpus; c++)
+		while (atomic_load_explicit(&reader_slot(l, c)->held, memory_order_seq_cst))
+			kspin_wait_step(&spins);
 }
 
 void krw_write_unlock(struct krwlock *l)
@@ -164,18 +193,11 @@ void krw_write_unlock_untracked(struct krwlock *l)
 {
 	KASSERT(krw_write_held_here(l), "%s released by cpu %u, not its writer", l->cls->name,
 		plat_cpu_id());
-	atomic_store_explicit(&l->owner, 0, memory_order_relaxed);
-	atomic_fetch_and_explicit(&l->word, ~RW_WRITER, memory_order_release);
+	atomic_store_explicit(&l->writer, 0, memory_order_release);
 }
 
 bool krw_write_held_here(const struct krwlock *l)
 {
-	return atomic_load_explicit(&((struct krwlock *)l)->owner, memory_order_relaxed) ==
+	return atomic_load_explicit(&((struct krwlock *)l)->writer, memory_order_relaxed) ==
 	       plat_cpu_id() + 1;
-}
-
-bool krw_is_locked(const struct krwlock *l)
-{
-	return atomic_load_explicit(&((struct krwlock *)l)->word, memory_order_relaxed) &
-	       (RW_READERS | RW_WRITER);
 }

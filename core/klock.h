@@ -11,16 +11,22 @@
  *   this file takes the CPU's pending interrupts (arch_cpu_relax): a CPU waiting for any of
  *   these locks still acknowledges the shootdown of the CPU that holds it.
  *
- * The reader-writer lock prefers writers: once a writer waits, new readers wait too (a
- * stream of page faults cannot starve munmap). So a reader must never take the same lock
- * shared twice (the second take would wait behind a writer that waits for the first); the
- * fault path keeps a list of the spaces it holds and tries (never waits for) a further one.
+ * The reader-writer lock is a big-reader lock: each CPU has a reader slot of its own (on a
+ * cache line that no other CPU writes), so a reader takes it with one locked instruction on
+ * its own line and releases it with a plain store; two CPUs reading the same lock share no
+ * written line. A writer pays instead: it claims the writer word, then waits until every
+ * CPU's slot is empty. It prefers writers: once a writer has claimed the word, new readers
+ * wait for it to finish (a stream of page faults cannot starve munmap). So a reader must
+ * never take the same lock shared twice (the second take would wait behind a writer that
+ * waits for the first); the fault path keeps a list of the spaces it holds and tries (never
+ * waits for) a further one.
  */
 #ifndef MMSIM_CORE_KLOCK_H
 #define MMSIM_CORE_KLOCK_H
 
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "lockdep.h"
@@ -40,17 +46,29 @@ void kspin_unlock(struct kspin *l);
 /* This CPU holds l. */
 bool kspin_held_here(const struct kspin *l);
 
+/* One CPU's part of a reader-writer lock: it holds the lock shared. Only that CPU writes
+ * it; writers read it. */
+struct krw_reader {
+	atomic_uint held;
+};
+
 /*
- * word: bits 0..29 readers, bit 30 a writer holds it, bits 32..63 writers waiting.
- * owner: 1 + the writer's CPU while a writer holds it (for assertions), else 0.
+ * writer: 1 + the CPU that holds the lock exclusively, or has claimed it and waits for the
+ * readers to leave; 0 when no writer has it.
+ * readers: ncpus slots, stride bytes apart, the owner's memory (each on a cache line that
+ * only its CPU writes; the owner may keep that CPU's other data beside it).
  */
 struct krwlock {
-	_Atomic uint64_t word;
-	atomic_uint owner;
+	atomic_uint writer;
+	unsigned ncpus;
+	size_t stride;
+	struct krw_reader *readers;
 	struct lock_class *cls;
 };
 
-void krw_init(struct krwlock *l, struct lock_class *cls);
+/* readers: the slot of CPU 0; CPU c's is stride * c bytes after it (every slot zero). */
+void krw_init(struct krwlock *l, struct lock_class *cls, struct krw_reader *readers,
+	      unsigned ncpus, size_t stride);
 /* key: the order among locks of one class taken together (lockdep.h); 0 if only one is
  * ever held. */
 void krw_read_lock(struct krwlock *l, uint64_t key);
@@ -65,8 +83,6 @@ void krw_write_lock_untracked(struct krwlock *l);
 void krw_write_unlock_untracked(struct krwlock *l);
 /* This CPU holds l exclusively. */
 bool krw_write_held_here(const struct krwlock *l);
-/* Some CPU holds l, shared or exclusively (for assertions only: it may change at once). */
-bool krw_is_locked(const struct krwlock *l);
 
 /* One step of a wait loop: a PAUSE, and every few steps arch_cpu_relax (pending IPIs). */
 void kspin_wait_step(unsigned *spins);

@@ -9,6 +9,7 @@
 #ifndef MMSIM_CORE_MM_INTERNAL_H
 #define MMSIM_CORE_MM_INTERNAL_H
 
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include "frame.h"
 #include "klock.h"
 #include "page_info.h"
+#include "platform.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 
@@ -48,9 +50,11 @@ void mm_registry_unlock(void);
 void mm_lock_all(void);
 void mm_unlock_all(void);
 
-/* Count one fault of kind `field` in as->stats: faults of one space run at once (in
- * shared mode), so the counters are atomic. */
-#define AS_STAT_INC(as, field) __atomic_fetch_add(&(as)->stats.field, 1, __ATOMIC_RELAXED)
+/* Count one fault of kind `field` in this CPU's statistics of as (struct as_percpu): only
+ * this CPU writes them, so a load and a store, no locked instruction; views add up every
+ * CPU's (relaxed atomics: a view may read while a CPU counts a fault it has not yet taken
+ * the lock for). */
+#define AS_STAT_INC(as, field) as_stat_inc(&as_this_cpu(as)->stats.field)
 
 /* ---- grants ----------------------------------------------------------------------------- */
 
@@ -132,8 +136,20 @@ struct file_server {
 	_Atomic uint64_t notified; /* unmap notifications delivered (handle_notify_files) */
 };
 
+/*
+ * What one CPU writes in a space on the fault path, on cache lines no other CPU writes: its
+ * reader slot of the space's lock and its fault statistics. Faults of one space on several
+ * CPUs then share no written line but the page tables'.
+ */
+struct as_percpu {
+	alignas(64) struct krw_reader reader;
+	struct addr_space_stats stats;
+};
+
 struct addr_space {
-	struct krwlock lock;      /* L2: grants, tables, stats, fserve.active/base/size, dead */
+	struct krwlock lock;      /* L2: grants, tables, fserve.active/base/size, dead */
+	struct as_percpu *percpu; /* [ncpus]: plat_cpu_count() when the space was made; */
+	unsigned ncpus;           /* on a one-CPU machine, percpu_one */
 	struct mapper mapper;
 	struct user_grants grants;
 	_Atomic uint64_t used_by; /* CPUs whose CR3 holds this space */
@@ -141,7 +157,6 @@ struct addr_space {
 	uint64_t holds;           /* addr_space_hold references (the process table's), L1 */
 	bool dead;                /* destroyed: no grants, no tables; kept while referenced */
 	uint64_t mmap_min;
-	struct addr_space_stats stats;
 	struct file_server fserve;
 	char name[AS_NAME_MAX];
 	uint64_t seq;             /* creation order, for the OOM victim choice */
@@ -152,7 +167,22 @@ struct addr_space {
 	uint64_t reclaim_hand;    /* where the global reclaim clock goes on in this space */
 	struct replace_state *replace; /* `limit` and the local policy's places, or NULL */
 	struct addr_space *prev, *next; /* the registry of live spaces */
+	struct as_percpu percpu_one[1];
 };
+
+static inline struct as_percpu *as_this_cpu(struct addr_space *as)
+{
+	unsigned me = plat_cpu_id();
+
+	KASSERT(me < as->ncpus, "address space: cpu %u in a space made for %u", me,
+		as->ncpus);
+	return &as->percpu[me];
+}
+
+static inline void as_stat_inc(uint64_t *counter)
+{
+	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);
+}
 
 /* Resident pages, with the space's lock held (user_mm_view.c). */
 uint64_t as_rss_locked(struct addr_space *as);

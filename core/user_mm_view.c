@@ -101,8 +101,18 @@ void addr_space_for_each_grant(struct addr_space *as,
 
 void addr_space_get_stats(struct addr_space *as, struct addr_space_stats *out)
 {
+	uint64_t *sum = (uint64_t *)out;
+	const size_t n = sizeof(*out) / sizeof(uint64_t);
+
 	as_lock_write(as);
-	*out = as->stats;
+	for (size_t i = 0; i < n; i++)
+		sum[i] = 0;
+	for (unsigned c = 0; c < as->ncpus; c++) {
+		const uint64_t *mine = (const uint64_t *)&as->percpu[c].stats;
+
+		for (size_t i = 0; i < n; i++)
+			sum[i] += __atomic_load_n(&mine[i], __ATOMIC_RELAXED);
+	}
 	as_unlock_write(as);
 }
 

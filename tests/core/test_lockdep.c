@@ -92,10 +92,11 @@ END_TEST
 START_TEST(test_same_class_by_key)
 {
 	static struct lock_class c = LOCK_CLASS_INIT("test space", LOCK_SLEEP);
+	static struct krw_reader older_readers[1], newer_readers[1];
 	struct krwlock older, newer;
 
-	krw_init(&older, &c);
-	krw_init(&newer, &c);
+	krw_init(&older, &c, older_readers, 1, sizeof(older_readers[0]));
+	krw_init(&newer, &c, newer_readers, 1, sizeof(newer_readers[0]));
 	krw_write_lock(&older, 1);
 	krw_read_lock(&newer, 2);
 	krw_read_unlock(&newer);
