@@ -107,35 +107,41 @@ static inline struct krw_reader *my_slot(struct krwlock *l)
 /* Shared if no writer has the lock: true; false (the slot empty again) otherwise. */
 static inline bool read_try(struct krwlock *l, struct krw_reader *r)
 {
-	atomic_exchange_explicit(&r->held, 1, memory_order_seq_cst);
-	if (!atomic_load_explicit(&l->writer, memory_order_seq_cst))
+	KASSERT(!atomic_exchange_explicit(&r->held, 1, memory_order_seq_cst),
+		"%s taken shared twice by cpu %u", l->cls->name, plat_cpu_id());
+	if (__builtin_expect(!atomic_load_explicit(&l->writer, memory_order_seq_cst), 1))
 		return true;
 	atomic_store_explicit(&r->held, 0, memory_order_release);
 	return false;
 }
 
-void krw_read_lock(struct krwlock *l, uint64_t key)
+/* A writer has the lock: wait until it is gone, then take it shared. */
+static void __attribute__((noinline)) read_wait(struct krwlock *l, struct krw_reader *r)
 {
-	struct krw_reader *r = my_slot(l);
 	unsigned spins = 0;
 
-	lockdep_acquire(l->cls, l, key, false);
 	KASSERT(!krw_write_held_here(l), "%s taken shared by its writer (cpu %u)", l->cls->name,
 		plat_cpu_id());
-	KASSERT(!atomic_load_explicit(&r->held, memory_order_relaxed),
-		"%s taken shared twice by cpu %u", l->cls->name, plat_cpu_id());
-	while (!read_try(l, r))
+	do
 		do
 			kspin_wait_step(&spins);
 		while (atomic_load_explicit(&l->writer, memory_order_relaxed));
+	while (!read_try(l, r));
+}
+
+void krw_read_lock(struct krwlock *l, uint64_t key)
+{
+	struct krw_reader *r = my_slot(l);
+
+	lockdep_acquire(l->cls, l, key, false);
+	if (!read_try(l, r))
+		read_wait(l, r);
 }
 
 bool krw_read_trylock(struct krwlock *l, uint64_t key)
 {
 	struct krw_reader *r = my_slot(l);
 
-	KASSERT(!atomic_load_explicit(&r->held, memory_order_relaxed),
-		"%s tried shared by cpu %u, which holds it", l->cls->name, plat_cpu_id());
 	if (atomic_load_explicit(&l->writer, memory_order_relaxed) || !read_try(l, r))
 		return false;
 	lockdep_acquire(l->cls, l, key, true);
