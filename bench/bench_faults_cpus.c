@@ -9,7 +9,11 @@
  *                 on a fresh mapping, then (after a fork whose child keeps every page)
  *                 copy-on-write faults on the same pages, then a munmap of the mapping;
  *   one space     every CPU in one address space, each writing its own pages (a part of one
- *                 mapping): demand-zero faults, then copy-on-write faults after a fork.
+ *                 mapping): demand-zero faults, then copy-on-write faults after a fork;
+ *   memory alone  each CPU zeroes, then copies, as many pages of buffers of its own with the
+ *                 kernel's fill routines (page_fill.h), with no fault and no lock: what the
+ *                 machine's memory allows N CPUs filling pages at once, the ceiling of the
+ *                 fault rows' speedup.
  *
  * A phase starts on every CPU at once (a spin barrier) and lasts from the first start to the
  * last end; throughput is the faults (pages) of all CPUs over that time, the speedup the
@@ -30,6 +34,7 @@ struct cjob {
 	struct addr_space *as, *child;
 	uint64_t base, npages;
 	double t0, t1;
+	char *buf[2]; /* memory alone: zeroed pages, then their copies */
 };
 
 static struct cjob cjobs[MAX_CPUS];
@@ -149,6 +154,49 @@ static double on_cpus(unsigned n, void (*fn)(void *))
 			t1 = cjobs[i].t1;
 	}
 	return t1 - t0;
+}
+
+static void job_mem_zero(void *arg)
+{
+	struct cjob *j = arg;
+
+	cbarrier();
+	j->t0 = now_ns();
+	for (uint64_t i = 0; i < j->npages; i++)
+		page_zero_for_access(j->buf[0] + i * PG, 0);
+	j->t1 = now_ns();
+}
+
+static void job_mem_copy(void *arg)
+{
+	struct cjob *j = arg;
+
+	cbarrier();
+	j->t0 = now_ns();
+	for (uint64_t i = 0; i < j->npages; i++)
+		page_copy_for_access(j->buf[1] + i * PG, j->buf[0] + i * PG, 0);
+	j->t1 = now_ns();
+}
+
+/* One run of the memory-alone experiment on n CPUs: pages zeroed, then copied, per
+ * microsecond (the buffers' host pages are touched before the timing). */
+static void memory_run(unsigned n, double out[CP_COUNT])
+{
+	for (unsigned i = 0; i < n; i++) {
+		cjobs[i] = (struct cjob){ .cpu = i, .npages = per_cpu_pages };
+		for (int b = 0; b < 2; b++) {
+			cjobs[i].buf[b] = aligned_alloc(PG, per_cpu_pages * PG);
+			if (!cjobs[i].buf[b])
+				die("memory");
+			memset(cjobs[i].buf[b], 0xa5, per_cpu_pages * PG);
+		}
+	}
+	out[CP_DZ] = (double)(n * per_cpu_pages) / on_cpus(n, job_mem_zero) * 1e3;
+	out[CP_COW] = (double)(n * per_cpu_pages) / on_cpus(n, job_mem_copy) * 1e3;
+	out[CP_UNMAP] = 0;
+	for (unsigned i = 0; i < n; i++)
+		for (int b = 0; b < 2; b++)
+			free(cjobs[i].buf[b]);
 }
 
 /* One run of the independent experiment on n CPUs: faults (pages) per microsecond. */
@@ -281,7 +329,7 @@ static void print_rows(const char *what, double one[CP_COUNT][16], double many[C
 static int cpus_main(bool quick, bool smoke, bool host)
 {
 	double ind1[CP_COUNT][16], indn[CP_COUNT][16], one1[CP_COUNT][16], onen[CP_COUNT][16];
-	double h1[CP_COUNT][16], hn[CP_COUNT][16];
+	double h1[CP_COUNT][16], hn[CP_COUNT][16], m1[CP_COUNT][16], mn[CP_COUNT][16];
 	uint64_t per_cpu_mb = 64;
 
 	if (getenv("MMSIM_BENCH_MAP_MB"))
@@ -314,6 +362,12 @@ static int cpus_main(bool quick, bool smoke, bool host)
 		one_space_run(ncpus, v);
 		for (int ph = 0; ph < CP_COUNT; ph++)
 			onen[ph][r] = v[ph];
+		memory_run(1, v);
+		for (int ph = 0; ph < CP_COUNT; ph++)
+			m1[ph][r] = v[ph];
+		memory_run(ncpus, v);
+		for (int ph = 0; ph < CP_COUNT; ph++)
+			mn[ph][r] = v[ph];
 		if (host) {
 			host_cpus_run(1, v);
 			for (int ph = 0; ph < CP_COUNT; ph++)
@@ -335,6 +389,12 @@ static int cpus_main(bool quick, bool smoke, bool host)
 	printf("%-12s %-20s %12s %7u cpus %10s\n", "experiment", "phase", "1 cpu", ncpus, "speedup");
 	print_rows("independent", ind1, indn, CP_COUNT, ncpus);
 	print_rows("one space", one1, onen, CP_UNMAP, ncpus);
+	for (int ph = 0; ph < CP_UNMAP; ph++) {
+		double a = median(m1[ph], runs), b = median(mn[ph], runs);
+
+		printf("%-12s %-20s %12.2f %12.2f %9.2fx\n", "memory alone",
+		       ph == CP_DZ ? "pages zeroed" : "pages copied", a, b, b / a);
+	}
 	if (host)
 		print_rows("host kernel", h1, hn, CP_COUNT, ncpus);
 	host_cpu_ops_attach(NULL, 0);
