@@ -326,6 +326,13 @@ static void print_rows(const char *what, double one[CP_COUNT][16], double many[C
 	(void)n;
 }
 
+/* Run r's figures, one per phase. */
+static void keep(double runs_of[CP_COUNT][16], const double v[CP_COUNT], int r)
+{
+	for (int ph = 0; ph < CP_COUNT; ph++)
+		runs_of[ph][r] = v[ph];
+}
+
 static int cpus_main(bool quick, bool smoke, bool host)
 {
 	double ind1[CP_COUNT][16], indn[CP_COUNT][16], one1[CP_COUNT][16], onen[CP_COUNT][16];
@@ -351,30 +358,22 @@ static int cpus_main(bool quick, bool smoke, bool host)
 
 		/* alternated: a drift of the machine's load touches both columns alike */
 		independent_run(1, v);
-		for (int ph = 0; ph < CP_COUNT; ph++)
-			ind1[ph][r] = v[ph];
+		keep(ind1, v, r);
 		independent_run(ncpus, v);
-		for (int ph = 0; ph < CP_COUNT; ph++)
-			indn[ph][r] = v[ph];
+		keep(indn, v, r);
 		one_space_run(1, v);
-		for (int ph = 0; ph < CP_COUNT; ph++)
-			one1[ph][r] = v[ph];
+		keep(one1, v, r);
 		one_space_run(ncpus, v);
-		for (int ph = 0; ph < CP_COUNT; ph++)
-			onen[ph][r] = v[ph];
+		keep(onen, v, r);
 		memory_run(1, v);
-		for (int ph = 0; ph < CP_COUNT; ph++)
-			m1[ph][r] = v[ph];
+		keep(m1, v, r);
 		memory_run(ncpus, v);
-		for (int ph = 0; ph < CP_COUNT; ph++)
-			mn[ph][r] = v[ph];
+		keep(mn, v, r);
 		if (host) {
 			host_cpus_run(1, v);
-			for (int ph = 0; ph < CP_COUNT; ph++)
-				h1[ph][r] = v[ph];
+			keep(h1, v, r);
 			host_cpus_run(ncpus, v);
-			for (int ph = 0; ph < CP_COUNT; ph++)
-				hn[ph][r] = v[ph];
+			keep(hn, v, r);
 		}
 	}
 	if (smoke) {
