@@ -41,8 +41,12 @@ frame_t allocate_p2frame_complex(unsigned req_order, unsigned flags, enum frame_
 
 	for (int attempt = 0; attempt < 2; attempt++) {
 		for (unsigned o = req_order + 1; o-- > min_order;) {
-			paddr_t f = (o == 0 && strategy == FRAME_STRATEGY_FAST) ? cache_alloc()
-										: alloc_from_buddy(o, strategy);
+			paddr_t f = 0;
+			if (strategy == FRAME_STRATEGY_FAST && o < FRAME_CACHED_ORDERS)
+				f = o ? hi_cache_alloc(o) : cache_alloc();
+			/* (an order-0 cache refills itself from the lists) */
+			if (!f && (o || strategy != FRAME_STRATEGY_FAST))
+				f = alloc_from_buddy(o, strategy);
 			if (!f)
 				continue;
 			if (flags & FRAME_ZERO)
@@ -98,16 +102,18 @@ frame_t allocate_zeroed_frame(void)
 }
 
 /*
- * A block of exactly `order`: order 0 from this CPU's cache, higher orders straight from the
- * buddy lists; allocate_p2frame_complex (its checks, the drain of the CPU caches before
- * giving up) only when the lists have no block that large.
+ * A block of exactly `order`: from this CPU's cache up to FRAME_CACHED_ORDERS - 1, else
+ * straight from the buddy lists; allocate_p2frame_complex (its checks, the drain of the CPU
+ * caches before giving up) only when neither has a block that large.
  */
 frame_t allocate_p2frame(unsigned order)
 {
 	if (order == 0)
 		return allocate_frame();
 	if (__builtin_expect(order <= FRAME_MAX_ORDER, 1)) {
-		paddr_t f = alloc_from_buddy(order, FRAME_STRATEGY_FAST);
+		paddr_t f = order < FRAME_CACHED_ORDERS ? hi_cache_alloc(order) : 0;
+		if (!f)
+			f = alloc_from_buddy(order, FRAME_STRATEGY_FAST);
 		if (__builtin_expect(f != 0, 1)) {
 			KTRACE("frame: alloc %#llx order %u", (unsigned long long)f, order);
 			KFRAME_EVENT(FRAME_EVENT_ALLOC, f, order);
@@ -161,6 +167,8 @@ void deallocate_p2frame(frame_t f, unsigned order)
 		cache_free(this_cpu_cache(), f.base, r);
 		return;
 	}
+	if (order < FRAME_CACHED_ORDERS && hi_cache_free(f.base, r, order))
+		return;
 	kspin_lock(&ST.lock);
 	KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_USED, order),
 		"frame: concurrent double free of %#llx", (unsigned long long)f.base);

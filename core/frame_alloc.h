@@ -2,7 +2,8 @@
  * The physical frame allocator: a buddy allocator of naturally aligned power-of-two blocks
  * (orders 0..FRAME_MAX_ORDER, i.e. 4 KiB .. 4 MiB) over sections of at most 128 MiB, with a
  * small per-CPU cache of order-0 frames in front of it so the common single-frame path takes
- * no global lock (like Linux's per-CPU page lists).
+ * no global lock (like Linux's per-CPU page lists), and smaller per-CPU stacks of blocks of
+ * the orders below FRAME_MAX_ORDER, refilled and emptied in batches.
  *
  * Accounting (exact; all three in frames):
  *   total_frames() = every frame the allocator manages: the RAM of the boot free areas.
@@ -43,7 +44,8 @@
 /*
  * FRAME_STRATEGY_FAST: order 0 is served from the calling CPU's cache (refilled in batches
  *   from the buddy lists under the global lock); higher orders pop the most recently freed
- *   block of the smallest sufficient order (LIFO lists), splitting it and keeping the low half.
+ *   block of the smallest sufficient order (LIFO lists), splitting it and keeping the low half
+ *   (allocate_p2frame tries the CPU's stack of that order first).
  * FRAME_STRATEGY_LOWEST: the lowest-addressed free block that can hold the request, among
  *   all buddy lists, bypassing the per-CPU caches; O(number of free blocks). For callers that
  *   want compact or deterministic placement (tests, boot-time structures).
@@ -136,7 +138,7 @@ uint64_t used_frames(void);
 uint64_t total_frames(void);
 /* The allocator's own metadata frames (included in used_frames). */
 uint64_t metadata_frames(void);
-/* Frames currently parked in per-CPU caches (included in free_frames). */
+/* Frames currently parked in per-CPU caches, blocks of every order (included in free_frames). */
 uint64_t cached_frames(void);
 
 /* Return every per-CPU cached frame to the buddy lists (the pressure governor calls this). */

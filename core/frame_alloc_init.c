@@ -168,6 +168,8 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 	atomic_store_explicit(&ST.buddy_free, 0, memory_order_relaxed);
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
 		atomic_store_explicit(&frame_cpu_caches[i].count, 0, memory_order_relaxed);
+		for (unsigned k = 0; k < FRAME_CACHED_ORDERS; k++)
+			atomic_store_explicit(&frame_cpu_caches[i].hi_count[k], 0, memory_order_relaxed);
 		atomic_store_explicit(&frame_cpu_caches[i].busy, 0, memory_order_relaxed);
 		atomic_store_explicit(&frame_cpu_caches[i].stop, stop_word(plat_trace_on || plat_frame_events),
 				      memory_order_relaxed);
@@ -203,6 +205,13 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 
 	page_info_boot_reset();
 	ST.total = total;
+	/* a CPU cache holds at most 1/FRAME_CPU_CACHE_HI_SHARE of the frames in each order */
+	ST.hi_cap[0] = 0;
+	for (unsigned k = 1; k < FRAME_CACHED_ORDERS; k++) {
+		uint64_t blocks = (total / FRAME_CPU_CACHE_HI_SHARE) >> k;
+		ST.hi_cap[k] = blocks < FRAME_CPU_CACHE_HI_CAPACITY ? (uint32_t)blocks
+								    : FRAME_CPU_CACHE_HI_CAPACITY;
+	}
 	ST.metadata = meta_frames;
 	ST.metadata_base = meta_base;
 	ST.ready = true;

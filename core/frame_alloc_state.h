@@ -7,7 +7,9 @@
  * - heads[k] is the first block of the doubly linked list of free blocks of order k; bit k of
  *   nonempty is set iff heads[k] != 0.
  * - buddy_free == sum over free blocks of 2^order; each cache's count == number of frames in
- *   frame[0..count), all distinct and in state CACHED (rc RC_USED), info[i] their records.
+ *   frame[0..count), all distinct and in state CACHED (rc RC_USED), info[i] their records;
+ *   hi_count[k] <= hi_cap[k] blocks of order k in hi_frame[k], heads in state CACHED with
+ *   order k (rc RC_USED, interior records zero).
  * - total == buddy_free + cached + allocated + metadata.
  * Locking: `lock` protects heads, nonempty, buddy_free and every FREE record. A CPU cache
  * belongs to its CPU, which uses it with plain loads and stores (busy/stop handshake, see
@@ -28,6 +30,17 @@
 #define FRAME_CPU_CACHE_CAPACITY 63
 #define FRAME_CPU_CACHE_BATCH 32
 /*
+ * Orders 1 .. FRAME_CACHED_ORDERS - 1 have a small stack of blocks per CPU as well (the
+ * mixed-order paths then take the global lock once per batch, not once per block). At most
+ * FRAME_CPU_CACHE_HI_CAPACITY blocks each, fewer where that many would hold more than
+ * 1/FRAME_CPU_CACHE_HI_SHARE of the machine's frames (frame_alloc_state.hi_cap: none at all
+ * for the large orders of a small machine). Order FRAME_MAX_ORDER is never cached: its blocks
+ * neither split nor merge.
+ */
+#define FRAME_CACHED_ORDERS FRAME_MAX_ORDER
+#define FRAME_CPU_CACHE_HI_CAPACITY 16
+#define FRAME_CPU_CACHE_HI_SHARE 256
+/*
  * A cache's stop word: why its owner must leave the fast path. CACHE_FROZEN: a remote CPU
  * has the cache (frame_cpu_caches_freeze). CACHE_TRACED: tracing is on; the fast paths do
  * not read plat_trace_on, the slow paths trace. CACHE_SLOW (bit 31) is set iff one of the
@@ -39,11 +52,11 @@
 #define CACHE_SLOW (1u << 31)
 
 /*
- * 1 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
+ * Cache-line aligned, so that CPUs share no line.
  * busy: written by the owner only (1 while it works on the cache); stop: written under
- * drain_lock (CACHE_FROZEN while a remote CPU works on the cache, see above); count: written
- * by whoever works on the cache, read by anyone (cached_frames). slots: touched only by
- * whoever works on it.
+ * drain_lock (CACHE_FROZEN while a remote CPU works on the cache, see above); count and
+ * hi_count: written by whoever works on the cache, read by anyone (cached_frames). slots:
+ * touched only by whoever works on it.
  */
 struct frame_cpu_cache {
 	_Alignas(64) _Atomic uint32_t busy;
@@ -56,8 +69,11 @@ struct frame_cpu_cache {
 	 * access is one move */
 	paddr_t frame[FRAME_CPU_CACHE_CAPACITY];
 	struct page_info *info[FRAME_CPU_CACHE_CAPACITY];
+	/* orders 1 .. FRAME_CACHED_ORDERS - 1 (index 0 unused): hi_count[k] blocks of order k,
+	 * their heads in hi_frame[k][0 .. hi_count[k]), oldest first */
+	_Atomic uint32_t hi_count[FRAME_CACHED_ORDERS];
+	paddr_t hi_frame[FRAME_CACHED_ORDERS][FRAME_CPU_CACHE_HI_CAPACITY];
 };
-_Static_assert(sizeof(struct frame_cpu_cache) == 1024, "per-CPU cache is 1 KiB");
 
 struct frame_alloc_state {
 	struct kspin lock;       /* spin: the buddy lists; nothing allocated or waited for under it */
@@ -69,6 +85,9 @@ struct frame_alloc_state {
 				      * without it only by free_frames_estimate */
 	uint64_t total;
 	uint64_t metadata;
+	/* blocks a CPU cache may hold of each order (0 = that order is not cached), set by
+	 * frame_alloc_init from the machine's size */
+	uint32_t hi_cap[FRAME_CACHED_ORDERS];
 	paddr_t metadata_base;
 	bool ready;
 	bool locks_ready; /* lock and drain_lock initialised (by the first frame_alloc_init) */

@@ -88,10 +88,17 @@ static bool scan_section(struct audit *a, uint64_t w, const struct frame_section
 		switch (st) {
 		case PAGE_STATE_INTERIOR:
 			FAIL(a, "A2: frame %#llx has an interior record but belongs to no block", (ull)pa);
+		case PAGE_STATE_CACHED:
+			if (order >= FRAME_CACHED_ORDERS || meta != PAGE_META(st, order) || rc != RC_USED)
+				FAIL(a, "A2: cached frame %#llx has record rc %#llx meta %#llx", (ull)pa,
+				     (ull)rc, (ull)meta);
+			if (!check_block(a, infos, i, s->count, pa, order, "cached"))
+				return false;
+			a->cached += 1ULL << order;
+			break;
 		case PAGE_STATE_ABSENT:
 		case PAGE_STATE_METADATA:
-		case PAGE_STATE_CACHED:
-			if (meta != PAGE_META(st, 0) || rc != (st == PAGE_STATE_CACHED ? RC_USED : 0))
+			if (meta != PAGE_META(st, 0) || rc != 0)
 				FAIL(a, "A2: frame %#llx state %d has record rc %#llx meta %#llx", (ull)pa,
 				     (int)st, (ull)rc, (ull)meta);
 			if (st == PAGE_STATE_METADATA) {
@@ -99,8 +106,6 @@ static bool scan_section(struct audit *a, uint64_t w, const struct frame_section
 					FAIL(a, "A5: metadata frame %#llx outside the metadata range", (ull)pa);
 				a->metadata++;
 			}
-			if (st == PAGE_STATE_CACHED)
-				a->cached++;
 			if (st != PAGE_STATE_ABSENT)
 				a->managed++;
 			i++;
@@ -208,6 +213,37 @@ static bool check_caches(struct audit *a)
 			total++;
 		}
 	}
+	for (cpu = 0; cpu < FRAME_MAX_CPUS && ok; cpu++) {
+		struct frame_cpu_cache *c = &frame_cpu_caches[cpu];
+		for (unsigned k = 1; k < FRAME_CACHED_ORDERS && ok; k++) {
+			uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
+			if (n > ST.hi_cap[k]) {
+				kformat(a->buf, a->len, "cache: cpu %u holds %u > %u blocks of order %u", cpu,
+					n, ST.hi_cap[k], k);
+				ok = false;
+				break;
+			}
+			for (idx = 0; idx < n; idx++) {
+				paddr_t f = c->hi_frame[k][idx];
+				struct page_info *r = frame_section_lookup(f);
+				if (!r || ld(&r->meta) != PAGE_META(PAGE_STATE_CACHED, k)) {
+					kformat(a->buf, a->len,
+						"cache: cpu %u order %u slot %u holds %#llx which is not a cached block of that order",
+						cpu, k, idx, (ull)f);
+					ok = false;
+					break;
+				}
+				if (ld(&r->rc) == AUDIT_MARK) {
+					kformat(a->buf, a->len, "cache: block %#llx is cached twice (cpu %u order %u slot %u)",
+						(ull)f, cpu, k, idx);
+					ok = false;
+					break;
+				}
+				atomic_store_explicit(&r->rc, AUDIT_MARK, memory_order_relaxed);
+				total += 1ULL << k;
+			}
+		}
+	}
 	/* put back the rc the marks replaced (RC_USED: the scan checked every CACHED record) */
 	for (unsigned c2 = 0; c2 < FRAME_MAX_CPUS; c2++) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[c2];
@@ -218,6 +254,16 @@ static bool check_caches(struct audit *a)
 			struct page_info *r = frame_section_lookup(c->frame[i]);
 			if (r && ld(&r->meta) == PAGE_META(PAGE_STATE_CACHED, 0))
 				atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
+		}
+		for (unsigned k = 1; k < FRAME_CACHED_ORDERS; k++) {
+			n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
+			if (n > FRAME_CPU_CACHE_HI_CAPACITY)
+				n = FRAME_CPU_CACHE_HI_CAPACITY;
+			for (uint32_t i = 0; i < n; i++) {
+				struct page_info *r = frame_section_lookup(c->hi_frame[k][i]);
+				if (r && ld(&r->meta) == PAGE_META(PAGE_STATE_CACHED, k))
+					atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
+			}
 		}
 	}
 	if (ok && total != a->cached)

@@ -1,6 +1,7 @@
 /*
- * The per-CPU order-0 caches of the frame allocator and the protocol that lets another CPU
- * take one (drain, audit). See frame_alloc_state.h for the cache's fields and lock order.
+ * The per-CPU caches of the frame allocator (order-0 frames, and small stacks of blocks of
+ * orders 1 .. FRAME_CACHED_ORDERS - 1) and the protocol that lets another CPU take one
+ * (drain, audit). See frame_alloc_state.h for the cache's fields and lock order.
  *
  * Per-CPU caches: owned by their CPU, no locked instruction on the owner's path.
  * The order-0 fast path (allocate_frame, deallocate_frame) runs on the calling CPU's cache
@@ -85,19 +86,100 @@ static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uin
 	if (!m)
 		return;
 	kspin_lock(&ST.lock);
-	for (uint32_t i = 0; i < m; i++) {
-		struct page_info *r = c->info[i];
-		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
+	for (uint32_t i = 0; i < m; i++)
+		KASSERT(rec_meta(c->info[i]) == PAGE_META(PAGE_STATE_CACHED, 0),
 			"frame: cached frame %#llx has record %#llx", (unsigned long long)c->frame[i],
-			(unsigned long long)rec_meta(r));
-		buddy_give(c->frame[i], r, 0);
-	}
+			(unsigned long long)rec_meta(c->info[i]));
+	buddy_give_batch(c->frame, c->info, m, 0);
 	for (uint32_t i = m; i < n; i++) {
 		c->frame[i - m] = c->frame[i];
 		c->info[i - m] = c->info[i];
 	}
 	atomic_store_explicit(&c->count, n - m, memory_order_relaxed);
 	kspin_unlock(&ST.lock);
+}
+
+/* ---- orders 1 .. FRAME_CACHED_ORDERS - 1 ---- */
+
+/* Fill the empty order-k stack of a cache the caller works on with up to half its capacity
+ * (at least one block); returns how many it got. */
+static uint32_t hi_refill(struct frame_cpu_cache *c, unsigned k)
+{
+	uint32_t want = (ST.hi_cap[k] + 1) / 2, n = 0;
+
+	kspin_lock(&ST.lock);
+	for (; n < want; n++) {
+		struct page_info *r = NULL;
+		paddr_t f = buddy_take(k, &r);
+		if (!f)
+			break;
+		rec_set(r, RC_USED, PAGE_META(PAGE_STATE_CACHED, k));
+		c->hi_frame[k][n] = f;
+	}
+	/* the first block taken on top: pops hand them out in the order the lists gave them */
+	for (uint32_t i = 0; i < n / 2; i++) {
+		paddr_t t = c->hi_frame[k][i];
+		c->hi_frame[k][i] = c->hi_frame[k][n - 1 - i];
+		c->hi_frame[k][n - 1 - i] = t;
+	}
+	atomic_store_explicit(&c->hi_count[k], n, memory_order_relaxed);
+	kspin_unlock(&ST.lock);
+	return n;
+}
+
+/* Return the `how_many` oldest order-k blocks of a cache the caller works on. */
+static void hi_drain(struct frame_cpu_cache *c, unsigned k, uint32_t how_many)
+{
+	uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
+	uint32_t m = how_many < n ? how_many : n;
+	struct page_info *r[FRAME_CPU_CACHE_HI_CAPACITY];
+
+	if (!m)
+		return;
+	kspin_lock(&ST.lock);
+	for (uint32_t i = 0; i < m; i++) {
+		r[i] = rec(c->hi_frame[k][i]);
+		KASSERT(rec_meta(r[i]) == PAGE_META(PAGE_STATE_CACHED, k),
+			"frame: cached block %#llx order %u has record %#llx",
+			(unsigned long long)c->hi_frame[k][i], k, (unsigned long long)rec_meta(r[i]));
+	}
+	buddy_give_batch(c->hi_frame[k], r, m, k);
+	for (uint32_t i = m; i < n; i++)
+		c->hi_frame[k][i - m] = c->hi_frame[k][i];
+	atomic_store_explicit(&c->hi_count[k], n - m, memory_order_relaxed);
+	kspin_unlock(&ST.lock);
+}
+
+paddr_t hi_cache_alloc_slow(struct frame_cpu_cache *c, unsigned k)
+{
+	uint32_t n = ST.hi_cap[k] ? hi_refill(c, k) : 0;
+
+	if (!n) {
+		cache_leave(c);
+		return 0;
+	}
+	return hi_cache_pop(c, k, n - 1);
+}
+
+bool hi_cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r, unsigned k)
+{
+	if (!ST.hi_cap[k]) {
+		cache_leave(c);
+		return false;
+	}
+	hi_drain(c, k, (ST.hi_cap[k] + 1) / 2);
+	hi_cache_push(c, k, atomic_load_explicit(&c->hi_count[k], memory_order_relaxed), f, r);
+	return true;
+}
+
+/* Frames a cache holds, all orders. */
+static uint64_t cache_frames(struct frame_cpu_cache *c)
+{
+	uint64_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+
+	for (unsigned k = 1; k < FRAME_CACHED_ORDERS; k++)
+		n += (uint64_t)atomic_load_explicit(&c->hi_count[k], memory_order_relaxed) << k;
+	return n;
 }
 
 void cache_wait_remote(struct frame_cpu_cache *c)
@@ -129,7 +211,7 @@ uint64_t free_frames_estimate(void)
 	uint64_t n = atomic_load_explicit(&ST.buddy_free, memory_order_relaxed);
 
 	for (unsigned i = 0; i < ncpu; i++)
-		n += atomic_load_explicit(&frame_cpu_caches[i].count, memory_order_relaxed);
+		n += cache_frames(&frame_cpu_caches[i]);
 	return n;
 }
 
@@ -143,7 +225,7 @@ uint64_t cached_frames(void)
 	uint64_t sum = 0;
 
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++)
-		sum += atomic_load_explicit(&frame_cpu_caches[i].count, memory_order_relaxed);
+		sum += cache_frames(&frame_cpu_caches[i]);
 	return sum;
 }
 
@@ -155,7 +237,7 @@ uint64_t frame_cpu_caches_freeze(bool all)
 	kspin_lock(&ST.drain_lock);
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[i];
-		if (!all && !atomic_load_explicit(&c->count, memory_order_relaxed))
+		if (!all && !cache_frames(c))
 			continue;
 		atomic_store_explicit(&c->stop,
 				      atomic_load_explicit(&c->stop, memory_order_relaxed) |
@@ -204,8 +286,12 @@ void frame_alloc_drain_cpu_caches(void)
 		return;
 	uint64_t frozen = frame_cpu_caches_freeze(false);
 
-	for (uint64_t m = frozen; m; m &= m - 1)
-		cache_drain(&frame_cpu_caches[__builtin_ctzll(m)], FRAME_CPU_CACHE_CAPACITY);
+	for (uint64_t m = frozen; m; m &= m - 1) {
+		struct frame_cpu_cache *c = &frame_cpu_caches[__builtin_ctzll(m)];
+		cache_drain(c, FRAME_CPU_CACHE_CAPACITY);
+		for (unsigned k = 1; k < FRAME_CACHED_ORDERS; k++)
+			hi_drain(c, k, FRAME_CPU_CACHE_HI_CAPACITY);
+	}
 	frame_cpu_caches_thaw(frozen);
 	KTRACE("frame: drained per-CPU caches");
 }

@@ -106,6 +106,75 @@ static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_
 	cache_push(c, n, f, r);
 }
 
+/* ---- orders 1 .. FRAME_CACHED_ORDERS - 1 ----
+ * The same handshake. A traced or frozen cache is not used at these orders at all: the
+ * caller takes the global lock instead (no wait for the remote, and the trace shows every
+ * block as the buddy lists hand it out). */
+
+/* The order-k stack was empty: refill it (if order k is cached) and pop. Entered; leaves. */
+paddr_t hi_cache_alloc_slow(struct frame_cpu_cache *c, unsigned k);
+/* The order-k stack was full: return its oldest half and push (false, nothing done, if order
+ * k is not cached). Entered; leaves. */
+bool hi_cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r, unsigned k);
+
+/* Pop the order-k block at slot top of the caller's cache and mark it used (its rc is
+ * already RC_USED); leaves. */
+static inline paddr_t hi_cache_pop(struct frame_cpu_cache *c, unsigned k, uint32_t top)
+{
+	paddr_t f = c->hi_frame[k][top];
+
+	atomic_store_explicit(&rec(f)->meta, PAGE_META(PAGE_STATE_USED, k), memory_order_relaxed);
+	atomic_store_explicit(&c->hi_count[k], top, memory_order_relaxed);
+	cache_leave(c);
+	return f;
+}
+
+/* Push the order-k block f (record r: USED, rc exactly RC_USED) on the caller's cache, which
+ * has room; leaves. */
+static inline void hi_cache_push(struct frame_cpu_cache *c, unsigned k, uint32_t n, paddr_t f,
+				 struct page_info *r)
+{
+	atomic_store_explicit(&r->meta, PAGE_META(PAGE_STATE_CACHED, k), memory_order_relaxed);
+	c->hi_frame[k][n] = f;
+	atomic_store_explicit(&c->hi_count[k], n + 1, memory_order_relaxed);
+	cache_leave(c);
+}
+
+/* A block of order k (1 <= k < FRAME_CACHED_ORDERS) from this CPU's cache, or 0: the caller
+ * goes to the buddy lists. */
+static inline paddr_t hi_cache_alloc(unsigned k)
+{
+	struct frame_cpu_cache *c = fast_cpu_cache();
+
+	if (__builtin_expect(cache_claim(c) & CACHE_SLOW, 0)) {
+		cache_leave(c);
+		return 0;
+	}
+	uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
+	if (__builtin_expect(n == 0, 0))
+		return hi_cache_alloc_slow(c, k);
+	return hi_cache_pop(c, k, n - 1);
+}
+
+/* Park the checked block (f, k), record r, on this CPU's cache; false if it was not taken
+ * (the caller gives it to the buddy lists). */
+static inline bool hi_cache_free(paddr_t f, struct page_info *r, unsigned k)
+{
+	struct frame_cpu_cache *c = fast_cpu_cache();
+
+	if (__builtin_expect(cache_claim(c) & CACHE_SLOW, 0)) {
+		cache_leave(c);
+		return false;
+	}
+	/* drop a kind bit that outlived the last reference (the cached state wants RC_USED) */
+	atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
+	uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
+	if (__builtin_expect(n >= frame_alloc_state.hi_cap[k], 0))
+		return hi_cache_free_slow(c, f, r, k);
+	hi_cache_push(c, k, n, f, r);
+	return true;
+}
+
 /* The stop word of an unfrozen cache: CACHE_TRACED (and CACHE_SLOW) while tracing is on or
  * frame events are recorded (platform.h). */
 static inline uint32_t stop_word(bool traced)

@@ -12,8 +12,9 @@
  *                          bits 12..63 are the next link (0 = end of list).
  *     PAGE_STATE_USED      head of an allocated block of 2^order frames (owned outside the
  *                          allocator). `rc` holds the reference count below.
- *     PAGE_STATE_CACHED    an order-0 frame held in a per-CPU cache of the allocator: free for
- *                          accounting, but not on a buddy list and not allocatable by others.
+ *     PAGE_STATE_CACHED    head of a block of 2^order frames held in a per-CPU cache of the
+ *                          allocator (order < FRAME_CACHED_ORDERS): free for accounting, but
+ *                          not on a buddy list and not allocatable by others.
  *     PAGE_STATE_METADATA  a frame holding the allocator's own metadata (section table and
  *                          page-info arrays): permanently used, counted in used_frames().
  *     PAGE_STATE_ABSENT    a hole inside a section window (not RAM the allocator manages);
