@@ -38,7 +38,7 @@
  * neither split nor merge.
  */
 #define FRAME_CACHED_ORDERS FRAME_MAX_ORDER
-#define FRAME_CPU_CACHE_HI_CAPACITY 16
+#define FRAME_CPU_CACHE_HI_CAPACITY 12
 #define FRAME_CPU_CACHE_HI_SHARE 256
 /*
  * A cache's stop word: why its owner must leave the fast path. CACHE_FROZEN: a remote CPU
@@ -52,7 +52,7 @@
 #define CACHE_SLOW (1u << 31)
 
 /*
- * Cache-line aligned, so that CPUs share no line.
+ * 2 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
  * busy: written by the owner only (1 while it works on the cache); stop: written under
  * drain_lock (CACHE_FROZEN while a remote CPU works on the cache, see above); count and
  * hi_count: written by whoever works on the cache, read by anyone (cached_frames). slots:
@@ -73,7 +73,9 @@ struct frame_cpu_cache {
 	 * their heads in hi_frame[k][0 .. hi_count[k]), oldest first */
 	_Atomic uint32_t hi_count[FRAME_CACHED_ORDERS];
 	paddr_t hi_frame[FRAME_CACHED_ORDERS][FRAME_CPU_CACHE_HI_CAPACITY];
+	uint8_t pad[2048 - 1024 - FRAME_CACHED_ORDERS * (4 + 8 * FRAME_CPU_CACHE_HI_CAPACITY)];
 };
+_Static_assert(sizeof(struct frame_cpu_cache) == 2048, "per-CPU cache is 2 KiB");
 
 struct frame_alloc_state {
 	struct kspin lock;       /* spin: the buddy lists; nothing allocated or waited for under it */

@@ -27,7 +27,8 @@ struct page_info *get_page_info_slow(frame_t f)
 
 /* ---- buddy lists (global lock held) --------------------------------------------------- */
 
-void list_push(unsigned k, paddr_t f, struct page_info *r)
+/* Inlined into the merge loop: it runs once per merge. */
+static inline __attribute__((always_inline)) void push_block(unsigned k, paddr_t f, struct page_info *r)
 {
 	paddr_t head = ST.heads[k];
 
@@ -39,7 +40,13 @@ void list_push(unsigned k, paddr_t f, struct page_info *r)
 	ST.heads[k] = f;
 }
 
-static void list_unlink(unsigned k, paddr_t f, struct page_info *r)
+void list_push(unsigned k, paddr_t f, struct page_info *r)
+{
+	push_block(k, f, r);
+}
+
+/* Take the free block whose head record is r off list k (its record is left as is). */
+static inline __attribute__((always_inline)) void list_unlink(unsigned k, struct page_info *r)
 {
 	paddr_t prev = rec_rc(r);
 	paddr_t next = rec_meta(r) & PAGE_META_LINK_MASK;
@@ -54,7 +61,6 @@ static void list_unlink(unsigned k, paddr_t f, struct page_info *r)
 	}
 	if (next)
 		atomic_store_explicit(&rec(next)->rc, prev, memory_order_relaxed);
-	(void)f;
 }
 
 /* Remove free block f of order k from its list and split it down to `order`, keeping the low
@@ -64,7 +70,7 @@ static struct page_info *take_block(unsigned k, paddr_t f, unsigned order)
 {
 	struct page_info *r = rec(f);
 
-	list_unlink(k, f, r);
+	list_unlink(k, r);
 	while (k > order) {
 		k--;
 		/* a block lies inside one section, whose records are consecutive (A6) */
@@ -104,7 +110,6 @@ paddr_t buddy_take_lowest(unsigned order, struct page_info **r)
 
 void buddy_give(paddr_t f, struct page_info *r, unsigned order)
 {
-	rec_set(r, 0, 0);
 	buddy_free_add((int64_t)(1ULL << order));
 	for (; order < FRAME_MAX_ORDER; order++) {
 		paddr_t b = f ^ (PAGE_SIZE << order);
@@ -113,51 +118,16 @@ void buddy_give(paddr_t f, struct page_info *r, unsigned order)
 		if (!rb || (rec_meta(rb) & (PAGE_META_STATE_MASK | PAGE_META_ORDER_MASK)) !=
 				   PAGE_META(PAGE_STATE_FREE, order))
 			break;
-		list_unlink(order, b, rb);
-		rec_set(rb, 0, 0);
+		list_unlink(order, rb);
+		/* the upper head becomes interior; the lower one is rewritten by the push */
 		if (b < f) {
+			rec_set(r, 0, 0);
 			f = b;
 			r = rb;
+		} else {
+			rec_set(rb, 0, 0);
 		}
 	}
-	list_push(order, f, r);
+	push_block(order, f, r);
 }
 
-/*
- * buddy_give for n blocks of one order, whose records are scattered over the page-info
- * arrays (a CPU cache's oldest frames): each give reads its buddy's record and, to unlink a
- * free buddy, that buddy's list neighbours, all likely cache misses. Their loads are issued
- * for the whole batch first (two rounds of prefetches: the buddies, then the neighbours the
- * buddies name), so the misses overlap instead of following one another. Prefetches are
- * hints; the gives below are the same as one buddy_give each.
- */
-void buddy_give_batch(const paddr_t *f, struct page_info *const *r, unsigned n, unsigned order)
-{
-	struct page_info *rb[FRAME_CPU_CACHE_CAPACITY];
-
-	if (n > FRAME_CPU_CACHE_CAPACITY || order >= FRAME_MAX_ORDER) {
-		for (unsigned i = 0; i < n; i++)
-			buddy_give(f[i], r[i], order);
-		return;
-	}
-	for (unsigned i = 0; i < n; i++) {
-		rb[i] = frame_record(f[i] ^ (PAGE_SIZE << order));
-		if (rb[i])
-			__builtin_prefetch(rb[i], 1);
-	}
-	for (unsigned i = 0; i < n; i++) {
-		if (!rb[i])
-			continue;
-		uint64_t meta = rec_meta(rb[i]);
-		if ((meta & (PAGE_META_STATE_MASK | PAGE_META_ORDER_MASK)) != PAGE_META(PAGE_STATE_FREE, order))
-			continue;
-		paddr_t next = meta & PAGE_META_LINK_MASK, prev = rec_rc(rb[i]);
-		struct page_info *x;
-		if (next && (x = frame_record(next)))
-			__builtin_prefetch(x, 1);
-		if (prev && (x = frame_record(prev)))
-			__builtin_prefetch(x, 1);
-	}
-	for (unsigned i = 0; i < n; i++)
-		buddy_give(f[i], r[i], order);
-}

@@ -64,9 +64,6 @@ paddr_t buddy_take_lowest(unsigned order, struct page_info **r);
 /* Give the block (f, order), whose head record is r, back and merge it with free buddies.
  * The head record may hold anything (USED, CACHED): it is cleared here. */
 void buddy_give(paddr_t f, struct page_info *r, unsigned order);
-/* buddy_give of (f[i], r[i], order) for i < n, in that order, with the records the merges
- * read fetched ahead. */
-void buddy_give_batch(const paddr_t *f, struct page_info *const *r, unsigned n, unsigned order);
 
 /* ---- checks of a free (frame_alloc.c) ---- */
 

@@ -86,11 +86,13 @@ static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uin
 	if (!m)
 		return;
 	kspin_lock(&ST.lock);
-	for (uint32_t i = 0; i < m; i++)
-		KASSERT(rec_meta(c->info[i]) == PAGE_META(PAGE_STATE_CACHED, 0),
+	for (uint32_t i = 0; i < m; i++) {
+		struct page_info *r = c->info[i];
+		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
 			"frame: cached frame %#llx has record %#llx", (unsigned long long)c->frame[i],
-			(unsigned long long)rec_meta(c->info[i]));
-	buddy_give_batch(c->frame, c->info, m, 0);
+			(unsigned long long)rec_meta(r));
+		buddy_give(c->frame[i], r, 0);
+	}
 	for (uint32_t i = m; i < n; i++) {
 		c->frame[i - m] = c->frame[i];
 		c->info[i - m] = c->info[i];
@@ -132,18 +134,17 @@ static void hi_drain(struct frame_cpu_cache *c, unsigned k, uint32_t how_many)
 {
 	uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
 	uint32_t m = how_many < n ? how_many : n;
-	struct page_info *r[FRAME_CPU_CACHE_HI_CAPACITY];
 
 	if (!m)
 		return;
 	kspin_lock(&ST.lock);
 	for (uint32_t i = 0; i < m; i++) {
-		r[i] = rec(c->hi_frame[k][i]);
-		KASSERT(rec_meta(r[i]) == PAGE_META(PAGE_STATE_CACHED, k),
+		struct page_info *r = rec(c->hi_frame[k][i]);
+		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, k),
 			"frame: cached block %#llx order %u has record %#llx",
-			(unsigned long long)c->hi_frame[k][i], k, (unsigned long long)rec_meta(r[i]));
+			(unsigned long long)c->hi_frame[k][i], k, (unsigned long long)rec_meta(r));
+		buddy_give(c->hi_frame[k][i], r, k);
 	}
-	buddy_give_batch(c->hi_frame[k], r, m, k);
 	for (uint32_t i = m; i < n; i++)
 		c->hi_frame[k][i - m] = c->hi_frame[k][i];
 	atomic_store_explicit(&c->hi_count[k], n - m, memory_order_relaxed);
