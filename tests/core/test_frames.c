@@ -497,6 +497,87 @@ START_TEST(test_cpu_caches_and_drain)
 }
 END_TEST
 
+/*
+ * Orders 1 .. FRAME_CACHED_ORDERS - 1 have per-CPU stacks too. The 64 MiB machine allows a
+ * CPU 1/256 of its 15616 frames per order: 12 blocks of order 1 and 2, 7 of order 3, 3 of
+ * order 4, 1 of order 5 and none above.
+ */
+START_TEST(test_hi_order_cpu_caches)
+{
+	struct list_snapshot before, after;
+	char buf[256];
+
+	snapshot_lists(&before);
+	ck_assert_uint_eq(frame_alloc_state.hi_cap[1], 12);
+	ck_assert_uint_eq(frame_alloc_state.hi_cap[3], 7);
+	ck_assert_uint_eq(frame_alloc_state.hi_cap[5], 1);
+	ck_assert_uint_eq(frame_alloc_state.hi_cap[6], 0);
+	/* the first order-2 allocation takes half a stack (6 blocks) under one hold of the lock,
+	 * hands out the first and keeps 5 */
+	frame_t f = allocate_p2frame(2);
+	ck_assert(frame_is_aligned_to_order(f, 2));
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].hi_count[2]), 5);
+	ck_assert_uint_eq(cached_frames(), 5 * 4);
+	ck_assert_uint_eq(used_frames(), META + 4);
+	ck_assert_uint_eq(free_frames(), TOTAL - META - 4);
+	paddr_t next = frame_cpu_caches[0].hi_frame[2][4];
+	ck_assert_int_eq(page_info_state(get_page_info((frame_t){ next })), PAGE_STATE_CACHED);
+	ck_assert_uint_eq(page_info_order(get_page_info((frame_t){ next })), 2);
+	audit_ok();
+	/* LIFO: a freed block comes back first, on its CPU */
+	deallocate_p2frame(f, 2);
+	ck_assert_uint_eq(cached_frames(), 6 * 4);
+	ck_assert_int_eq(page_info_state(get_page_info(f)), PAGE_STATE_CACHED);
+	EXPECT_PANIC(deallocate_p2frame(f, 2), "double free");
+	ck_assert_uint_eq(allocate_p2frame(2).base, f.base);
+	/* another CPU has its own stack */
+	host_set_current_cpu(1);
+	frame_t g = allocate_p2frame(2);
+	ck_assert_uint_ne(g.base, f.base);
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].hi_count[2]), 5);
+	/* a full stack gives its oldest half back to the lists before taking the block */
+	frame_t h[13];
+	for (int i = 0; i < 13; i++)
+		h[i] = allocate_p2frame(1);
+	frame_alloc_drain_cpu_caches();
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].hi_count[1]), 0);
+	for (int i = 0; i < 12; i++)
+		deallocate_p2frame(h[i], 1);
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].hi_count[1]), 12);
+	ck_assert_uint_eq(frame_cpu_caches[1].hi_frame[1][0], h[0].base);
+	deallocate_p2frame(h[12], 1);
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].hi_count[1]), 7);
+	ck_assert_uint_eq(frame_cpu_caches[1].hi_frame[1][0], h[6].base);
+	ck_assert_uint_eq(frame_cpu_caches[1].hi_frame[1][6], h[12].base);
+	deallocate_p2frame(g, 2);
+	audit_ok();
+	/* an order the machine does not cache goes straight to the lists */
+	uint64_t cached = cached_frames();
+	frame_t big = allocate_p2frame(6);
+	deallocate_p2frame(big, 6);
+	ck_assert_uint_eq(cached_frames(), cached);
+	/* the audit sees a stack slot that is not a cached block of its order */
+	struct frame_cpu_cache *c = &frame_cpu_caches[1];
+	paddr_t saved = c->hi_frame[2][0];
+	c->hi_frame[2][0] = f.base; /* allocated on cpu 0 */
+	ck_assert(!frame_audit(buf, sizeof(buf)));
+	ck_assert_msg(strstr(buf, "not a cached block of that order"), "%s", buf);
+	c->hi_frame[2][0] = saved;
+	audit_ok();
+	host_set_current_cpu(0);
+	deallocate_p2frame(f, 2);
+	/* a drain gives every cached block back, merged: the lists are as after boot */
+	frame_alloc_drain_cpu_caches();
+	ck_assert_uint_eq(cached_frames(), 0);
+	ck_assert_uint_eq(free_frames(), TOTAL - META);
+	audit_ok();
+	snapshot_lists(&after);
+	ck_assert(snapshots_equal_as_sets(&before, &after));
+	snapshot_free(&before);
+	snapshot_free(&after);
+}
+END_TEST
+
 START_TEST(test_cached_frames_never_cause_false_oom)
 {
 	/* cpu 1 parks frames in its cache, then cpu 0 must still get every free frame */
@@ -698,6 +779,7 @@ int main(void)
 	tcase_add_test(tc, test_wrong_order_free_detected);
 	tcase_add_test(tc, test_split_block_page_by_page);
 	tcase_add_test(tc, test_cpu_caches_and_drain);
+	tcase_add_test(tc, test_hi_order_cpu_caches);
 	tcase_add_test(tc, test_cached_frames_never_cause_false_oom);
 	tcase_add_test(tc, test_audit_detects_corruption);
 	tcase_add_test(tc, test_init_errors);
