@@ -463,9 +463,25 @@ START_TEST(test_free_run_blocks_and_batch_overflow)
 }
 END_TEST
 
+/* Drain every CPU cache: nothing stays cached, every frame but the metadata is free, and the
+ * lists hold the blocks of *before (which is freed). */
+static void drain_back_to(struct list_snapshot *before)
+{
+	struct list_snapshot after;
+
+	frame_alloc_drain_cpu_caches();
+	ck_assert_uint_eq(cached_frames(), 0);
+	ck_assert_uint_eq(free_frames(), TOTAL - META);
+	audit_ok();
+	snapshot_lists(&after);
+	ck_assert(snapshots_equal_as_sets(before, &after));
+	snapshot_free(before);
+	snapshot_free(&after);
+}
+
 START_TEST(test_cpu_caches_and_drain)
 {
-	struct list_snapshot before, after;
+	struct list_snapshot before;
 	snapshot_lists(&before);
 	frame_t a[40], b[40];
 	host_set_current_cpu(0);
@@ -484,16 +500,9 @@ START_TEST(test_cpu_caches_and_drain)
 	ck_assert_uint_eq(free_frames(), TOTAL - META);
 	ck_assert_uint_eq(used_frames(), META);
 	audit_ok();
-	frame_alloc_drain_cpu_caches();
-	ck_assert_uint_eq(cached_frames(), 0);
+	drain_back_to(&before);
 	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].count), 0);
 	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].count), 0);
-	ck_assert_uint_eq(free_frames(), TOTAL - META);
-	audit_ok();
-	snapshot_lists(&after);
-	ck_assert(snapshots_equal_as_sets(&before, &after));
-	snapshot_free(&before);
-	snapshot_free(&after);
 }
 END_TEST
 
@@ -504,7 +513,7 @@ END_TEST
  */
 START_TEST(test_hi_order_cpu_caches)
 {
-	struct list_snapshot before, after;
+	struct list_snapshot before;
 	char buf[256];
 
 	snapshot_lists(&before);
@@ -567,14 +576,7 @@ START_TEST(test_hi_order_cpu_caches)
 	host_set_current_cpu(0);
 	deallocate_p2frame(f, 2);
 	/* a drain gives every cached block back, merged: the lists are as after boot */
-	frame_alloc_drain_cpu_caches();
-	ck_assert_uint_eq(cached_frames(), 0);
-	ck_assert_uint_eq(free_frames(), TOTAL - META);
-	audit_ok();
-	snapshot_lists(&after);
-	ck_assert(snapshots_equal_as_sets(&before, &after));
-	snapshot_free(&before);
-	snapshot_free(&after);
+	drain_back_to(&before);
 }
 END_TEST
 
