@@ -12,7 +12,7 @@
  *   x), its elements are FREE heads of that order, aligned to it, with no cycle, and each
  *   list holds exactly the FREE heads of its order; the nonempty mask matches the heads.
  * - A2: a linear scan of every section tiles it exactly with FREE blocks, USED blocks, CACHED
- *   frames, METADATA frames and ABSENT holes; every frame inside a block has an all-zero
+ *   blocks, METADATA frames and ABSENT holes; every frame inside a block has an all-zero
  *   INTERIOR record (no stale interior records), so blocks are disjoint and cover everything.
  * - A3: no free block's buddy is a free block of the same order (maximal merging).
  * - A5: buddy_free, cached, metadata and total counters equal what the scan finds, and
