@@ -101,15 +101,10 @@ frame_t allocate_zeroed_frame(void)
 	return allocate_p2frame_complex(0, FRAME_ZERO, FRAME_STRATEGY_FAST, 0, NULL);
 }
 
-/*
- * A block of exactly `order`: from this CPU's cache up to FRAME_CACHED_ORDERS - 1, else
- * straight from the buddy lists; allocate_p2frame_complex (its checks, the drain of the CPU
- * caches before giving up) only when neither has a block that large.
- */
-frame_t allocate_p2frame(unsigned order)
+/* Everything allocate_p2frame does not do inline: an order that is not cached, a traced,
+ * frozen or empty stack, exhaustion, a bad order (panics in allocate_p2frame_complex). */
+static __attribute__((noinline)) frame_t allocate_p2frame_slow(unsigned order)
 {
-	if (order == 0)
-		return allocate_frame();
 	if (__builtin_expect(order <= FRAME_MAX_ORDER, 1)) {
 		paddr_t f = order < FRAME_CACHED_ORDERS ? hi_cache_alloc(order) : 0;
 		if (!f)
@@ -121,6 +116,29 @@ frame_t allocate_p2frame(unsigned order)
 		}
 	}
 	return allocate_p2frame_complex(order, 0, FRAME_STRATEGY_FAST, order, NULL);
+}
+
+/*
+ * A block of exactly `order`: from this CPU's cache up to FRAME_CACHED_ORDERS - 1, else
+ * straight from the buddy lists; allocate_p2frame_complex (its checks, the drain of the CPU
+ * caches before giving up) only when neither has a block that large. Inline only the pop
+ * of a non-empty stack (no trace to write: tracing sends every cache to the slow paths), the
+ * rest a tail call, so that the common case runs as a leaf function.
+ */
+frame_t allocate_p2frame(unsigned order)
+{
+	if (order == 0)
+		return allocate_frame();
+	if (__builtin_expect(order >= FRAME_CACHED_ORDERS, 0))
+		return allocate_p2frame_slow(order);
+	struct frame_cpu_cache *c = fast_cpu_cache();
+	uint32_t stop = cache_claim(c);
+	uint32_t n = atomic_load_explicit(&c->hi_count[order], memory_order_relaxed);
+	if (__builtin_expect((stop & CACHE_SLOW) || n == 0, 0)) {
+		cache_leave(c);
+		return allocate_p2frame_slow(order);
+	}
+	return (frame_t){ hi_cache_pop(c, order, n - 1) };
 }
 
 /* ---- deallocation --------------------------------------------------------------------- */
@@ -157,7 +175,9 @@ _Noreturn __attribute__((noinline, cold)) void free_misuse(paddr_t f, unsigned o
 		   order);
 }
 
-void deallocate_p2frame(frame_t f, unsigned order)
+/* deallocate_p2frame off its fast path: misuse (panics), tracing, an order that is not
+ * cached, a frozen or full stack, a frame off the dense run. */
+static __attribute__((noinline)) void deallocate_p2frame_slow(frame_t f, unsigned order)
 {
 	struct page_info *r = checked_free_target(f.base, order);
 
@@ -174,6 +194,35 @@ void deallocate_p2frame(frame_t f, unsigned order)
 		"frame: concurrent double free of %#llx", (unsigned long long)f.base);
 	buddy_give(f.base, r, order);
 	kspin_unlock(&ST.lock);
+}
+
+/*
+ * The fast path for orders 1 .. FRAME_CACHED_ORDERS - 1, as deallocate_frame's for order 0:
+ * the checks that catch a double free, a wrong order and references left (the head must be
+ * USED with this order and a count of 0), then a push on this CPU's stack of that order.
+ */
+void deallocate_p2frame(frame_t f, unsigned order)
+{
+	if (order == 0)
+		return deallocate_frame(f);
+	uint64_t i = (f.base >> PAGE_SHIFT) - frame_dense_first_pfn;
+	if (__builtin_expect(order >= FRAME_CACHED_ORDERS || i >= frame_dense_frames, 0))
+		return deallocate_p2frame_slow(f, order);
+	struct page_info *r = frame_dense_infos + i;
+	if (__builtin_expect(rec_meta(r) != PAGE_META(PAGE_STATE_USED, order) ||
+				     (rec_rc(r) & RC_COUNT_MASK),
+			     0))
+		return deallocate_p2frame_slow(f, order);
+	struct frame_cpu_cache *c = fast_cpu_cache();
+	uint32_t stop = cache_claim(c);
+	uint32_t n = atomic_load_explicit(&c->hi_count[order], memory_order_relaxed);
+	if (__builtin_expect((stop & CACHE_SLOW) || n >= ST.hi_cap[order], 0)) {
+		cache_leave(c);
+		return deallocate_p2frame_slow(f, order);
+	}
+	/* drop a kind bit that outlived the last reference (the cached state wants RC_USED) */
+	atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
+	hi_cache_push(c, order, n, f.base, r);
 }
 
 /* deallocate_frame off its fast path: misuse (panics), a frozen cache, a full cache. */
