@@ -228,6 +228,71 @@ START_TEST(bad_machine)
 }
 END_TEST
 
+/* Each command's words land in its own named arguments (scenario/command_args.h). */
+START_TEST(typed_arguments)
+{
+	struct scenario sc;
+	const char *text = "machine cpus=2\n"
+			   "spawn a\n"
+			   "spawn srv\n"
+			   "mmap a any 8K rw shared populate hint=0x400000 cpu=1\n"
+			   "expect mmap a 0x10000 4K r phys=0xa0000 -> enomem\n"
+			   "touch a 0x10000 8K write value=7\n"
+			   "touch a 0x10000 4K read\n"
+			   "kcopyout a 0x10000 100 byte=0x5a\n"
+			   "expect read a 0x10008 != 3 size=4\n"
+			   "borrow a 0x10000 srv 0x20000 4K rx\n"
+			   "fork a b\n"
+			   "expect different_frame a 0x10000 b 0x11000\n";
+	const struct sc_stmt *st = NULL;
+
+	ck_assert_msg(parse(&sc, text, strlen(text)), "%s", errbuf);
+	ck_assert_uint_eq(sc.nstmts, 12);
+	st = &sc.stmts[3];
+	ck_assert_str_eq(st->proc, "a");
+	ck_assert(st->mmap.any && st->mmap.shared && st->mmap.populate && !st->mmap.phys_given);
+	ck_assert_uint_eq(st->mmap.size, 8192);
+	ck_assert_uint_eq(st->mmap.prot, 0x3); /* MM_PROT_READ | MM_PROT_WRITE */
+	ck_assert_uint_eq(st->mmap.hint, 0x400000);
+	ck_assert_int_eq(st->cpu, 1);
+	ck_assert(!st->expect.has_result);
+	st = &sc.stmts[4];
+	ck_assert(st->expect.has_result);
+	ck_assert_int_eq(st->expect.result, 2); /* enomem */
+	ck_assert(!st->mmap.any && !st->mmap.shared && st->mmap.phys_given);
+	ck_assert_uint_eq(st->mmap.addr, 0x10000);
+	ck_assert_uint_eq(st->mmap.phys, 0xa0000);
+	st = &sc.stmts[5];
+	ck_assert_int_eq(st->access.cmd, SC_TOUCH);
+	ck_assert(st->access.write);
+	ck_assert_uint_eq(st->access.addr, 0x10000);
+	ck_assert_uint_eq(st->access.len, 8192);
+	ck_assert_uint_eq(st->access.value, 7);
+	ck_assert(!sc.stmts[6].access.write);
+	st = &sc.stmts[7];
+	ck_assert_int_eq(st->access.cmd, SC_KCOPYOUT);
+	ck_assert_uint_eq(st->access.len, 100);
+	ck_assert_uint_eq(st->access.fill, 0x5a);
+	st = &sc.stmts[8];
+	ck_assert_int_eq(st->access.cmd, SC_READ);
+	ck_assert_uint_eq(st->access.len, 4);
+	ck_assert(st->expect.has_value && !st->expect.has_result);
+	ck_assert_int_eq(st->expect.op, SC_NE);
+	ck_assert_uint_eq(st->expect.value, 3);
+	st = &sc.stmts[9];
+	ck_assert_str_eq(st->share.to, "srv");
+	ck_assert_uint_eq(st->share.addr, 0x10000);
+	ck_assert_uint_eq(st->share.to_addr, 0x20000);
+	ck_assert_uint_eq(st->share.size, 4096);
+	ck_assert_uint_eq(st->share.prot, 0x5); /* MM_PROT_READ | MM_PROT_EXEC */
+	ck_assert_str_eq(sc.stmts[10].fork.child, "b");
+	st = &sc.stmts[11];
+	ck_assert_str_eq(st->frame_pair.other, "b");
+	ck_assert_uint_eq(st->frame_pair.other_addr, 0x11000);
+	scenario_free(&sc);
+}
+END_TEST
+
 START_TEST(kernel_commands)
 {
 	struct scenario sc;
@@ -383,6 +448,7 @@ int main(void)
 	tcase_add_test(tc, bad_arguments);
 	tcase_add_test(tc, bad_machine);
 	tcase_add_test(tc, kernel_commands);
+	tcase_add_test(tc, typed_arguments);
 	tcase_add_test(tc, bad_kernel_commands);
 	tcase_add_test(tc, errors_are_all_reported);
 	tcase_add_test(tc, garbage_never_crashes);
