@@ -27,7 +27,7 @@ static void usage(FILE *out)
 	      "       mmsim handout FILE\n"
 	      "       mmsim check FILE\n"
 	      "       mmsim repl [--trace[=KINDS]] [--audit]\n"
-	      "       mmsim quiz translate|buddy|cow [--seed N] [-n COUNT] [-c] [--json]\n"
+	      "       mmsim quiz translate|buddy|cow|policy [--seed N] [-n COUNT] [-c] [--json]\n"
 	      "       mmsim help [COMMAND]\n"
 	      "       mmsim --version\n"
 	      "\n"

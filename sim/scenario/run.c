@@ -226,6 +226,8 @@ int sim_run(struct sim *sim, const struct scenario *sc)
 			s = sim_audit(sim, st);
 		if (sim->html)
 			html_steps_record(sim->html, sim, st, s);
+		if (sim->after_stmt)
+			sim->after_stmt(sim, i, sim->after_stmt_ctx);
 		if (s != SC_CONTINUE)
 			return status_code(s);
 		if (!st->question && strncmp(st->cmd->name, "expect", 6) == 0)

@@ -81,6 +81,11 @@ struct sim {
 	struct sim_swap swap; /* the swap area's device */
 	const struct scenario *sc; /* the scenario running (its future, for policy=opt) */
 	size_t cur_stmt;           /* the statement running */
+
+	/* Called after each statement sim_run executed, or NULL: a quiz reads the kernel's state
+	 * between the lines of the scenario it runs (sim/teach/quiz_policy.c). */
+	void (*after_stmt)(struct sim *sim, size_t index, void *ctx);
+	void *after_stmt_ctx;
 };
 
 /*
