@@ -24,6 +24,7 @@
 #include "user_mm.h"
 #include "user_mm_view.h"
 #include "views/walk_narration.h"
+#include "swap_entry.h"
 
 /* "touch" in ASCII read as a number: a touched page is easy to spot in a dump */
 #define TOUCH_VALUE 0x746f756368ull
@@ -75,8 +76,15 @@ static bool access_translated(struct user_access *a, struct x86_cpu *cpu,
 {
 	struct access_work *w = a->ctx;
 
-	if (sim_traces(TRACE_WALK))
+	if (sim_traces(TRACE_WALK)) {
 		narrate_walk(sim_trace(w->sim), cpu, plat_cpu_id(), a->va, a->kind, true, false, t, x);
+		/* the processor sees only P=0; the kernel's reading of the entry is the lesson */
+		if (x->outcome == X86_PF && t->nsteps > 0 && t->steps[t->nsteps - 1].level == 1 &&
+		    pte_is_swap(t->steps[t->nsteps - 1].entry))
+			fprintf(sim_trace(w->sim), "       the entry is a swap entry: the page is in swap "
+				"slot %" PRIu64 "; the fault handler reads it back\n",
+				swp_entry_slot(t->steps[t->nsteps - 1].entry));
+	}
 	return x->outcome != X86_OK || check_frame(w, t, x->pa);
 }
 

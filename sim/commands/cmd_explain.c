@@ -11,7 +11,9 @@
  *      (addr_space_for_each_grant) and the page's present translation (addr_space_lookup):
  *      demand-zero, the zero frame, a copy-on-write copy or reuse (with the frame's
  *      references), a shared or borrowed page, a rights upgrade, or segv and why; and how
- *      many frames that takes against what is available.
+ *      many frames that takes against what is available; for a page in swap, the major or
+ *      minor fault (slot, swap cache, a slot shared after fork) and, under `limit`, the page
+ *      the policy would evict first.
  *
  * Nothing changes: not the tables, not the TLBs, not the counters.
  */
@@ -24,7 +26,11 @@
 #include "page_info.h"
 #include "pressure.h"
 #include "commands/process_commands.h"
+#include "replace_policy.h"
+#include "scenario/future_access.h"
 #include "scenario/sim.h"
+#include "swap_area.h"
+#include "swap_entry.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 
@@ -170,6 +176,150 @@ static void need_frames(struct sim *sim, struct intent *in, uint64_t page, unsig
 				  "and the access ends as oom)\n");
 }
 
+/* ---- swap ---- */
+
+struct limit_find {
+	struct sim *sim;
+	struct addr_space *as;
+	uint64_t now_va;
+	unsigned used, n;
+	struct replace_view_place place[64];
+};
+
+static void limit_place(void *ctx, unsigned i, const struct replace_view_place *pl)
+{
+	struct limit_find *f = ctx;
+
+	(void)i;
+	if (f->n < 64)
+		f->place[f->n++] = *pl;
+	f->used += pl->used;
+}
+
+/* Under `limit`, a fault that makes one more page resident while the limit is reached first
+ * evicts one of the space's pages: which one, as the policy would choose it now. */
+static void explain_limit(struct sim *sim, struct sim_process *p, uint64_t va)
+{
+	struct limit_find f = {sim, p->as, va, 0, 0, {{0}}};
+	struct replace_view v;
+	int victim = -1;
+	unsigned cleared = 0;
+	uint64_t best = 0;
+
+	if (!replace_view(p->as, &v, limit_place, &f) || f.used < v.limit || f.n < v.places)
+		return;
+	for (unsigned i = 0; i < f.n; i++) {
+		const struct replace_view_place *pl = &f.place[i];
+		uint64_t key;
+
+		if (!pl->used)
+			continue;
+		key = v.policy == REPLACE_FIFO ? UINT64_MAX - pl->arrived
+		      : v.policy == REPLACE_LRU ? UINT64_MAX - pl->used_at
+		      : v.policy == REPLACE_OPT ? sim_future_next_use(sim, p->as, pl->va, va)
+						: 0;
+		if (v.policy != REPLACE_CLOCK &&
+		    (victim < 0 || key > best ||
+		     (key == best && pl->arrived < f.place[victim].arrived))) {
+			victim = (int)i;
+			best = key;
+		}
+	}
+	if (v.policy == REPLACE_CLOCK) {
+		/* the hand clears set bits until it meets a clear one; all set: a full round */
+		for (unsigned k = 0; k < f.n && victim < 0; k++) {
+			unsigned i = (v.hand + k) % f.n;
+
+			if (!f.place[i].used)
+				continue;
+			if (!f.place[i].accessed)
+				victim = (int)i;
+			else
+				cleared++;
+		}
+		if (victim < 0)
+			victim = (int)(v.hand % f.n);
+	}
+	if (victim < 0)
+		return;
+	fprintf(sim->out, "  limit: %s already has %" PRIu64 " resident pages, its limit: first the "
+			  "%s policy evicts 0x%" PRIx64 " (",
+		p->name, v.limit, replace_policy_name(v.policy), f.place[victim].va);
+	switch (v.policy) {
+	case REPLACE_FIFO:
+		fputs("resident the longest", sim->out);
+		break;
+	case REPLACE_LRU:
+		fputs("its last access is the oldest", sim->out);
+		break;
+	case REPLACE_OPT:
+		fputs(best == UINT64_MAX ? "never accessed again" : "its next access is the farthest",
+		      sim->out);
+		break;
+	default:
+		if (cleared)
+			fprintf(sim->out, "the hand clears %u accessed bit%s first, ", cleared,
+				cleared == 1 ? "" : "s");
+		fprintf(sim->out, "its bit %s", cleared == f.used ? "cleared on the way round" : "clear");
+		break;
+	}
+	fputs("); written to a swap slot if dirty, dropped if its slot still holds it\n", sim->out);
+}
+
+/* A fault on a swap entry (core/reclaim.c, swap_in_page): what comes back from where. */
+static void explain_swapped(struct sim *sim, struct sim_process *p, const struct grant_view *g,
+			    uint64_t va, int kind, uint64_t slot, bool cached, struct intent *in)
+{
+	FILE *out = sim->out;
+	uint64_t count = swap_slot_count(slot);
+	char prot[4];
+
+	prot_text(prot, g->prot);
+	fprintf(out, "  page: swapped out: the PT entry is a swap entry (P=0, bit 10 set, bit 11 "
+		     "clear), slot %" PRIu64 " stored inverted in bits 51:12; the slot's count is %" PRIu64
+		     " (%s)\n",
+		slot, count,
+		cached ? "its holders and the swap cache, which pairs it with a frame"
+		       : count > 1 ? "the swap entries that hold it: shared after fork"
+				   : "this entry alone");
+	if (g->provider == PROVIDER_ALLOCATED_SHARED) {
+		fprintf(out, "  kernel: major fault: reads slot %" PRIu64 " into a fresh frame and maps it "
+			     "%s here and in every space of the family whose entry holds the same slot "
+			     "(shared memory keeps one frame); those entries let the slot go, rss +1\n",
+			slot, prot);
+		need_frames(sim, in, 1, 0);
+		return;
+	}
+	if (mm_limit_of(p->as))
+		explain_limit(sim, p, va);
+	if (cached) {
+		fprintf(out, "  kernel: minor fault: slot %" PRIu64 " is still in a frame (the swap cache: "
+			     "another space maps it copy-on-write); mapped read-only, nothing read, rss +1\n",
+			slot);
+		if (kind == X86_WRITE) {
+			fprintf(out, "         the retried write faults again: copy-on-write copy into a new "
+				     "frame, mapped %s\n", prot);
+			need_frames(sim, in, 1, 0);
+		}
+		return;
+	}
+	if (kind == X86_WRITE)
+		fprintf(out, "  kernel: major fault: reads slot %" PRIu64 " back into a fresh frame, "
+			     "mapped %s: the write makes it differ from the slot, so this entry lets the "
+			     "slot go (%s), rss +1\n",
+			slot, prot,
+			count > 1 ? "the other holders keep it: after fork the slot is copy-on-write, and "
+				    "this space now has its own copy"
+				  : "the slot is free again");
+	else
+		fprintf(out, "  kernel: major fault: reads slot %" PRIu64 " back into a fresh frame, "
+			     "mapped read-only and paired with the slot (swap cache): evicting it again "
+			     "needs no write; a later write faults once more to map it %s and lets the "
+			     "slot go, rss +1\n",
+			slot, prot);
+	need_frames(sim, in, 1, 0);
+}
+
 /* What page_fault_handler would do for this fault (core/page_fault.c, correct_in). */
 static void explain_kernel(struct sim *sim, struct sim_process *p, uint64_t va, int kind,
 			   const struct x86_xlate *x, const struct x86_walk_trace *t,
@@ -221,8 +371,18 @@ static void explain_kernel(struct sim *sim, struct sim_process *p, uint64_t va, 
 	present = addr_space_lookup(p->as, va, &l);
 	in->result = "ok";
 	if (!present) {
+		uint64_t slot;
+		bool cached;
+
 		if (t->stop == X86_STOP_NOT_PRESENT && t->stop_level > 1)
 			tables = (unsigned)t->stop_level - 1;
+		if ((gf.g.provider == PROVIDER_ALLOCATED || gf.g.provider == PROVIDER_ALLOCATED_SHARED) &&
+		    t->stop_level == 1 && swap_entry_at(p->as, va, &slot, &cached)) {
+			explain_swapped(sim, p, &gf.g, va, kind, slot, cached, in);
+			return;
+		}
+		if (gf.g.provider == PROVIDER_ALLOCATED && kind == X86_WRITE && mm_limit_of(p->as))
+			explain_limit(sim, p, va);
 		switch (gf.g.provider) {
 		case PROVIDER_ALLOCATED:
 			if (kind != X86_WRITE) {
