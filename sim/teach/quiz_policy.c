@@ -275,17 +275,24 @@ out:
 
 /* ---- printing ---- */
 
-static const char *const policy_rules[] = {
-	"fifo: the victim is the page that became resident the longest ago.",
-	"lru: the victim is the page whose last access is the oldest.",
-	"clock: the resident pages stand in a circle of places; a new page takes the place of\n"
-	"the page it replaced, or the next free place while the circle is not full. Every\n"
-	"access sets the page's accessed bit. To find a victim the hand looks at its place:\n"
-	"bit set, the kernel clears it and the hand moves on; bit clear, that page is the\n"
-	"victim and the hand moves one past it. The hand starts at place 0.",
-	"opt: the victim is the page whose next access is the farthest away or never comes;\n"
-	"among pages never used again, the one resident the longest.",
-};
+static const char *policy_rule(enum replace_policy p)
+{
+	switch (p) {
+	case REPLACE_FIFO:
+		return "fifo: the victim is the page that became resident the longest ago.";
+	case REPLACE_LRU:
+		return "lru: the victim is the page whose last access is the oldest.";
+	case REPLACE_CLOCK:
+		return "clock: the resident pages stand in a circle of places; a new page takes the place of\n"
+		       "the page it replaced, or the next free place while the circle is not full. Every\n"
+		       "access sets the page's accessed bit. To find a victim the hand looks at its place:\n"
+		       "bit set, the kernel clears it and the hand moves on; bit clear, that page is the\n"
+		       "victim and the hand moves one past it. The hand starts at place 0.";
+	default:
+		return "opt: the victim is the page whose next access is the farthest away or never comes;\n"
+		       "among pages never used again, the one resident the longest.";
+	}
+}
 
 static const char *const order_words[] = {
 	"oldest arrival first", "least recently used first", "place by place, > the hand, * the accessed bit",
@@ -412,7 +419,7 @@ int quiz_policy(const struct quiz_options *o, FILE *out, FILE *err)
 		"fault: demand-zero the first time, later a major fault that reads the page back\n"
 		"from swap. A miss with %u pages resident first evicts one, chosen by the policy:\n%s\n\n",
 		q.npages, (unsigned long long)QP_BASE, q.frames, q.frames, q.frames,
-		policy_rules[q.policy]);
+		policy_rule(q.policy));
 	fputs("For each access: hit or miss, and which page a miss evicts; then what is resident\n"
 	      "after the last access", out);
 	fprintf(out, " (%s).\n\n", order_words[q.policy]);
