@@ -24,7 +24,7 @@
 #include "user_mm.h"
 #include "user_mm_view.h"
 #include "views/walk_narration.h"
-#include "swap_entry.h"
+#include "arch/x86_64/swap_entry.h"
 
 /* "touch" in ASCII read as a number: a touched page is easy to spot in a dump */
 #define TOUCH_VALUE 0x746f756368ull

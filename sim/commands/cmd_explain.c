@@ -30,7 +30,6 @@
 #include "scenario/future_access.h"
 #include "scenario/sim.h"
 #include "swap_area.h"
-#include "swap_entry.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
 
