@@ -353,6 +353,8 @@ const struct sc_command frame_commands[] = {
 	EXPECT_COUNTER("total_frames"),
 	EXPECT_COUNTER("available_frames"),
 	EXPECT_COUNTER("reserve_frames"),
+	EXPECT_COUNTER("swap_writes"),
+	EXPECT_COUNTER("swap_reads"),
 	{"show memmap", "show memmap", "the boot memory map and the free areas the allocator got",
 	 SC_KERNEL_ON, parse_no_args, exec_show_memmap},
 	{"show buddy", "show buddy", "the buddy allocator's free lists, order by order",

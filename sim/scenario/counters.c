@@ -2,6 +2,7 @@
 
 #include "frame_alloc.h"
 #include "pressure.h"
+#include "swap_area.h"
 #include "scenario/sim.h"
 
 /* The reserve's frames hold nothing: free, but not available. The allocator counts them as
@@ -36,6 +37,24 @@ static uint64_t get_reserve(struct sim *sim)
 	return reserve_pool_frames();
 }
 
+static uint64_t get_swap_writes(struct sim *sim)
+{
+	struct swap_stats st;
+
+	(void)sim;
+	swap_get_stats(&st);
+	return st.writes;
+}
+
+static uint64_t get_swap_reads(struct sim *sim)
+{
+	struct swap_stats st;
+
+	(void)sim;
+	swap_get_stats(&st);
+	return st.reads;
+}
+
 const struct sim_counter sim_counters[] = {
 	{"free_frames", "frames on the free lists and in per-CPU caches", get_free},
 	{"used_frames", "allocated frames, the allocator's own metadata included", get_used},
@@ -44,6 +63,10 @@ const struct sim_counter sim_counters[] = {
 	 get_available},
 	{"reserve_frames", "frames in the sacred reserve now (UI frames in use are not in it)",
 	 get_reserve},
+	{"swap_writes", "pages written to the swap device since boot (dirty evictions)",
+	 get_swap_writes},
+	{"swap_reads", "pages read back from the swap device since boot (major faults)",
+	 get_swap_reads},
 };
 
 const unsigned sim_ncounters = sizeof(sim_counters) / sizeof(sim_counters[0]);

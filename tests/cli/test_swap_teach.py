@@ -91,4 +91,51 @@ def _():
     check("evict: a 0x10000 (fifo: resident the longest" in out and "written to slot 0 (dirty)" in out, out)
 
 
+SWAP_LESSONS = ["18-demand-paging-swap", "19-fifo-belady", "20-policy-lru", "21-policy-clock",
+                "22-policy-opt", "23-dirty-clean-eviction", "24-thrashing"]
+
+
+@case("the swap lessons run with --audit; their --trace tells every eviction and swap-in")
+def _():
+    for name in SWAP_LESSONS:
+        path = os.path.join(h.ROOT, "scenarios", "teaching", name + ".scn")
+        rc, out, err = run(["run", "--audit", path])
+        check(rc == 0 and err == "", (name, rc, err))
+        rc, out, err = run(["run", "--trace=fault", path])
+        check(rc == 0, (name, err))
+        evictions = [l for l in out.splitlines() if l.startswith("  evict: a ")]
+        check(evictions, name)
+        for l in evictions:
+            # why this page, and written (with its slot) or dropped
+            check(("(fifo: " in l or "(lru: " in l or "(clock: " in l or "(opt: " in l) and
+                  ("written to slot " in l or "dropped, no write" in l), (name, l))
+        for l in out.splitlines():
+            if l.startswith("  swap-in: "):
+                check("slot " in l and ("major fault" in l or "swap cache" in l), (name, l))
+
+
+@case("--html: the swap panel (the area and the policy's circle) and the swap events of each step")
+def _():
+    import json
+    import re
+    import tempfile
+    page = os.path.join(tempfile.mkdtemp(), "t.html")
+    lesson = os.path.join(h.ROOT, "scenarios", "teaching", "21-policy-clock.scn")
+    rc, out, err = run(["run", lesson, "--html", page])
+    check(rc == 0, err)
+    html = open(page).read()
+    check("Swap and page replacement" in html and "$('swap')" in html, "no swap panel")
+    d = json.loads(re.search(r'id="mmsim-data">(.*?)</script>', html, re.S).group(1))
+    last = d["steps"][-1]["state"]
+    text = d["texts"][last["swap"]]
+    check(text.startswith("swap: 3 of 256 slots used") and "a: policy clock, limit 3 pages" in text
+          and "-> 0: 0x100000" in text, text)
+    events = [e for s in d["steps"] if s.get("state") for e in s["state"]["events"]]
+    check("a: 1 page evicted to swap" in events and "a: 1 fault, major: a page read back from swap" in events, events)
+    # a machine without swap says so
+    rc, out, err = run(["run", os.path.join(h.ROOT, "scenarios", "teaching", "07-demand-paging.scn"), "--html", page])
+    d = json.loads(re.search(r'id="mmsim-data">(.*?)</script>', open(page).read(), re.S).group(1))
+    check(all(s["state"]["swap"] == -1 for s in d["steps"] if s.get("state")), "swap text without swap")
+
+
 h.finish()
