@@ -183,8 +183,9 @@ static enum sc_status exec_show_swap(struct sim *sim, const struct sc_stmt *st)
 	}
 	fprintf(sim->out,
 		"swap: %" PRIu64 " of %" PRIu64 " slots used, %" PRIu64 " in the swap cache; %" PRIu64
-		" pages written, %" PRIu64 " read, %" PRIu64 " evictions without a write\n",
-		s.used, s.slots, s.cached, s.writes, s.reads, s.dropped_clean);
+		" page%s written, %" PRIu64 " read, %" PRIu64 " eviction%s without a write\n",
+		s.used, s.slots, s.cached, s.writes, s.writes == 1 ? "" : "s", s.reads,
+		s.dropped_clean, s.dropped_clean == 1 ? "" : "s");
 	swap_for_each_used(print_slot, sim);
 	return SC_CONTINUE;
 }

@@ -67,6 +67,7 @@ static const char page_body[] =
 	"<div id=\"note\"></div></div>\n"
 	"<div class=\"panel\"><h2>Processes and their page tables</h2><div id=\"processes\"></div></div>\n"
 	"<div class=\"panel\"><h2>Memory pressure</h2><div id=\"pressure\"></div></div>\n"
+	"<div class=\"panel\"><h2>Swap and page replacement</h2><pre id=\"swap\"></pre></div>\n"
 	"<div class=\"panel\"><h2>CPUs and their TLBs</h2><div id=\"cpus\" class=\"grid2\"></div></div>\n"
 	"<div class=\"panel\"><h2>Physical frames</h2><pre id=\"frames\"></pre></div>\n"
 	"</section>\n</main>\n<script type=\"application/json\" id=\"mmsim-data\">";
@@ -160,6 +161,8 @@ static const char page_tail[] =
 	"    add(d, 'pre', text(st.regs[i]), 'regs');\n"
 	"    add(d, 'pre', text(st.tlb[i]), 'tlb').id = 'tlb' + c.cpu;\n"
 	"  });\n"
+	"  $('swap').textContent = st && st.swap >= 0 ? text(st.swap) :\n"
+	"    'No swap area (machine swap=SIZE adds one).';\n"
 	"  $('frames').textContent = st && st.frames >= 0 ? text(st.frames) :\n"
 	"    (D.kernel ? 'The frame allocator exists once the kernel has booted.' :\n"
 	"    'The bare processor (kernel=off) has no frame allocator.');\n"

@@ -57,6 +57,7 @@ struct html_steps {
 	int *prev_pt;              /* per process */
 	int *prev_regs, *prev_tlb; /* per CPU */
 	int prev_frames;
+	int prev_swap; /* show swap and every limited process's show policy */
 	struct addr_space_stats *prev_stats; /* per process */
 	int *prev_state;                     /* per process: enum process_state, -1 new */
 	size_t nprev_procs;

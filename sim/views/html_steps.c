@@ -13,6 +13,10 @@
 
 #include "host/host_platform.h"
 #include "views/report_json.h"
+#include "replace_policy.h"
+#include "scenario/sim.h"
+#include "swap_area.h"
+#include "user_mm.h"
 #include "user_mm_view.h"
 
 static void *xcalloc(size_t n, size_t size)
@@ -77,6 +81,7 @@ struct html_steps *html_steps_begin(FILE *real_out, FILE *real_err, FILE **out, 
 	}
 	setvbuf(h->err, NULL, _IONBF, 0);
 	h->prev_frames = -1;
+	h->prev_swap = -1;
 	*out = h->out;
 	*err = h->err;
 	return h;
@@ -198,6 +203,8 @@ static void fault_events(FILE *m, bool *first, const char *name,
 		{offsetof(struct addr_space_stats, faults_spurious), "spurious: the tables were already right (a stale TLB entry)"},
 		{offsetof(struct addr_space_stats, faults_segv), "segv: refused (no grant, or its protection)"},
 		{offsetof(struct addr_space_stats, faults_oom), "oom: no frame could be had"},
+		{offsetof(struct addr_space_stats, faults_major), "major: a page read back from swap"},
+		{offsetof(struct addr_space_stats, faults_swap_cached), "a swapped page found still in a frame (swap cache)"},
 	};
 
 	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
@@ -208,6 +215,37 @@ static void fault_events(FILE *m, bool *first, const char *name,
 			event(m, first, "%s: %" PRIu64 " fault%s, %s", name, now - was,
 			      now - was == 1 ? "" : "s", kinds[k].what);
 	}
+	if (b->evictions > a->evictions)
+		event(m, first, "%s: %" PRIu64 " page%s evicted to swap", name,
+		      b->evictions - a->evictions, b->evictions - a->evictions == 1 ? "" : "s");
+}
+
+/* The swap area and the policy of every process under a limit, one text; -1 without swap. */
+static int swap_text(struct html_steps *h, struct sim *sim)
+{
+	char *all, *grown;
+	size_t len;
+
+	if (!sim->booted || !swap_configured())
+		return -1;
+	all = capture(sim, "swap", NULL, -1);
+	for (size_t i = 0; all && i < sim->nprocs; i++) {
+		struct sim_process *p = &sim->procs[i];
+		char *pol;
+
+		if (!process_check_alive(p) || !mm_limit_of(p->as))
+			continue;
+		pol = capture(sim, "policy", p->name, -1);
+		len = strlen(all);
+		grown = pol ? realloc(all, len + strlen(pol) + 1) : NULL;
+		if (grown) {
+			strcpy(grown + len, pol);
+			all = grown;
+		}
+		free(pol);
+	}
+	h->prev_swap = keep(h, all, h->prev_swap);
+	return h->prev_swap;
 }
 
 static char *snapshot(struct html_steps *h, struct sim *sim)
@@ -283,7 +321,8 @@ static char *snapshot(struct html_steps *h, struct sim *sim)
 	}
 	if (sim->booted)
 		h->prev_frames = keep(h, capture(sim, "frames", NULL, -1), h->prev_frames);
-	fprintf(m, "], \"frames\": %d}", sim->booted ? h->prev_frames : -1);
+	fprintf(m, "], \"frames\": %d, \"swap\": %d}", sim->booted ? h->prev_frames : -1,
+		swap_text(h, sim));
 	fclose(m);
 	return buf;
 }
