@@ -28,6 +28,7 @@ static void usage(FILE *out)
 	      "       mmsim check FILE\n"
 	      "       mmsim repl [--trace[=KINDS]] [--audit]\n"
 	      "       mmsim quiz translate|buddy|cow|policy [--seed N] [-n COUNT] [-c] [--json]\n"
+	      "       mmsim quiz policy [--policy fifo|lru|clock|opt] [--frames N] [--refs LIST]\n"
 	      "       mmsim help [COMMAND]\n"
 	      "       mmsim --version\n"
 	      "\n"

@@ -262,7 +262,8 @@ static void explain_limit(struct sim *sim, struct sim_process *p, uint64_t va)
 		fprintf(sim->out, "its bit %s", cleared == f.used ? "cleared on the way round" : "clear");
 		break;
 	}
-	fputs("); written to a swap slot if dirty, dropped if its slot still holds it\n", sim->out);
+	fputs("), rss -1: written to a swap slot if dirty, dropped if its slot still holds it\n",
+	      sim->out);
 }
 
 /* A fault on a swap entry (core/reclaim.c, swap_in_page): what comes back from where. */
