@@ -548,7 +548,7 @@ static enum pf_status correct_present(struct addr_space *as, struct grant *g, ui
 	frame_t f = { pte_address(e, PT_LEVEL_PT) }, copy;
 	struct page_info *info = get_page_info(f);
 	struct kspin *ptl = pt_lock_of(slot);
-	bool pinned, fresh = false;
+	bool pinned, writable, fresh = false;
 
 	if (acc == MM_ACCESS_WRITE && info && swap_cache_holds(f) &&
 	    page_info_refcount(info).kind == REFCOUNT_ONE) {
@@ -572,17 +572,20 @@ static enum pf_status correct_present(struct addr_space *as, struct grant *g, ui
 		kspin_unlock(ptl);
 		return PF_AGAIN;
 	}
-	if (acc != MM_ACCESS_WRITE || may_write(f, info)) {
+	writable = may_write(f, info);
+	if (acc != MM_ACCESS_WRITE || writable) {
 		/* the frame may take the rights the grant gives: upgrade the entry in place */
 		page_flags_t nf = want;
 		bool reuse;
 
-		if (!may_write(f, info))
+		if (!writable)
 			nf &= ~(page_flags_t)PG_WRITABLE;
 		/* no preset_ad: a remap keeps the A/D bits the entry has */
 		KASSERT(mapper_remap_slot(slot, nf, NULL) == MAP_OK, "fault: remap failed");
+		/* the count cannot change under the table's lock but for borrowers' Shared
+		 * references, which do not make a reuse of a One frame wrong */
 		reuse = acc == MM_ACCESS_WRITE && g->kind == PROVIDER_ALLOCATED && info &&
-			page_info_refcount(info).kind == REFCOUNT_ONE;
+			page_info_rc_is_one(atomic_load_explicit(&info->rc, memory_order_relaxed));
 		kspin_unlock(ptl);
 		mm_local_invlpg(as, va);
 		if (reuse) {
@@ -733,7 +736,13 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 	AS_STAT_INC(as, faults_total);
 	unsigned tries = 0;
 	for (bool all = false;;) {
-		struct fault_ctx ctx = { .held = { as }, .nheld = 1, .retry = false, .all = all };
+		struct fault_ctx ctx;
+
+		/* held[] past nheld is never read: not cleared */
+		ctx.held[0] = as;
+		ctx.nheld = 1;
+		ctx.retry = ctx.need_all = false;
+		ctx.all = all;
 
 		if (all)
 			mm_lock_all();
