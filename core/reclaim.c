@@ -36,6 +36,14 @@
 /* The batch of direct reclaim (Linux's SWAP_CLUSTER_MAX). */
 #define RECLAIM_BATCH 32u
 
+/* Frames freed by global reclaim since boot (stats_string). */
+static uint64_t reclaimed_total;
+
+uint64_t reclaim_freed_total(void)
+{
+	return __atomic_load_n(&reclaimed_total, __ATOMIC_RELAXED);
+}
+
 static pte_t *leaf_slot_of(struct addr_space *as, uint64_t va)
 {
 	pte_t *pt;
@@ -211,7 +219,7 @@ bool evict_frame(frame_t f, const struct evict_map *m, unsigned n, const struct 
 		KASSERT(swap_write_page(s, f), "swap: the device failed to write slot %llu",
 			(unsigned long long)s);
 	else
-		swap_note_clean_drop();
+		swap_note_clean_drops(1);
 	if (plat_trace_mask & TRACE_FAULT)
 		for (unsigned i = 0; i < n; i++)
 			plat_trace("evict: %s %#llx (%s: %s): frame %#llx %s slot %llu%s",
@@ -272,25 +280,24 @@ static void clear_accessed(const struct evict_map *m, unsigned n)
 	}
 }
 
-/* One step of the clock at (as, va): evict the anonymous page there if no mapping has
- * been accessed since the last look, else give it a second chance. true if a frame was
- * freed. */
-static bool clock_step(struct addr_space *as, uint64_t va, pte_t *slot)
+/* The second pass's step for a frame several entries map (shared memory, copy-on-write
+ * after fork), every space locked: evicted from all of them at once if none was accessed
+ * since the hand passed. true if the frame was freed. */
+static bool clock_step_shared(struct addr_space *as, uint64_t va, pte_t *slot)
 {
 	struct evict_map m[EVICT_MAX_MAPS];
 	struct evict_reason why = { "global", "" };
 	pte_t e = mapper_entry_load(slot);
 	frame_t f = { pte_address(e, PT_LEVEL_PT) };
 	struct page_info *info;
-	struct grant *g;
 	bool accessed;
 	unsigned n;
 
 	if (!pte_present(e) || frame_eq(f, zero_frame()))
 		return false;
 	info = get_page_info(f);
-	g = ug_find(&as->grants, va);
-	if (!info || !anon_grant(g))
+	if (!info || page_info_rc_is_one(atomic_load_explicit(&info->rc, memory_order_relaxed)) ||
+	    !anon_grant(ug_find(&as->grants, va)))
 		return false;
 	n = family_mappings(as, va, f, m, EVICT_MAX_MAPS, &accessed);
 	if (n > EVICT_MAX_MAPS || n != page_info_refcount(info).count)
@@ -299,60 +306,267 @@ static bool clock_step(struct addr_space *as, uint64_t va, pte_t *slot)
 		clear_accessed(m, n);
 		return false;
 	}
-	kformat(why.why, sizeof(why.why), "accessed bit clear in all %u mapping%s since the hand passed",
-		n, n == 1 ? "" : "s");
+	kformat(why.why, sizeof(why.why), "accessed bit clear in all %u mappings since the hand passed",
+		n);
 	return evict_frame(f, m, n, &why); /* n == refcount: the frame is freed */
 }
 
-/* Run the clock through as from its hand to the end of the user half (wrap false) or
- * through all of it, starting at the hand (wrap true, the second half of the round: from 0 to
- * the hand). Returns the frames freed, stopping at want. */
-static uint64_t scan_space(struct addr_space *as, uint64_t from, uint64_t to, uint64_t want)
+/*
+ * The first pass, one space locked exclusively: the clock over its entries, a batch of up
+ * to RECLAIM_BATCH evictions at a time with one shootdown for the whole batch (and for the
+ * accessed bits cleared meanwhile), one hold of the swap lock for its slots, the writes
+ * after the shootdown (W4) and the frames freed together.
+ *
+ * Only frames this one entry maps (count One) are evicted here: with the space held
+ * exclusively, nobody else can reach the frame, the entry or the fresh slot until the batch
+ * is done, so the batch needs no swap-cache pair while it writes. Frames with several
+ * mappings are left to the second pass (reclaim_shared).
+ *
+ * The accessed bit is cleared in each entry as the hand passes it, as Linux's
+ * multi-generational LRU ages pages by walking each process's page tables: a frame mapped
+ * by several spaces loses the bit in each when the hand of that space passes.
+ */
+struct evict_batch {
+	struct addr_space *as;
+	struct flusher fl;
+	unsigned n;
+	uint64_t va[RECLAIM_BATCH];
+	pte_t *slot[RECLAIM_BATCH];
+	struct swap_evict_slot s[RECLAIM_BATCH];
+};
+
+/* The batch's evictions: slots, entries, one shootdown, writes, frees. Returns the frames
+ * freed; *full when swap could not take them all. */
+static unsigned batch_finish(struct evict_batch *b, bool *full)
 {
-	uint64_t freed = 0, next = from, stop;
+	frame_t freed[RECLAIM_BATCH];
+	unsigned got, clean = 0, written = 0;
+
+	got = b->n ? swap_slots_for_eviction(b->s, b->n) : 0;
+	if (got < b->n)
+		*full = true;
+	for (unsigned i = 0; i < got; i++) {
+		pte_t old = mapper_entry_exchange(b->slot[i], swp_entry_make(0, b->s[i].slot));
+
+		KASSERT(pte_present(old) && pte_address(old, PT_LEVEL_PT) == b->s[i].f.base,
+			"evict: %s %#llx changed under its space's lock", addr_space_name(b->as),
+			(unsigned long long)b->va[i]);
+		flusher_page(&b->fl, b->va[i]);
+	}
+	/* W4: no CPU may still write into the frames when they are copied out; this is also
+	 * the invalidation of the accessed bits cleared since the last batch */
+	flusher_flush(&b->fl);
+	for (unsigned i = 0; i < got; i++) {
+		if (b->s[i].clean) {
+			clean++;
+			continue;
+		}
+		KASSERT(swap_write_page(b->s[i].slot, b->s[i].f),
+			"swap: the device failed to write slot %llu", (unsigned long long)b->s[i].slot);
+		written++;
+	}
+	if (clean)
+		swap_note_clean_drops(clean);
+	for (unsigned i = 0; i < got; i++) {
+		KASSERT(remove_ref(get_page_info(b->s[i].f)).kind == REFCOUNT_U0,
+			"evict: frame %#llx had another reference", (unsigned long long)b->s[i].f.base);
+		freed[i] = b->s[i].f;
+	}
+	if (got)
+		deallocate_frames(freed, got);
+	b->as->swapped += got;
+	if (got) {
+		/* this CPU's statistics of the space (mm_internal.h): only it writes them */
+		uint64_t *ev = &as_this_cpu(b->as)->stats.evictions;
+
+		__atomic_store_n(ev, __atomic_load_n(ev, __ATOMIC_RELAXED) + got, __ATOMIC_RELAXED);
+	}
+	if (plat_trace_mask & TRACE_FAULT)
+		for (unsigned i = 0; i < got; i++)
+			plat_trace("evict: %s %#llx (global: accessed bit clear since the hand passed): frame %#llx %s slot %llu%s; frame freed",
+				   addr_space_name(b->as), (unsigned long long)b->va[i],
+				   (unsigned long long)b->s[i].f.base,
+				   b->s[i].clean ? "clean, its contents already in" : "written to",
+				   (unsigned long long)b->s[i].slot,
+				   b->s[i].clean ? " (dropped, no write)" : "");
+	b->n = 0;
+	return got;
+}
+
+struct scan_result {
+	uint64_t freed;
+	uint64_t shared; /* frames with several mappings passed with the bit clear: the second
+			    pass's candidates, counted towards the target */
+	bool full;       /* swap could not take a batch */
+};
+
+static bool scan_done(const struct scan_result *r, uint64_t want)
+{
+	return r->full || r->freed + r->shared >= want;
+}
+
+/* The clock through [from, to) of as (held exclusively), until want frames are freed;
+ * the hand stays where it stopped. */
+static void scan_range(struct evict_batch *b, uint64_t from, uint64_t to, uint64_t want,
+		       struct scan_result *r)
+{
+	struct addr_space *as = b->as;
+	uint64_t next = from, stop, gstart = 0, gend = 0;
+	frame_t zero = zero_frame();
+	bool anon = false;
 	pte_t *pt;
 
-	while (freed < want && mm_next_leaf_table(&as->mapper, &next, to, &pt, &stop)) {
+	while (!scan_done(r, want) && mm_next_leaf_table(&as->mapper, &next, to, &pt, &stop)) {
 		uint64_t va = next;
 
-		for (; va < stop && freed < want; va += PAGE_SIZE) {
-			if (clock_step(as, va, &pt[pt_index(va, PT_LEVEL_PT)]))
-				freed++;
+		for (; va < stop; va += PAGE_SIZE) {
+			pte_t *slot = &pt[pt_index(va, PT_LEVEL_PT)];
+			pte_t e = mapper_entry_load(slot);
+			struct page_info *info;
+			frame_t f;
+
+			if (!pte_present(e))
+				continue;
+			if (va >= gend || va < gstart) {
+				struct grant *g = ug_find(&as->grants, va);
+
+				anon = anon_grant(g);
+				gstart = g ? g->start : va;
+				gend = g ? grant_end(g) : va + PAGE_SIZE;
+			}
+			if (!anon)
+				continue;
+			if (pte_has(e, PG_ACCESSED)) {
+				/* second chance: the bit goes, invalidated with the batch's shootdown,
+				 * so that the next access sets it again (mapper_entry_clear keeps a
+				 * concurrent dirty bit) */
+				mapper_entry_clear(slot, e, PG_ACCESSED);
+				flusher_page(&b->fl, va);
+				if (plat_trace_mask & TRACE_FAULT)
+					plat_trace("reclaim: %s %#llx accessed since the hand passed: bit cleared, kept",
+						   addr_space_name(as), (unsigned long long)va);
+				continue;
+			}
+			f = (frame_t){ pte_address(e, PT_LEVEL_PT) };
+			if (frame_eq(f, zero))
+				continue;
+			info = get_page_info(f);
+			if (!info)
+				continue;
+			if (!page_info_rc_is_one(atomic_load_explicit(&info->rc, memory_order_relaxed))) {
+				r->shared++;
+				if (scan_done(r, want)) {
+					va += PAGE_SIZE;
+					break;
+				}
+				continue;
+			}
+			b->va[b->n] = va;
+			b->slot[b->n] = slot;
+			b->s[b->n].f = f;
+			if (++b->n == RECLAIM_BATCH) {
+				r->freed += batch_finish(b, &r->full);
+				if (scan_done(r, want)) {
+					va += PAGE_SIZE;
+					break;
+				}
+			}
 		}
 		as->reclaim_hand = va;
 		next = va;
 	}
-	if (freed < want)
-		as->reclaim_hand = from == 0 ? to : 0;
+	r->freed += batch_finish(b, &r->full);
+}
+
+/* One round of the clock through as (held exclusively), from its hand round to it. */
+static void scan_space(struct addr_space *as, uint64_t want, struct scan_result *r)
+{
+	struct evict_batch b;
+	uint64_t hand = as->reclaim_hand;
+
+	b.as = as;
+	b.n = 0;
+	flusher_init(&b.fl, as);
+	scan_range(&b, hand, USER_END, want, r);
+	if (!scan_done(r, want)) {
+		if (hand)
+			scan_range(&b, 0, hand, want, r);
+		if (!scan_done(r, want))
+			as->reclaim_hand = hand; /* a whole round: it stays where it began */
+	}
+	flusher_flush(&b.fl);
+}
+
+uint64_t reclaim_space(struct addr_space *as, uint64_t want)
+{
+	struct scan_result r = { 0 };
+
+	if (!swap_configured())
+		return 0;
+	as_lock_write(as);
+	if (!as->dead)
+		scan_space(as, want, &r);
+	as_unlock_write(as);
+	return r.freed;
+}
+
+/* The second pass, every space locked: frames several entries map. */
+static uint64_t reclaim_shared(uint64_t target)
+{
+	uint64_t freed = 0;
+
+	mm_lock_all();
+	for (struct addr_space *as = mm_registry_first(); as && freed < target; as = as->next) {
+		uint64_t next = 0, stop;
+		pte_t *pt;
+
+		if (as->dead || atomic_load(&as->doomed))
+			continue;
+		while (freed < target && mm_next_leaf_table(&as->mapper, &next, USER_END, &pt, &stop)) {
+			uint64_t va = next;
+
+			for (; va < stop && freed < target; va += PAGE_SIZE)
+				if (clock_step_shared(as, va, &pt[pt_index(va, PT_LEVEL_PT)]))
+					freed++;
+			next = va;
+		}
+	}
+	mm_unlock_all();
 	return freed;
 }
 
 uint64_t reclaim_direct(uint64_t target)
 {
-	uint64_t freed = 0;
+	struct scan_result r = { 0 };
 
 	if (!swap_configured())
 		return 0;
-	mm_lock_all();
-	/* two rounds: the first may only clear accessed bits */
-	for (unsigned round = 0; round < 2 && freed < target; round++) {
-		for (struct addr_space *as = mm_registry_first(); as && freed < target; as = as->next) {
-			uint64_t hand = as->reclaim_hand;
-
+	/* L1 then each space (L2) exclusively, one at a time, as the evacuation's table
+	 * shrinker does; two rounds: the first may only clear accessed bits */
+	mm_registry_lock();
+	for (unsigned round = 0; round < 2 && !scan_done(&r, target); round++) {
+		for (struct addr_space *as = mm_registry_first(); as && !scan_done(&r, target);
+		     as = as->next) {
 			if (as->dead || atomic_load(&as->doomed))
 				continue;
-			freed += scan_space(as, hand, USER_END, target - freed);
-			if (freed < target && hand)
-				freed += scan_space(as, 0, hand, target - freed);
+			as_lock_write(as);
+			if (!as->dead)
+				scan_space(as, target, &r);
+			as_unlock_write(as);
 		}
 	}
-	mm_unlock_all();
-	if (freed) {
-		KTRACE_AS(TRACE_PRESSURE, "reclaim: %llu frame%s freed by eviction to swap", (unsigned long long)freed,
-		       freed == 1 ? "" : "s");
+	mm_registry_unlock();
+	/* shared and copy-on-write frames: a round of their own, every space locked (the
+	 * second may evict what the first cleared) */
+	for (unsigned round = 0; round < 2 && r.freed < target && r.shared; round++)
+		r.freed += reclaim_shared(target - r.freed);
+	if (r.freed) {
+		KTRACE_AS(TRACE_PRESSURE, "reclaim: %llu frame%s freed by eviction to swap",
+			  (unsigned long long)r.freed, r.freed == 1 ? "" : "s");
+		__atomic_fetch_add(&reclaimed_total, r.freed, __ATOMIC_RELAXED);
 		pressure_update();
 	}
-	return freed;
+	return r.freed;
 }
 
 /* The governor's evacuation asks too (before it needs a victim). */

@@ -92,7 +92,10 @@ void swap_get_stats(struct swap_stats *out)
 		return;
 	}
 	kspin_lock(&sw.lock);
-	*out = sw.st;
+	out->slots = sw.st.slots;
+	out->writes = __atomic_load_n(&sw.st.writes, __ATOMIC_RELAXED);
+	out->reads = __atomic_load_n(&sw.st.reads, __ATOMIC_RELAXED);
+	out->dropped_clean = __atomic_load_n(&sw.st.dropped_clean, __ATOMIC_RELAXED);
 	out->used = sw.used;
 	out->cached = swap_cache_pairs;
 	kspin_unlock(&sw.lock);
@@ -217,9 +220,13 @@ bool swap_cache_add(uint64_t slot, frame_t f)
 	if (!frame_index(f, &i))
 		return false;
 	kspin_lock(&sw.lock);
-	KASSERT(!sw.cached[slot] && !sw.slot_of[i] && sw.count[slot],
-		"swap: pairing slot %llu with frame %#llx twice", (unsigned long long)slot,
+	KASSERT(!sw.slot_of[i] && sw.count[slot], "swap: pairing frame %#llx twice",
 		(unsigned long long)f.base);
+	if (sw.cached[slot]) {
+		/* another space's swap-in paired its own copy first: this one stays unpaired */
+		kspin_unlock(&sw.lock);
+		return false;
+	}
 	sw.count[slot]++;
 	sw.cached[slot] = f.base + 1;
 	__atomic_store_n(&sw.slot_of[i], (uint32_t)(slot + 1), __ATOMIC_RELEASE);
@@ -248,35 +255,64 @@ void swap_cache_forget(frame_t f)
 	kspin_unlock(&sw.lock);
 }
 
+unsigned swap_slots_for_eviction(struct swap_evict_slot *v, unsigned n)
+{
+	unsigned done = 0;
+
+	if (!sw.attached)
+		return 0;
+	kspin_lock(&sw.lock);
+	for (; done < n; done++) {
+		uint64_t i;
+		uint32_t paired;
+
+		if (frame_index(v[done].f, &i) && (paired = sw.slot_of[i]) != 0) {
+			/* clean: the slot already holds the contents; the pair's count becomes the
+			 * swap entry's */
+			v[done].slot = paired - 1;
+			v[done].clean = true;
+			sw.cached[paired - 1] = 0;
+			__atomic_store_n(&sw.slot_of[i], 0, __ATOMIC_RELEASE);
+			__atomic_fetch_sub(&swap_cache_pairs, 1, __ATOMIC_RELAXED);
+			continue;
+		}
+		if (sw.used == sw.dev.slots)
+			break;
+		/* next fit: consecutive evictions get consecutive slots, as a disk prefers */
+		uint64_t s = sw.next;
+
+		while (sw.count[s])
+			s = s + 1 == sw.dev.slots ? 0 : s + 1;
+		sw.count[s] = 1; /* the swap entry about to name it */
+		sw.used++;
+		sw.next = s + 1 == sw.dev.slots ? 0 : s + 1;
+		v[done].slot = s;
+		v[done].clean = false;
+	}
+	kspin_unlock(&sw.lock);
+	return done;
+}
+
+/* The device is called with no lock held: a write or read of one slot needs no exclusion
+ * (a slot being written is named only by entries nobody can fault on yet, and a slot being
+ * read keeps the count of the entry that reads it), and a file's pwrite may block. */
 bool swap_write_page(uint64_t slot, frame_t f)
 {
-	bool ok;
-
 	check_slot(slot);
-	kspin_lock(&sw.lock);
-	ok = sw.dev.write(sw.dev.ctx, slot, phys_to_virt(f.base));
-	sw.st.writes++;
-	kspin_unlock(&sw.lock);
-	return ok;
+	__atomic_fetch_add(&sw.st.writes, 1, __ATOMIC_RELAXED);
+	return sw.dev.write(sw.dev.ctx, slot, phys_to_virt(f.base));
 }
 
 bool swap_read_page(uint64_t slot, frame_t f)
 {
-	bool ok;
-
 	check_slot(slot);
-	kspin_lock(&sw.lock);
-	ok = sw.dev.read(sw.dev.ctx, slot, phys_to_virt(f.base));
-	sw.st.reads++;
-	kspin_unlock(&sw.lock);
-	return ok;
+	__atomic_fetch_add(&sw.st.reads, 1, __ATOMIC_RELAXED);
+	return sw.dev.read(sw.dev.ctx, slot, phys_to_virt(f.base));
 }
 
-void swap_note_clean_drop(void)
+void swap_note_clean_drops(uint64_t n)
 {
-	kspin_lock(&sw.lock);
-	sw.st.dropped_clean++;
-	kspin_unlock(&sw.lock);
+	__atomic_fetch_add(&sw.st.dropped_clean, n, __ATOMIC_RELAXED);
 }
 
 void swap_for_each_used(void (*fn)(void *ctx, uint64_t slot, uint64_t count, frame_t cached),

@@ -14,9 +14,10 @@
  * (swap_cache_forget). A paired frame is therefore never mapped writable (page_fault.c's
  * may_write): its contents equal the slot's, so evicting it again needs no write.
  *
- * Lock: the swap lock protects the slot map, the cache and the device. It is taken after
- * any address-space lock (and after the mm lock), never before; nothing is allocated and
- * nobody is waited for under it.
+ * Lock: the swap lock (spin) protects the slot map and the cache. It is taken after any
+ * address-space lock (and after the mm lock), never before; nothing is allocated, nobody is
+ * waited for and the device is never called under it (reads and writes of whole slots need
+ * no exclusion: swap_write_page).
  */
 #ifndef MMSIM_CORE_SWAP_AREA_H
 #define MMSIM_CORE_SWAP_AREA_H
@@ -73,7 +74,8 @@ static inline bool swap_cache_holds(frame_t f)
 	return __atomic_load_n(&swap_cache_pairs, __ATOMIC_RELAXED) && swap_cache_slot_of(f, &s);
 }
 /* Pair f with slot (count + 1). false if f cannot be paired (outside the frames the cache
- * indexes); nothing changed then. */
+ * indexes, or the slot is paired with another frame already: a swap-in of another space
+ * that read the slot at the same time); nothing changed then. */
 bool swap_cache_add(uint64_t slot, frame_t f);
 /* Unpair f (its slot's count - 1): f is about to differ from the slot. No-op if unpaired. */
 void swap_cache_forget(frame_t f);
@@ -85,9 +87,23 @@ static inline void swap_cache_frame_freed(frame_t f)
 }
 
 /* ---- the device ---- */
+/* Whole pages, with no lock held (a file's pwrite may block). */
 bool swap_write_page(uint64_t slot, frame_t f);
 bool swap_read_page(uint64_t slot, frame_t f);
-void swap_note_clean_drop(void);
+void swap_note_clean_drops(uint64_t n);
+
+/* Slots for a batch of evictions, under one hold of the swap lock: a frame the swap cache
+ * pairs with a slot keeps that slot (clean: the pair's count becomes the swap entry's and
+ * the pair goes; the caller installs the entry and frees the frame); any other gets a free
+ * slot with count 1 (the entry's). In order; returns how many got a slot (fewer when swap
+ * is full). The caller holds every space that maps the frames, so nobody meets the pair's
+ * absence or the fresh slot before the entries are in place. */
+struct swap_evict_slot {
+	frame_t f;
+	uint64_t slot;
+	bool clean;
+};
+unsigned swap_slots_for_eviction(struct swap_evict_slot *v, unsigned n);
 
 /* The audit (reclaim.c): slot counts against every swap entry and the swap cache, every
  * swap entry well formed, inside an anonymous grant and on a used slot. true if all hold,
