@@ -192,7 +192,7 @@ static bool clone_private(struct addr_space *parent, struct addr_space *child, c
 
 /* A PROT_NONE shared grant g: every page is a protnone entry in the parent (a page that
  * never had a frame gets a zeroed one first), and the child gets one for the same frame
- * with a Shared reference. */
+ * with a Shared reference; a page in swap gives the child the same swap entry. */
 static bool clone_shared_protnone(struct addr_space *parent, struct addr_space *child,
 				  const struct grant *g)
 {
@@ -200,9 +200,19 @@ static bool clone_shared_protnone(struct addr_space *parent, struct addr_space *
 		struct mapped_leaf kept;
 		struct page_info *info;
 		enum map_result r = mapper_protnone_get(&parent->mapper, va, &kept);
+		pte_t *ppt, *cpt = NULL;
 
 		KASSERT(r != MAP_EXISTS, "fork: a present page in a PROT_NONE grant at %#llx",
 			(unsigned long long)va);
+		if (r != MAP_OK && parent->swapped &&
+		    mapper_leaf_table(&parent->mapper, va, false, &ppt, NULL) == MAP_OK &&
+		    pte_is_swap(mapper_entry_load(&ppt[pt_index(va, PT_LEVEL_PT)]))) {
+			/* in swap (a swap entry keeps no rights): the child holds the slot too */
+			if (!swap_entry_fork(child, va, mapper_entry_load(&ppt[pt_index(va, PT_LEVEL_PT)]),
+					     &cpt))
+				return false;
+			continue;
+		}
 		if (r != MAP_OK) {
 			/* write kept: a Shared frame may be written once the page is accessible */
 			struct frame_or_error nf = init_frame(REFCOUNT_ONE_INIT);

@@ -110,9 +110,10 @@ struct fault_ctx {
 	struct addr_space *held[MM_BORROW_DEPTH_MAX + 1];
 	unsigned nheld;
 	bool retry;
-	/* reclaim and swap (reclaim.h): a swap-in or an eviction under a limit runs with every
-	 * space locked exclusively (mm_lock_all), as reclaim does; a fault that meets one in
-	 * shared mode sets need_all and is taken again that way */
+	/* reclaim and swap (reclaim.h): a page read back from its slot needs only the space,
+	 * shared; a swap-in of shared memory or of a page the swap cache holds, and an eviction
+	 * under a limit, run with every space locked exclusively (mm_lock_all): a fault that
+	 * meets one in shared mode sets need_all and is taken again that way */
 	bool all, need_all;
 };
 
@@ -294,11 +295,13 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 
 		if (pte_is_swap(e)) {
 			/* the source's page is in swap: it comes back first */
-			if (!ctx->all) {
+			bool need_all;
+
+			r = swap_in_page(src, g, src_va, slot, MM_ACCESS_READ, false, ctx->all, &need_all);
+			if (need_all) {
 				r = want_all(ctx);
 				break;
 			}
-			r = swap_in_page(src, g, src_va, slot, MM_ACCESS_READ, false);
 			if (r != PF_OK)
 				break;
 			continue;
@@ -657,9 +660,11 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 		pte_t e = slot ? mapper_entry_load(slot) : 0;
 
 		if (pte_is_swap(e)) {
-			if (!ctx->all)
+			bool need_all;
+
+			r = swap_in_page(as, g, va, slot, acc, touch, ctx->all, &need_all);
+			if (need_all)
 				return want_all(ctx);
-			r = swap_in_page(as, g, va, slot, acc, touch);
 			/* a write on a page that came back paired with its slot: the present path */
 			if (r == PF_OK && !pte_permits(mapper_entry_load(slot), acc))
 				r = PF_AGAIN;
@@ -764,7 +769,7 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 		else
 			as_unlock_read(as);
 		if (ctx.need_all) {
-			all = true; /* a swap-in or a limit: every space locked, as reclaim does */
+			all = true; /* shared memory, the swap cache or a limit: every space locked */
 			continue;
 		}
 		/* short of frames: evict to swap (direct reclaim takes the locks it needs, so

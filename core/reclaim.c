@@ -107,7 +107,19 @@ static enum pf_status swap_in_shared(struct addr_space *as, struct grant *g, uin
 			addr_space_name(m), (unsigned long long)va);
 		KASSERT(add_ref(get_page_info(nf.frame), REF_SHARED) == ADD_REF_OK,
 			"swap-in: shared reference");
-		install_from_swap(m, va, ms, e, nf.frame, grant_leaf_flags(mg));
+		if (!grant_leaf_flags(mg)) {
+			/* PROT_NONE there: the frame is kept in a protnone entry (mapper.h M8), so
+			 * that the page shows what the others write once it is accessible again */
+			pte_t old = mapper_entry_exchange(ms, pte_make_protnone(nf.frame.base,
+									       PG_USER | PG_WRITABLE));
+
+			KASSERT(old == e, "swap-in: the entry of %s %#llx changed", addr_space_name(m),
+				(unsigned long long)va);
+			m->swapped--;
+			swap_slot_put(s);
+		} else {
+			install_from_swap(m, va, ms, e, nf.frame, grant_leaf_flags(mg));
+		}
 		others++;
 	}
 	KTRACE("swap-in: %s %#llx %s: shared page read back from slot %llu -> frame %#llx (major fault), mapped again in %u other space%s",
@@ -118,23 +130,34 @@ static enum pf_status swap_in_shared(struct addr_space *as, struct grant *g, uin
 }
 
 enum pf_status swap_in_page(struct addr_space *as, struct grant *g, uint64_t va, pte_t *slot,
-			    enum mm_access acc, bool touch)
+			    enum mm_access acc, bool touch, bool all, bool *need_all)
 {
-	pte_t e = mapper_entry_load(slot);
+	pte_t e = mapper_entry_load(slot), leaf;
 	uint64_t s = swp_entry_slot(e);
 	page_flags_t want = grant_leaf_flags(g);
 	frame_t f;
 	struct frame_or_error nf;
 	bool paired;
 
-	KASSERT(pte_is_swap(e), "swap-in without a swap entry");
+	*need_all = false;
+	if (!pte_is_swap(e))
+		return PF_OK; /* another CPU of the space brought it back meanwhile: look again */
+	/* shared memory comes back into several spaces, a limit evicts, and a frame of the
+	 * swap cache is mapped by others (its count is only changed with its holders held):
+	 * every space locked. A page read from its slot needs only this space, shared */
+	if (!all && (g->kind == PROVIDER_ALLOCATED_SHARED || as->replace ||
+		     (__atomic_load_n(&swap_cache_pairs, __ATOMIC_RELAXED) &&
+		      swap_cache_has_slot(s)))) {
+		*need_all = true;
+		return PF_NONFATAL_INTERNAL_ERROR;
+	}
 	if (g->kind == PROVIDER_ALLOCATED_SHARED)
 		return swap_in_shared(as, g, va, slot, e, acc, touch);
 	KASSERT(g->kind == PROVIDER_ALLOCATED, "swap-in: a swap entry in a %s grant",
 		grant_provider_name(g->kind));
 	if (as->replace && !replace_make_room(as, va, va))
 		return PF_OOM;
-	f = swap_cache_lookup(s);
+	f = all ? swap_cache_lookup(s) : FRAME_NONE;
 	if (!frame_is_none(f) && add_ref(get_page_info(f), REF_COW) == ADD_REF_OK) {
 		/* the frame is still here (another space maps it, copy-on-write): a minor fault;
 		 * it stays paired, so read-only: a write takes the copy-on-write path next */
@@ -149,6 +172,10 @@ enum pf_status swap_in_page(struct addr_space *as, struct grant *g, uint64_t va,
 			replace_note_resident(as, va);
 		return PF_OK;
 	}
+	/* read from the slot with no lock but the space's (shared: other CPUs of the space may
+	 * fault on the same entry; the entry is replaced by compare-and-exchange and the loser
+	 * gives its frame back). The slot's contents cannot change meanwhile: this entry holds
+	 * a count, and a slot is only written while nothing names it yet */
 	nf = init_frame_fill(REFCOUNT_ONE_INIT, FRAME_FILL_NONE);
 	if (nf.error != MM_OK)
 		return PF_OOM;
@@ -157,13 +184,26 @@ enum pf_status swap_in_page(struct addr_space *as, struct grant *g, uint64_t va,
 		deallocate_frame(nf.frame);
 		return PF_NONFATAL_INTERNAL_ERROR;
 	}
-	AS_STAT_INC(as, faults_major);
 	/* read back and not written: the slot keeps the contents and the frame stays paired
 	 * with it, read-only, so that a clean eviction needs no write. A write makes the page
-	 * differ from the slot at once: no pair, and the slot goes with this entry */
+	 * differ from the slot at once: no pair, and the slot goes with this entry. The pair is
+	 * made before the entry (a fault on the slot elsewhere finds the frame, never reads a
+	 * second copy to pair); if another space's swap-in paired its copy first, this one
+	 * stays unpaired and writable */
 	paired = acc != MM_ACCESS_WRITE && swap_cache_add(s, nf.frame);
-	install_from_swap(as, va, slot, e, nf.frame,
-			  mm_preset_ad(paired ? want & ~(page_flags_t)PG_WRITABLE : want, acc, touch));
+	leaf = pte_make_leaf(nf.frame.base,
+			     mm_preset_ad(paired ? want & ~(page_flags_t)PG_WRITABLE : want, acc, touch),
+			     PT_LEVEL_PT);
+	if (!mapper_entry_cas(slot, e, leaf)) {
+		if (paired)
+			swap_cache_forget(nf.frame);
+		remove_ref(get_page_info(nf.frame));
+		deallocate_frame(nf.frame);
+		return PF_OK; /* another CPU of the space won: look again */
+	}
+	__atomic_fetch_sub(&as->swapped, 1, __ATOMIC_RELAXED);
+	swap_slot_put(s);
+	AS_STAT_INC(as, faults_major);
 	KTRACE("swap-in: %s %#llx %s: read back from slot %llu -> frame %#llx (major fault)%s",
 	       addr_space_name(as), (unsigned long long)va,
 	       acc == MM_ACCESS_WRITE ? "write" : acc == MM_ACCESS_EXEC ? "exec" : "read",

@@ -13,8 +13,10 @@
  * account for: such a frame is not evicted (it stays resident, which is always correct).
  *
  * Locks: every function here that edits page tables expects the locks of the spaces it
- * edits to be held (the mm lock, which covers every space), except reclaim_direct, which
- * runs with none held and takes them itself, like the OOM path.
+ * edits to be held exclusively (every space, mm_lock_all, where several are edited), except
+ * swap_in_page (below) and reclaim_direct / reclaim_space, which run with none held and
+ * take them themselves, like the OOM path: each space exclusively, alone, in turn, and
+ * every space for the frames several of them map.
  */
 #ifndef MMSIM_CORE_RECLAIM_H
 #define MMSIM_CORE_RECLAIM_H
@@ -26,9 +28,14 @@
 
 /* The fault on the swap entry in *slot (page va of grant g): the page comes back (from the
  * swap cache, or read from its slot: a major fault) and is mapped; PF_OOM if no frame. A
- * write may still need the present path (copy-on-write) afterwards: correct_in runs it. */
+ * write may still need the present path (copy-on-write) afterwards: correct_in runs it;
+ * PF_OK also when the entry is no longer a swap entry (look again).
+ * Locks: a page read from its slot needs only as, shared (the common case: the entry is
+ * replaced by compare-and-exchange). Shared memory, a limit and a page the swap cache still
+ * holds in a frame need every space (all: the caller holds them): without them, *need_all
+ * is set and nothing is done. */
 enum pf_status swap_in_page(struct addr_space *as, struct grant *g, uint64_t va, pte_t *slot,
-			    enum mm_access acc, bool touch);
+			    enum mm_access acc, bool touch, bool all, bool *need_all);
 
 /* A mapping of a frame as eviction sees it. */
 struct evict_map {

@@ -198,6 +198,12 @@ frame_t swap_cache_lookup(uint64_t slot)
 	return c ? (frame_t){ c - 1 } : FRAME_NONE;
 }
 
+bool swap_cache_has_slot(uint64_t slot)
+{
+	check_slot(slot);
+	return __atomic_load_n(&sw.cached[slot], __ATOMIC_RELAXED) != 0;
+}
+
 bool swap_cache_slot_of(frame_t f, uint64_t *slot)
 {
 	uint64_t i;
@@ -228,7 +234,7 @@ bool swap_cache_add(uint64_t slot, frame_t f)
 		return false;
 	}
 	sw.count[slot]++;
-	sw.cached[slot] = f.base + 1;
+	__atomic_store_n(&sw.cached[slot], f.base + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&sw.slot_of[i], (uint32_t)(slot + 1), __ATOMIC_RELEASE);
 	__atomic_fetch_add(&swap_cache_pairs, 1, __ATOMIC_RELAXED);
 	kspin_unlock(&sw.lock);
@@ -246,7 +252,7 @@ void swap_cache_forget(frame_t f)
 		slot = sw.slot_of[i] - 1;
 		KASSERT(sw.cached[slot] == f.base + 1, "swap: cache pair of frame %#llx broken",
 			(unsigned long long)f.base);
-		sw.cached[slot] = 0;
+		__atomic_store_n(&sw.cached[slot], 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&sw.slot_of[i], 0, __ATOMIC_RELEASE);
 		__atomic_fetch_sub(&swap_cache_pairs, 1, __ATOMIC_RELAXED);
 		if (--sw.count[slot] == 0)
@@ -271,7 +277,7 @@ unsigned swap_slots_for_eviction(struct swap_evict_slot *v, unsigned n)
 			 * swap entry's */
 			v[done].slot = paired - 1;
 			v[done].clean = true;
-			sw.cached[paired - 1] = 0;
+			__atomic_store_n(&sw.cached[paired - 1], 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&sw.slot_of[i], 0, __ATOMIC_RELEASE);
 			__atomic_fetch_sub(&swap_cache_pairs, 1, __ATOMIC_RELAXED);
 			continue;

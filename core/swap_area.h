@@ -65,6 +65,9 @@ void swap_slot_unused(uint64_t slot);
 extern uint64_t swap_cache_pairs;
 /* The frame paired with slot, FRAME_NONE if none. */
 frame_t swap_cache_lookup(uint64_t slot);
+/* Whether slot is paired now, without the lock: a hint (a pair made just after is found by
+ * swap_cache_add failing). */
+bool swap_cache_has_slot(uint64_t slot);
 /* The slot paired with f in *slot. */
 bool swap_cache_slot_of(frame_t f, uint64_t *slot);
 static inline bool swap_cache_holds(frame_t f)
