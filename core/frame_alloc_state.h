@@ -1,7 +1,7 @@
 /*
  * The frame allocator's internal state, shared by its files and the audit (frame_audit.c);
- * outside core/ only the white-box tests (tests/core) and the frame-allocator fuzz target
- * read it. Kernel code outside the allocator uses frame_alloc.h.
+ * outside core/ only the white-box tests (tests/core, the arena of tests/support) and the
+ * frame-allocator fuzz target read it. Kernel code outside the allocator uses frame_alloc.h.
  *
  * Invariants (checked by frame_audit):
  * - heads[k] is the first block of the doubly linked list of free blocks of order k; bit k of

@@ -10,7 +10,7 @@
 #include "frame_section.h"
 #include "host/host_platform.h"
 #include "page_info.h"
-#include "test_arena.h"
+#include "test_machine.h"
 #include "../check_main.h"
 
 /*
@@ -24,14 +24,12 @@
 
 static void setup(void)
 {
-	host_set_cpu_count(4);
-	host_set_current_cpu(0);
-	arena_boot(64 * MiB);
+	test_machine_boot(&(struct test_machine){ .memory = 64 * MiB, .cpus = 4 });
 }
 
 static void teardown(void)
 {
-	arena_unmap();
+	test_machine_halt();
 }
 
 START_TEST(test_init_layout)

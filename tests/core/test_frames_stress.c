@@ -13,7 +13,7 @@
 #include "frame_audit.h"
 #include "host/host_platform.h"
 #include "page_info.h"
-#include "test_arena.h"
+#include "test_machine.h"
 #include "../check_main.h"
 
 #define WORKERS 4
@@ -93,10 +93,8 @@ static void *auditor_main(void *arg)
 
 START_TEST(test_concurrent_alloc_free)
 {
-	host_set_cpu_count(WORKERS + 1);
-	host_set_current_cpu(0);
 	/* 8 MiB of RAM: 4 workers x 256 live blocks of up to 8 frames can run it dry */
-	arena_boot(8 * MiB);
+	test_machine_boot(&(struct test_machine){ .memory = 8 * MiB, .cpus = WORKERS + 1 });
 	ck_assert_int_eq(zero_frame_init(), MM_OK);
 	uint64_t free0 = free_frames();
 	const char *env = getenv("MMSIM_STRESS_OPS");
@@ -144,7 +142,7 @@ START_TEST(test_concurrent_alloc_free)
 	for (frame_t f; !frame_is_none(f = allocate_p2frame(10));)
 		big++;
 	ck_assert_uint_eq(big, (8 * MiB - 4 * MiB) / (4 * MiB)); /* [4 MiB, 8 MiB) is whole */
-	arena_unmap();
+	test_machine_halt();
 }
 END_TEST
 

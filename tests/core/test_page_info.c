@@ -7,19 +7,17 @@
 #include "frame_audit.h"
 #include "host/host_platform.h"
 #include "page_info.h"
-#include "test_arena.h"
+#include "test_machine.h"
 #include "../check_main.h"
 
 static void setup(void)
 {
-	host_set_cpu_count(2);
-	host_set_current_cpu(0);
-	arena_boot(16 * MiB);
+	test_machine_boot(&(struct test_machine){ .memory = 16 * MiB, .cpus = 2 });
 }
 
 static void teardown(void)
 {
-	arena_unmap();
+	test_machine_halt();
 }
 
 static struct page_info *one_frame(void)

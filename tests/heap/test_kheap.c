@@ -15,17 +15,14 @@
 #include "page_info.h"
 #include "phys.h"
 #include "slab.h"
-#include "test_arena.h"
+#include "test_machine.h"
 #include "../check_main.h"
 
 static uint64_t free0;
 
 static void boot(uint64_t arena_bytes)
 {
-	host_set_cpu_count(2);
-	host_set_current_cpu(0);
-	arena_boot(arena_bytes);
-	kheap_init(KHEAP_CAP_UNLIMITED);
+	test_machine_boot(&(struct test_machine){ .memory = arena_bytes, .cpus = 2, .heap = true });
 	free0 = free_frames();
 }
 
@@ -36,8 +33,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	kheap_set_forbidden_check(NULL);
-	arena_unmap();
+	test_machine_halt();
 }
 
 static void heap_ok(void)

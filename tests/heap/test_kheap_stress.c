@@ -16,7 +16,7 @@
 #include "heap_frames.h"
 #include "host/host_platform.h"
 #include "kheap.h"
-#include "test_arena.h"
+#include "test_machine.h"
 #include "../check_main.h"
 
 #define WORKERS 4
@@ -130,10 +130,8 @@ static void *auditor_main(void *arg)
 
 START_TEST(test_concurrent_kmalloc_kfree)
 {
-	host_set_cpu_count(WORKERS + 1);
-	host_set_current_cpu(0);
-	arena_boot(128 * MiB);
-	kheap_init(KHEAP_CAP_UNLIMITED);
+	test_machine_boot(&(struct test_machine){
+		.memory = 128 * MiB, .cpus = WORKERS + 1, .heap = true });
 	uint64_t free0 = free_frames();
 	const char *env = getenv("MMSIM_STRESS_OPS");
 	uint64_t ops = env ? strtoull(env, NULL, 10) : 40000;
@@ -197,7 +195,7 @@ START_TEST(test_concurrent_kmalloc_kfree)
 	ck_assert_uint_eq(heap_frames_held_total(), 0);
 	ck_assert_uint_eq(free_frames(), free0);
 	audit_ok();
-	arena_unmap();
+	test_machine_halt();
 }
 END_TEST
 

@@ -13,8 +13,8 @@
 #include "boot_memory.h"
 #include "frame_alloc.h"
 #include "host/host_platform.h"
-#include "kmap_support.h"
-#include "test_arena.h"
+#include "test_cpu.h"
+#include "test_machine.h"
 #include "../check_main.h"
 
 #define GiB (1024 * MiB)
@@ -33,7 +33,7 @@ static void boot(uint64_t bytes, bool page_1g)
 	uint64_t used0;
 	struct mapper *km;
 
-	arena_boot(bytes);
+	test_machine_boot(&(struct test_machine){ .memory = bytes });
 	caps(page_1g);
 	used0 = used_frames();
 	ck_assert_int_eq(kernel_space_init(), MAP_OK);
@@ -52,8 +52,7 @@ static void teardown(void)
 	if (cpu_live)
 		kcpu_destroy(&cpu);
 	cpu_live = false;
-	host_set_current_cpu(0);
-	host_set_cpu_count(1);
+	test_machine_halt();
 }
 
 struct census {
@@ -453,7 +452,7 @@ START_TEST(test_boot_enomem_and_limits)
 	uint64_t held = 0, n;
 	frame_t *all;
 
-	arena_boot(64 * MiB);
+	test_machine_boot(&(struct test_machine){ .memory = 64 * MiB });
 	caps(true);
 	n = free_frames();
 	all = malloc(sizeof(frame_t) * (size_t)(n + 1));

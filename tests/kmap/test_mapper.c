@@ -12,8 +12,8 @@
 #include "arch/x86_64/mapper.h"
 #include "frame_alloc.h"
 #include "host/host_platform.h"
-#include "kmap_support.h"
-#include "test_arena.h"
+#include "test_cpu.h"
+#include "test_machine.h"
 #include "../check_main.h"
 
 #define MACHINE (64 * MiB)
@@ -26,9 +26,7 @@ static struct x86_cpu cpu;
 
 static void setup(void)
 {
-	arena_boot(MACHINE);
-	paging_caps_set((struct paging_caps){ .phys_addr_bits = KMAP_MAXPHYADDR, .page_1g = true });
-	ck_assert_int_eq(kernel_space_init(), MAP_OK);
+	test_machine_boot(&(struct test_machine){ .memory = MACHINE, .kernel_space = true });
 	ck_assert_int_eq(kernel_space_new_user(&um), MAP_OK);
 	kcpu_init(&cpu, MACHINE, um.root.base);
 }
@@ -36,6 +34,7 @@ static void setup(void)
 static void teardown(void)
 {
 	kcpu_destroy(&cpu);
+	test_machine_halt();
 }
 
 static frame_t new_frame(void)

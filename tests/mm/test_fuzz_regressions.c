@@ -6,46 +6,24 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "arch/x86_64/interrupts.h"
-#include "arch/x86_64/kernel_space.h"
 #include "frame_alloc.h"
-#include "host/host_platform.h"
 #include "kheap.h"
-#include "kmap_support.h"
 #include "page_info.h"
 #include "pressure.h"
 #include "slab.h"
-#include "test_arena.h"
-#include "user_mm.h"
-#include "user_mm_view.h"
+#include "test_machine.h"
 #include "../check_main.h"
 
 #define ARENA (16 * MiB)
 
-static struct x86_cpu cpu;
-
 static void setup(void)
 {
-	host_set_cpu_count(1);
-	host_set_current_cpu(0);
-	arena_boot(ARENA);
-	paging_caps_set((struct paging_caps){ .phys_addr_bits = KMAP_MAXPHYADDR, .page_1g = true });
-	ck_assert_int_eq(zero_frame_init(), MM_OK);
-	ck_assert_int_eq(kernel_space_init(), MAP_OK);
-	kheap_init(KHEAP_CAP_UNLIMITED);
-	interrupt_reset();
-	pressure_reset();
-	ck_assert(user_mm_init());
-	kcpu_init(&cpu, ARENA, kernel_space_pml4().base);
+	test_machine_boot(&(struct test_machine){ .memory = ARENA, .user_mm = true });
 }
 
 static void teardown(void)
 {
-	pressure_inject_failure(ALLOC_FAIL_OFF, 0);
-	addr_space_switch(NULL);
-	kcpu_destroy(&cpu);
-	interrupt_reset();
-	arena_unmap();
+	test_machine_halt();
 }
 
 /* Frames free once the heap gave back what it caches (empty slabs, its spare chunk). */

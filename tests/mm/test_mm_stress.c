@@ -27,18 +27,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "arch/x86_64/interrupts.h"
-#include "arch/x86_64/kernel_space.h"
 #include "host/cpu_threads.h"
 #include "frame_alloc.h"
-#include "host/host_cpu_ops.h"
-#include "host/host_platform.h"
-#include "kheap.h"
 #include "mm_internal.h"
 #include "page_info.h"
 #include "platform.h"
 #include "teach/prng.h"
-#include "test_arena.h"
+#include "test_machine.h"
 #include "host/user_access.h"
 #include "user_mm.h"
 #include "user_mm_view.h"
@@ -58,7 +53,6 @@
 
 static unsigned NCPU = 4; /* MMSIM_STRESS_CPUS: 1 to 8 */
 static double seconds;    /* MMSIM_STRESS_SECONDS: rounds until that much time has passed */
-static struct x86_cpu cpus[MAX_NCPU];
 static struct addr_space *spaces[NSPACE];
 static uint64_t free0;
 /* rounds and operations per round; the valgrind setup gets fewer (it is ~50x slower) */
@@ -90,11 +84,11 @@ static void use_space(struct worker *w, struct addr_space *as)
 
 /* One user access on this CPU's processor through the one access loop (sim/host/user_access.h):
  * faults go to the kernel through vector 14 and are retried. */
-static enum pf_status uaccess(struct worker *w, uint64_t va, bool write, uint64_t *value)
+static enum pf_status worker_access(struct worker *w, uint64_t va, bool write, uint64_t *value)
 {
 	struct user_access a = {.va = va, .kind = write ? X86_WRITE : X86_READ, .size = 8,
 				.value = *value};
-	enum user_access_result r = user_access(&cpus[w->cpu], &a);
+	enum user_access_result r = user_access(test_machine_cpu(w->cpu), &a);
 
 	cpu_threads_interrupt_window();
 	switch (r) {
@@ -127,7 +121,7 @@ static void poke_view(struct worker *w, uint64_t base, unsigned pages, uint64_t 
 	uint64_t va = base + prng_below(&w->rng, pages) * PAGE_SIZE + prng_below(&w->rng, 8) * 8;
 	bool write = prng_below(&w->rng, 2) && may_write;
 	uint64_t key = va - delta, v = (key << 8) | (w->cpu + 1);
-	enum pf_status r = uaccess(w, va, write, &v);
+	enum pf_status r = worker_access(w, va, write, &v);
 
 	if (r == PF_SEGV) {
 		w->segv++;
@@ -318,14 +312,6 @@ static void audit_now(void)
 	ck_assert_msg(a.ok, "mm_audit: %s", a.buf);
 }
 
-static void boot_ap(void *arg)
-{
-	struct x86_cpu *cpu = &cpus[plat_cpu_id()];
-
-	(void)arg;
-	ck_assert(x86_write_cr3(cpu, kernel_space_pml4().base));
-}
-
 static void create_spaces(void *arg)
 {
 	(void)arg;
@@ -360,36 +346,14 @@ static void setup(void)
 	v = getenv("MMSIM_STRESS_SECONDS");
 	if (v && atof(v) > 0)
 		seconds = atof(v);
-	host_set_cpu_count(NCPU);
-	host_set_current_cpu(0);
-	arena_boot(ARENA);
-	paging_caps_set((struct paging_caps){ .phys_addr_bits = 40, .page_1g = true });
-	ck_assert_int_eq(zero_frame_init(), MM_OK);
-	ck_assert_int_eq(kernel_space_init(), MAP_OK);
-	kheap_init(KHEAP_CAP_UNLIMITED);
-	interrupt_reset();
-	ck_assert(user_mm_init());
-	for (unsigned c = 0; c < NCPU; c++) {
-		struct x86_phys phys = { (uint8_t *)phys_direct_map_base, ARENA };
-
-		ck_assert(x86_cpu_init(&cpus[c], phys, 64, 40));
-	}
-	host_cpu_ops_attach(cpus, NCPU);
-	ck_assert(cpu_threads_start(NCPU));
-	for (unsigned c = 0; c < NCPU; c++)
-		cpu_threads_run(c, boot_ap, NULL);
+	test_machine_boot(&(struct test_machine){
+		.memory = ARENA, .cpus = NCPU, .user_mm = true, .cpu_threads = true });
 	free0 = free_frames();
 }
 
 static void teardown(void)
 {
-	cpu_threads_stop();
-	host_cpu_ops_attach(NULL, 0);
-	for (unsigned c = 0; c < NCPU; c++)
-		x86_cpu_destroy(&cpus[c]);
-	interrupt_reset();
-	arena_unmap();
-	host_set_cpu_count(1);
+	test_machine_halt();
 }
 
 static double now_s(void)

@@ -11,17 +11,11 @@
 #include <string.h>
 
 #include "arch/x86_64/interrupts.h"
-#include "arch/x86_64/kernel_space.h"
 #include "frame_alloc.h"
-#include "host/host_platform.h"
 #include "kheap.h"
-#include "kmap_support.h"
 #include "mm_internal.h"
 #include "page_info.h"
-#include "test_arena.h"
-#include "host/user_access.h"
-#include "user_mm.h"
-#include "user_mm_view.h"
+#include "test_machine.h"
 #include "../check_main.h"
 
 #define ARENA (64 * MiB)
@@ -29,90 +23,24 @@
 #define FIXED MM_MAP_FIXED
 #define NONE 0u /* PROT_NONE */
 
-static struct x86_cpu cpu;
 static uint64_t free0;
 
 static void setup(void)
 {
-	host_set_cpu_count(1);
-	host_set_current_cpu(0);
-	arena_boot(ARENA);
-	paging_caps_set((struct paging_caps){ .phys_addr_bits = KMAP_MAXPHYADDR, .page_1g = true });
-	ck_assert_int_eq(zero_frame_init(), MM_OK);
-	ck_assert_int_eq(kernel_space_init(), MAP_OK);
-	kheap_init(KHEAP_CAP_UNLIMITED);
-	interrupt_reset();
-	ck_assert(user_mm_init());
-	kcpu_init(&cpu, ARENA, kernel_space_pml4().base);
+	test_machine_boot(&(struct test_machine){ .memory = ARENA, .user_mm = true });
 	free0 = free_frames();
 }
 
 static void teardown(void)
 {
-	addr_space_switch(NULL);
-	kcpu_destroy(&cpu);
-	interrupt_reset();
-	arena_unmap();
-}
-
-static void mm_ok(void)
-{
-	char buf[512];
-	bool ok = mm_audit(buf, sizeof(buf));
-
-	ck_assert_msg(ok, "mm_audit: %s", buf);
-}
-
-static struct addr_space *spawn(void)
-{
-	struct addr_space *as = addr_space_create();
-
-	ck_assert_ptr_nonnull(as);
-	addr_space_switch(as);
-	return as;
-}
-
-/* One user access through the processor, faults handled and retried as the hardware does
- * (the one access loop, sim/host/user_access.h); the handler's verdict when it refused. */
-static enum pf_status uaccess(uint64_t va, enum x86_access kind, uint64_t *value)
-{
-	struct user_access a = {.va = va, .kind = kind, .size = 8, .value = *value};
-	enum user_access_result r = user_access(&cpu, &a);
-
-	ck_assert_msg(r != UA_LOOP, "access at %#llx keeps faulting", (unsigned long long)va);
-	ck_assert_msg(r == UA_OK || a.verdict != PF_OK, "access at %#llx ended %d",
-		      (unsigned long long)va, r);
-	if (r == UA_OK && kind == X86_READ)
-		*value = a.value;
-	return r == UA_OK ? PF_OK : (enum pf_status)a.verdict;
-}
-
-static void uwrite(uint64_t va, uint64_t v)
-{
-	ck_assert_int_eq(uaccess(va, X86_WRITE, &v), PF_OK);
-}
-
-static uint64_t uread(uint64_t va)
-{
-	uint64_t v = 0;
-
-	ck_assert_int_eq(uaccess(va, X86_READ, &v), PF_OK);
-	return v;
-}
-
-static struct page_lookup look(struct addr_space *as, uint64_t va)
-{
-	struct page_lookup l;
-
-	ck_assert_msg(addr_space_lookup(as, va, &l), "nothing mapped at %#llx", (unsigned long long)va);
-	return l;
+	test_machine_halt();
 }
 
 /* The end of a test with a parent a and its child b: the audit holds, both spaces go and
  * every frame is back. */
 static void end_two(struct addr_space *a, struct addr_space *b)
 {
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(b);
 	addr_space_destroy(a);
@@ -135,7 +63,7 @@ static struct page_info *one_ref(frame_t b, unsigned i)
  */
 START_TEST(test_flusher_runs)
 {
-	struct addr_space *a = spawn();
+	struct addr_space *a = test_spawn();
 	struct flusher fl;
 	uint64_t before = free_frames();
 	frame_t b = allocate_p2frame(10), c = allocate_p2frame(10);
@@ -196,7 +124,7 @@ START_TEST(test_flusher_runs)
 	ck_assert_uint_eq(free_frames(), before);
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
-	mm_ok();
+	mm_audit_ok();
 	ck_assert_uint_eq(free_frames(), free0);
 }
 END_TEST
@@ -206,7 +134,7 @@ END_TEST
 START_TEST(test_munmap_runs_split_by_shared_frames)
 {
 	const uint64_t base = 0x10000000, n = 1100;
-	struct addr_space *a = spawn(), *b;
+	struct addr_space *a = test_spawn(), *b;
 	paddr_t pa[1100];
 
 	ck_assert_int_eq(mm_mmap(a, base, n * 0x1000, RW, FIXED, NULL), MM_STATUS_OK);
@@ -245,7 +173,7 @@ START_TEST(test_munmap_runs_split_by_shared_frames)
 			ck_assert_uint_eq(look(b, base + i * 0x1000).refcount, 1);
 		}
 	}
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(b);
 	for (uint64_t i = 0; i < n; i += 97)
 		if (!((i >= 100 && i < 200) || (i >= 800 && i < 850)))
@@ -253,14 +181,14 @@ START_TEST(test_munmap_runs_split_by_shared_frames)
 	addr_space_switch(NULL);
 	addr_space_destroy(b);
 	addr_space_destroy(a);
-	mm_ok();
+	mm_audit_ok();
 	ck_assert_uint_eq(free_frames(), free0);
 }
 END_TEST
 
 START_TEST(test_demand_zero)
 {
-	struct addr_space *a = spawn();
+	struct addr_space *a = test_spawn();
 	struct addr_space_stats s;
 	uint64_t at;
 
@@ -279,13 +207,13 @@ START_TEST(test_demand_zero)
 	ck_assert_uint_eq(*(uint64_t *)phys_to_virt(l.pa - 0x10), 0);
 	addr_space_get_stats(a, &s);
 	ck_assert_uint_eq(s.faults_demand_zero, 1);
-	mm_ok();
+	mm_audit_ok();
 	ck_assert_int_eq(mm_munmap(a, 0x400000, 0x4000), MM_STATUS_OK);
 	ck_assert_uint_eq(free_frames(), base); /* the emptied tables went back too */
 	ck_assert_uint_eq(addr_space_table_frames(a), 1);
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
-	mm_ok();
+	mm_audit_ok();
 	ck_assert_uint_eq(free_frames(), free0);
 }
 END_TEST
@@ -305,9 +233,9 @@ static void fault_only(uint64_t va, enum x86_access kind)
 {
 	struct x86_xlate x;
 
-	x86_translate(&cpu, va, kind, true, false, &x, NULL);
+	x86_translate(test_machine_cpu(0), va, kind, true, false, &x, NULL);
 	ck_assert_int_eq(x.outcome, X86_PF);
-	ck_assert_int_eq(page_fault_handler(x.err, cpu.cr2), PF_OK);
+	ck_assert_int_eq(page_fault_handler(x.err, test_machine_cpu(0)->cr2), PF_OK);
 }
 
 /* A fault writes the leaf with the A bit, and D for a write, that the retried access sets:
@@ -315,7 +243,7 @@ static void fault_only(uint64_t va, enum x86_access kind)
  * shared page present in the parent sets neither: nothing accessed it. */
 START_TEST(test_fault_presets_accessed_dirty)
 {
-	struct addr_space *a = spawn(), *b;
+	struct addr_space *a = test_spawn(), *b;
 
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x4000, RW, FIXED, NULL), MM_STATUS_OK);
 	ck_assert_int_eq(mm_mmap(a, 0x600000, 0x1000, RW, FIXED | MM_MAP_SHARED, NULL), MM_STATUS_OK);
@@ -341,7 +269,7 @@ END_TEST
 
 START_TEST(test_zero_frame_then_write)
 {
-	struct addr_space *a = spawn();
+	struct addr_space *a = test_spawn();
 	struct refcount zr0 = page_info_refcount(get_page_info(zero_frame()));
 	struct addr_space_stats s;
 
@@ -354,7 +282,7 @@ START_TEST(test_zero_frame_then_write)
 	ck_assert_uint_eq(l.pa, zero_frame().base);
 	ck_assert_uint_eq(l.refcount, zr0.count + 2);
 	ck_assert_uint_eq(free_frames(), base - 3); /* 3 tables, no data frame */
-	mm_ok();
+	mm_audit_ok();
 	uwrite(0x400000, 7);
 	l = look(a, 0x400000);
 	ck_assert(!l.zero_frame && l.writable);
@@ -364,7 +292,7 @@ START_TEST(test_zero_frame_then_write)
 	addr_space_get_stats(a, &s);
 	ck_assert_uint_eq(s.faults_zero_mapped, 2);
 	ck_assert_uint_eq(s.faults_cow_copy, 1);
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
 	ck_assert_uint_eq(page_info_refcount(get_page_info(zero_frame())).count, zr0.count);
@@ -374,7 +302,7 @@ END_TEST
 
 START_TEST(test_fork_cow_copy_and_reuse)
 {
-	struct addr_space *a = spawn(), *b;
+	struct addr_space *a = test_spawn(), *b;
 	uint64_t before;
 
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x1000, RW, FIXED, NULL), MM_STATUS_OK);
@@ -386,7 +314,7 @@ START_TEST(test_fork_cow_copy_and_reuse)
 	ck_assert_uint_eq(look(b, 0x400000).pa, orig);
 	ck_assert_uint_eq(look(a, 0x400000).refcount, 2);
 	ck_assert_int_eq(page_info_refcount(get_page_info(frame_containing(orig))).kind, REFCOUNT_COW);
-	mm_ok();
+	mm_audit_ok();
 	/* the parent writes: exactly one frame allocated, the old count drops by one */
 	before = free_frames();
 	uwrite(0x400000, 2);
@@ -411,7 +339,7 @@ END_TEST
 
 START_TEST(test_spurious_and_refused)
 {
-	struct addr_space *a = spawn();
+	struct addr_space *a = test_spawn();
 	struct addr_space_stats s;
 
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x1000, RW, FIXED, NULL), MM_STATUS_OK);
@@ -433,7 +361,7 @@ START_TEST(test_spurious_and_refused)
 	ck_assert_uint_eq(s.faults_spurious, 1);
 	ck_assert_uint_eq(s.faults_segv, 5);
 	ck_assert_uint_eq(free_frames(), ff);
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
 	ck_assert_uint_eq(free_frames(), free0);
@@ -444,15 +372,15 @@ END_TEST
  * the seam), and an access's fault goes through it. */
 START_TEST(test_page_fault_is_vector_14)
 {
-	struct addr_space *a = spawn();
+	struct addr_space *a = test_spawn();
 	uint64_t v = 0;
 
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x2000, RW, FIXED, NULL), MM_STATUS_OK);
-	cpu.cr2 = 0x401000;
+	test_machine_cpu(0)->cr2 = 0x401000;
 	ck_assert_int_eq(exception_entry(VECTOR_PAGE_FAULT, 0x6), PF_OK);
 	ck_assert_int_eq(look(a, 0x401000).refcount, 1);
 	ck_assert(!addr_space_lookup(a, 0x400000, &(struct page_lookup){0}));
-	cpu.cr2 = 0x600000;
+	test_machine_cpu(0)->cr2 = 0x600000;
 	ck_assert_int_eq(exception_entry(VECTOR_PAGE_FAULT, 0x6), PF_SEGV);
 	/* only one #PF handler, and only exceptions take an error code */
 	ck_assert(!exception_register(VECTOR_PAGE_FAULT, NULL));
@@ -492,7 +420,7 @@ static void unhog(frame_t *v, size_t n)
 
 START_TEST(test_fault_oom)
 {
-	struct addr_space *a = spawn();
+	struct addr_space *a = test_spawn();
 	size_t n;
 	uint64_t v = 9;
 
@@ -507,10 +435,10 @@ START_TEST(test_fault_oom)
 	struct addr_space_stats s;
 	addr_space_get_stats(a, &s);
 	ck_assert_uint_eq(s.faults_oom, 1);
-	mm_ok();
+	mm_audit_ok();
 	unhog(h, n);
 	uwrite(0x401000, 2);
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
 	ck_assert_uint_eq(free_frames(), free0);
@@ -519,7 +447,7 @@ END_TEST
 
 START_TEST(test_fork_enomem_unwinds)
 {
-	struct addr_space *a = spawn(), *b = NULL;
+	struct addr_space *a = test_spawn(), *b = NULL;
 	bool forked = false;
 
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x10000, RW, FIXED, NULL), MM_STATUS_OK);
@@ -541,7 +469,7 @@ START_TEST(test_fork_enomem_unwinds)
 		ck_assert_int_eq(r, MM_STATUS_ENOMEM);
 		ck_assert_ptr_null(b);
 		ck_assert_uint_eq(free_frames(), before);
-		mm_ok();
+		mm_audit_ok();
 		/* the parent's pages are intact and reusable in place */
 		ck_assert_uint_eq(uread(0x403000), 0x403000);
 	}
@@ -553,7 +481,7 @@ END_TEST
 
 START_TEST(test_syscall_enomem_heap_cap)
 {
-	struct addr_space *a = spawn();
+	struct addr_space *a = test_spawn();
 	uint64_t at;
 	size_t i;
 
@@ -571,12 +499,12 @@ START_TEST(test_syscall_enomem_heap_cap)
 	}
 	ck_assert_uint_lt(i, 4096);
 	ck_assert(!addr_space_lookup(a, 0x1000000 + i * 0x2000, &(struct page_lookup){ 0 }));
-	mm_ok();
+	mm_audit_ok();
 	/* splitting needs a slot too: munmap of a middle page fails cleanly, nothing changed */
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x1000, RW, FIXED, NULL), MM_STATUS_ENOMEM);
 	kheap_set_frame_cap(KHEAP_CAP_UNLIMITED);
 	ck_assert_int_eq(mm_munmap(a, 0x1000000, i * 0x2000), MM_STATUS_OK);
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
 	ck_assert_uint_eq(free_frames(), free0);
@@ -585,7 +513,7 @@ END_TEST
 
 START_TEST(test_grants_find_free_split_merge)
 {
-	struct addr_space *a = spawn();
+	struct addr_space *a = test_spawn();
 	uint64_t at;
 
 	/* best fit without a hint, from mmap_min */
@@ -617,7 +545,7 @@ START_TEST(test_grants_find_free_split_merge)
 	addr_space_switch(b);
 	ck_assert_uint_eq(uread(0x903000), 0x77);
 	ck_assert_uint_eq(look(b, 0x903000).refcount, 2);
-	mm_ok();
+	mm_audit_ok();
 	/* mprotect over a hole: ENOMEM, nothing changed */
 	ck_assert_int_eq(mm_mprotect(a, 0x500000, 0x4000, MM_PROT_READ), MM_STATUS_ENOMEM);
 	ck_assert_uint_eq(ug_find(&a->grants, 0x500000)->prot, RW);
@@ -625,14 +553,14 @@ START_TEST(test_grants_find_free_split_merge)
 	addr_space_destroy(a);
 	ck_assert_uint_eq(look(b, 0x903000).refcount, 1);
 	addr_space_destroy(b);
-	mm_ok();
+	mm_audit_ok();
 	ck_assert_uint_eq(free_frames(), free0);
 }
 END_TEST
 
 START_TEST(test_usercopy)
 {
-	struct addr_space *a = spawn(), *b;
+	struct addr_space *a = test_spawn(), *b;
 	uint8_t buf[0x3000], back[0x3000];
 
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x4000, RW, FIXED, NULL), MM_STATUS_OK);
@@ -656,7 +584,7 @@ START_TEST(test_usercopy)
 	ck_assert_int_eq(copy_to_user(0x7ffffffff000ull, buf, 0x2000), MM_STATUS_EFAULT);
 	ck_assert_int_eq(copy_from_user(back, 0xffff800000000000ull, 8), MM_STATUS_EFAULT);
 	ck_assert_int_eq(copy_from_user(back, 0x500000, 8), MM_STATUS_OK);
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
 	addr_space_destroy(b);
@@ -666,7 +594,7 @@ END_TEST
 
 START_TEST(test_transfer_keeps_cow_readonly)
 {
-	struct addr_space *a = spawn(), *b, *c = addr_space_create();
+	struct addr_space *a = test_spawn(), *b, *c = addr_space_create();
 
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x2000, RW, FIXED, NULL), MM_STATUS_OK);
 	uwrite(0x400000, 5);
@@ -678,7 +606,7 @@ START_TEST(test_transfer_keeps_cow_readonly)
 	ck_assert(look(c, 0x801000).zero_frame && !look(c, 0x801000).writable);
 	ck_assert_uint_eq(look(c, 0x800000).pa, look(b, 0x400000).pa);
 	ck_assert_uint_eq(look(c, 0x800000).refcount, 2);
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(c);
 	uwrite(0x800000, 6);
 	addr_space_switch(b);
@@ -689,14 +617,14 @@ START_TEST(test_transfer_keeps_cow_readonly)
 	addr_space_destroy(a);
 	addr_space_destroy(b);
 	addr_space_destroy(c);
-	mm_ok();
+	mm_audit_ok();
 	ck_assert_uint_eq(free_frames(), free0);
 }
 END_TEST
 
 START_TEST(test_audit_catches_corruption)
 {
-	struct addr_space *a = spawn();
+	struct addr_space *a = test_spawn();
 	char buf[256];
 
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x2000, RW, FIXED, NULL), MM_STATUS_OK);
@@ -708,7 +636,7 @@ START_TEST(test_audit_catches_corruption)
 	ck_assert(!mm_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "R1") && strstr(buf, "2 references but 1 user PTE"), "%s", buf);
 	remove_ref(info);
-	mm_ok();
+	mm_audit_ok();
 	/* R5: the zero frame made writable */
 	ck_assert_int_eq(mapper_remap(&a->mapper, 0x401000, PG_PRESENT | PG_USER | PG_WRITABLE |
 							      PG_NO_EXEC, NULL),
@@ -717,13 +645,13 @@ START_TEST(test_audit_catches_corruption)
 	ck_assert_msg(strstr(buf, "R5") || strstr(buf, "R2"), "%s", buf);
 	ck_assert_int_eq(mapper_remap(&a->mapper, 0x401000, PG_PRESENT | PG_USER | PG_NO_EXEC, NULL),
 			 MAP_OK);
-	mm_ok();
+	mm_audit_ok();
 	/* G2: the hole indexes disagree */
 	a->grants.by_size[0].size += 0x1000;
 	ck_assert(!mm_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "G2"), "%s", buf);
 	a->grants.by_size[0].size -= 0x1000;
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
 	ck_assert_uint_eq(free_frames(), free0);
@@ -732,7 +660,7 @@ END_TEST
 
 START_TEST(test_fmap_pins_and_notifications)
 {
-	struct addr_space *srv = spawn(), *a = addr_space_create();
+	struct addr_space *srv = test_spawn(), *a = addr_space_create();
 	struct fserve_view v;
 
 	ck_assert_int_eq(mm_mmap(srv, 0x400000, 0x4000, RW, FIXED, NULL), MM_STATUS_OK);
@@ -749,7 +677,7 @@ START_TEST(test_fmap_pins_and_notifications)
 	addr_space_fserve_info(srv, &v);
 	ck_assert_uint_eq(v.pins, 2);     /* the two remaining pieces */
 	ck_assert_uint_eq(v.notified, 1);
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
 	addr_space_fserve_info(srv, &v);
@@ -757,7 +685,7 @@ START_TEST(test_fmap_pins_and_notifications)
 	ck_assert_uint_eq(v.notified, 3);
 	ck_assert_int_eq(mm_munmap(srv, 0x400000, 0x4000), MM_STATUS_OK);
 	addr_space_destroy(srv);
-	mm_ok();
+	mm_audit_ok();
 	ck_assert_uint_eq(free_frames(), free0);
 }
 END_TEST
@@ -778,7 +706,7 @@ static frame_t kept_frame(struct addr_space *as, uint64_t va, uint64_t *refs)
  * same); every access in between is refused, and the processor sees the pages not present. */
 START_TEST(test_protnone_keeps_data)
 {
-	struct addr_space *a = spawn();
+	struct addr_space *a = test_spawn();
 	struct addr_space_stats s;
 	uint64_t v = 0, refs;
 
@@ -797,10 +725,10 @@ START_TEST(test_protnone_keeps_data)
 	ck_assert_uint_eq(kept_frame(a, 0x400000, &refs).base, p0);
 	ck_assert_uint_eq(refs, 1);
 	ck_assert(frame_eq(kept_frame(a, 0x402000, &refs), zero_frame()));
-	mm_ok();
+	mm_audit_ok();
 	/* every access faults with P=0 and is refused; nothing changes */
 	struct x86_xlate x;
-	x86_translate(&cpu, 0x400008, X86_READ, true, false, &x, NULL);
+	x86_translate(test_machine_cpu(0), 0x400008, X86_READ, true, false, &x, NULL);
 	ck_assert(x.outcome == X86_PF && !(x.err & X86_PF_P));
 	addr_space_get_stats(a, &s);
 	uint64_t segv0 = s.faults_segv;
@@ -814,7 +742,7 @@ START_TEST(test_protnone_keeps_data)
 	ck_assert_uint_eq(kept_frame(a, 0x401000, &refs).base, p1);
 	/* the kernel's copies are refused too */
 	ck_assert_int_eq(copy_from_user(&v, 0x400008, 8), MM_STATUS_EFAULT);
-	mm_ok();
+	mm_audit_ok();
 	/* back to rw: the same frames, the same data; a page that was writable and is One
 	 * comes back writable, the zero frame read-only */
 	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x3000, RW), MM_STATUS_OK);
@@ -834,13 +762,13 @@ START_TEST(test_protnone_keeps_data)
 	ck_assert_uint_eq(uread(0x401ff8), 0x2222);
 	uwrite(0x402000, 0x4444); /* a copy of the zero frame */
 	ck_assert_uint_eq(free_frames(), ff - 1);
-	mm_ok();
+	mm_audit_ok();
 	/* exit while PROT_NONE returns every frame */
 	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x3000, NONE), MM_STATUS_OK);
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
-	mm_ok();
+	mm_audit_ok();
 	ck_assert_uint_eq(free_frames(), free0);
 }
 END_TEST
@@ -848,7 +776,7 @@ END_TEST
 /* munmap of a PROT_NONE page drops the reference its protnone entry held. */
 START_TEST(test_protnone_munmap_frees)
 {
-	struct addr_space *a = spawn();
+	struct addr_space *a = test_spawn();
 	uint64_t refs;
 
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x4000, RW, FIXED, NULL), MM_STATUS_OK);
@@ -861,7 +789,7 @@ START_TEST(test_protnone_munmap_frees)
 	ck_assert_uint_eq(free_frames(), ff + 1);
 	ck_assert(!page_info_is_used(get_page_info(f)));
 	ck_assert_uint_eq(addr_space_rss(a), 3);
-	mm_ok();
+	mm_audit_ok();
 	/* the rest still holds its data */
 	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x1000, MM_PROT_READ), MM_STATUS_OK);
 	ck_assert_uint_eq(uread(0x400000), 0x400000);
@@ -871,7 +799,7 @@ START_TEST(test_protnone_munmap_frees)
 	ck_assert_int_eq(mm_munmap(a, 0x400000, 0x4000), MM_STATUS_OK);
 	ck_assert_uint_eq(addr_space_rss(a), 0);
 	ck_assert_uint_eq(addr_space_table_frames(a), 1);
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
 	ck_assert_uint_eq(free_frames(), free0);
@@ -882,7 +810,7 @@ END_TEST
  * accessible first gets it read-only and copies on write; the data stays isolated. */
 START_TEST(test_protnone_fork_isolation)
 {
-	struct addr_space *a = spawn(), *b;
+	struct addr_space *a = test_spawn(), *b;
 	uint64_t refs, v = 0;
 
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x1000, RW, FIXED, NULL), MM_STATUS_OK);
@@ -894,7 +822,7 @@ START_TEST(test_protnone_fork_isolation)
 	ck_assert_uint_eq(refs, 2);
 	ck_assert_int_eq(page_info_refcount(get_page_info(frame_containing(orig))).kind, REFCOUNT_COW);
 	ck_assert_uint_eq(addr_space_rss(b), 1);
-	mm_ok();
+	mm_audit_ok();
 	/* the child is refused while PROT_NONE too */
 	addr_space_switch(b);
 	ck_assert_int_eq(uaccess(0x400000, X86_READ, &v), PF_SEGV);
@@ -904,7 +832,7 @@ START_TEST(test_protnone_fork_isolation)
 	ck_assert(!look(a, 0x400000).writable);
 	ck_assert_uint_eq(look(a, 0x400000).pa, orig);
 	ck_assert_uint_eq(uread(0x400000), 7);
-	mm_ok();
+	mm_audit_ok();
 	uint64_t ff = free_frames();
 	uwrite(0x400000, 9); /* the copy */
 	ck_assert_uint_eq(free_frames(), ff - 1);
@@ -922,7 +850,7 @@ START_TEST(test_protnone_fork_isolation)
 	ck_assert_uint_eq(uread(0x400000), 9);
 	addr_space_switch(b);
 	ck_assert_uint_eq(uread(0x400000), 8);
-	mm_ok();
+	mm_audit_ok();
 	/* fork while PROT_NONE, then the parent exits first: the child's frame is One */
 	struct addr_space *c;
 	ck_assert_int_eq(mm_mprotect(b, 0x400000, 0x1000, NONE), MM_STATUS_OK);
@@ -934,11 +862,11 @@ START_TEST(test_protnone_fork_isolation)
 	ck_assert_uint_eq(refs, 1);
 	ck_assert_int_eq(mm_mprotect(c, 0x400000, 0x1000, RW), MM_STATUS_OK);
 	ck_assert_uint_eq(uread(0x400000), 8);
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
 	addr_space_destroy(c);
-	mm_ok();
+	mm_audit_ok();
 	ck_assert_uint_eq(free_frames(), free0);
 }
 END_TEST
@@ -947,7 +875,7 @@ END_TEST
  * space (Shared) gives the child a private copy; transfer moves protnone entries. */
 START_TEST(test_protnone_shared_borrowed_transfer)
 {
-	struct addr_space *a = spawn(), *b, *c = addr_space_create();
+	struct addr_space *a = test_spawn(), *b, *c = addr_space_create();
 	uint64_t refs;
 
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x1000, RW, FIXED | MM_MAP_SHARED, NULL),
@@ -968,7 +896,7 @@ START_TEST(test_protnone_shared_borrowed_transfer)
 	ck_assert_uint_eq(refs, 2);
 	ck_assert_uint_ne(kept_frame(b, 0x500000, &refs).base, pp); /* a private copy */
 	ck_assert_uint_eq(refs, 1);
-	mm_ok();
+	mm_audit_ok();
 	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x1000, RW), MM_STATUS_OK);
 	ck_assert_int_eq(mm_mprotect(b, 0x400000, 0x1000, RW), MM_STATUS_OK);
 	ck_assert_int_eq(mm_mprotect(b, 0x500000, 0x1000, RW), MM_STATUS_OK);
@@ -983,14 +911,14 @@ START_TEST(test_protnone_shared_borrowed_transfer)
 	ck_assert_int_eq(mm_transfer(a, 0x500000, a, 0x600000, 0x1000), MM_STATUS_OK);
 	ck_assert_uint_eq(kept_frame(a, 0x600000, &refs).base, pp);
 	ck_assert_uint_eq(refs, 2);
-	mm_ok();
+	mm_audit_ok();
 	ck_assert_int_eq(mm_mprotect(a, 0x600000, 0x1000, MM_PROT_READ), MM_STATUS_OK);
 	ck_assert_uint_eq(uread(0x600000), 2);
 	addr_space_switch(NULL);
 	addr_space_destroy(c);
 	addr_space_destroy(b);
 	addr_space_destroy(a);
-	mm_ok();
+	mm_audit_ok();
 	ck_assert_uint_eq(free_frames(), free0);
 }
 END_TEST
@@ -999,20 +927,20 @@ END_TEST
  * grants (R3). */
 START_TEST(test_protnone_audit)
 {
-	struct addr_space *a = spawn();
+	struct addr_space *a = test_spawn();
 	char buf[256];
 	uint64_t refs;
 
 	ck_assert_int_eq(mm_mmap(a, 0x400000, 0x2000, RW, FIXED, NULL), MM_STATUS_OK);
 	uwrite(0x400000, 1);
 	ck_assert_int_eq(mm_mprotect(a, 0x400000, 0x1000, NONE), MM_STATUS_OK);
-	mm_ok(); /* one reference, no present PTE: held by the protnone entry */
+	mm_audit_ok(); /* one reference, no present PTE: held by the protnone entry */
 	struct page_info *info = get_page_info(kept_frame(a, 0x400000, &refs));
 	ck_assert_int_eq(add_ref(info, REF_COW), ADD_REF_OK);
 	ck_assert(!mm_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "R1") && strstr(buf, "2 references but 1 user PTE"), "%s", buf);
 	remove_ref(info);
-	mm_ok();
+	mm_audit_ok();
 	/* a protnone entry in an accessible grant */
 	struct raii_frame f;
 	ck_assert_int_eq(raii_frame_allocate(&f), MM_OK);
@@ -1027,7 +955,7 @@ START_TEST(test_protnone_audit)
 	ck_assert_int_eq(mapper_unmap(&a->mapper, 0x401000, NULL, NULL, NULL), MAP_OK);
 	as_unlock_write(a);
 	raii_frame_release(&f);
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
 	ck_assert_uint_eq(free_frames(), free0);
@@ -1059,7 +987,7 @@ static bool among(const frame_t *v, size_t n, paddr_t pa)
  * allocator hands out dirty. */
 START_TEST(test_cow_copy_on_dirty_frames)
 {
-	struct addr_space *a = spawn(), *b;
+	struct addr_space *a = test_spawn(), *b;
 	frame_t dirty[16];
 	const uint64_t *p;
 
@@ -1083,7 +1011,7 @@ START_TEST(test_cow_copy_on_dirty_frames)
 	addr_space_switch(b);
 	ck_assert_uint_eq(uread(0x400008), 0);
 	ck_assert_uint_eq(uread(0x400000), 0x1234);
-	mm_ok();
+	mm_audit_ok();
 	addr_space_switch(NULL);
 	addr_space_destroy(a);
 	addr_space_destroy(b);

@@ -13,7 +13,7 @@
 #include "page_info.h"
 #include "host/host_platform.h"
 #include "pressure.h"
-#include "test_arena.h"
+#include "test_machine.h"
 #include "../check_main.h"
 
 /* A fake process table: each process holds some frames; killing frees them. */
@@ -117,8 +117,7 @@ static void pressure_audit_fails(const char *invariant)
 
 static void setup(void)
 {
-	arena_boot(16 * MiB);
-	panic_handler_install();
+	test_machine_boot(&(struct test_machine){ .memory = 16 * MiB });
 	pressure_reset();
 	memset(procs, 0, sizeof(procs));
 	nkilled = 0;
@@ -127,8 +126,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-	host_set_panic_handler(NULL);
-	arena_unmap();
+	test_machine_halt();
 }
 
 START_TEST(reserve_is_set_aside)

@@ -7,22 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "arch/x86_64/interrupts.h"
-#include "arch/x86_64/kernel_space.h"
 #include "frame_alloc.h"
-#include "host/host_platform.h"
-#include "kheap.h"
-#include "kmap_support.h"
 #include "mm_internal.h"
 #include "page_info.h"
 #include "reclaim.h"
 #include "replace_policy.h"
 #include "swap_area.h"
 #include "arch/x86_64/swap_entry.h"
-#include "test_arena.h"
-#include "host/user_access.h"
-#include "user_mm.h"
-#include "user_mm_view.h"
+#include "test_machine.h"
 
 #include "../check_main.h"
 
@@ -31,7 +23,6 @@
 #define SLOTS 64u
 #define BASE 0x10000ull
 
-static struct x86_cpu cpu;
 static uint64_t free0;
 static unsigned char store[SLOTS][4096];
 
@@ -53,69 +44,30 @@ static const struct swap_device dev = { SLOTS, dev_read, dev_write, NULL };
 
 static void boot(enum replace_policy p)
 {
-	host_set_cpu_count(1);
-	host_set_current_cpu(0);
-	arena_boot(ARENA);
-	paging_caps_set((struct paging_caps){ .phys_addr_bits = KMAP_MAXPHYADDR, .page_1g = true });
-	ck_assert_int_eq(zero_frame_init(), MM_OK);
-	ck_assert_int_eq(kernel_space_init(), MAP_OK);
-	kheap_init(KHEAP_CAP_UNLIMITED);
-	interrupt_reset();
-	ck_assert(user_mm_init());
-	replace_configure(p);
-	ck_assert(swap_area_attach(&dev));
-	kcpu_init(&cpu, ARENA, kernel_space_pml4().base);
+	test_machine_boot(&(struct test_machine){
+		.memory = ARENA, .user_mm = true, .policy = p, .swap = &dev });
 	free0 = free_frames();
 }
 
 static void teardown(void)
 {
-	addr_space_switch(NULL);
-	kcpu_destroy(&cpu);
-	interrupt_reset();
-	swap_area_reset();
-	arena_unmap();
+	test_machine_halt();
 }
 
 static void audits(void)
 {
 	char buf[512];
 
-	ck_assert_msg(mm_audit(buf, sizeof(buf)), "mm_audit: %s", buf);
+	mm_audit_ok();
 	ck_assert_msg(swap_audit(buf, sizeof(buf)), "swap_audit: %s", buf);
 }
 
-static enum pf_status uaccess(uint64_t va, enum x86_access kind, uint64_t *value)
-{
-	struct user_access a = {.va = va, .kind = kind, .size = 8, .value = *value};
-	enum user_access_result r = user_access(&cpu, &a);
-
-	ck_assert_msg(r != UA_LOOP, "access at %#llx keeps faulting", (unsigned long long)va);
-	if (r == UA_OK && kind == X86_READ)
-		*value = a.value;
-	return r == UA_OK ? PF_OK : (enum pf_status)a.verdict;
-}
-
-static void uwrite(uint64_t va, uint64_t v)
-{
-	ck_assert_int_eq(uaccess(va, X86_WRITE, &v), PF_OK);
-}
-
-static uint64_t uread(uint64_t va)
-{
-	uint64_t v = 0;
-
-	ck_assert_int_eq(uaccess(va, X86_READ, &v), PF_OK);
-	return v;
-}
-
+/* A space made current, with 16 pages at BASE. */
 static struct addr_space *spawn(void)
 {
-	struct addr_space *as = addr_space_create();
+	struct addr_space *as = test_spawn();
 	uint64_t at;
 
-	ck_assert_ptr_nonnull(as);
-	addr_space_switch(as);
 	ck_assert_int_eq(mm_mmap(as, BASE, 16 * 4096, RW, MM_MAP_FIXED, &at), MM_STATUS_OK);
 	return as;
 }

@@ -2,8 +2,8 @@
  * Test support: a host buffer as physical memory, a booted frame allocator on it, a panic
  * handler that longjmps back into the test, and helpers to snapshot the buddy lists.
  */
-#ifndef MMSIM_TESTS_CORE_TEST_ARENA_H
-#define MMSIM_TESTS_CORE_TEST_ARENA_H
+#ifndef MMSIM_TESTS_SUPPORT_TEST_ARENA_H
+#define MMSIM_TESTS_SUPPORT_TEST_ARENA_H
 
 #include <check.h>
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-#include "kmap_support.h"
+#include "test_cpu.h"
 
 #include <check.h>
 

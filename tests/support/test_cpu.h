@@ -1,9 +1,9 @@
 /*
- * Test support for the kmap tests: a simulated processor over the test arena (the independent
- * reader of the kernel's tables), attached so the kernel's privileged instructions run on it.
+ * Test support: a simulated processor over the test arena (the independent reader of the
+ * kernel's tables), attached so the kernel's privileged instructions run on it.
  */
-#ifndef MMSIM_TESTS_KMAP_SUPPORT_H
-#define MMSIM_TESTS_KMAP_SUPPORT_H
+#ifndef MMSIM_TESTS_SUPPORT_TEST_CPU_H
+#define MMSIM_TESTS_SUPPORT_TEST_CPU_H
 
 #include <stdbool.h>
 #include <stdint.h>
