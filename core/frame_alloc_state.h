@@ -3,14 +3,14 @@
  * outside core/ only the white-box tests (tests/core, the arena of tests/support) and the
  * frame-allocator fuzz target read it. Kernel code outside the allocator uses frame_alloc.h.
  *
- * Invariants (checked by frame_audit):
- * - heads[k] is the first block of the doubly linked list of free blocks of order k; bit k of
+ * Invariants (checked by frame_audit; docs/invariants.md names them):
+ * - A1 heads[k] is the first block of the doubly linked list of free blocks of order k; bit k of
  *   nonempty is set iff heads[k] != 0.
- * - buddy_free == sum over free blocks of 2^order; each cache's count == number of frames in
- *   frame[0..count), all distinct and in state CACHED (rc RC_USED), info[i] their records;
- *   hi_count[k] <= hi_cap[k] blocks of order k in hi_frame[k], heads in state CACHED with
- *   order k (rc RC_USED, interior records zero).
- * - total == buddy_free + cached + allocated + metadata.
+ * - A5 buddy_free == sum over free blocks of 2^order; (caches) each cache's count == number
+ *   of frames in frame[0..count), all distinct and in state CACHED (rc RC_USED), info[i] their
+ *   records; hi_count[k] <= hi_cap[k] blocks of order k in hi_frame[k], heads in state CACHED
+ *   with order k (rc RC_USED, interior records zero).
+ * - A5 total == buddy_free + cached + allocated + metadata.
  * Locking: `lock` protects heads, nonempty, buddy_free and every FREE record. A CPU cache
  * belongs to its CPU, which uses it with plain loads and stores (busy/stop handshake, see
  * frame_cpu_cache.c); any other CPU reaches it only between frame_cpu_caches_freeze and

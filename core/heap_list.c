@@ -2,21 +2,21 @@
  * Linked-list heap allocator. Contract, chunk policy and locking in heap_list.h.
  *
  * Invariants (checked by heap_list_audit):
- * L1 Every chunk is a block of 2^order frames held from heap_frames for HEAP_OWNER_LIST; its
+ * H1 Every chunk is a block of 2^order frames held from heap_frames for HEAP_OWNER_LIST; its
  *    page info is an allocated unreferenced (U0) head of that order; its header carries the
  *    chunk magic keyed with its address.
- * L2 The chunk list is a well-formed doubly linked list in strictly increasing address order;
+ * H2 The chunk list is a well-formed doubly linked list in strictly increasing address order;
  *    chunks do not overlap.
- * L3 The blocks of a chunk tile [chunk + LIST_CHUNK_HEADER, chunk end) exactly: each block has
+ * H3 The blocks of a chunk tile [chunk + LIST_CHUNK_HEADER, chunk end) exactly: each block has
  *    a used or free magic keyed with its own address, its offset from the chunk, and a size
  *    that is a multiple of 16 and at least LIST_MIN_BLOCK.
- * L4 The chunk's free list is exactly its free blocks in address order, and no two free blocks
+ * H4 The chunk's free list is exactly its free blocks in address order, and no two free blocks
  *    are adjacent (coalescing is complete).
- * L5 A chunk's nused and used_bytes equal the count and bytes of its used blocks; the global
+ * H5 A chunk's nused and used_bytes equal the count and bytes of its used blocks; the global
  *    counters equal the sums.
- * L6 At most LIST_SPARE_KEEP chunks are empty (no used block), each of order <=
+ * H6 At most LIST_SPARE_KEEP chunks are empty (no used block), each of order <=
  *    LIST_CHUNK_ORDER, and nempty counts them.
- * L7 The frames in chunks equal heap_frames_held(HEAP_OWNER_LIST).
+ * H7 The frames in chunks equal heap_frames_held(HEAP_OWNER_LIST).
  */
 #include "heap_list.h"
 

@@ -82,7 +82,7 @@ struct kheap_stats {
 void kheap_get_stats(struct kheap_stats *out);
 
 /*
- * Check every invariant of both allocators (slab.c S1-S6, heap_list.c L1-L7), including
+ * Check every invariant of both allocators (slab.c S1-S6, heap_list.c H1-H7), including
  * that the frames each holds are exactly what heap_frames counts for it. True if all hold;
  * otherwise false and the first violation, precisely, in buf. Allocates nothing; takes each
  * allocator's lock in turn, so it may run while other CPUs allocate.

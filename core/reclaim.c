@@ -2,7 +2,7 @@
  * Eviction to swap, swap-in, global direct reclaim and the swap entries' upkeep
  * (reclaim.h).
  *
- * Invariants kept here (checked by swap_audit):
+ * Invariants kept here (swap_audit checks W1-W3; W4 is an ordering, which no snapshot sees):
  * - W1 a swap entry lies in an anonymous grant (private or shared) of its space, is well
  *   formed (swap_entry.h) and names a used slot; as->swapped counts the space's entries;
  * - W2 every slot's count is the swap entries naming it, plus one if the swap cache pairs
@@ -787,7 +787,7 @@ static bool audit_space(struct swap_census *c, struct addr_space *as)
 
 struct slot_check {
 	struct swap_census *c;
-	uint64_t used;
+	uint64_t used, pairs;
 };
 
 static void check_slot_count(void *ctx, uint64_t slot, uint64_t count, frame_t cached)
@@ -797,6 +797,8 @@ static void check_slot_count(void *ctx, uint64_t slot, uint64_t count, frame_t c
 	uint64_t back;
 
 	k->used++;
+	if (!frame_is_none(cached))
+		k->pairs++;
 	if (!k->c->ok || !k->c->counts)
 		return;
 	want = audit_counts[slot] + (frame_is_none(cached) ? 0 : 1);
@@ -808,7 +810,7 @@ static void check_slot_count(void *ctx, uint64_t slot, uint64_t count, frame_t c
 		return;
 	}
 	if (!frame_is_none(cached) && (!swap_cache_slot_of(cached, &back) || back != slot))
-		audit_fail(k->c, "W2: slot %llu is paired with frame %#llx, which does not name it back",
+		audit_fail(k->c, "W6: slot %llu is paired with frame %#llx, which does not name it back",
 			   (unsigned long long)slot, (unsigned long long)cached.base);
 	audit_counts[slot] = 0;
 }
@@ -817,7 +819,7 @@ bool swap_audit(char *buf, size_t len)
 {
 	struct swap_stats st;
 	struct swap_census c = { NULL, 0, buf, len, true };
-	struct slot_check k = { &c, 0 };
+	struct slot_check k = { &c, 0, 0 };
 
 	if (!swap_configured())
 		return true;
@@ -843,8 +845,11 @@ bool swap_audit(char *buf, size_t len)
 			}
 	mm_unlock_all();
 	if (c.ok && k.used != st.used)
-		audit_fail(&c, "S1: %llu slots are in use, the area counts %llu",
+		audit_fail(&c, "W5: %llu slots are in use, the area counts %llu",
 			   (unsigned long long)k.used, (unsigned long long)st.used);
+	if (c.ok && k.pairs != st.cached)
+		audit_fail(&c, "W6: %llu slots are paired with a frame, the swap cache counts %llu",
+			   (unsigned long long)k.pairs, (unsigned long long)st.cached);
 	return c.ok;
 }
 

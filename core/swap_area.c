@@ -5,8 +5,8 @@
  * machine's physical memory, like a disk).
  *
  * Invariants kept here (checked by swap_audit, reclaim.c):
- * - S1 used == the number of slots with a non-zero count;
- * - S2 a slot paired with a frame has count >= 1 (the pair's own), and the frame's index
+ * - W5 used == the number of slots with a non-zero count;
+ * - W6 a slot paired with a frame has count >= 1 (the pair's own), and the frame's index
  *   names that slot back; cached == the number of pairs.
  */
 #include "frame_alloc.h"

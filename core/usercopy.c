@@ -1,7 +1,7 @@
 /*
  * Copies between the kernel and the current address space (copy_to_user / copy_from_user).
  *
- * Rules kept here:
+ * Rules kept here (P2: a bad user address is EFAULT, never a crash):
  * - the whole user range is checked first (inside the user half, no wrap-around): a bad
  *   range is EFAULT before any byte moves (access_ok);
  * - the copy goes page by page through the processor (arch_user_access, CR0.WP=1), so
