@@ -1,6 +1,6 @@
 /*
- * fork: the child's address space, grant by grant (try_clone of docs/redox-mm-notes.md 4.6), with the
- * weaknesses of section 11 fixed.
+ * fork: the child's address space, grant by grant (try_clone of docs/redox-mm-notes.md 4.6;
+ * the races of its section 11 cannot happen here).
  *
  * Invariants kept here:
  * - F2 every present private page becomes read-only in both spaces with one more Cow

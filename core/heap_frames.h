@@ -7,13 +7,12 @@
  *   ordinary allocation failure, never a panic),
  * - the "no heap growth while the KernelMapper is held" rule (docs/redox-mm-notes.md B3) is asserted,
  *   through a check the page-table code registers with kheap_set_forbidden_check,
- * - the pressure governor will later be asked before any frame is taken.
+ * - the pressure governor is asked before any frame is taken (check_before_alloc).
  *
  * Where heap memory lives: in the direct map, like Linux's kmalloc. A heap object is
- * addressed as phys_to_virt(frame) + offset; there is no separate heap virtual window and the
- * heap never edits a page table. (Redox maps its heap in a dedicated PML4 slot, which is why
- * it must grow under the KernelMapper; we keep the rule anyway, so the mapper may later call
- * the heap's clients without a deadlock risk.)
+ * phys_to_virt(frame) + offset; there is no heap virtual window, so growing the heap never
+ * edits a page table nor needs the KernelMapper. The rule above stays, so that the mapper
+ * may call the heap's clients without a deadlock risk.
  *
  * Invariants:
  * - held(owner) is exactly the number of frames that owner got from heap_frames_take and has

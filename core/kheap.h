@@ -1,9 +1,7 @@
 /*
  * The kernel heap, front door: kmalloc / kzalloc / kfree / krealloc.
  *
- * Memory lives in the direct map, like Linux's kmalloc: every object is
- * phys_to_virt(frame) + offset for a frame the heap took from the frame allocator. There is no
- * heap virtual window and the heap never edits page tables (see heap_frames.h).
+ * Memory lives in the direct map: heap_frames.h says why.
  *
  * Routing: a request of at most SLAB_MAX_SIZE bytes (alignment <= SLAB_MAX_ALIGN) goes to the
  * slab allocator (slab.h), anything larger or more aligned to the linked-list allocator
@@ -17,9 +15,8 @@
  * alignment) returns NULL and counts as a failed allocation; it never panics. The heap is
  * bounded by a cap on the frames it may hold (kheap_init, kheap_set_frame_cap).
  *
- * Rule (docs/redox-mm-notes.md B3): never allocate from the heap while holding the KernelMapper. The
- * page-table code registers its check with kheap_set_forbidden_check (heap_frames.h);
- * kmalloc, kzalloc, krealloc and every frame the heap takes assert it.
+ * Rule B3: never allocate from the heap while holding the KernelMapper (heap_frames.h asserts
+ * it for every frame the heap takes; kmalloc, kzalloc and krealloc assert it too).
  *
  * Locks: one per allocator (slab, list), never nested with each other. Lock order: heap
  * allocator lock, then the frame allocator's locks; the frame allocator never calls the heap.

@@ -1,6 +1,6 @@
 /*
- * The page-fault handler: per-provider correction of one page (docs/redox-mm-notes.md 5.2), with the
- * weaknesses of section 11 fixed.
+ * The page-fault handler: per-provider correction of one page (docs/redox-mm-notes.md 5.2;
+ * the races of its section 11 cannot happen here, as the numbered references below say).
  *
  * Invariants kept here:
  * - P1 a fault with no grant, against the grant's protection, on a non-user address or with

@@ -1,7 +1,7 @@
 /*
  * Per-frame metadata (one 16-byte record per managed frame) and the reference-count state
- * machine of the memory manager (docs/redox-mm-notes.md section 3), ported with the weaknesses fixed:
- * free and used-unreferenced are distinct states, and no interior record is ever stale.
+ * machine of the memory manager (docs/redox-mm-notes.md section 3). Free and used-unreferenced
+ * are distinct states, and no interior record is ever stale.
  *
  * Record layout, two 64-bit atomic words:
  *

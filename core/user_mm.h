@@ -2,8 +2,8 @@
  * User memory management as the rest of the kernel (system calls, the scheduler, the
  * page-fault entry) sees it: address spaces, the memory system calls, faults and user copies.
  *
- * The design is the one ported from Redox (docs/redox-mm-notes.md sections 3-6): an address space is a
- * page-table tree plus an ordered set of grants; each grant has one provider (private
+ * The model (docs/redox-mm-notes.md sections 3-6): an address space is a page-table tree
+ * plus an ordered set of grants; each grant has one provider (private
  * allocated memory, shared allocated memory, physically borrowed memory, memory borrowed from
  * another address space, memory served by a file server). Pages are mapped lazily and
  * completed by the page-fault handler (demand-zero, copy-on-write).

@@ -44,7 +44,7 @@
 #define MAX_OPS 96
 
 /* ------------------------------------------------------------------------------------------
- * The reference model. Numbers are spelled out from the reference's tables on purpose.
+ * The reference model. Numbers are spelled out from the manual's tables on purpose.
  */
 
 struct ref_cpu {
@@ -92,7 +92,7 @@ static void or_entry_bit(uint8_t *mem, uint64_t pa, unsigned n)
 	mem[pa + n / 8] |= (uint8_t)(1u << (n % 8));
 }
 
-/* Section 3: the reserved bits of a present entry read at `level` (4 = PML4 .. 1 = PT). */
+/* The reserved bits of a present entry read at `level` (4 = PML4 .. 1 = PT). */
 static uint64_t ref_reserved(const struct ref_cpu *c, int level, uint64_t e)
 {
 	uint64_t r = 0;
@@ -117,7 +117,7 @@ static uint64_t ref_reserved(const struct ref_cpu *c, int level, uint64_t e)
 	return e & r;
 }
 
-/* Section 2.2's table. */
+/* The access rights: user/supervisor, R/W, XD with CR0.WP, SMEP, SMAP and EFLAGS.AC. */
 static bool ref_allowed(const struct ref_cpu *c, int kind, bool user, bool implicit, bool R,
 			bool U, bool X)
 {
@@ -132,8 +132,8 @@ static bool ref_allowed(const struct ref_cpu *c, int kind, bool user, bool impli
 }
 
 /*
- * Section 1.5's translate(), with section 2.3 (keys), section 4 (A/D) and section 5 (error
- * code). kind: 0 read, 1 write, 2 fetch. cpl3: the access is made at CPL 3. commit: write
+ * The 4-level walk, with protection keys, the A/D updates and the #PF error code.
+ * kind: 0 read, 1 write, 2 fetch. cpl3: the access is made at CPL 3. commit: write
  * A/D into mem on success (false for a side-effect-free probe).
  */
 static struct ref_result ref_translate(const struct ref_cpu *c, uint8_t *mem, uint64_t memsize,

@@ -55,7 +55,7 @@ static unsigned NCPU = 4; /* MMSIM_STRESS_CPUS: 1 to 8 */
 static double seconds;    /* MMSIM_STRESS_SECONDS: rounds until that much time has passed */
 static struct addr_space *spaces[NSPACE];
 static uint64_t free0;
-/* rounds and operations per round; the valgrind setup gets fewer (it is ~50x slower) */
+/* rounds and operations per round; the valgrind setup gets fewer (it runs far slower) */
 static unsigned rounds = 20, ops_per_round = 1000;
 
 struct worker {

@@ -9,10 +9,7 @@
  *                            one's base at KERNEL_OFFSET): supervisor, global, executable and
  *                            read-only (W^X: the image's data is written through the direct
  *                            map, which is NX).
- * The kernel heap has no window of its own: heap pages are ordinary frames reached through
- * the direct map (phys_to_virt), as Linux's kmalloc does. Growing the heap therefore never
- * edits page tables and never needs the KernelMapper lock; that removes the heap-lock versus
- * KernelMapper ordering problem (which Redox has) at its root.
+ * The kernel heap has no window of its own: it lives in the direct map (heap_frames.h).
  *
  * Invariants kept here:
  * - K1 every one of the 256 upper PML4 slots points to a PDPT allocated at boot and never
