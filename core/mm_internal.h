@@ -2,8 +2,9 @@
  * The memory manager's private declarations: the address-space object, grants and their
  * index, the address-space locks, the TLB flusher and the helpers the system calls, the
  * fault handler, fork, the views and the audit share. Outside core/, only the white-box
- * tests (tests/mm, tests/swap) include this header, to set up and inspect internal states;
- * the rest of the host uses user_mm.h. The locking rules are written once, at the top of
+ * tests (tests/mm, tests/swap) include this header, to set up and inspect internal states,
+ * and the fault-handler fuzz target (through reclaim.h, to force direct reclaim); the rest of
+ * the host uses user_mm.h. The locking rules are written once, at the top of
  * addr_space.c (which owns the locks), and in docs/locking.md.
  */
 #ifndef MMSIM_CORE_MM_INTERNAL_H

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Source coverage of a fuzz target's corpus with llvm-cov: builds the target with clang's
 # source-based coverage (no sanitizer) in build-cov/, replays the corpus once, and prints the
-# per-file report of core/ and the core functions the corpus never reaches.
+# per-file report of core/ and hw-x86/ and the functions the corpus never reaches (paths
+# relative to the repository).
 #
 #   bash fuzz/coverage-report.sh [TARGET [CORPUS_DIR...]]
 #       TARGET: fault_handler (default), frame_allocator, scenario_parser, walker_differential
@@ -30,19 +31,20 @@ LLVM_PROFILE_FILE="build-cov/cov-%p.profraw" "$bin" -runs=0 "${corpora[@]}" >/de
 "$profdata" merge -sparse build-cov/cov-*.profraw -o "build-cov/cov-$target.profdata"
 "$llvmcov" report "$bin" -instr-profile="build-cov/cov-$target.profdata" \
 	-ignore-filename-regex='(fuzz|tests|sim)/' >"build-cov/coverage-$target.txt"
-# functions of core/ and hw-x86/ with an execution count of 0
+# functions with an execution count of 0, by path relative to the repository: core/ and
+# hw-x86/ (the report's scope) and the host side the target links (sim/); llvm-cov's export
+# lists every function whatever the ignore regex says, so the filter is here
 "$llvmcov" export "$bin" -instr-profile="build-cov/cov-$target.profdata" -summary-only=false \
 	-ignore-filename-regex='(fuzz|tests|sim)/' |
 	python3 -c '
-import json, sys
+import json, os, sys
 data = json.load(sys.stdin)["data"][0]
+root = os.getcwd()
 reached = {}
 for f in data["functions"]:
-    path = f["filenames"][0]
-    for root in ("core/", "hw-x86/"):
-        if root in path:
-            path = path[path.find(root):]
-            break
+    path = os.path.relpath(os.path.normpath(f["filenames"][0]), root)
+    if not path.startswith(("core/", "hw-x86/", "sim/")):
+        continue
     key = (path, f["name"].split(":")[-1])
     reached[key] = reached.get(key, False) or f["count"] > 0
 for (path, name), hit in sorted(reached.items()):

@@ -2,19 +2,21 @@
  * Fuzzing the page-fault handler (and the memory system calls around it) with operation
  * sequences on a whole booted kernel.
  *
- * The kernel boots once (kernel_init, the default PC memory map with a 256 KiB kernel image)
- * on a 4 MiB machine of 4 simulated CPUs, each a host thread (sim/cpu_threads) that lives
- * across inputs: every kernel call runs on the CPU the input names, so TLB shootdowns are
- * real IPIs answered by the other CPUs' threads, and each CPU keeps the address space it last
- * ran in (and its TLB entries) until the input switches it away. A small machine makes
- * exhaustion, the governor's levels and the OOM killer a few hundred faults away. Each input
- * ends with every process exited and every CPU back on the kernel's tables with an empty
- * TLB, and the kernel must then be back at the checkpoint taken after boot (free and used
- * frames, the reserve pool, the heap's bytes, objects, blocks and frames, swap slots and the
- * swap cache, the governor's level, not frozen): the next input starts from the post-boot
- * state without a reboot. Input format:
+ * The kernel boots once (kernel_init, the default PC memory map with a 256 KiB kernel image;
+ * with FUZZ_FH_SWAP=1 a swap area of SWAP_SLOTS slots in host memory) on a 4 MiB machine of 4
+ * simulated CPUs, each a host thread (sim/cpu_threads) that lives across inputs: every kernel
+ * call runs on the CPU the input names, so TLB shootdowns are real IPIs answered by the other
+ * CPUs' threads, and each CPU keeps the address space it last ran in (and its TLB entries)
+ * until the input switches it away. A small machine makes exhaustion, the governor's levels and
+ * the OOM killer a few hundred faults away. Each input ends with every process exited and every
+ * CPU back on the kernel's tables with an empty TLB, and the kernel must then be back at the
+ * checkpoint taken after boot (free and used frames, the reserve pool, the heap's bytes,
+ * objects, blocks and frames, swap slots and the swap cache, the spaces under an lru limit, the
+ * governor's level, not frozen): the next input starts from the post-boot state without a
+ * reboot. Input format:
  *
- *   byte 0: CPUs the input uses (2 + b % 3)
+ *   byte 0: CPUs the input uses (2 + b % 3) and, with swap, the replacement policy of
+ *           `limit` (fifo, lru, clock, opt: (b / 3) % 4; opt's oracle answers from the input)
  *   then up to MAX_OPS operations, one opcode byte each, then their argument bytes:
  *     spawn; fork P; exit P; mmap P (fixed or hinted, private or shared, populate or lazy,
  *     any protection); mmap phys P (a range of the device window [0xA0000, 0x100000));
@@ -26,7 +28,11 @@
  *     mapping of 1/64..1/8 of memory, or 3/4 of it, outside the window, or its release). Opcode
  *     bytes 0xf0..0xff: a file server (mm_fserve of a window range), a client's file
  *     mapping (mm_fmap, fixed or hinted, any offset and protection), exhaustion by faults
- *     (1/16..3/4 of memory mapped lazily and written page by page until the OOM killer acts).
+ *     (1/16..3/4 of memory mapped lazily and written page by page until the OOM killer acts);
+ *     with FUZZ_FH_SWAP=1, 0xfe and 0xff are `limit` P N (0..47, 0 for none) or direct
+ *     reclaim of 1..64 frames instead, and exhaustion evicts before it kills; the other
+ *     operations then meet swapped pages (accesses, kernel copies, fork, munmap, mprotect,
+ *     borrow, transfer, exit).
  *   Processes: at most MAX_PROCS at once; P is an index modulo the live ones. Addresses are
  *   pages of a window [0, WIN_PAGES * 4 KiB) so operations collide; hinted mmaps may land
  *   outside it and are then unmapped again at once.
@@ -71,6 +77,8 @@
 #include "phys.h"
 #include "platform.h"
 #include "pressure.h"
+#include "reclaim.h" /* reclaim_direct: the forced reclaim operation */
+#include "replace_policy.h"
 #include "swap_area.h"
 #include "host/user_access.h"
 #include "user_mm.h"
@@ -133,6 +141,11 @@ static unsigned ncpus_used;
 static const char *current_op = "boot";
 /* FUZZ_FH_FULL_AUDIT=1: the whole audit after every operation too (slower) */
 static bool getenv_full_audit;
+/* FUZZ_FH_SWAP=1: a swap area, the input's replacement policy, and the limit and reclaim
+ * operations. Off by default while the kernel bugs it finds at once are open (fuzz/README.md):
+ * CI runs the target from its seeds and must pass. Without it, opcodes 0xfe and 0xff are
+ * exhaustion by faults, as before. */
+static bool swap_on;
 
 static _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static _Noreturn void fail(const char *fmt, ...)
@@ -344,6 +357,47 @@ static void quick_audit(void)
 		on_cpu(0, w_forget_dead, &w);
 }
 
+/* ---- the swap area ------------------------------------------------------------------- */
+
+/* Host memory: SWAP_SLOTS pages, fewer than the free frames, so exhaustion reaches the OOM
+ * killer once swap is full. */
+#define SWAP_SLOTS 192u
+static uint8_t swap_mem[SWAP_SLOTS][PAGE];
+
+static bool swap_dev_read(void *ctx, uint64_t slot, void *page)
+{
+	(void)ctx;
+	if (slot >= SWAP_SLOTS)
+		fail("the kernel reads swap slot %llu of %u", (unsigned long long)slot, SWAP_SLOTS);
+	memcpy(page, swap_mem[slot], PAGE);
+	return true;
+}
+
+static bool swap_dev_write(void *ctx, uint64_t slot, const void *page)
+{
+	(void)ctx;
+	if (slot >= SWAP_SLOTS)
+		fail("the kernel writes swap slot %llu of %u", (unsigned long long)slot, SWAP_SLOTS);
+	memcpy(swap_mem[slot], page, PAGE);
+	return true;
+}
+
+static const struct swap_device swap_dev = {SWAP_SLOTS, swap_dev_read, swap_dev_write, NULL};
+
+/* policy=opt asks when a page is next used: an answer derived from the input (any answer
+ * must leave the kernel correct; only the choice of victim depends on it) */
+static uint64_t opt_seed;
+
+static uint64_t opt_oracle(void *ctx, struct addr_space *as, uint64_t va, uint64_t now_va)
+{
+	uint64_t h = (va >> 12) * 0x9e3779b97f4a7c15ull ^ opt_seed ^ (now_va >> 12);
+
+	(void)ctx;
+	(void)as;
+	h ^= h >> 29;
+	return (h & 7) == 7 ? UINT64_MAX : h & 0xffff;
+}
+
 /* ---- boot ------------------------------------------------------------------------------ */
 
 static void w_boot(struct work *w)
@@ -357,7 +411,7 @@ static void w_boot(struct work *w)
 	enum kernel_init_error e;
 
 	memcpy(phys_to_virt(RECORDS_PA), rec, sizeof(rec));
-	e = kernel_init(RECORDS_PA, 4, &(struct kernel_params){0});
+	e = kernel_init(RECORDS_PA, 4, &(struct kernel_params){.swap = swap_on ? &swap_dev : NULL});
 	if (e != KERNEL_INIT_OK)
 		fail("the kernel does not boot: %s", kernel_init_strerror(e));
 	(void)w;
@@ -379,7 +433,7 @@ static void w_ap(struct work *w)
 struct kernel_state {
 	uint64_t free_frames, used_frames, reserve_pool;
 	uint64_t heap_bytes, heap_objects, heap_blocks, heap_frames;
-	uint64_t swap_used, swap_cached;
+	uint64_t swap_used, swap_cached, lru_spaces;
 	enum pressure_state level;
 	bool frozen;
 };
@@ -411,6 +465,7 @@ static void w_kernel_state(struct work *w)
 		.heap_bytes = h.bytes_in_use, .heap_objects = h.slab_objects,
 		.heap_blocks = h.list_blocks, .heap_frames = h.slab_frames + h.list_frames,
 		.swap_used = sw.used, .swap_cached = sw.cached,
+		.lru_spaces = atomic_load(&replace_lru_spaces),
 		.level = pressure_state(), .frozen = system_frozen(),
 	};
 }
@@ -448,6 +503,7 @@ static void check_back_at_checkpoint(void)
 	SAME(heap_frames, "the heap's frames");
 	SAME(swap_used, "swap_used");
 	SAME(swap_cached, "the swap cache");
+	SAME(lru_spaces, "the count of spaces under an lru limit");
 	if (now.level != checkpoint.level)
 		fail("after every process exited, the governor is %s, after boot %s",
 		     pressure_state_name(now.level), pressure_state_name(checkpoint.level));
@@ -483,6 +539,7 @@ static void setup_once(void)
 	host_set_panic_handler(panic_is_a_crash);
 	/* FUZZ_FH_TRACE=1: the kernel's trace lines on stderr (to read a reproducer) */
 	getenv_full_audit = getenv("FUZZ_FH_FULL_AUDIT") != NULL;
+	swap_on = getenv("FUZZ_FH_SWAP") != NULL;
 	if (getenv("FUZZ_FH_TRACE"))
 		host_set_trace(stderr, true);
 	if (!cpu_threads_start(NCPUS))
@@ -1355,6 +1412,56 @@ static void op_hog_touch(struct fuzz_input *in)
 	on_cpu(cpu, w_hog_touch, &w);
 }
 
+/* ---- swap: limits and forced reclaim ------------------------------------------------- */
+
+static void w_limit(struct work *w)
+{
+	enter(w->p);
+	w->st = mm_set_limit(w->p->as, w->a);
+}
+
+static void w_reclaim(struct work *w)
+{
+	w->a = reclaim_direct(w->b);
+}
+
+/*
+ * Opcode bytes 0xfe and 0xff: `limit` P N (at most N resident private pages, 0..47, 0 for
+ * none: the excess is evicted at once by the input's policy, enomem when swap cannot take
+ * it), or direct reclaim of up to N frames (1..64) from every process, as a fault short of
+ * memory forces it. Evicted pages keep their values in the model: every later read, user or
+ * kernel, by the process or by a fork child, checks what came back from swap.
+ */
+static void op_swap(struct fuzz_input *in)
+{
+	struct work w = {0};
+	uint8_t b = fuzz_u8(in);
+	struct proc *p = pick(in);
+	unsigned cpu = pick_cpu(in);
+
+	if (b & 1) {
+		w.b = 1 + (b >> 1) % 64;
+		on_cpu(cpu, w_reclaim, &w);
+		return;
+	}
+	if (!p)
+		return;
+	w.p = p;
+	w.a = (b >> 1) % 48;
+	on_cpu(cpu, w_limit, &w);
+	if (w.st != MM_STATUS_OK && w.st != MM_STATUS_ENOMEM)
+		fail("limit %llu: %s", (unsigned long long)w.a, mm_status_name(w.st));
+}
+
+/* The input's replacement policy for `limit` (a per-boot setting: set while no process
+ * exists, only when it changes). */
+static void w_policy(struct work *w)
+{
+	replace_configure((enum replace_policy)w->a);
+	if (w->a == REPLACE_OPT)
+		replace_set_oracle(opt_oracle, NULL);
+}
+
 /* ---- the target ----------------------------------------------------------------------- */
 
 static void w_leave(struct work *w)
@@ -1399,7 +1506,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!arena)
 		setup_once();
 	start_input();
-	ncpus_used = 2 + fuzz_u8(&in) % (NCPUS - 1);
+	{
+		/* byte 0: the CPUs the input uses and the replacement policy */
+		uint8_t b = fuzz_u8(&in);
+		static enum replace_policy policy = REPLACE_FIFO;
+
+		ncpus_used = 2 + b % (NCPUS - 1);
+		w.a = (b / (NCPUS - 1)) % REPLACE_POLICY_COUNT;
+		opt_seed = size * 0x100000001b3ull ^ b;
+		if (swap_on && w.a != policy) {
+			policy = (enum replace_policy)w.a;
+			on_cpu(0, w_policy, &w);
+		}
+	}
 
 	for (int op = 0; op < MAX_OPS && fuzz_more(&in); op++) {
 		uint8_t o = fuzz_u8(&in);
@@ -1411,8 +1530,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		/* the bytes 0xf0..0xff are the operations added after the first campaigns (the
 		 * corpus kept its meaning for the other 15 in 16 opcode bytes) */
-		static const char *const late_names[] = { "file serve", "file map", "exhaustion by faults" };
-		unsigned late = o < 0xf0 ? 0 : o < 0xf8 ? 1 : o < 0xfc ? 2 : 3;
+		static const char *const late_names[] = {
+			"file serve", "file map", "exhaustion by faults", "limit or reclaim",
+		};
+		unsigned late = o < 0xf0 ? 0 : o < 0xf8 ? 1 : o < 0xfc ? 2 : o < 0xfe || !swap_on ? 3 : 4;
 
 		snprintf(opname, sizeof(opname), "operation %d (%s)", op,
 			 late ? late_names[late - 1] : names[o % 16]);
@@ -1423,8 +1544,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				op_fserve(&in);
 			else if (late == 2)
 				op_fmap(&in);
-			else
+			else if (late == 3)
 				op_hog_touch(&in);
+			else
+				op_swap(&in);
 			quick_audit();
 			continue;
 		}

@@ -37,6 +37,7 @@
 
 #include "fuzz_input.h"
 #include "x86_cpu.h"
+#include "arch/x86_64/swap_entry.h" /* swap entries: not present to both models */
 #include "x86_internal.h" /* x86_walk_quick and x86_walk_tables, for the quick-versus-full check */
 
 #define MEM_SIZE 0x10000u
@@ -63,6 +64,7 @@ struct ref_result {
 	uint64_t pa;     /* REF_PA */
 	uint32_t err;    /* REF_PF */
 	uint64_t bad_pa; /* REF_BUS */
+	uint64_t stop;   /* REF_PF at a non-present entry: that entry */
 };
 
 /* bits(hi..lo), inclusive, hi >= lo */
@@ -140,7 +142,7 @@ static struct ref_result ref_translate(const struct ref_cpu *c, uint8_t *mem, ui
 				       uint64_t va, int kind, bool cpl3, bool implicit,
 				       bool commit)
 {
-	struct ref_result res = {REF_PF, 0, 0, 0};
+	struct ref_result res = {REF_PF, 0, 0, 0, 0};
 	uint64_t top = va >> 47;
 	bool user = cpl3 && !implicit;
 	uint32_t ec = 0;
@@ -175,6 +177,7 @@ static struct ref_result ref_translate(const struct ref_cpu *c, uint8_t *mem, ui
 		used[nused++] = addr;
 		if (!(e & 1)) {
 			res.err = ec;
+			res.stop = e;
 			return res;
 		}
 		if (ref_reserved(c, level, e)) {
@@ -365,6 +368,11 @@ static uint64_t make_entry(struct fuzz_input *in)
 		e |= (uint64_t)(x & 7) << 9;
 	if (f2 & 0x80)
 		e |= (uint64_t)(x & 0x7f) << 52;
+	/* non-present, and G asked for (meaningless there): a swap entry as the kernel writes
+	 * it (core/arch/x86_64/swap_entry.h), for a slot spread over the 40 bits */
+	if ((f2 & 0x21) == 0x21)
+		e = swp_entry_make(f2 & 0x04 ? x & 15 : 0,
+				   ((uint64_t)tgt << 32 | (uint64_t)x << 16 | f1) & SWP_SLOT_MAX);
 	return e;
 }
 
@@ -511,6 +519,10 @@ static void check_access(struct x86_cpu *cpu, const struct ref_cpu *c, uint64_t 
 	}
 	if (memcmp(hw_mem, ref_mem, MEM_SIZE) != 0)
 		divergence("accessed/dirty bits in memory differ", c, va, kind, cpl3, implicit);
+	/* a swap entry is not present to the processor: a #PF with P=0 in the error code */
+	if (ref.outcome == REF_PF && pte_is_swap(ref.stop) &&
+	    (first.outcome != X86_PF || (first.err & 1)))
+		divergence("a swap entry did not fault as not present", c, va, kind, cpl3, implicit);
 	if (cpu->cr2 != (ref.outcome == REF_PF ? va : cr2_before)) {
 		fprintf(stderr, "  cr2 = %#" PRIx64 "\n", cpu->cr2);
 		divergence("CR2 is wrong after the access", c, va, kind, cpl3, implicit);
