@@ -3,6 +3,7 @@
  * faults, present) and the views of the swap area and of a space's replacement policy.
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands/commands.h"
@@ -196,10 +197,23 @@ static bool parse_show_policy(struct sc_parse *p)
 	return sp_argc(p, 1, 1) && sp_process(p, 0, p->st->proc);
 }
 
+struct policy_order {
+	uint64_t va, key;
+};
+
 struct policy_print {
 	struct sim *sim;
 	struct replace_view v;
+	struct policy_order order[64]; /* fifo and lru: the resident pages and their stamps */
+	unsigned n;
 };
+
+static int by_stamp(const void *a, const void *b)
+{
+	const struct policy_order *x = a, *y = b;
+
+	return x->key < y->key ? -1 : x->key > y->key;
+}
 
 static void print_place(void *ctx, unsigned i, const struct replace_view_place *pl)
 {
@@ -213,12 +227,15 @@ static void print_place(void *ctx, unsigned i, const struct replace_view_place *
 	}
 	fprintf(out, "0x%" PRIx64 "  resident since %" PRIu64 ", last access %" PRIu64 ", A=%d\n",
 		pl->va, pl->arrived, pl->used_at, pl->accessed);
+	if (c->n < sizeof(c->order) / sizeof(c->order[0]))
+		c->order[c->n++] = (struct policy_order){
+			pl->va, c->v.policy == REPLACE_LRU ? pl->used_at : pl->arrived};
 }
 
 static enum sc_status exec_show_policy(struct sim *sim, const struct sc_stmt *st)
 {
 	struct sim_process *p = process_find(sim, st->proc);
-	struct policy_print c = { sim, {0} };
+	struct policy_print c = { sim, {0}, {{0, 0}}, 0 };
 	enum sc_status s;
 
 	if (!alive_or_report(sim, st, p, &s))
@@ -234,6 +251,15 @@ static enum sc_status exec_show_policy(struct sim *sim, const struct sc_stmt *st
 		: c.v.policy == REPLACE_LRU  ? " (the victim: the oldest last access)"
 					     : " (the victim: the farthest next access)");
 	replace_view(p->as, &c.v, print_place, &c);
+	/* the order the victim is taken in, which the places (fixed slots) do not show */
+	if ((c.v.policy == REPLACE_FIFO || c.v.policy == REPLACE_LRU) && c.n) {
+		qsort(c.order, c.n, sizeof(c.order[0]), by_stamp);
+		fputs(c.v.policy == REPLACE_FIFO ? "  queue, oldest first:" : "  least recently used first:",
+		      sim->out);
+		for (unsigned i = 0; i < c.n; i++)
+			fprintf(sim->out, " 0x%" PRIx64, c.order[i].va);
+		fputc('\n', sim->out);
+	}
 	return SC_CONTINUE;
 }
 

@@ -114,6 +114,15 @@ def _():
                 check("slot " in l and ("major fault" in l or "swap cache" in l), (name, l))
 
 
+@case("show policy: fifo's queue and lru's order, which the fixed places do not show")
+def _():
+    rc, out, err = run(["run", os.path.join(h.ROOT, "scenarios", "teaching", "19-fifo-belady.scn")])
+    check(rc == 0 and "  queue, oldest first: 0x105000 0x103000 0x104000\n" in out and
+          "  queue, oldest first: 0x102000 0x103000 0x104000 0x105000\n" in out, out)
+    rc, out, err = run(["run", os.path.join(h.ROOT, "scenarios", "teaching", "20-policy-lru.scn")])
+    check(rc == 0 and "  least recently used first: 0x107000 0x100000 0x101000\n" in out, out)
+
+
 @case("--html: the swap panel (the area and the policy's circle) and the swap events of each step")
 def _():
     import json
