@@ -63,8 +63,10 @@ enum kernel_init_error kernel_init(paddr_t boot_records_pa, size_t count,
 	replace_configure(params->policy);
 	if (!swap_area_attach(params->swap))
 		return KERNEL_INIT_SWAP;
-	if (swap_configured())
+	if (swap_configured()) {
+		pressure_register_reclaimer(reclaim_direct);
 		pressure_register_shrinker("eviction to swap", reclaim_shrinker);
+	}
 	kernel_cpu_start();
 	KTRACE("kernel: memory ready: %llu frames, %llu free, zero frame %#llx",
 	       (unsigned long long)total_frames(), (unsigned long long)free_frames(),

@@ -788,6 +788,9 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 	 * EFAULT instead */
 	if (r == PF_OOM && (error_code & PF_ERR_U))
 		r = mm_oom_from_fault(as);
+	/* Warning or Emergency: the governor reclaims first (pressure.h), with no lock held */
+	if (__builtin_expect(pressure_state() != PRESSURE_NORMAL, 0) && r != PF_KILLED)
+		pressure_reclaim_step();
 	return r;
 }
 

@@ -19,6 +19,7 @@
 #include "arch/x86_64/cpu_ops.h"
 #include "kformat.h"
 #include "kstring.h"
+#include "swap_area.h"
 
 #define KTRACE_KIND TRACE_PRESSURE
 
@@ -60,6 +61,8 @@ void pressure_reset(void)
 	G.ui_text_len = 0;
 	G.nshrinkers = 0;
 	G.victims = NULL;
+	G.reclaimer = NULL;
+	atomic_store(&G.reclaiming, false);
 	atomic_store(&G.ooms, 0);
 	atomic_store(&G.kills, 0);
 	atomic_store(&G.evacuated, 0);
@@ -272,6 +275,8 @@ size_t stats_string(char *buf, size_t len)
 {
 	uint64_t pool, reserve;
 	unsigned ui;
+	size_t n;
+	struct swap_stats sw;
 
 	governor_ensure_lock();
 	kspin_lock(&G.lock);
@@ -279,14 +284,23 @@ size_t stats_string(char *buf, size_t len)
 	reserve = G.reserve;
 	ui = G.ui_taken;
 	kspin_unlock(&G.lock);
-	return kformat(buf, len,
-		       "pressure %s%s: free %llu, available %llu, reserve %llu/%llu (ui %u/%u), warning under %llu, emergency under %llu, oom %llu, killed %llu",
-		       pressure_state_name(pressure_state()), system_frozen() ? " (frozen)" : "",
-		       (unsigned long long)(available_frames() + pool),
-		       (unsigned long long)available_frames(), (unsigned long long)pool,
-		       (unsigned long long)reserve, ui, EMERGENCY_UI_FRAMES,
-		       (unsigned long long)warning_watermark(),
-		       (unsigned long long)emergency_watermark(),
-		       (unsigned long long)atomic_load(&G.ooms),
-		       (unsigned long long)atomic_load(&G.kills));
+	n = kformat(buf, len,
+		    "pressure %s%s: free %llu, available %llu, reserve %llu/%llu (ui %u/%u), warning under %llu, emergency under %llu, oom %llu, killed %llu",
+		    pressure_state_name(pressure_state()), system_frozen() ? " (frozen)" : "",
+		    (unsigned long long)(available_frames() + pool),
+		    (unsigned long long)available_frames(), (unsigned long long)pool,
+		    (unsigned long long)reserve, ui, EMERGENCY_UI_FRAMES,
+		    (unsigned long long)warning_watermark(),
+		    (unsigned long long)emergency_watermark(),
+		    (unsigned long long)atomic_load(&G.ooms),
+		    (unsigned long long)atomic_load(&G.kills));
+	if (!swap_configured() || n >= len)
+		return n;
+	swap_get_stats(&sw);
+	return n + kformat(buf + n, len - n,
+			   ", swap %llu/%llu slots (%llu in the swap cache), reclaimed %llu, written %llu, read %llu, dropped clean %llu",
+			   (unsigned long long)sw.used, (unsigned long long)sw.slots,
+			   (unsigned long long)sw.cached, (unsigned long long)sw.reclaimed,
+			   (unsigned long long)sw.writes, (unsigned long long)sw.reads,
+			   (unsigned long long)sw.dropped_clean);
 }

@@ -118,6 +118,20 @@ frame_t alloc_emergency_frame(void);
 typedef uint64_t (*pressure_shrinker_t)(void); /* returns frames released */
 bool pressure_register_shrinker(const char *name, pressure_shrinker_t fn);
 
+/*
+ * Reclaim: the governor's first answer to Warning and Emergency. With a reclaimer (eviction
+ * to swap, registered at boot when the machine has swap), pressure_reclaim_step brings the
+ * available frames back up to where Warning ends (the warning watermark plus its
+ * hysteresis), a batch at a time, and stops when a batch frees nothing (swap full, or
+ * nothing evictable). It is called with no lock held: after every fault that ended in
+ * Warning or Emergency (page_fault.c), by one CPU at a time (the others go on: Linux's
+ * kswapd, run by the faulting CPU). The OOM path (evacuation, then a victim) comes only
+ * when an allocation still fails after the fault's own direct reclaim freed nothing.
+ */
+typedef uint64_t (*pressure_reclaimer_t)(uint64_t frames); /* returns frames freed */
+void pressure_register_reclaimer(pressure_reclaimer_t fn);
+uint64_t pressure_reclaim_step(void);
+
 /* The kernel's processes, as the governor sees them. */
 struct oom_candidate {
 	char name[32];
@@ -155,7 +169,9 @@ size_t pressure_picker_text(char *buf, size_t len);
  * hold, else false and the first violation in buf. Allocates nothing. */
 bool pressure_audit(char *buf, size_t len);
 
-/* A one-line summary of state, free, reserve and watermarks; no allocation, any state. */
+/* A one-line summary of state, free, reserve and watermarks, and with swap: slots in use,
+ * in the swap cache, frames reclaimed, pages written, read and dropped clean; no
+ * allocation, any state. */
 size_t stats_string(char *buf, size_t len);
 
 /* Forget everything (a fresh boot; tests). The pool's frames are not returned. */

@@ -37,6 +37,8 @@ struct governor {
 	struct shrinker shrinkers[MAX_SHRINKERS];
 	unsigned nshrinkers;
 	const struct oom_victim_source *victims;
+	pressure_reclaimer_t reclaimer;       /* eviction to swap, when the machine has swap */
+	atomic_bool reclaiming;               /* a CPU runs the reclaim step (one at a time) */
 	_Atomic uint64_t ooms, kills, evacuated;
 	_Atomic int fail_mode;      /* enum alloc_fail_mode */
 	_Atomic uint64_t fail_n;

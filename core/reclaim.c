@@ -36,14 +36,6 @@
 /* The batch of direct reclaim (Linux's SWAP_CLUSTER_MAX). */
 #define RECLAIM_BATCH 32u
 
-/* Frames freed by global reclaim since boot (stats_string). */
-static uint64_t reclaimed_total;
-
-uint64_t reclaim_freed_total(void)
-{
-	return __atomic_load_n(&reclaimed_total, __ATOMIC_RELAXED);
-}
-
 static pte_t *leaf_slot_of(struct addr_space *as, uint64_t va)
 {
 	pte_t *pt;
@@ -547,6 +539,8 @@ uint64_t reclaim_space(struct addr_space *as, uint64_t want)
 	if (!as->dead)
 		scan_space(as, want, &r);
 	as_unlock_write(as);
+	if (r.freed)
+		swap_note_reclaimed(r.freed);
 	return r.freed;
 }
 
@@ -603,7 +597,7 @@ uint64_t reclaim_direct(uint64_t target)
 	if (r.freed) {
 		KTRACE_AS(TRACE_PRESSURE, "reclaim: %llu frame%s freed by eviction to swap",
 			  (unsigned long long)r.freed, r.freed == 1 ? "" : "s");
-		__atomic_fetch_add(&reclaimed_total, r.freed, __ATOMIC_RELAXED);
+		swap_note_reclaimed(r.freed);
 		pressure_update();
 	}
 	return r.freed;

@@ -62,8 +62,6 @@ uint64_t reclaim_shrinker(void);
 /* One round of the global clock through as alone (its lock taken here), evicting up to want
  * frames that only as maps; the frames freed. For tests and the benchmark. */
 uint64_t reclaim_space(struct addr_space *as, uint64_t want);
-/* Frames global reclaim freed since boot. */
-uint64_t reclaim_freed_total(void);
 
 /* munmap and exit: the swap entry old was removed from as (its slot loses a holder). */
 void swap_entry_removed(struct addr_space *as, pte_t old);

@@ -96,6 +96,7 @@ void swap_get_stats(struct swap_stats *out)
 	out->writes = __atomic_load_n(&sw.st.writes, __ATOMIC_RELAXED);
 	out->reads = __atomic_load_n(&sw.st.reads, __ATOMIC_RELAXED);
 	out->dropped_clean = __atomic_load_n(&sw.st.dropped_clean, __ATOMIC_RELAXED);
+	out->reclaimed = __atomic_load_n(&sw.st.reclaimed, __ATOMIC_RELAXED);
 	out->used = sw.used;
 	out->cached = swap_cache_pairs;
 	kspin_unlock(&sw.lock);
@@ -319,6 +320,11 @@ bool swap_read_page(uint64_t slot, frame_t f)
 void swap_note_clean_drops(uint64_t n)
 {
 	__atomic_fetch_add(&sw.st.dropped_clean, n, __ATOMIC_RELAXED);
+}
+
+void swap_note_reclaimed(uint64_t n)
+{
+	__atomic_fetch_add(&sw.st.reclaimed, n, __ATOMIC_RELAXED);
 }
 
 void swap_for_each_used(void (*fn)(void *ctx, uint64_t slot, uint64_t count, frame_t cached),

@@ -46,6 +46,7 @@ struct swap_stats {
 	uint64_t slots, used, cached;  /* cached: slots paired with a frame */
 	uint64_t writes, reads;        /* pages written to and read from the device */
 	uint64_t dropped_clean;        /* evictions that needed no write */
+	uint64_t reclaimed;            /* frames global reclaim freed */
 };
 void swap_get_stats(struct swap_stats *out);
 
@@ -94,6 +95,7 @@ static inline void swap_cache_frame_freed(frame_t f)
 bool swap_write_page(uint64_t slot, frame_t f);
 bool swap_read_page(uint64_t slot, frame_t f);
 void swap_note_clean_drops(uint64_t n);
+void swap_note_reclaimed(uint64_t n);
 
 /* Slots for a batch of evictions, under one hold of the swap lock: a frame the swap cache
  * pairs with a slot keeps that slot (clean: the pair's count becomes the swap entry's and

@@ -10,6 +10,7 @@
 #include "frame_alloc.h"
 #include "mm_internal.h"
 #include "page_info.h"
+#include "pressure.h"
 #include "reclaim.h"
 #include "replace_policy.h"
 #include "swap_area.h"
@@ -153,6 +154,73 @@ START_TEST(test_slot_map_and_cache)
 }
 END_TEST
 
+/* Global reclaim of one space in batches: a pass over pages with their accessed bit set only
+ * clears the bits; the next evicts every written page (each written to its slot), the pages
+ * read back keep their slots (swap cache) and the pass after the bits were cleared drops
+ * them without a write; when swap fills, the pass stops and nothing is lost. */
+#define MANY 80u
+START_TEST(test_reclaim_batches_dirty_clean_full)
+{
+	struct addr_space *as;
+	struct addr_space_stats ast;
+	struct swap_stats st;
+	char line[512];
+	uint64_t at;
+
+	boot(REPLACE_CLOCK);
+	as = addr_space_create();
+	ck_assert_ptr_nonnull(as);
+	addr_space_switch(as);
+	ck_assert_int_eq(mm_mmap(as, BASE, MANY * 4096, RW, MM_MAP_FIXED, &at), MM_STATUS_OK);
+	for (unsigned i = 0; i < 40; i++)
+		uwrite(BASE + i * 4096ull, 0x1000 + i);
+	ck_assert_uint_eq(reclaim_space(as, 40), 0); /* every bit was set */
+	ck_assert_uint_eq(addr_space_rss(as), 40);
+	ck_assert_uint_eq(reclaim_space(as, 40), 40);
+	ck_assert_uint_eq(addr_space_rss(as), 0);
+	ck_assert_uint_eq(addr_space_swapped(as), 40);
+	swap_get_stats(&st);
+	ck_assert_uint_eq(st.writes, 40);
+	ck_assert_uint_eq(st.used, 40);
+	audits();
+	for (unsigned i = 0; i < 40; i++)
+		ck_assert_uint_eq(uread(BASE + i * 4096ull), 0x1000 + i);
+	addr_space_get_stats(as, &ast);
+	ck_assert_uint_eq(ast.faults_major, 40);
+	swap_get_stats(&st);
+	ck_assert_uint_eq(st.cached, 40); /* read back, not written: paired with their slots */
+	ck_assert_uint_eq(reclaim_space(as, 40), 0);
+	ck_assert_uint_eq(reclaim_space(as, 40), 40);
+	swap_get_stats(&st);
+	ck_assert_uint_eq(st.writes, 40); /* clean: no second write */
+	ck_assert_uint_eq(st.dropped_clean, 40);
+	ck_assert_uint_eq(st.used, 40);
+	ck_assert_uint_eq(st.cached, 0);
+	audits();
+	/* 80 written pages (the first 40 read back from swap again: 40 more reads), 64 slots:
+	 * 64 go, the rest stay resident */
+	for (unsigned i = 0; i < MANY; i++)
+		uwrite(BASE + i * 4096ull, 0x2000 + i);
+	ck_assert_uint_eq(slots_used(), 0); /* every write let its slot go */
+	ck_assert_uint_eq(reclaim_space(as, MANY), 0);
+	ck_assert_uint_eq(reclaim_space(as, MANY), SLOTS);
+	ck_assert_uint_eq(slots_used(), SLOTS);
+	ck_assert_uint_eq(addr_space_rss(as), MANY - SLOTS);
+	audits();
+	stats_string(line, sizeof(line));
+	ck_assert_msg(strstr(line, ", swap 64/64 slots (0 in the swap cache), reclaimed 144, written 104, read 80, dropped clean 40"),
+		      "%s", line);
+	for (unsigned i = 0; i < MANY; i++)
+		ck_assert_uint_eq(uread(BASE + i * 4096ull), 0x2000 + i);
+	audits();
+	addr_space_switch(NULL);
+	addr_space_destroy(as);
+	ck_assert_uint_eq(slots_used(), 0);
+	ck_assert_uint_eq(free_frames(), free0);
+	teardown();
+}
+END_TEST
+
 /* The reverse map: a frame a fork family shares copy-on-write goes to swap from both spaces
  * at once, and each gets its value back. */
 START_TEST(test_rmap_evicts_every_mapping)
@@ -258,6 +326,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_entry_encoding);
 	tcase_add_test(tc, test_slot_map_and_cache);
 	tcase_add_test(tc, test_rmap_evicts_every_mapping);
+	tcase_add_test(tc, test_reclaim_batches_dirty_clean_full);
 	tcase_add_test(tc, test_policy_fifo);
 	tcase_add_test(tc, test_policy_lru);
 	tcase_add_test(tc, test_policy_clock);
