@@ -378,11 +378,17 @@ static unsigned batch_finish(struct evict_batch *b, bool *full)
 	if (got < b->n)
 		*full = true;
 	for (unsigned i = 0; i < got; i++) {
-		pte_t old = mapper_entry_exchange(b->slot[i], swp_entry_make(0, b->s[i].slot));
+		pte_t old = mapper_entry_load(b->slot[i]);
 
 		KASSERT(pte_present(old) && pte_address(old, PT_LEVEL_PT) == b->s[i].f.base,
 			"evict: %s %#llx changed under its space's lock", addr_space_name(b->as),
 			(unsigned long long)b->va[i]);
+		/* a plain store, no exchange: with the space held exclusively only processors
+		 * touch the entry, and they set A and D by compare-and-exchange against the
+		 * entry they walked (so never into the swap entry); the dirty bit it may lose
+		 * does not matter, as a frame without a slot's copy is written whatever it says,
+		 * after the shootdown, and a clean one is mapped read-only nowhere else */
+		mapper_entry_overwrite(b->slot[i], swp_entry_make(0, b->s[i].slot));
 		flusher_page(&b->fl, b->va[i]);
 	}
 	/* W4: no CPU may still write into the frames when they are copied out; this is also

@@ -264,7 +264,7 @@ void swap_cache_forget(frame_t f)
 
 unsigned swap_slots_for_eviction(struct swap_evict_slot *v, unsigned n)
 {
-	unsigned done = 0;
+	unsigned done = 0, unpaired = 0;
 
 	if (!sw.attached)
 		return 0;
@@ -280,7 +280,7 @@ unsigned swap_slots_for_eviction(struct swap_evict_slot *v, unsigned n)
 			v[done].clean = true;
 			__atomic_store_n(&sw.cached[paired - 1], 0, __ATOMIC_RELAXED);
 			__atomic_store_n(&sw.slot_of[i], 0, __ATOMIC_RELEASE);
-			__atomic_fetch_sub(&swap_cache_pairs, 1, __ATOMIC_RELAXED);
+			unpaired++;
 			continue;
 		}
 		if (sw.used == sw.dev.slots)
@@ -296,6 +296,8 @@ unsigned swap_slots_for_eviction(struct swap_evict_slot *v, unsigned n)
 		v[done].slot = s;
 		v[done].clean = false;
 	}
+	if (unpaired)
+		__atomic_fetch_sub(&swap_cache_pairs, unpaired, __ATOMIC_RELAXED);
 	kspin_unlock(&sw.lock);
 	return done;
 }

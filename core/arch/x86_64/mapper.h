@@ -264,6 +264,15 @@ static inline void mapper_entry_store(pte_t *slot, pte_t value)
 	__atomic_store_n(slot, value, __ATOMIC_RELEASE);
 }
 
+/* Replace an entry by another with a plain store, for a caller that holds every other
+ * writer off (the space's lock exclusively) and has no use for the A/D bits a processor may
+ * set meanwhile: processors set them by compare-and-exchange against the entry they walked,
+ * so never into the new one (M7 holds: no update lands in the wrong entry). */
+static inline void mapper_entry_overwrite(pte_t *slot, pte_t value)
+{
+	__atomic_store_n(slot, value, __ATOMIC_RELEASE);
+}
+
 /* Replace an entry by another (0 to empty the slot) in one step; returns the old entry with
  * the A/D bits the processor left (M7). */
 static inline pte_t mapper_entry_exchange(pte_t *slot, pte_t value)
