@@ -14,6 +14,8 @@
  *   read. done >= ticket therefore means a full flush started after the sender's change.
  *   A CPU that left the space (CR3 reload) keeps acknowledging: its flush is harmless.
  */
+#include <stdalign.h>
+
 #include "arch/x86_64/cpu_ops.h"
 #include "arch/x86_64/interrupts.h"
 #include "mm_internal.h"
@@ -28,8 +30,10 @@
 /* More pages than this are flushed on this CPU with a full flush instead of INVLPGs. */
 #define LOCAL_INVLPG_MAX 16u
 
+/* One cache line per CPU: two CPUs that shoot each other down at once do not also fight
+ * over each other's counters. */
 struct tlb_cpu {
-	_Atomic uint64_t req;
+	alignas(64) _Atomic uint64_t req;
 	_Atomic uint64_t done;
 };
 static struct tlb_cpu tlb_cpus[MM_MAX_CPUS];
