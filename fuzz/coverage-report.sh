@@ -25,17 +25,20 @@ if [ ! -d build-cov ]; then
 fi
 ninja -C build-cov "fuzz/fuzz_$target" >/dev/null
 bin=build-cov/fuzz/fuzz_$target
+# the repository's fuzz/, tests/ and sim/ (compiled as ../DIR/ from build-cov), not any folder
+# of that name the repository sits in
+ignore='(^|/\.\./)(fuzz|tests|sim)/'
 rm -f build-cov/cov-*.profraw
 # -runs=0: every corpus input once, nothing new
 LLVM_PROFILE_FILE="build-cov/cov-%p.profraw" "$bin" -runs=0 "${corpora[@]}" >/dev/null 2>&1
 "$profdata" merge -sparse build-cov/cov-*.profraw -o "build-cov/cov-$target.profdata"
 "$llvmcov" report "$bin" -instr-profile="build-cov/cov-$target.profdata" \
-	-ignore-filename-regex='(fuzz|tests|sim)/' >"build-cov/coverage-$target.txt"
+	-ignore-filename-regex="$ignore" >"build-cov/coverage-$target.txt"
 # functions with an execution count of 0, by path relative to the repository: core/ and
 # hw-x86/ (the report's scope) and the host side the target links (sim/); llvm-cov's export
 # lists every function whatever the ignore regex says, so the filter is here
 "$llvmcov" export "$bin" -instr-profile="build-cov/cov-$target.profdata" -summary-only=false \
-	-ignore-filename-regex='(fuzz|tests|sim)/' |
+	-ignore-filename-regex="$ignore" |
 	python3 -c '
 import json, os, sys
 data = json.load(sys.stdin)["data"][0]
