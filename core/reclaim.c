@@ -18,6 +18,12 @@
  * mappings has the bit cleared (with an invalidation, so the next access sets it again) and
  * is kept; a page with the bit clear everywhere is evicted. A page that is written is written
  * to swap; one the swap cache pairs with its slot is dropped. See docs/swap.md for why.
+ *
+ * When it runs: the governor's reclaim step at Warning and Emergency (pressure.h), direct
+ * reclaim of a fault that found no frame, and the evacuation of the OOM path; a victim only
+ * after reclaim freed nothing. How it gets the frames it needs: it needs none. The swap
+ * area's maps are allocated at boot, the device's storage is the host's, and an eviction
+ * only rewrites entries and frees frames, so the reserve is never touched for it.
  */
 #include "frame_alloc.h"
 #include "kformat.h"
