@@ -334,12 +334,9 @@ static void audit(void)
 		fail("audit: %s", w.buf);
 }
 
-static void w_nothing(struct work *w)
-{
-	(void)w;
-}
-
-/* After an operation: the audits between operations (see `between`). */
+/* After an operation: the audits between operations (see `between`). An operation that ran
+ * nothing on any CPU (no process to pick, no free slot) changed nothing since the last
+ * audits, and needs no hand-off of its own. */
 static void quick_audit(void)
 {
 	struct work w = {0};
@@ -349,12 +346,13 @@ static void quick_audit(void)
 		audit();
 		return;
 	}
-	if (between.due)
-		on_cpu(0, w_nothing, &w);
+	between.due = false;
 	if (!between.ok)
 		fail("audit: %s", between.buf);
-	if (between.dead)
+	if (between.dead) {
 		on_cpu(0, w_forget_dead, &w);
+		between.dead = false;
+	}
 }
 
 /* ---- the swap area ------------------------------------------------------------------- */
@@ -441,6 +439,7 @@ struct kernel_state {
 static struct kernel_state checkpoint;
 
 static void w_leave(struct work *w);
+static void w_end(struct work *w);
 
 /* On CPU 0 at the end of an input (and after boot): it leaves the processes' tables, the
  * whole audit runs, then the kernel's state is read. */
@@ -470,12 +469,19 @@ static void w_kernel_state(struct work *w)
 	};
 }
 
-static void kernel_state(struct kernel_state *k)
+/* CPU 0's end of an input (w_end), then the audit and the kernel's state, one hand-off */
+static void w_end_and_state(struct work *w)
+{
+	w_end(w);
+	w_kernel_state(w);
+}
+
+static void kernel_state(struct kernel_state *k, bool end_input)
 {
 	struct work w = {0};
 
 	w.a = (uintptr_t)k;
-	on_cpu(0, w_kernel_state, &w);
+	on_cpu(0, end_input ? w_end_and_state : w_kernel_state, &w);
 	if (!w.ok)
 		fail("audit: %s", w.buf);
 }
@@ -489,11 +495,11 @@ static void kernel_state(struct kernel_state *k)
 	} while (0)
 
 /* The end of an input: the kernel must be back at the checkpoint taken after boot. */
-static void check_back_at_checkpoint(void)
+static void check_back_at_checkpoint(bool end_input)
 {
 	struct kernel_state now;
 
-	kernel_state(&now);
+	kernel_state(&now, end_input);
 	SAME(free_frames, "free_frames");
 	SAME(used_frames, "used_frames");
 	SAME(reserve_pool, "the reserve pool");
@@ -548,7 +554,7 @@ static void setup_once(void)
 	on_cpu(0, w_boot, &w);
 	for (unsigned c = 1; c < NCPUS; c++)
 		on_cpu(c, w_ap, &w);
-	kernel_state(&checkpoint);
+	kernel_state(&checkpoint, false);
 	for (unsigned i = 0; i < DEV_PAGES; i++)
 		dev[i].device = true;
 }
@@ -564,6 +570,8 @@ static void start_input(void)
 	memset(arena + DEV_BASE, 0, DEV_PAGES * PAGE);
 	memset(procs, 0, sizeof(procs));
 	next_id = 0;
+	between.ok = true;
+	between.dead = false;
 }
 
 /* ---- operations ------------------------------------------------------------------------ */
@@ -929,8 +937,13 @@ struct access {
 	enum pf_status pf;
 };
 
-/* Is this translation one a correct kernel could have produced? */
-static void check_frame(uint64_t va, uint64_t pa, unsigned size, bool tlb_hit)
+/*
+ * Is this translation one a correct kernel could have produced? The frame it reached must not
+ * be free, cached, allocator metadata or kernel-private, and must lie inside memory. tlb_hit:
+ * the translation came from the TLB (-1: unknown, then the page tables are asked whether they
+ * still point at the frame).
+ */
+static void check_frame(uint64_t va, uint64_t pa, unsigned size, int tlb_hit)
 {
 	enum frame_use use;
 
@@ -938,13 +951,20 @@ static void check_frame(uint64_t va, uint64_t pa, unsigned size, bool tlb_hit)
 		fail("cpu%u: access at %#llx reached physical %#llx, beyond memory", plat_cpu_id(),
 		     (unsigned long long)va, (unsigned long long)pa);
 	use = frame_alloc_use_of(frame_containing(pa));
-	if (use == FRAME_USE_FREE || use == FRAME_USE_CACHED || use == FRAME_USE_METADATA ||
-	    use == FRAME_USE_KERNEL)
-		fail("cpu%u: user access at %#llx reached frame %#llx, which is %s%s", plat_cpu_id(),
-		     (unsigned long long)va, (unsigned long long)(pa & ~(uint64_t)0xfff),
-		     frame_use_name(use),
-		     tlb_hit ? " (through a stale TLB entry: a missing TLB shootdown)"
-			     : " (the page tables still point at it)");
+	if (use != FRAME_USE_FREE && use != FRAME_USE_CACHED && use != FRAME_USE_METADATA &&
+	    use != FRAME_USE_KERNEL)
+		return;
+	if (tlb_hit < 0) {
+		struct x86_xlate now;
+
+		x86_probe(&cpus[plat_cpu_id()], va, X86_READ, true, false, &now, NULL);
+		tlb_hit = now.outcome != X86_OK || (now.pa >> 12) != (pa >> 12);
+	}
+	fail("cpu%u: user access at %#llx reached frame %#llx, which is %s%s", plat_cpu_id(),
+	     (unsigned long long)va, (unsigned long long)(pa & ~(uint64_t)0xfff),
+	     frame_use_name(use),
+	     tlb_hit ? " (through a stale TLB entry: a missing TLB shootdown)"
+		     : " (the page tables still point at it)");
 }
 
 static bool access_translated(struct user_access *ua, struct x86_cpu *cpu,
@@ -961,11 +981,17 @@ static bool access_translated(struct user_access *ua, struct x86_cpu *cpu,
 
 static const struct user_access_observer access_observer = {.translated = access_translated};
 
-/* One access through the one access loop (sim/host/user_access.h), every translation checked. */
-static void user_access_of(struct access *a)
+/*
+ * One access through the one access loop (sim/host/user_access.h), its translations checked.
+ * narrated: every translation is told (the walk the trace of a reproducer shows) and checked
+ * as it happens; else the access takes the quick walk a processor's TLB miss takes, and only
+ * its last translation, the one that succeeded (every earlier one faulted), is checked, once
+ * the access is done. Exhaustion by faults, hundreds of pages an operation, runs unnarrated.
+ */
+static void user_access_of(struct access *a, bool narrated)
 {
 	struct user_access ua = {.va = a->va, .kind = a->kind, .size = a->size,
-				 .observer = &access_observer};
+				 .observer = narrated ? &access_observer : NULL};
 	enum user_access_result r;
 
 	memcpy(&ua.value, a->bytes, a->size);
@@ -973,6 +999,8 @@ static void user_access_of(struct access *a)
 	a->pf = (enum pf_status)ua.verdict;
 	switch (r) {
 	case UA_OK:
+		if (!narrated)
+			check_frame(ua.va, ua.pa, ua.size, -1);
 		if (a->kind == X86_READ)
 			memcpy(a->bytes, &ua.value, a->size);
 		a->result = ACC_OK;
@@ -1015,7 +1043,7 @@ static void w_batch(struct work *w)
 	}
 	enter(b->p);
 	for (unsigned i = 0; i < b->n; i++) {
-		user_access_of(&b->acc[i]);
+		user_access_of(&b->acc[i], true);
 		if (b->acc[i].result == ACC_KILLED) {
 			b->n = i + 1;
 			break;
@@ -1383,7 +1411,7 @@ static void w_hog_touch(struct work *w)
 	for (uint64_t off = 0; off < w->a; off += PAGE) {
 		acc.va = HOG_BASE + off;
 		memcpy(acc.bytes, &off, sizeof(off));
-		user_access_of(&acc);
+		user_access_of(&acc, false);
 		if (acc.result == ACC_SEGV)
 			fail("p%u: write to its own hog at %#llx ended segv (%s)", w->p->id,
 			     (unsigned long long)acc.va, pf_status_name(acc.pf));
@@ -1473,15 +1501,16 @@ static void w_leave(struct work *w)
 }
 
 /*
- * The end of an input on one CPU: the processes whose index falls to it exit there (CPU 0
- * first turns failure injection off), then it leaves for the kernel's tables. One hand-off
- * per CPU the input used.
+ * The end of an input on one CPU: the processes whose index falls to it exit there (the
+ * first CPU to run it, the input's last, first turns failure injection off), then it leaves
+ * for the kernel's tables. One hand-off per CPU the input used: CPU 0 comes last and goes on
+ * with the audit and the kernel's state in the same hand-off (w_end_and_state).
  */
 static void w_end(struct work *w)
 {
 	unsigned cpu = plat_cpu_id();
 
-	if (cpu == 0)
+	if (cpu == ncpus_used - 1)
 		pressure_inject_failure(ALLOC_FAIL_OFF, 0);
 	addr_space_switch(NULL);
 	for (unsigned i = cpu; i < MAX_PROCS; i += ncpus_used) {
@@ -1605,12 +1634,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		quick_audit();
 	}
 
-	current_op = "the final exits";
+	current_op = "the final exits and the audit at the end";
 	/* the CPUs the input did not use never left the kernel's tables */
-	for (unsigned c = 0; c < ncpus_used; c++)
+	for (unsigned c = ncpus_used - 1; c > 0; c--)
 		on_cpu(c, w_end, &w);
-	current_op = "the audit at the end";
-	check_back_at_checkpoint();
+	check_back_at_checkpoint(true);
 	current_op = "between inputs";
 	return 0;
 }
