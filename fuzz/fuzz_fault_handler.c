@@ -1402,13 +1402,24 @@ static void w_hog_touch(struct work *w)
 {
 	struct access acc = {0};
 
+	uint64_t pre = free_frames() / 2 * PAGE;
+
+	/* the first pages, up to half the free memory (no exhaustion yet), populated at once:
+	 * only the faults past them, which reach the governor's levels and the OOM killer, run
+	 * one by one */
+	if (pre >= w->a)
+		pre = w->a - PAGE;
 	enter(w->p);
-	w->st = mm_mmap(w->p->as, HOG_BASE, w->a, MM_PROT_READ | MM_PROT_WRITE, MM_MAP_FIXED, NULL);
+	if (pre && mm_mmap(w->p->as, HOG_BASE, pre, MM_PROT_READ | MM_PROT_WRITE,
+			   MM_MAP_FIXED | MM_MAP_POPULATE, NULL) != MM_STATUS_OK)
+		pre = 0;
+	w->st = mm_mmap(w->p->as, HOG_BASE + pre, w->a - pre, MM_PROT_READ | MM_PROT_WRITE,
+			MM_MAP_FIXED, NULL);
 	if (w->st != MM_STATUS_OK)
 		return;
 	acc.kind = X86_WRITE;
 	acc.size = 8;
-	for (uint64_t off = 0; off < w->a; off += PAGE) {
+	for (uint64_t off = pre; off < w->a; off += PAGE) {
 		acc.va = HOG_BASE + off;
 		memcpy(acc.bytes, &off, sizeof(off));
 		user_access_of(&acc, false);
