@@ -28,7 +28,8 @@
  *     mapping of 1/64..1/8 of memory, or 3/4 of it, outside the window, or its release). Opcode
  *     bytes 0xf0..0xff: a file server (mm_fserve of a window range), a client's file
  *     mapping (mm_fmap, fixed or hinted, any offset and protection), exhaustion by faults
- *     (1/16..3/4 of memory mapped lazily and written page by page until the OOM killer acts);
+ *     (1/16..3/4 of memory: populated while half the free memory is left, the rest mapped
+ *     lazily and written page by page until the OOM killer acts);
  *     with FUZZ_FH_SWAP=1, 0xfe and 0xff are `limit` P N (0..47, 0 for none) or direct
  *     reclaim of 1..64 frames instead, and exhaustion evicts before it kills; the other
  *     operations then meet swapped pages (accesses, kernel copies, fork, munmap, mprotect,
@@ -1432,8 +1433,9 @@ static void w_hog_touch(struct work *w)
 }
 
 /*
- * Exhaustion by page faults: P maps 1/16..3/4 of memory lazily outside the window and writes every
- * page of it, so the faults, not mmap, run out of memory: the governor evacuates, then picks
+ * Exhaustion by page faults: P maps 1/16..3/4 of memory outside the window (populated while
+ * half the free memory is left, lazily after that) and writes every lazy page of it, so the
+ * faults, not mmap, run out of memory: the governor evacuates, then picks
  * a victim (the largest resident set, this hog often, another process sometimes), and the
  * killed process's CPUs leave its tables. The audit after the operation forgets the dead.
  */
