@@ -265,7 +265,7 @@ static bool clone_shared(struct addr_space *parent, struct addr_space *child, co
 					return false;
 				continue;
 			}
-			if (mm_correct_page(parent, va, MM_ACCESS_READ, false, pfl) != PF_OK)
+			if (mm_correct_page(parent, va, MM_ACCESS_READ, false, false, pfl) != PF_OK)
 				return false;
 			KASSERT(mapper_translate(&parent->mapper, va, &t) == MAP_OK, "fork: lost page");
 		}

@@ -306,14 +306,15 @@ void tlb_shootdown_interrupt(unsigned vector);
 /* Unmap [start, end) of as, splitting grants at the ends (needs 2 reserved slots), releasing
  * provider resources. No pinned check here. */
 void mm_unmap_range(struct addr_space *as, uint64_t start, uint64_t end, struct flusher *fl);
-/* Fault-path correction of the page of as holding addr, with as locked exclusively (the offset of
+/* Fault-path correction of the page of as holding addr, with as locked exclusively, or every
+ * space (all: mm_lock_all), which a page under a limit needs, as it may evict (the offset of
  * addr in its page is the line the access touches: zeroing writes it last). touch: the access
  * happens now (a fault the processor retries, a populate), so the entry made gets the A and
  * D bits the access would set (page_fault.c); false for a page made present on another's
  * behalf (fork sharing a page). */
 enum mm_access { MM_ACCESS_READ, MM_ACCESS_WRITE, MM_ACCESS_EXEC };
 enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
-			       bool touch, struct flusher *fl);
+			       bool touch, bool all, struct flusher *fl);
 /* flags for the entry a fault makes for an access acc that touches the page now (touch: the
  * processor retries the access, or a populate stands for it), with the accessed bit, and the
  * dirty bit for a write to a writable page, set already (as Linux does): the retried access

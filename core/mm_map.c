@@ -73,10 +73,11 @@ static bool user_range_ok(uint64_t addr, uint64_t size)
 /*
  * Place grant *g (start is the request) and insert it: fixed replaces, otherwise the hint
  * picks the nearest free range. Then populate if asked. With as locked exclusively (and a
- * file's server at least shared).
+ * file's server at least shared), or every space (all), which a populate under a limit
+ * needs (it may evict).
  */
 static enum mm_status place_grant(struct addr_space *as, struct grant *g, bool fixed,
-				  bool populate, uint64_t *mapped_at)
+				  bool populate, bool all, uint64_t *mapped_at)
 {
 	uint64_t size = g->pages * PAGE_SIZE;
 	struct flusher fl;
@@ -118,7 +119,7 @@ static enum mm_status place_grant(struct addr_space *as, struct grant *g, bool f
 
 		flusher_init(&fl, as);
 		for (uint64_t va = g->start; va < g->start + size; va += PAGE_SIZE) {
-			enum pf_status r = mm_correct_page(as, va, acc, true, &fl);
+			enum pf_status r = mm_correct_page(as, va, acc, true, all, &fl);
 
 			if (r != PF_OK) {
 				KTRACE("mmap: populate of %#llx failed (%s): the mapping is undone",
@@ -143,7 +144,7 @@ enum mm_status mm_mmap(struct addr_space *as, uint64_t addr, uint64_t size, unsi
 {
 	struct grant g = { 0 };
 	enum mm_status r;
-	bool fixed = flags & MM_MAP_FIXED;
+	bool fixed = flags & MM_MAP_FIXED, all = false;
 
 	if ((prot & ~PROT_ALL) || !flags_ok(flags) || size == 0 || (size & PAGE_MASK) ||
 	    size > USER_END)
@@ -156,8 +157,20 @@ enum mm_status mm_mmap(struct addr_space *as, uint64_t addr, uint64_t size, unsi
 	g.max_prot = PROT_ALL;
 	g.kind = (flags & MM_MAP_SHARED) ? PROVIDER_ALLOCATED_SHARED : PROVIDER_ALLOCATED;
 	as_lock_write(as);
-	r = place_grant(as, &g, fixed, flags & MM_MAP_POPULATE, mapped_at);
-	as_unlock_write(as);
+	if ((flags & MM_MAP_POPULATE) && as->replace) {
+		/* under a limit a populated page may evict one, which takes every space, as a
+		 * fault does (reclaim.h): the space is let go and taken again with the others.
+		 * Without a limit now, none comes before the unlock (mm_set_limit takes every
+		 * space); an exit in between leaves the space dead, which place_grant checks */
+		as_unlock_write(as);
+		mm_lock_all();
+		all = true;
+	}
+	r = place_grant(as, &g, fixed, flags & MM_MAP_POPULATE, all, mapped_at);
+	if (all)
+		mm_unlock_all();
+	else
+		as_unlock_write(as);
 	if (r == MM_STATUS_OK)
 		KTRACE("mmap: %s [%#llx, +%#llx) %s", addr_space_name(as), (unsigned long long)g.start,
 		       (unsigned long long)size, grant_provider_name(g.kind));
@@ -208,7 +221,7 @@ enum mm_status mm_mmap_phys(struct addr_space *as, uint64_t addr, uint64_t size,
 	g.kind = PROVIDER_PHYS_BORROWED;
 	g.offset = paddr;
 	as_lock_write(as);
-	r = place_grant(as, &g, fixed, flags & MM_MAP_POPULATE, mapped_at);
+	r = place_grant(as, &g, fixed, flags & MM_MAP_POPULATE, false, mapped_at);
 	as_unlock_write(as);
 	return r;
 }
@@ -604,7 +617,7 @@ enum mm_status mm_fmap(struct addr_space *as, uint64_t addr, uint64_t size, unsi
 	g.kind = PROVIDER_FMAP_BORROWED;
 	g.src = srv;
 	g.offset = offset;
-	r = place_grant(as, &g, fixed, false, mapped_at);
+	r = place_grant(as, &g, fixed, false, false, mapped_at);
 	as_unlock_two(as, true, srv, false);
 	return r;
 }

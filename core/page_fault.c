@@ -115,6 +115,9 @@ struct fault_ctx {
 	 * under a limit, run with every space locked exclusively (mm_lock_all): a fault that
 	 * meets one in shared mode sets need_all and is taken again that way */
 	bool all, need_all;
+	/* PF_OOM because the limit's victim could not go to swap (swap full), not for want of
+	 * a frame: neither direct reclaim nor the governor can help (limit_room) */
+	bool limit_full;
 };
 
 /* The fault needs every space locked: ask for it (the handler takes the fault again). */
@@ -123,6 +126,23 @@ static enum pf_status want_all(struct fault_ctx *ctx)
 	ctx->need_all = true;
 	ctx->retry = true;
 	return PF_NONFATAL_INTERNAL_ERROR;
+}
+
+/*
+ * Page va of as, under a limit, is about to become resident: the policy's victim goes to
+ * swap first, with every space held (reclaim.h). When swap cannot take it the fault fails
+ * with PF_OOM marked as the limit's: memory is not short, so the handler asks neither direct
+ * reclaim (which only fills swap further) nor the governor (which finds frames and answers
+ * retry: the access would fault again forever); the access ends oom, the process lives.
+ */
+static enum pf_status limit_room(struct addr_space *as, uint64_t va, struct fault_ctx *ctx)
+{
+	if (!ctx->all)
+		return want_all(ctx);
+	if (replace_make_room(as, va, va))
+		return PF_OK;
+	ctx->limit_full = true;
+	return PF_OOM;
 }
 
 /* Direct reclaim on a fault short of frames: a batch, and so many attempts (others may
@@ -297,7 +317,8 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 			/* the source's page is in swap: it comes back first */
 			bool need_all;
 
-			r = swap_in_page(src, g, src_va, slot, MM_ACCESS_READ, false, ctx->all, &need_all);
+			r = swap_in_page(src, g, src_va, slot, MM_ACCESS_READ, false, ctx->all, &need_all,
+					 &ctx->limit_full);
 			if (need_all) {
 				r = want_all(ctx);
 				break;
@@ -498,10 +519,10 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 	case PROVIDER_ALLOCATED_SHARED:
 		if (g->kind == PROVIDER_ALLOCATED && as->replace) {
 			/* under a limit a page may have to go first */
-			if (!ctx->all)
-				return want_all(ctx);
-			if (!replace_make_room(as, va, va))
-				return PF_OOM;
+			enum pf_status lr = limit_room(as, va, ctx);
+
+			if (lr != PF_OK)
+				return lr;
 		}
 		nf = zeroed_frame(hot);
 		if (nf.error != MM_OK)
@@ -564,10 +585,10 @@ static enum pf_status correct_present(struct addr_space *as, struct grant *g, ui
 	if (acc == MM_ACCESS_WRITE && frame_is_zero(f) && g->kind == PROVIDER_ALLOCATED &&
 	    as->replace) {
 		/* the zero frame does not count against a limit; its copy does */
-		if (!ctx->all)
-			return want_all(ctx);
-		if (!replace_make_room(as, va, va))
-			return PF_OOM;
+		enum pf_status lr = limit_room(as, va, ctx);
+
+		if (lr != PF_OK)
+			return lr;
 		fresh = true;
 	}
 	kspin_lock(ptl);
@@ -662,7 +683,8 @@ static enum pf_status correct_in(struct addr_space *as, struct grant *g, uint64_
 		if (pte_is_swap(e)) {
 			bool need_all;
 
-			r = swap_in_page(as, g, va, slot, acc, touch, ctx->all, &need_all);
+			r = swap_in_page(as, g, va, slot, acc, touch, ctx->all, &need_all,
+					 &ctx->limit_full);
 			if (need_all)
 				return want_all(ctx);
 			/* a write on a page that came back paired with its slot: the present path */
@@ -707,12 +729,14 @@ static enum pf_status correct_page(struct addr_space *as, uint64_t addr, enum mm
 }
 
 enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
-			       bool touch, struct flusher *fl)
+			       bool touch, bool all, struct flusher *fl)
 {
-	struct fault_ctx ctx = { .held = { as }, .nheld = 1, .retry = false, .all = false };
+	struct fault_ctx ctx = { .held = { as }, .nheld = 1, .retry = false, .all = all };
 	enum pf_status r = correct_page(as, addr, acc, touch, &ctx, fl);
 
-	/* the callers (populate, fork) never reach a borrowed page, the only one that retries */
+	/* the callers never meet what retries: populate and fork reach no borrowed page, and a
+	 * page under a limit (want_all) is populated with every space held (mm_mmap); fork
+	 * makes present only shared memory's absent pages, which no limit counts */
 	KASSERT(!ctx.retry, "mm: a fault under an exclusive lock had to retry at %#llx",
 		(unsigned long long)addr);
 	return r;
@@ -740,13 +764,14 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 	}
 	AS_STAT_INC(as, faults_total);
 	unsigned tries = 0;
+	bool limit_full = false;
 	for (bool all = false;;) {
 		struct fault_ctx ctx;
 
 		/* held[] past nheld is never read: not cleared */
 		ctx.held[0] = as;
 		ctx.nheld = 1;
-		ctx.retry = ctx.need_all = false;
+		ctx.retry = ctx.need_all = ctx.limit_full = false;
 		ctx.all = all;
 
 		if (all)
@@ -768,14 +793,15 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 			mm_unlock_all();
 		else
 			as_unlock_read(as);
+		limit_full = ctx.limit_full;
 		if (ctx.need_all) {
 			all = true; /* shared memory, the swap cache or a limit: every space locked */
 			continue;
 		}
 		/* short of frames: evict to swap (direct reclaim takes the locks it needs, so
 		 * none is held), then take the fault again: one fault stays one fault */
-		if (r == PF_OOM && !ctx.retry && !system_frozen() && tries++ < FAULT_RECLAIM_TRIES &&
-		    reclaim_direct(FAULT_RECLAIM_FRAMES))
+		if (r == PF_OOM && !ctx.retry && !limit_full && !system_frozen() &&
+		    tries++ < FAULT_RECLAIM_TRIES && reclaim_direct(FAULT_RECLAIM_FRAMES))
 			continue;
 		if (!ctx.retry)
 			break;
@@ -785,8 +811,9 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 	/* out of memory is the governor's to resolve, never a panic; it may kill, which takes
 	 * the space's lock: only now that it is released. Only for the process's own accesses:
 	 * a kernel copy (a supervisor fault on a user address) never kills; it fails with
-	 * EFAULT instead */
-	if (r == PF_OOM && (error_code & PF_ERR_U))
+	 * EFAULT instead. A limit that swap cannot serve is no shortage of memory: the governor
+	 * is not asked (limit_room) */
+	if (r == PF_OOM && (error_code & PF_ERR_U) && !limit_full)
 		r = mm_oom_from_fault(as);
 	/* Warning or Emergency: the governor reclaims first (pressure.h), with no lock held */
 	if (__builtin_expect(pressure_state() != PRESSURE_NORMAL, 0) && r != PF_KILLED)

@@ -128,7 +128,8 @@ static enum pf_status swap_in_shared(struct addr_space *as, struct grant *g, uin
 }
 
 enum pf_status swap_in_page(struct addr_space *as, struct grant *g, uint64_t va, pte_t *slot,
-			    enum mm_access acc, bool touch, bool all, bool *need_all)
+			    enum mm_access acc, bool touch, bool all, bool *need_all,
+			    bool *limit_full)
 {
 	pte_t e = mapper_entry_load(slot), leaf;
 	uint64_t s = swp_entry_slot(e);
@@ -153,8 +154,10 @@ enum pf_status swap_in_page(struct addr_space *as, struct grant *g, uint64_t va,
 		return swap_in_shared(as, g, va, slot, e, acc, touch);
 	KASSERT(g->kind == PROVIDER_ALLOCATED, "swap-in: a swap entry in a %s grant",
 		grant_provider_name(g->kind));
-	if (as->replace && !replace_make_room(as, va, va))
+	if (as->replace && !replace_make_room(as, va, va)) {
+		*limit_full = true; /* no frame was short: the handler asks no one (page_fault.c) */
 		return PF_OOM;
+	}
 	f = all ? swap_cache_lookup(s) : FRAME_NONE;
 	if (!frame_is_none(f) && add_ref(get_page_info(f), REF_COW) == ADD_REF_OK) {
 		/* the frame is still here (another space maps it, copy-on-write): a minor fault;

@@ -33,9 +33,11 @@
  * Locks: a page read from its slot needs only as, shared (the common case: the entry is
  * replaced by compare-and-exchange). Shared memory, a limit and a page the swap cache still
  * holds in a frame need every space (all: the caller holds them): without them, *need_all
- * is set and nothing is done. */
+ * is set and nothing is done. Under a limit whose victim swap cannot take, PF_OOM with
+ * *limit_full set (left alone otherwise). */
 enum pf_status swap_in_page(struct addr_space *as, struct grant *g, uint64_t va, pte_t *slot,
-			    enum mm_access acc, bool touch, bool all, bool *need_all);
+			    enum mm_access acc, bool touch, bool all, bool *need_all,
+			    bool *limit_full);
 
 /* A mapping of a frame as eviction sees it. */
 struct evict_map {
