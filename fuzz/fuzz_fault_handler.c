@@ -3,7 +3,7 @@
  * sequences on a whole booted kernel.
  *
  * The kernel boots once (kernel_init, the default PC memory map with a 256 KiB kernel image;
- * with FUZZ_FH_SWAP=1 a swap area of SWAP_SLOTS slots in host memory) on a 4 MiB machine of 4
+ * a swap area of SWAP_SLOTS slots in host memory, unless FUZZ_FH_SWAP=0) on a 4 MiB machine of 4
  * simulated CPUs, each a host thread (sim/cpu_threads) that lives across inputs: every kernel
  * call runs on the CPU the input names, so TLB shootdowns are real IPIs answered by the other
  * CPUs' threads, and each CPU keeps the address space it last ran in (and its TLB entries)
@@ -30,7 +30,7 @@
  *     mapping (mm_fmap, fixed or hinted, any offset and protection), exhaustion by faults
  *     (1/16..3/4 of memory: populated while half the free memory is left, the rest mapped
  *     lazily and written page by page until the OOM killer acts);
- *     with FUZZ_FH_SWAP=1, 0xfe and 0xff are `limit` P N (0..47, 0 for none) or direct
+ *     with swap (by default), 0xfe and 0xff are `limit` P N (0..47, 0 for none) or direct
  *     reclaim of 1..64 frames instead, and exhaustion evicts before it kills; the other
  *     operations then meet swapped pages (accesses, kernel copies, fork, munmap, mprotect,
  *     borrow, transfer, exit).
@@ -142,10 +142,9 @@ static unsigned ncpus_used;
 static const char *current_op = "boot";
 /* FUZZ_FH_FULL_AUDIT=1: the whole audit after every operation too (slower) */
 static bool getenv_full_audit;
-/* FUZZ_FH_SWAP=1: a swap area, the input's replacement policy, and the limit and reclaim
- * operations. Off by default while the kernel bugs it finds at once are open (fuzz/README.md):
- * CI runs the target from its seeds and must pass. Without it, opcodes 0xfe and 0xff are
- * exhaustion by faults, as before. */
+/* Swap (on unless FUZZ_FH_SWAP=0): a swap area, the input's replacement policy, and the limit
+ * and reclaim operations. Without it, opcodes 0xfe and 0xff are exhaustion by faults, as
+ * before swap joined. */
 static bool swap_on;
 
 static _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -546,7 +545,7 @@ static void setup_once(void)
 	host_set_panic_handler(panic_is_a_crash);
 	/* FUZZ_FH_TRACE=1: the kernel's trace lines on stderr (to read a reproducer) */
 	getenv_full_audit = getenv("FUZZ_FH_FULL_AUDIT") != NULL;
-	swap_on = getenv("FUZZ_FH_SWAP") != NULL;
+	swap_on = !getenv("FUZZ_FH_SWAP") || strcmp(getenv("FUZZ_FH_SWAP"), "0") != 0;
 	if (getenv("FUZZ_FH_TRACE"))
 		host_set_trace(stderr, true);
 	if (!cpu_threads_start(NCPUS))
