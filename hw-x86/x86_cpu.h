@@ -90,8 +90,14 @@ struct x86_counters {
 	uint64_t ad_updates;   /* entries whose A or D the walk set */
 };
 
+/*
+ * One processor's state. Its thread writes the counters on every access and CR2 on every
+ * fault, and reads phys and CR3 on every access: each CPU's state starts a cache line of its
+ * own and fills whole lines, so that CPUs side by side in an array (allocated with the
+ * struct's alignment: aligned_alloc, not calloc) never write a line another one reads.
+ */
 struct x86_cpu {
-	struct x86_phys phys;
+	_Alignas(64) struct x86_phys phys;
 	unsigned maxphyaddr;   /* 36..52 */
 	enum x86_vendor vendor;
 	bool page1gb;          /* CPUID.80000001H:EDX[26] */

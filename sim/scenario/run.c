@@ -52,12 +52,14 @@ bool sim_create(struct sim *sim, const struct machine_cfg *cfg, const struct sim
 			(unsigned long long)cfg->memory, arena_strerror(ae));
 		return false;
 	}
-	sim->cpus = calloc(cfg->cpus, sizeof(*sim->cpus));
+	/* each CPU's state on cache lines of its own (x86_cpu.h): calloc does not align them */
+	sim->cpus = aligned_alloc(_Alignof(struct x86_cpu), cfg->cpus * sizeof(*sim->cpus));
 	if (!sim->cpus) {
 		fprintf(err, "%s: error: out of host memory\n", file);
 		arena_destroy(&sim->arena);
 		return false;
 	}
+	memset(sim->cpus, 0, cfg->cpus * sizeof(*sim->cpus));
 	phys.base = sim->arena.base;
 	phys.size = sim->arena.size;
 	for (unsigned i = 0; i < cfg->cpus; i++) {
