@@ -25,16 +25,56 @@ struct page_info *get_page_info_slow(frame_t f)
 	return r;
 }
 
+struct page_info *rec_slow(paddr_t pa)
+{
+	struct page_info *r = frame_section_lookup(pa);
+
+	KASSERT(r, "frame: %#llx is linked on a buddy list but has no record", (unsigned long long)pa);
+	return r;
+}
+
+/* A buddy's record off the dense run, or NULL if the buddy is not managed. */
+static __attribute__((noinline)) struct page_info *buddy_rec_slow(paddr_t pa)
+{
+	return frame_section_lookup(pa);
+}
+
 /* ---- buddy lists (global lock held) --------------------------------------------------- */
 
-/* Inlined into the merge loop: it runs once per merge. */
-static inline __attribute__((always_inline)) void push_block(unsigned k, paddr_t f, struct page_info *r)
+/*
+ * The dense run, copied into locals by the loops that follow links: every record store is
+ * an atomic one, after which the compiler would load the globals again.
+ */
+struct dense {
+	uint64_t first, frames;
+	struct page_info *infos;
+};
+
+static inline struct dense dense_now(void)
+{
+	return (struct dense){ frame_dense_first_pfn, frame_dense_frames, frame_dense_infos };
+}
+
+/* rec() with the dense run in locals. */
+static inline __attribute__((always_inline)) struct page_info *drec(const struct dense *d, paddr_t pa)
+{
+	uint64_t i = (pa >> PAGE_SHIFT) - d->first;
+
+	if (__builtin_expect(i < d->frames, 1))
+		return d->infos + i;
+	return rec_slow(pa);
+}
+
+/* Push free block f of order k, whose head record is r. Inlined into the merge loop: it runs
+ * once per give. */
+static inline __attribute__((always_inline)) void push_block(const struct dense *d, unsigned k,
+							     paddr_t f, struct page_info *r)
 {
 	paddr_t head = ST.heads[k];
 
 	rec_set(r, 0, head | PAGE_META(PAGE_STATE_FREE, k));
 	if (head)
-		atomic_store_explicit(&rec(head)->rc, f, memory_order_relaxed);
+		atomic_store_explicit(&drec(d, head)->rc, f, memory_order_relaxed);
 	else
 		ST.nonempty |= 1u << k;
 	ST.heads[k] = f;
@@ -42,17 +82,20 @@ static inline __attribute__((always_inline)) void push_block(unsigned k, paddr_t
 
 void list_push(unsigned k, paddr_t f, struct page_info *r)
 {
-	push_block(k, f, r);
+	struct dense d = dense_now();
+
+	push_block(&d, k, f, r);
 }
 
 /* Take the free block whose head record is r off list k (its record is left as is). */
-static inline __attribute__((always_inline)) void list_unlink(unsigned k, struct page_info *r)
+static inline __attribute__((always_inline)) void list_unlink(const struct dense *d, unsigned k,
+							      struct page_info *r)
 {
 	paddr_t prev = rec_rc(r);
 	paddr_t next = rec_meta(r) & PAGE_META_LINK_MASK;
 
 	if (prev) {
-		atomic_store_explicit(&rec(prev)->meta, next | PAGE_META(PAGE_STATE_FREE, k),
+		atomic_store_explicit(&drec(d, prev)->meta, next | PAGE_META(PAGE_STATE_FREE, k),
 				      memory_order_relaxed);
 	} else {
 		ST.heads[k] = next;
@@ -60,7 +103,7 @@ static inline __attribute__((always_inline)) void list_unlink(unsigned k, struct
 			ST.nonempty &= ~(1u << k);
 	}
 	if (next)
-		atomic_store_explicit(&rec(next)->rc, prev, memory_order_relaxed);
+		atomic_store_explicit(&drec(d, next)->rc, prev, memory_order_relaxed);
 }
 
 /* Remove free block f of order k from its list and split it down to `order`, keeping the low
@@ -68,13 +111,14 @@ static inline __attribute__((always_inline)) void list_unlink(unsigned k, struct
  * its new state. */
 static struct page_info *take_block(unsigned k, paddr_t f, unsigned order)
 {
-	struct page_info *r = rec(f);
+	struct dense d = dense_now();
+	struct page_info *r = drec(&d, f);
 
-	list_unlink(k, r);
+	list_unlink(&d, k, r);
 	while (k > order) {
 		k--;
 		/* a block lies inside one section, whose records are consecutive (A6) */
-		list_push(k, f + (PAGE_SIZE << k), r + (1ULL << k));
+		push_block(&d, k, f + (PAGE_SIZE << k), r + (1ULL << k));
 	}
 	buddy_free_add(-(int64_t)(1ULL << order));
 	return r;
@@ -108,26 +152,58 @@ paddr_t buddy_take_lowest(unsigned order, struct page_info **r)
 	return best;
 }
 
-void buddy_give(paddr_t f, struct page_info *r, unsigned order)
+/* Merge the block (f, order), head record r, with its free buddies and push the result; the
+ * caller counts its frames in buddy_free. */
+static inline __attribute__((always_inline)) void merge_push(const struct dense *d, paddr_t f,
+							     struct page_info *r, unsigned order)
 {
-	buddy_free_add((int64_t)(1ULL << order));
 	for (; order < FRAME_MAX_ORDER; order++) {
 		paddr_t b = f ^ (PAGE_SIZE << order);
-		/* the buddy may lie outside managed memory: no record, no merge */
-		struct page_info *rb = frame_record(b);
-		if (!rb || (rec_meta(rb) & (PAGE_META_STATE_MASK | PAGE_META_ORDER_MASK)) !=
-				   PAGE_META(PAGE_STATE_FREE, order))
-			break;
-		list_unlink(order, rb);
-		/* the upper head becomes interior; the lower one is rewritten by the push */
-		if (b < f) {
-			rec_set(r, 0, 0);
-			f = b;
-			r = rb;
+		uint64_t i = (b >> PAGE_SHIFT) - d->first;
+		struct page_info *rb;
+
+		if (__builtin_expect(i < d->frames, 1)) {
+			rb = d->infos + i;
 		} else {
-			rec_set(rb, 0, 0);
+			/* the buddy may lie outside managed memory: no record, no merge */
+			rb = buddy_rec_slow(b);
+			if (!rb)
+				break;
 		}
+		if ((rec_meta(rb) & (PAGE_META_STATE_MASK | PAGE_META_ORDER_MASK)) !=
+		    PAGE_META(PAGE_STATE_FREE, order))
+			break;
+		list_unlink(d, order, rb);
+		/* The upper head becomes interior; the lower one is rewritten by the push. Which
+		 * of the two is lower is a coin toss when frees come in random order, so it is
+		 * found by arithmetic, not a branch: a block and its buddy lie in one section,
+		 * whose records are consecutive (A6). */
+		paddr_t lower = f & b;
+		r -= (f - lower) >> PAGE_SHIFT;
+		f = lower;
+		rec_set(r + (1ULL << order), 0, 0);
 	}
-	push_block(order, f, r);
+	push_block(d, order, f, r);
 }
 
+void buddy_give(paddr_t f, struct page_info *r, unsigned order)
+{
+	struct dense d = dense_now();
+
+	buddy_free_add((int64_t)(1ULL << order));
+	merge_push(&d, f, r, order);
+}
+
+void buddy_give_frames(const paddr_t *frame, struct page_info *const *info, uint32_t n)
+{
+	struct dense d = dense_now();
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct page_info *r = info[i];
+		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
+			"frame: cached frame %#llx has record %#llx", (unsigned long long)frame[i],
+			(unsigned long long)rec_meta(r));
+		merge_push(&d, frame[i], r, 0);
+	}
+	buddy_free_add(n);
+}

@@ -22,14 +22,18 @@ static inline void buddy_free_add(int64_t delta)
 			      memory_order_relaxed);
 }
 
-/* Record of a frame known to be managed (a buddy list link or head); none means the lists
- * are corrupt. */
+/* rec off the dense run: the section table; no record means the lists are corrupt (panics). */
+struct page_info *rec_slow(paddr_t pa);
+
+/* Record of a frame known to be managed (a buddy list link or head). The dense run inline,
+ * without a null test (it runs for every link a list operation follows). */
 static inline struct page_info *rec(paddr_t pa)
 {
-	struct page_info *r = frame_record(pa);
+	uint64_t i = (pa >> PAGE_SHIFT) - frame_dense_first_pfn;
 
-	KASSERT(r, "frame: %#llx is linked on a buddy list but has no record", (unsigned long long)pa);
-	return r;
+	if (__builtin_expect(i < frame_dense_frames, 1))
+		return frame_dense_infos + i;
+	return rec_slow(pa);
 }
 
 static inline void rec_set(struct page_info *r, uint64_t rc, uint64_t meta)
@@ -64,6 +68,9 @@ paddr_t buddy_take_lowest(unsigned order, struct page_info **r);
 /* Give the block (f, order), whose head record is r, back and merge it with free buddies.
  * The head record may hold anything (USED, CACHED): it is cleared here. */
 void buddy_give(paddr_t f, struct page_info *r, unsigned order);
+/* Give n order-0 frames back (frame[i], record info[i], each checked CACHED), one
+ * buddy_give each: a drain of a CPU cache. */
+void buddy_give_frames(const paddr_t *frame, struct page_info *const *info, uint32_t n);
 
 /* ---- checks of a free (frame_alloc.c) ---- */
 

@@ -86,13 +86,7 @@ static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uin
 	if (!m)
 		return;
 	kspin_lock(&ST.lock);
-	for (uint32_t i = 0; i < m; i++) {
-		struct page_info *r = c->info[i];
-		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
-			"frame: cached frame %#llx has record %#llx", (unsigned long long)c->frame[i],
-			(unsigned long long)rec_meta(r));
-		buddy_give(c->frame[i], r, 0);
-	}
+	buddy_give_frames(c->frame, c->info, m);
 	for (uint32_t i = m; i < n; i++) {
 		c->frame[i - m] = c->frame[i];
 		c->info[i - m] = c->info[i];
