@@ -76,24 +76,15 @@ static __attribute__((noinline)) frame_t allocate_frame_slow(void)
 	return (frame_t){ f };
 }
 
-/*
- * The order-0 fast path. Every way off it is a tail call that starts over, so the common
- * case runs as a leaf function (no callee-saved registers, no stack frame).
- */
+/* The order-0 fast path (frame_cpu_cache.h); every way off it is a tail call that starts
+ * over, so the common case runs as a leaf function (no callee-saved registers, no frame). */
 frame_t allocate_frame(void)
 {
-	struct frame_cpu_cache *c = fast_cpu_cache();
-	uint32_t stop = cache_claim(c);
-	/* 64 bits wide, so that it indexes the slots without a zero extension */
-	uint64_t top = (uint64_t)atomic_load_explicit(&c->count, memory_order_relaxed) - 1;
+	paddr_t f;
 
-	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or empty (top wraps to all ones): one
-	 * sign test */
-	if (__builtin_expect((int32_t)((uint32_t)top | stop) < 0, 0)) {
-		cache_leave(c);
+	if (__builtin_expect(!frame_alloc_fast(&f), 0))
 		return allocate_frame_slow();
-	}
-	return (frame_t){ cache_pop(c, top) };
+	return (frame_t){ f };
 }
 
 frame_t allocate_zeroed_frame(void)
@@ -235,32 +226,12 @@ static __attribute__((noinline)) void deallocate_frame_slow(frame_t f)
 	KFRAME_EVENT(FRAME_EVENT_FREE, f.base, 0);
 }
 
-/*
- * The order-0 fast path: the checks that catch a double free (the head must be USED with
- * order 0: a FREE, CACHED or INTERIOR record fails) and a free with references left, then a
- * push on this CPU's cache. Anything else starts over in deallocate_frame_slow.
- */
+/* The order-0 fast path (frame_cpu_cache.h); anything else starts over in
+ * deallocate_frame_slow. */
 void deallocate_frame(frame_t f)
 {
-	struct frame_cpu_cache *c = fast_cpu_cache();
-	uint64_t i = (f.base >> PAGE_SHIFT) - frame_dense_first_pfn;
-
-	if (__builtin_expect(i >= frame_dense_frames, 0))
-		return deallocate_frame_slow(f);
-	struct page_info *r = frame_dense_infos + i;
-	/* USED, order 0, rc exactly RC_USED (count 0, no kind bit: what cache_push wants) */
-	if (__builtin_expect(rec_meta(r) != PAGE_META(PAGE_STATE_USED, 0) || (rec_rc(r) ^ RC_USED), 0))
-		return deallocate_frame_slow(f);
-	uint32_t stop = cache_claim(c);
-	/* 64 bits wide, so that it indexes the slots without a zero extension */
-	uint64_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or full (n + 2^31 - CAPACITY reaches bit
-	 * 31): one sign test */
-	if (__builtin_expect((int32_t)(((uint32_t)n + (0x80000000u - FRAME_CPU_CACHE_CAPACITY)) | stop) < 0, 0)) {
-		cache_leave(c);
-		return deallocate_frame_slow(f);
-	}
-	cache_push(c, n, f.base, r);
+	if (__builtin_expect(!frame_free_fast(f.base, f.base >> PAGE_SHIFT), 0))
+		deallocate_frame_slow(f);
 }
 
 void frame_split_block(frame_t f, unsigned order)

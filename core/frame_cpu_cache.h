@@ -1,6 +1,7 @@
 /*
  * The owner's side of the per-CPU cache protocol (see frame_cpu_cache.c), inlined into the
- * allocator's order-0 paths. Shared by the frame allocator's files and nobody else.
+ * allocator's order-0 paths. Shared by the frame allocator's files and, for the order-0 fast
+ * paths alone, the allocator benchmark's adapter (bench/alloc/mmsim.c); nobody else.
  */
 #ifndef MMSIM_CORE_FRAME_CPU_CACHE_H
 #define MMSIM_CORE_FRAME_CPU_CACHE_H
@@ -104,6 +105,61 @@ static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_
 		return;
 	}
 	cache_push(c, n, f, r);
+}
+
+/*
+ * The order-0 fast paths, inline: allocate_frame and deallocate_frame are made of them, and
+ * so is the allocator benchmark's adapter (bench/alloc/mmsim.c), where an operation is then
+ * one call, as for any other allocator.
+ */
+
+/* Pop a frame off this CPU's cache into *f; false, nothing done, if the cache is frozen,
+ * traced or empty (the caller takes the slow path). */
+static inline __attribute__((always_inline)) bool frame_alloc_fast(paddr_t *f)
+{
+	struct frame_cpu_cache *c = fast_cpu_cache();
+	uint32_t stop = cache_claim(c);
+	/* 64 bits wide, so that it indexes the slots without a zero extension */
+	uint64_t top = (uint64_t)atomic_load_explicit(&c->count, memory_order_relaxed) - 1;
+
+	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or empty (top wraps to all ones): one
+	 * sign test */
+	if (__builtin_expect((int32_t)((uint32_t)top | stop) < 0, 0)) {
+		cache_leave(c);
+		return false;
+	}
+	*f = cache_pop(c, top);
+	return true;
+}
+
+/*
+ * Push the frame f (frame number pfn) on this CPU's cache after the checks that catch a
+ * double free (the head must be USED with order 0: a FREE, CACHED or INTERIOR record fails)
+ * and a free with references left; false, nothing done, for anything else (misuse, a frame
+ * off the dense run, a frozen, traced or full cache): the caller takes the slow path.
+ */
+static inline __attribute__((always_inline)) bool frame_free_fast(paddr_t f, uint64_t pfn)
+{
+	struct frame_cpu_cache *c = fast_cpu_cache();
+	uint64_t i = pfn - frame_dense_first_pfn;
+
+	if (__builtin_expect(i >= frame_dense_frames, 0))
+		return false;
+	struct page_info *r = frame_dense_infos + i;
+	/* USED, order 0, rc exactly RC_USED (count 0, no kind bit: what cache_push wants) */
+	if (__builtin_expect(((rec_meta(r) ^ PAGE_META(PAGE_STATE_USED, 0)) | (rec_rc(r) ^ RC_USED)) != 0, 0))
+		return false;
+	uint32_t stop = cache_claim(c);
+	/* 64 bits wide, so that it indexes the slots without a zero extension */
+	uint64_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or full (n + 2^31 - CAPACITY reaches bit
+	 * 31): one sign test */
+	if (__builtin_expect((int32_t)(((uint32_t)n + (0x80000000u - FRAME_CPU_CACHE_CAPACITY)) | stop) < 0, 0)) {
+		cache_leave(c);
+		return false;
+	}
+	cache_push(c, n, f, r);
+	return true;
 }
 
 /* ---- orders 1 .. FRAME_CACHED_ORDERS - 1 ----
