@@ -46,9 +46,11 @@
  *   bench_faults --only sim       no host part (for callgrind: instructions per page are the
  *                                 inclusive Ir of each phase function / pages, see README)
  *   bench_faults --cpus N         N processes at once, one per simulated CPU (each its own
- *                                 host thread), and two CPUs in one space: fault throughput
- *                                 and the speedup over one CPU, beside N host processes
- *                                 (bench_faults_cpus.c)
+ *                                 host thread, pinned to a host CPU of its own; the
+ *                                 environment's MMSIM_BENCH_PIN=0 leaves the threads to the
+ *                                 host's scheduler), and two CPUs in one space: fault
+ *                                 throughput and the speedup over one CPU, beside N host
+ *                                 processes (bench_faults_cpus.c)
  */
 #include <inttypes.h>
 #include <stdint.h>

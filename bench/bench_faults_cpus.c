@@ -19,8 +19,16 @@
  * last end; throughput is the faults (pages) of all CPUs over that time, the speedup the
  * throughput with N CPUs over the throughput with one. The host kernel does the independent
  * experiment too, with N forked processes.
+ *
+ * Simulated CPU i's thread (and host process i) is pinned to the i-th host CPU this process
+ * may use (modulo their number): a phase lasts a few milliseconds, and left to the host's
+ * scheduler the threads, woken one after the other by the driver, often start on the same
+ * host CPU and take turns on it for a whole phase before the load balancer separates them
+ * (docs/performance.md, "Faults on several CPUs"). MMSIM_BENCH_PIN=0 in the environment
+ * pins nothing.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 
 #include "host/cpu_threads.h"
@@ -42,12 +50,55 @@ static atomic_uint barrier_count;
 static unsigned barrier_n;
 static uint64_t per_cpu_pages;
 
-/* Every CPU of the experiment arrives before any goes on (interrupts taken meanwhile). */
+/* Every CPU of the experiment arrives before any goes on (interrupts taken meanwhile; the
+ * host CPU yielded now and then, for when there are more simulated CPUs than host ones). */
 static void cbarrier(void)
 {
+	unsigned spins = 0;
+
 	atomic_fetch_add(&barrier_count, 1);
-	while (atomic_load(&barrier_count) < barrier_n)
+	while (atomic_load(&barrier_count) < barrier_n) {
 		cpu_threads_interrupt_window();
+		if (++spins % 256 == 0)
+			sched_yield();
+	}
+}
+
+/* The host CPUs this process may run on; simulated CPU (or host process) i runs on
+ * host_cpu[i % nhost] (none pinned when nhost is 0). */
+static int host_cpu[CPU_SETSIZE];
+static unsigned nhost;
+
+static void find_host_cpus(void)
+{
+	cpu_set_t set;
+	const char *pin = getenv("MMSIM_BENCH_PIN");
+
+	nhost = 0;
+	if ((pin && strcmp(pin, "0") == 0) || sched_getaffinity(0, sizeof(set), &set) != 0)
+		return;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set))
+			host_cpu[nhost++] = c;
+}
+
+/* The calling thread (a simulated CPU's, or host process i) stays on host CPU i's. */
+static void pin_to_host_cpu(unsigned i)
+{
+	cpu_set_t set;
+
+	if (!nhost)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(host_cpu[i % nhost], &set);
+	if (sched_setaffinity(0, sizeof(set), &set) != 0)
+		fprintf(stderr, "bench_faults: cannot pin cpu %u to host cpu %d\n", i,
+			host_cpu[i % nhost]);
+}
+
+static void job_pin(void *arg)
+{
+	pin_to_host_cpu(((struct cjob *)arg)->cpu);
 }
 
 static void cwrite_pages(struct cjob *j, uint64_t tag)
@@ -268,6 +319,7 @@ static void host_cpus_run(unsigned n, double out[CP_COUNT])
 
 			if (p == MAP_FAILED)
 				_exit(1);
+			pin_to_host_cpu(i);
 			madvise(p, bytes, MADV_NOHUGEPAGE);
 			close(go[1]);
 			if (read(go[0], &c, 1) != 1)
@@ -353,6 +405,11 @@ static int cpus_main(bool quick, bool smoke, bool host)
 	boot();
 	if (!cpu_threads_start(ncpus))
 		die("cpu threads");
+	find_host_cpus();
+	for (unsigned i = 0; i < ncpus; i++) {
+		cjobs[i] = (struct cjob){ .cpu = i };
+		cpu_threads_run(i, job_pin, &cjobs[i]);
+	}
 	for (int r = 0; r < runs; r++) {
 		double v[CP_COUNT];
 
@@ -383,8 +440,9 @@ static int cpus_main(bool quick, bool smoke, bool host)
 	}
 	cpu_threads_stop();
 	printf("bench_faults --cpus %u: %" PRIu64 " MiB (%" PRIu64 " pages) per CPU, median of %d runs,"
-	       " faults (pages) per microsecond, all CPUs together\n",
-	       ncpus, per_cpu_mb, per_cpu_pages, runs);
+	       " faults (pages) per microsecond, all CPUs together, %s\n",
+	       ncpus, per_cpu_mb, per_cpu_pages, runs,
+	       nhost ? "each CPU pinned to a host CPU" : "not pinned");
 	printf("%-12s %-20s %12s %7u cpus %10s\n", "experiment", "phase", "1 cpu", ncpus, "speedup");
 	print_rows("independent", ind1, indn, CP_COUNT, ncpus);
 	print_rows("one space", one1, onen, CP_UNMAP, ncpus);
