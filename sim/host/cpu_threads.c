@@ -4,7 +4,8 @@
  *   on `done_cond`, the CPU on `cond`;
  * - pending IPIs are a 256-bit set of atomic words: senders OR a bit in and signal, the CPU
  *   takes the whole word with an exchange, so an IPI sent while its handler runs is taken
- *   again later, never lost;
+ *   again later, never lost; an interrupt window first only loads the words (an exchange
+ *   per word and window cost every access four locked instructions);
  * - interrupt handlers run on the target CPU's own thread, with plat_cpu_id() = that CPU.
  */
 #include "host/cpu_threads.h"
@@ -35,12 +36,18 @@ struct cpu_thread {
 
 static struct cpu_thread *cpus;
 static unsigned ncpus;
+/* arch_cpu_relax yields now and then (set when the CPUs start, before their threads) */
+static bool relax_yields = true;
 static _Thread_local struct cpu_thread *self; /* the CPU this thread is, NULL on the driver */
 
 static void take_interrupts(struct cpu_thread *t)
 {
 	for (unsigned w = 0; w < 4; w++) {
-		uint64_t bits = atomic_exchange_explicit(&t->pending[w], 0, memory_order_acq_rel);
+		uint64_t bits;
+
+		if (!atomic_load_explicit(&t->pending[w], memory_order_relaxed))
+			continue;
+		bits = atomic_exchange_explicit(&t->pending[w], 0, memory_order_acq_rel);
 
 		while (bits) {
 			unsigned b = (unsigned)__builtin_ctzll(bits);
@@ -91,9 +98,13 @@ static void *cpu_main(void *p)
 
 bool cpu_threads_start(unsigned count)
 {
+	cpu_set_t host;
+
 	cpus = calloc(count, sizeof(*cpus));
 	if (!cpus)
 		return false;
+	relax_yields = sched_getaffinity(0, sizeof(host), &host) != 0 ||
+		       count > (unsigned)CPU_COUNT(&host);
 	for (unsigned i = 0; i < count; i++) {
 		struct cpu_thread *t = &cpus[i];
 
@@ -131,6 +142,7 @@ void cpu_threads_stop(void)
 	free(cpus);
 	cpus = NULL;
 	ncpus = 0;
+	relax_yields = true;
 }
 
 bool cpu_threads_running(void)
@@ -202,8 +214,23 @@ void arch_send_ipi(unsigned cpu, unsigned vector)
 	pthread_mutex_unlock(&t->lock);
 }
 
+/*
+ * A waiting CPU yields its host CPU only when there are more simulated CPUs than host CPUs
+ * (then the CPU it waits for may be waiting for that host CPU), and then every
+ * RELAX_PER_YIELD calls. A yield is a system call of over a microsecond, during which this
+ * CPU takes no interrupt, and on a busy host it hands the host CPU to another process for
+ * its whole time slice: yielding on every call made two CPUs that shoot each other down
+ * wait microseconds, under load milliseconds, for each other's acknowledgements.
+ */
+#define RELAX_PER_YIELD 256u
+
 void arch_cpu_relax(void)
 {
+	static _Thread_local unsigned calls;
+
 	cpu_threads_interrupt_window();
-	sched_yield();
+	if (relax_yields && ++calls % RELAX_PER_YIELD == 0)
+		sched_yield();
+	else
+		arch_pause();
 }
