@@ -70,18 +70,42 @@ bool kspin_held_here(const struct kspin *l)
 }
 
 /*
- * The reader-writer lock. A reader sets its slot, then looks at the writer word; a writer
- * claims the writer word, then looks at every slot. Both steps are sequentially consistent
- * (the reader's is an exchange: one locked instruction, on its own line), so of a reader
- * and a writer arriving together at least one sees the other: the reader backs off (empties
- * its slot and waits for the writer to finish), or the writer waits for the reader's slot
- * to empty. A reader's release (a plain store) pairs with the writer's acquire load of the
- * slot; a writer's release of the word with the reader's load of it.
+ * The reader-writer lock, Dekker's handshake with the expensive half on the writer's side
+ * (as the frame allocator's per-CPU caches do, frame_cpu_cache.c):
+ *
+ *   reader (CPU c, bit c in cpus)           writer
+ *   slot = 1            (plain store)       claim writer: 0 -> me    (locked, full barrier)
+ *   compiler barrier                        if cpus has a bit but mine:
+ *   if writer (acquire load):                   plat_barrier_all_cpus() (IPI / membarrier)
+ *       slot = 0 (release), wait for        wait until the slot of every CPU in cpus is 0
+ *       writer == 0, retry                      (acquire loads)
+ *   ... read ...                            ... write ...
+ *   slot = 0            (release store)     writer = 0               (release store)
+ *
+ * Why it excludes: the reader's store-then-load has no fence, so its processor may perform
+ * the load before the store is visible. plat_barrier_all_cpus makes the reader's CPU execute
+ * a full barrier somewhere during the writer's call. If that barrier comes after the
+ * reader's load of the writer word, the slot's store preceded it and is visible when the
+ * writer reads the slot: the writer waits. If it comes before the load, the writer's claim
+ * (made before the call) is visible to the load: the reader backs off. The data hand-over
+ * is a release/acquire pair on the slot (reader -> writer) or on the writer word (writer ->
+ * reader), which is also what ThreadSanitizer follows.
+ *
+ * A CPU's first read sets its bit in cpus with a locked instruction and takes its slot by
+ * an exchange (both sequentially consistent): a writer whose load of cpus missed the bit
+ * made its claim before that instruction, so the reader's load after it sees the claim and
+ * backs off; a writer that saw the bit makes the barrier. A CPU whose bit is not set never
+ * sets its slot otherwise, so the writer waits for the CPUs of cpus only, and a lock read on
+ * the writer's CPU alone (one CPU, or independent processes on their own CPUs) costs its
+ * writers no barrier.
  */
 void krw_init(struct krwlock *l, struct lock_class *cls, struct krw_reader *readers,
 	      unsigned ncpus, size_t stride)
 {
+	KASSERT(ncpus <= KRW_MAX_CPUS, "%s made for %u cpus (at most %u)", cls->name, ncpus,
+		KRW_MAX_CPUS);
 	atomic_store_explicit(&l->writer, 0, memory_order_relaxed);
+	atomic_store_explicit(&l->cpus, 0, memory_order_relaxed);
 	l->ncpus = ncpus;
 	l->stride = stride;
 	l->readers = readers;
@@ -96,53 +120,73 @@ static inline struct krw_reader *reader_slot(const struct krwlock *l, unsigned c
 	return (struct krw_reader *)((char *)l->readers + cpu * l->stride);
 }
 
-static inline struct krw_reader *my_slot(struct krwlock *l)
+static inline struct krw_reader *my_slot(struct krwlock *l, unsigned me)
 {
-	unsigned me = plat_cpu_id();
-
 	KASSERT(me < l->ncpus, "%s: cpu %u of a lock made for %u", l->cls->name, me, l->ncpus);
 	return reader_slot(l, me);
 }
 
-/* Shared if no writer has the lock: true; false (the slot empty again) otherwise. */
-static inline bool read_try(struct krwlock *l, struct krw_reader *r)
+/* This CPU's first read of l: its bit in cpus, then the slot, both locked instructions
+ * (the writer may not have made a barrier for it). true: held shared; false: a writer has
+ * it (the slot empty again). */
+static __attribute__((noinline)) bool read_try_first(struct krwlock *l, struct krw_reader *r,
+						      unsigned me)
 {
-	KASSERT(!atomic_exchange_explicit(&r->held, 1, memory_order_seq_cst),
-		"%s taken shared twice by cpu %u", l->cls->name, plat_cpu_id());
-	if (__builtin_expect(!atomic_load_explicit(&l->writer, memory_order_seq_cst), 1))
+	atomic_fetch_or_explicit(&l->cpus, 1ull << me, memory_order_seq_cst);
+	atomic_exchange_explicit(&r->held, 1, memory_order_seq_cst);
+	if (!atomic_load_explicit(&l->writer, memory_order_seq_cst))
+		return true;
+	atomic_store_explicit(&r->held, 0, memory_order_release);
+	return false;
+}
+
+/* Shared if no writer has the lock: true; false (the slot empty again) otherwise. */
+static inline bool read_try(struct krwlock *l, struct krw_reader *r, unsigned me)
+{
+	KASSERT(!atomic_load_explicit(&r->held, memory_order_relaxed),
+		"%s taken shared twice by cpu %u", l->cls->name, me);
+	if (__builtin_expect(!(atomic_load_explicit(&l->cpus, memory_order_relaxed) >> me & 1), 0))
+		return read_try_first(l, r, me);
+	atomic_store_explicit(&r->held, 1, memory_order_relaxed);
+	/* the writer's plat_barrier_all_cpus orders the store before the load (above) */
+	atomic_signal_fence(memory_order_seq_cst);
+	if (__builtin_expect(!atomic_load_explicit(&l->writer, memory_order_acquire), 1))
 		return true;
 	atomic_store_explicit(&r->held, 0, memory_order_release);
 	return false;
 }
 
 /* A writer has the lock: wait until it is gone, then take it shared. */
-static void __attribute__((noinline)) read_wait(struct krwlock *l, struct krw_reader *r)
+static void __attribute__((noinline)) read_wait(struct krwlock *l, struct krw_reader *r,
+						unsigned me)
 {
 	unsigned spins = 0;
 
 	KASSERT(!krw_write_held_here(l), "%s taken shared by its writer (cpu %u)", l->cls->name,
-		plat_cpu_id());
+		me);
 	do
 		do
 			kspin_wait_step(&spins);
 		while (atomic_load_explicit(&l->writer, memory_order_relaxed));
-	while (!read_try(l, r));
+	while (!read_try(l, r, me));
 }
 
 void krw_read_lock(struct krwlock *l, uint64_t key)
 {
-	struct krw_reader *r = my_slot(l);
+	unsigned me = plat_cpu_id();
+	struct krw_reader *r = my_slot(l, me);
 
 	lockdep_acquire(l->cls, l, key, false);
-	if (!read_try(l, r))
-		read_wait(l, r);
+	if (!read_try(l, r, me))
+		read_wait(l, r, me);
 }
 
 bool krw_read_trylock(struct krwlock *l, uint64_t key)
 {
-	struct krw_reader *r = my_slot(l);
+	unsigned me = plat_cpu_id();
+	struct krw_reader *r = my_slot(l, me);
 
-	if (atomic_load_explicit(&l->writer, memory_order_relaxed) || !read_try(l, r))
+	if (atomic_load_explicit(&l->writer, memory_order_relaxed) || !read_try(l, r, me))
 		return false;
 	lockdep_acquire(l->cls, l, key, true);
 	return true;
@@ -150,11 +194,12 @@ bool krw_read_trylock(struct krwlock *l, uint64_t key)
 
 void krw_read_unlock(struct krwlock *l)
 {
-	struct krw_reader *r = my_slot(l);
+	unsigned me = plat_cpu_id();
+	struct krw_reader *r = my_slot(l, me);
 
 	lockdep_release(l);
 	KASSERT(atomic_load_explicit(&r->held, memory_order_relaxed),
-		"%s: shared release by cpu %u, which does not hold it", l->cls->name, plat_cpu_id());
+		"%s: shared release by cpu %u, which does not hold it", l->cls->name, me);
 	atomic_store_explicit(&r->held, 0, memory_order_release);
 }
 
@@ -166,27 +211,36 @@ void krw_write_lock(struct krwlock *l, uint64_t key)
 
 void krw_write_lock_untracked(struct krwlock *l)
 {
-	unsigned me = plat_cpu_id() + 1, spins = 0;
+	unsigned me = plat_cpu_id(), spins = 0;
+	uint64_t others;
 
-	KASSERT(!krw_write_held_here(l), "%s taken twice by cpu %u", l->cls->name, plat_cpu_id());
-	KASSERT(plat_cpu_id() >= l->ncpus ||
-			!atomic_load_explicit(&reader_slot(l, plat_cpu_id())->held,
-					      memory_order_relaxed),
-		"%s taken exclusively by cpu %u, which holds it shared", l->cls->name,
-		plat_cpu_id());
+	KASSERT(!krw_write_held_here(l), "%s taken twice by cpu %u", l->cls->name, me);
+	KASSERT(me >= l->ncpus ||
+			!atomic_load_explicit(&reader_slot(l, me)->held, memory_order_relaxed),
+		"%s taken exclusively by cpu %u, which holds it shared", l->cls->name, me);
 	for (;;) {
 		unsigned expected = 0;
 
-		if (atomic_compare_exchange_weak_explicit(&l->writer, &expected, me,
+		if (atomic_compare_exchange_weak_explicit(&l->writer, &expected, me + 1,
 							  memory_order_seq_cst,
 							  memory_order_relaxed))
 			break;
 		kspin_wait_step(&spins);
 	}
-	/* new readers back off now; wait for the ones inside to leave */
-	for (unsigned c = 0; c < l->ncpus; c++)
-		while (atomic_load_explicit(&reader_slot(l, c)->held, memory_order_seq_cst))
+	/* new readers back off now; the ones inside are seen once their CPUs made a barrier */
+	others = atomic_load_explicit(&l->cpus, memory_order_seq_cst);
+	if (me < KRW_MAX_CPUS)
+		others &= ~(1ull << me);
+	if (!others)
+		return;
+	lockdep_might_wait("the all-cpu barrier");
+	plat_barrier_all_cpus();
+	for (; others; others &= others - 1) {
+		struct krw_reader *r = reader_slot(l, (unsigned)__builtin_ctzll(others));
+
+		while (atomic_load_explicit(&r->held, memory_order_acquire))
 			kspin_wait_step(&spins);
+	}
 }
 
 void krw_write_unlock(struct krwlock *l)

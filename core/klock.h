@@ -12,14 +12,16 @@
  *   these locks still acknowledges the shootdown of the CPU that holds it.
  *
  * The reader-writer lock is a big-reader lock: each CPU has a reader slot of its own (on a
- * cache line that no other CPU writes), so a reader takes it with one locked instruction on
- * its own line and releases it with a plain store; two CPUs reading the same lock share no
- * written line. A writer pays instead: it claims the writer word, then waits until every
- * CPU's slot is empty. It prefers writers: once a writer has claimed the word, new readers
- * wait for it to finish (a stream of page faults cannot starve munmap). So a reader must
- * never take the same lock shared twice (the second take would wait behind a writer that
- * waits for the first); the fault path keeps a list of the spaces it holds and tries (never
- * waits for) a further one.
+ * cache line that no other CPU writes), and a reader takes it with plain stores and loads on
+ * its own line and the lock's word: no locked instruction, no line another CPU writes. A
+ * writer pays instead: it claims the writer word, makes every CPU that ever read the lock
+ * execute a full barrier (plat_barrier_all_cpus: an IPI in a kernel, membarrier(2) here), and
+ * waits until every slot is empty; a lock only ever read on the writer's own CPU needs no
+ * barrier (the protocol is at the top of klock.c). It prefers writers: once a writer has
+ * claimed the word, new readers wait for it to finish (a stream of page faults cannot starve
+ * munmap). So a reader must never take the same lock shared twice (the second take would
+ * wait behind a writer that waits for the first); the fault path keeps a list of the spaces
+ * it holds and tries (never waits for) a further one.
  */
 #ifndef MMSIM_CORE_KLOCK_H
 #define MMSIM_CORE_KLOCK_H
@@ -55,11 +57,18 @@ struct krw_reader {
 /*
  * writer: 1 + the CPU that holds the lock exclusively, or has claimed it and waits for the
  * readers to leave; 0 when no writer has it.
- * readers: ncpus slots, stride bytes apart, the owner's memory (each on a cache line that
- * only its CPU writes; the owner may keep that CPU's other data beside it).
+ * cpus: the CPUs that ever took it shared (bit c for CPU c; set once, by a locked
+ * instruction, at a CPU's first read; never cleared): the only ones a writer must wait for
+ * and make execute a barrier. Beside the writer word, which a reader reads anyway.
+ * readers: ncpus slots (at most KRW_MAX_CPUS), stride bytes apart, the owner's memory (each
+ * on a cache line that only its CPU writes; the owner may keep that CPU's other data beside
+ * it).
  */
+#define KRW_MAX_CPUS 64u
+
 struct krwlock {
 	atomic_uint writer;
+	_Atomic uint64_t cpus;
 	unsigned ncpus;
 	size_t stride;
 	struct krw_reader *readers;
