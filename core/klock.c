@@ -91,13 +91,13 @@ bool kspin_held_here(const struct kspin *l)
  * is a release/acquire pair on the slot (reader -> writer) or on the writer word (writer ->
  * reader), which is also what ThreadSanitizer follows.
  *
- * A CPU's first read sets its bit in cpus with a locked instruction and takes its slot by
- * an exchange (both sequentially consistent): a writer whose load of cpus missed the bit
- * made its claim before that instruction, so the reader's load after it sees the claim and
- * backs off; a writer that saw the bit makes the barrier. A CPU whose bit is not set never
- * sets its slot otherwise, so the writer waits for the CPUs of cpus only, and a lock read on
- * the writer's CPU alone (one CPU, or independent processes on their own CPUs) costs its
- * writers no barrier.
+ * A CPU's first read adds its bit to cpus, and only then may it take the lock this way. It
+ * joins as a writer takes the lock (claim, barrier, wait for the readers inside), sets its
+ * bit and its slot, and lets go of the writer word: cpus changes only under the writer word,
+ * so a writer sees every CPU whose slot may be set, and waits for those CPUs only; a lock
+ * read on the writer's CPU alone (one CPU, or independent processes on their own CPUs) costs
+ * its writers no barrier. And no CPU joins while another reads: a reader alone in cpus
+ * (krw_read_alone) knows that no other CPU holds the lock, in either mode, until it lets go.
  */
 void krw_init(struct krwlock *l, struct lock_class *cls, struct krw_reader *readers,
 	      unsigned ncpus, size_t stride)
@@ -126,27 +126,52 @@ static inline struct krw_reader *my_slot(struct krwlock *l, unsigned me)
 	return reader_slot(l, me);
 }
 
-/* This CPU's first read of l: its bit in cpus, then the slot, both locked instructions
- * (the writer may not have made a barrier for it). true: held shared; false: a writer has
- * it (the slot empty again). */
+/*
+ * This CPU's first read of l: it joins cpus as a writer would take the lock (the writer
+ * word claimed, the readers inside waited for), so that the set changes only while no CPU
+ * reads: a reader that finds itself alone in cpus stays alone until it lets go
+ * (krw_read_alone). wait: wait for the readers inside, else give up (a try). true: held
+ * shared; false: a writer has the lock, or (!wait) another CPU reads it.
+ */
 static __attribute__((noinline)) bool read_try_first(struct krwlock *l, struct krw_reader *r,
-						      unsigned me)
+						      unsigned me, bool wait)
 {
-	atomic_fetch_or_explicit(&l->cpus, 1ull << me, memory_order_seq_cst);
-	atomic_exchange_explicit(&r->held, 1, memory_order_seq_cst);
-	if (!atomic_load_explicit(&l->writer, memory_order_seq_cst))
-		return true;
-	atomic_store_explicit(&r->held, 0, memory_order_release);
-	return false;
+	unsigned expected = 0, spins = 0;
+	uint64_t others;
+
+	if (!atomic_compare_exchange_strong_explicit(&l->writer, &expected, me + 1,
+						     memory_order_seq_cst, memory_order_relaxed))
+		return false;
+	others = atomic_load_explicit(&l->cpus, memory_order_seq_cst);
+	if (others) {
+		lockdep_might_wait("the all-cpu barrier");
+		plat_barrier_all_cpus();
+	}
+	for (uint64_t m = others; m; m &= m - 1) {
+		struct krw_reader *o = reader_slot(l, (unsigned)__builtin_ctzll(m));
+
+		while (atomic_load_explicit(&o->held, memory_order_acquire)) {
+			if (!wait) {
+				atomic_store_explicit(&l->writer, 0, memory_order_release);
+				return false;
+			}
+			kspin_wait_step(&spins);
+		}
+	}
+	/* the next writer's claim reads the release below: it sees both stores */
+	atomic_store_explicit(&l->cpus, others | 1ull << me, memory_order_relaxed);
+	atomic_store_explicit(&r->held, 1, memory_order_relaxed);
+	atomic_store_explicit(&l->writer, 0, memory_order_release);
+	return true;
 }
 
 /* Shared if no writer has the lock: true; false (the slot empty again) otherwise. */
-static inline bool read_try(struct krwlock *l, struct krw_reader *r, unsigned me)
+static inline bool read_try(struct krwlock *l, struct krw_reader *r, unsigned me, bool wait)
 {
 	KASSERT(!atomic_load_explicit(&r->held, memory_order_relaxed),
 		"%s taken shared twice by cpu %u", l->cls->name, me);
 	if (__builtin_expect(!(atomic_load_explicit(&l->cpus, memory_order_relaxed) >> me & 1), 0))
-		return read_try_first(l, r, me);
+		return read_try_first(l, r, me, wait);
 	atomic_store_explicit(&r->held, 1, memory_order_relaxed);
 	/* the writer's plat_barrier_all_cpus orders the store before the load (above) */
 	atomic_signal_fence(memory_order_seq_cst);
@@ -168,7 +193,7 @@ static void __attribute__((noinline)) read_wait(struct krwlock *l, struct krw_re
 		do
 			kspin_wait_step(&spins);
 		while (atomic_load_explicit(&l->writer, memory_order_relaxed));
-	while (!read_try(l, r, me));
+	while (!read_try(l, r, me, true));
 }
 
 void krw_read_lock(struct krwlock *l, uint64_t key)
@@ -177,7 +202,7 @@ void krw_read_lock(struct krwlock *l, uint64_t key)
 	struct krw_reader *r = my_slot(l, me);
 
 	lockdep_acquire(l->cls, l, key, false);
-	if (!read_try(l, r, me))
+	if (!read_try(l, r, me, true))
 		read_wait(l, r, me);
 }
 
@@ -186,7 +211,7 @@ bool krw_read_trylock(struct krwlock *l, uint64_t key)
 	unsigned me = plat_cpu_id();
 	struct krw_reader *r = my_slot(l, me);
 
-	if (atomic_load_explicit(&l->writer, memory_order_relaxed) || !read_try(l, r, me))
+	if (atomic_load_explicit(&l->writer, memory_order_relaxed) || !read_try(l, r, me, false))
 		return false;
 	lockdep_acquire(l->cls, l, key, true);
 	return true;

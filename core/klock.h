@@ -17,11 +17,13 @@
  * writer pays instead: it claims the writer word, makes every CPU that ever read the lock
  * execute a full barrier (plat_barrier_all_cpus: an IPI in a kernel, membarrier(2) here), and
  * waits until every slot is empty; a lock only ever read on the writer's own CPU needs no
- * barrier (the protocol is at the top of klock.c). It prefers writers: once a writer has
- * claimed the word, new readers wait for it to finish (a stream of page faults cannot starve
- * munmap). So a reader must never take the same lock shared twice (the second take would
- * wait behind a writer that waits for the first); the fault path keeps a list of the spaces
- * it holds and tries (never waits for) a further one.
+ * barrier (the protocol is at the top of klock.c). A CPU's first read of a lock costs more:
+ * it joins the lock's readers as a writer takes the lock, so that a reader can tell it is
+ * alone (krw_read_alone). It prefers writers: once a writer has claimed the word, new
+ * readers wait for it to finish (a stream of page faults cannot starve munmap). So a reader
+ * must never take the same lock shared twice (the second take would wait behind a writer
+ * that waits for the first); the fault path keeps a list of the spaces it holds and tries
+ * (never waits for) a further one.
  */
 #ifndef MMSIM_CORE_KLOCK_H
 #define MMSIM_CORE_KLOCK_H
@@ -57,9 +59,9 @@ struct krw_reader {
 /*
  * writer: 1 + the CPU that holds the lock exclusively, or has claimed it and waits for the
  * readers to leave; 0 when no writer has it.
- * cpus: the CPUs that ever took it shared (bit c for CPU c; set once, by a locked
- * instruction, at a CPU's first read; never cleared): the only ones a writer must wait for
- * and make execute a barrier. Beside the writer word, which a reader reads anyway.
+ * cpus: the CPUs that ever took it shared (bit c for CPU c; set at a CPU's first read, under
+ * the writer word; never cleared): the only ones a writer must wait for and make execute a
+ * barrier. Beside the writer word, which a reader reads anyway.
  * readers: ncpus slots (at most KRW_MAX_CPUS), stride bytes apart, the owner's memory (each
  * on a cache line that only its CPU writes; the owner may keep that CPU's other data beside
  * it).
@@ -81,7 +83,9 @@ void krw_init(struct krwlock *l, struct lock_class *cls, struct krw_reader *read
 /* key: the order among locks of one class taken together (lockdep.h); 0 if only one is
  * ever held. */
 void krw_read_lock(struct krwlock *l, uint64_t key);
-/* Shared if it can be had now (no writer holds it or waits for it); never waits. */
+/* Shared if it can be had now (no writer holds it or waits for it; and, at this CPU's first
+ * read of l, no other CPU reads it: a CPU joins the readers while there are none); never
+ * waits. */
 bool krw_read_trylock(struct krwlock *l, uint64_t key);
 void krw_read_unlock(struct krwlock *l);
 void krw_write_lock(struct krwlock *l, uint64_t key);
@@ -92,6 +96,13 @@ void krw_write_lock_untracked(struct krwlock *l);
 void krw_write_unlock_untracked(struct krwlock *l);
 /* This CPU holds l exclusively. */
 bool krw_write_held_here(const struct krwlock *l);
+/* With l held shared by this CPU: no other CPU has ever read l, so none holds it, in either
+ * mode, until this CPU lets go (klock.c): what the lock guards has no other kernel user. */
+static inline bool krw_read_alone(const struct krwlock *l, unsigned me)
+{
+	return atomic_load_explicit(&((struct krwlock *)l)->cpus, memory_order_relaxed) ==
+	       1ull << me;
+}
 
 /* One step of a wait loop: a PAUSE, and every few steps arch_cpu_relax (pending IPIs). */
 void kspin_wait_step(unsigned *spins);

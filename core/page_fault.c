@@ -110,6 +110,10 @@ struct fault_ctx {
 	struct addr_space *held[MM_BORROW_DEPTH_MAX + 1];
 	unsigned nheld;
 	bool retry;
+	/* no other CPU holds held[0] (it is held exclusively, or shared by this CPU alone:
+	 * as_read_alone), so nothing but the processors writes its entries: an empty entry is
+	 * filled by a plain store, a present one changed without its table's lock */
+	bool alone;
 	/* reclaim and swap (reclaim.h): a page read back from its slot needs only the space,
 	 * shared; a swap-in of shared memory or of a page the swap cache holds, and an eviction
 	 * under a limit, run with every space locked exclusively (mm_lock_all): a fault that
@@ -153,6 +157,13 @@ static enum pf_status limit_room(struct addr_space *as, uint64_t va, struct faul
 /* The entry changed under us (another CPU of the space won the race): look again. Internal
  * to this file, never returned by it. */
 #define PF_AGAIN ((enum pf_status)0x100)
+
+/* No other CPU's kernel writes the entries of as (fault_ctx.alone; every space is held under
+ * mm_lock_all). */
+static bool ctx_alone(const struct fault_ctx *ctx, const struct addr_space *as)
+{
+	return ctx->all || (ctx->alone && as == ctx->held[0]);
+}
 
 static bool ctx_holds(const struct fault_ctx *ctx, const struct addr_space *as)
 {
@@ -257,11 +268,12 @@ enum install_result { INSTALL_OK, INSTALL_LOST, INSTALL_OOM };
 /*
  * Fill the empty entry of va (slot, NULL when its table is missing; `seen` what it held)
  * with `leaf`, by compare-and-exchange against what was seen: of two CPUs faulting on the
- * page, one installs, the other finds INSTALL_LOST and gives its frame back. A missing
- * table is made first (the mapper links it with a compare-and-exchange too, M4).
+ * page, one installs, the other finds INSTALL_LOST and gives its frame back. A fault alone
+ * in its space (ctx_alone) stores it: nobody else writes an entry that is not present. A
+ * missing table is made first (the mapper links it with a compare-and-exchange too, M4).
  */
 static enum install_result install_leaf(struct addr_space *as, pte_t *slot, uint64_t va,
-					pte_t seen, pte_t leaf)
+					pte_t seen, pte_t leaf, bool alone)
 {
 	if (!slot) {
 		pte_t *pt;
@@ -273,6 +285,10 @@ static enum install_result install_leaf(struct addr_space *as, pte_t *slot, uint
 			return INSTALL_OOM;
 		}
 		slot = &pt[pt_index(va, PT_LEVEL_PT)];
+	}
+	if (alone) {
+		mapper_entry_overwrite(slot, leaf);
+		return INSTALL_OK;
 	}
 	return mapper_entry_cas(slot, seen, leaf) ? INSTALL_OK : INSTALL_LOST;
 }
@@ -339,7 +355,8 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 				}
 				ir = install_leaf(src, slot, src_va, e,
 						  pte_make_leaf(nf.frame.base, grant_leaf_flags(g),
-								PT_LEVEL_PT));
+								PT_LEVEL_PT),
+						  ctx_alone(ctx, src));
 				if (ir != INSTALL_OK) {
 					give_back(nf.frame);
 					if (ir == INSTALL_OOM) {
@@ -469,7 +486,8 @@ static enum pf_status correct_borrowed(struct addr_space *as, struct grant *g, u
 	if (r != PF_OK)
 		return r;
 	ir = install_leaf(as, slot, va, seen,
-			  pte_make_leaf(f.base, preset_ad(grant_leaf_flags(g), acc, touch), PT_LEVEL_PT));
+			  pte_make_leaf(f.base, preset_ad(grant_leaf_flags(g), acc, touch), PT_LEVEL_PT),
+			  ctx_alone(ctx, as));
 	if (ir != INSTALL_OK) {
 		if (counted)
 			drop_ref(f, get_page_info(f)); /* the source may have let it go meanwhile */
@@ -490,6 +508,7 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 				     bool touch, unsigned depth, struct fault_ctx *ctx)
 {
 	page_flags_t want = grant_leaf_flags(g);
+	bool alone = ctx_alone(ctx, as);
 	struct frame_or_error nf;
 	enum install_result ir;
 
@@ -504,7 +523,8 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 					  pte_make_leaf(z.base,
 							preset_ad(want & ~(page_flags_t)PG_WRITABLE, acc,
 								  touch),
-							PT_LEVEL_PT));
+							PT_LEVEL_PT),
+					  alone);
 			if (ir != INSTALL_OK) {
 				remove_ref(get_page_info(z)); /* the zero frame keeps its base one */
 				return ir == INSTALL_OOM ? PF_OOM : PF_AGAIN;
@@ -528,7 +548,8 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 		if (nf.error != MM_OK)
 			return PF_OOM;
 		ir = install_leaf(as, slot, va, seen,
-				  pte_make_leaf(nf.frame.base, preset_ad(want, acc, touch), PT_LEVEL_PT));
+				  pte_make_leaf(nf.frame.base, preset_ad(want, acc, touch), PT_LEVEL_PT),
+				  alone);
 		if (ir != INSTALL_OK) {
 			give_back(nf.frame);
 			return ir == INSTALL_OOM ? PF_OOM : PF_AGAIN;
@@ -543,7 +564,7 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 		frame_t f = { g->offset + (va - g->start) };
 
 		ir = install_leaf(as, slot, va, seen,
-				  pte_make_leaf(f.base, preset_ad(want, acc, touch), PT_LEVEL_PT));
+				  pte_make_leaf(f.base, preset_ad(want, acc, touch), PT_LEVEL_PT), alone);
 		if (ir != INSTALL_OK)
 			return ir == INSTALL_OOM ? PF_OOM : PF_AGAIN;
 		AS_STAT_INC(as, faults_shared);
@@ -558,11 +579,33 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 	return PF_SEGV;
 }
 
+/* The lock of the table of slot (ptl; NULL for a fault alone in its space, which needs
+ * none), with the entry still e: true; false, with nothing held, if it changed. */
+static bool entry_lock(struct kspin *ptl, const pte_t *slot, pte_t e)
+{
+	if (!ptl)
+		return true;
+	kspin_lock(ptl);
+	if (mapper_entry_unchanged(slot, e))
+		return true;
+	kspin_unlock(ptl);
+	return false;
+}
+
+static void entry_unlock(struct kspin *ptl)
+{
+	if (ptl)
+		kspin_unlock(ptl);
+}
+
 /*
  * The present entry e at slot does not allow the access: copy-on-write, or rights the
  * grant gives that the entry lacks. Decided and done under the table's lock, with the entry
  * checked to be still e; the copy is made outside it, the old frame pinned by one more
- * reference meanwhile (Linux's wp_page_copy).
+ * reference meanwhile (Linux's wp_page_copy). A fault alone in its space (ctx_alone) needs
+ * neither: no other CPU's kernel can change the entry, so it still holds its reference on
+ * the old frame while the copy is made; the processors only set A/D bits (M7), so the
+ * entry is still replaced in one atomic step or over A/D bits they can no longer change.
  */
 static enum pf_status correct_present(struct addr_space *as, struct grant *g, uint64_t va,
 				      size_t hot, pte_t *slot, pte_t e, enum mm_access acc,
@@ -571,7 +614,8 @@ static enum pf_status correct_present(struct addr_space *as, struct grant *g, ui
 	page_flags_t want = grant_leaf_flags(g);
 	frame_t f = { pte_address(e, PT_LEVEL_PT) }, copy;
 	struct page_info *info = get_page_info(f);
-	struct kspin *ptl = pt_lock_of(slot);
+	bool alone = ctx_alone(ctx, as);
+	struct kspin *ptl = alone ? NULL : pt_lock_of(slot);
 	bool pinned, writable, fresh = false;
 
 	if (acc == MM_ACCESS_WRITE && info && swap_cache_holds(f) &&
@@ -591,11 +635,8 @@ static enum pf_status correct_present(struct addr_space *as, struct grant *g, ui
 			return lr;
 		fresh = true;
 	}
-	kspin_lock(ptl);
-	if (!mapper_entry_unchanged(slot, e)) {
-		kspin_unlock(ptl);
+	if (!entry_lock(ptl, slot, e))
 		return PF_AGAIN;
-	}
 	writable = may_write(f, info);
 	if (acc != MM_ACCESS_WRITE || writable) {
 		/* the frame may take the rights the grant gives: upgrade the entry in place */
@@ -606,11 +647,12 @@ static enum pf_status correct_present(struct addr_space *as, struct grant *g, ui
 			nf &= ~(page_flags_t)PG_WRITABLE;
 		/* no preset_ad: a remap keeps the A/D bits the entry has */
 		KASSERT(mapper_remap_slot(slot, nf, NULL) == MAP_OK, "fault: remap failed");
-		/* the count cannot change under the table's lock but for borrowers' Shared
-		 * references, which do not make a reuse of a One frame wrong */
+		/* the count cannot change under the table's lock (or alone) but for borrowers'
+		 * Shared references and other spaces letting a Cow frame go, which do not make a
+		 * reuse of a One frame wrong */
 		reuse = acc == MM_ACCESS_WRITE && g->kind == PROVIDER_ALLOCATED && info &&
 			page_info_rc_is_one(atomic_load_explicit(&info->rc, memory_order_relaxed));
-		kspin_unlock(ptl);
+		entry_unlock(ptl);
 		mm_local_invlpg(as, va);
 		if (reuse) {
 			AS_STAT_INC(as, faults_cow_reuse);
@@ -627,28 +669,31 @@ static enum pf_status correct_present(struct addr_space *as, struct grant *g, ui
 	/* copy-on-write (or the zero frame): only private memory holds such frames */
 	KASSERT(g->kind == PROVIDER_ALLOCATED, "fault: a %s grant maps a copy-on-write frame at %#llx",
 		grant_provider_name(g->kind), (unsigned long long)va);
-	pinned = !frame_is_zero(f); /* the zero frame is never freed */
+	pinned = !alone && !frame_is_zero(f); /* the zero frame is never freed */
 	if (pinned && add_ref(info, REF_COW) != ADD_REF_OK) {
-		kspin_unlock(ptl);
+		entry_unlock(ptl);
 		return PF_OOM;
 	}
-	kspin_unlock(ptl);
+	entry_unlock(ptl);
 	copy = copy_of(f, hot);
 	if (frame_is_none(copy)) {
 		if (pinned)
 			drop_ref(f, info);
 		return PF_OOM;
 	}
-	kspin_lock(ptl);
-	if (!mapper_entry_unchanged(slot, e)) {
-		kspin_unlock(ptl);
+	if (!entry_lock(ptl, slot, e)) {
 		give_back(copy);
 		if (pinned)
 			drop_ref(f, info);
 		return PF_AGAIN;
 	}
-	mapper_entry_exchange(slot, pte_make_leaf(copy.base, preset_ad(want, acc, touch), PT_LEVEL_PT));
-	kspin_unlock(ptl);
+	if (alone)
+		mapper_entry_overwrite(slot, pte_make_leaf(copy.base, preset_ad(want, acc, touch),
+							   PT_LEVEL_PT));
+	else
+		mapper_entry_exchange(slot,
+				      pte_make_leaf(copy.base, preset_ad(want, acc, touch), PT_LEVEL_PT));
+	entry_unlock(ptl);
 	/* the entry's reference is dropped after the shootdown (R8) */
 	flusher_page(fl, va);
 	if (info)
@@ -731,9 +776,15 @@ static enum pf_status correct_page(struct addr_space *as, uint64_t addr, enum mm
 enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
 			       bool touch, bool all, struct flusher *fl)
 {
-	struct fault_ctx ctx = { .held = { as }, .nheld = 1, .retry = false, .all = all };
-	enum pf_status r = correct_page(as, addr, acc, touch, &ctx, fl);
+	/* the space is held exclusively (or every space is): alone in it */
+	struct fault_ctx ctx = {
+		.held = { as }, .nheld = 1, .retry = false, .alone = true, .all = all
+	};
+	enum pf_status r;
 
+	KASSERT(all || as_write_held_here(as), "mm: a correction of %#llx without the space held",
+		(unsigned long long)addr);
+	r = correct_page(as, addr, acc, touch, &ctx, fl);
 	/* the callers never meet what retries: populate and fork reach no borrowed page, and a
 	 * page under a limit (want_all) is populated with every space held (mm_mmap); fork
 	 * makes present only shared memory's absent pages, which no limit counts */
@@ -774,10 +825,13 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 		ctx.retry = ctx.need_all = ctx.limit_full = false;
 		ctx.all = all;
 
-		if (all)
+		if (all) {
 			mm_lock_all();
-		else
+			ctx.alone = true;
+		} else {
 			as_lock_read(as);
+			ctx.alone = as_read_alone(as);
+		}
 		if (as->dead) {
 			/* killed while this CPU waited for the lock (it left the space meanwhile) */
 			if (all)

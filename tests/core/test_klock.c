@@ -1,8 +1,9 @@
 /*
  * The kernel's reader-writer lock (core/klock.h), a big-reader lock: readers on several CPUs
  * hold it at once, a writer excludes every reader and every other writer, and a writer that
- * has claimed it keeps new readers out (writers are preferred). Each simulated CPU is a host
- * thread that sets its CPU number.
+ * has claimed it keeps new readers out (writers are preferred); a CPU joins the readers at its
+ * first read while no other CPU reads, so a reader alone in the set knows it. Each simulated
+ * CPU is a host thread that sets its CPU number.
  */
 #include <check.h>
 #include <pthread.h>
@@ -101,7 +102,9 @@ static bool other_cpu_can_read(unsigned cpu)
 
 START_TEST(test_readers_share)
 {
-	/* CPU 0 holds it shared: CPU 1 reads at the same time */
+	/* CPU 1 has read it before (it joined the readers): CPU 0 holds it shared, CPU 1 reads
+	 * at the same time */
+	ck_assert(other_cpu_can_read(1));
 	krw_read_lock(&lock, 0);
 	ck_assert(other_cpu_can_read(1));
 	krw_read_unlock(&lock);
@@ -131,6 +134,7 @@ START_TEST(test_waiting_writer_keeps_new_readers_out)
 	pthread_t w;
 
 	atomic_store(&writer_in, 0);
+	ck_assert(other_cpu_can_read(1)); /* CPU 1 joins the readers */
 	krw_read_lock(&lock, 0);
 	ck_assert_int_eq(pthread_create(&w, NULL, writer_on_cpu2, NULL), 0);
 	/* the writer claims the lock, then waits for CPU 0's reader: a new reader on CPU 1 is
@@ -142,6 +146,62 @@ START_TEST(test_waiting_writer_keeps_new_readers_out)
 	pthread_join(w, NULL);
 	ck_assert_uint_eq(atomic_load(&writer_in), 1);
 	ck_assert(other_cpu_can_read(1));
+}
+END_TEST
+
+START_TEST(test_first_read_joins_alone)
+{
+	/* CPU 0's first read: it is the only reader ever, alone */
+	krw_read_lock(&lock, 0);
+	ck_assert(krw_read_alone(&lock, 0));
+	ck_assert_uint_eq(atomic_load(&lock.cpus), 1u);
+	/* CPU 1 cannot join while CPU 0 reads: CPU 0 stays alone */
+	ck_assert(!other_cpu_can_read(1));
+	ck_assert(krw_read_alone(&lock, 0));
+	krw_read_unlock(&lock);
+	/* with nobody inside it joins; from then on neither CPU is alone, and both read at
+	 * once */
+	ck_assert(other_cpu_can_read(1));
+	ck_assert_uint_eq(atomic_load(&lock.cpus), 3u);
+	krw_read_lock(&lock, 0);
+	ck_assert(!krw_read_alone(&lock, 0));
+	ck_assert(other_cpu_can_read(1));
+	krw_read_unlock(&lock);
+	/* a writer leaves the set as it was */
+	krw_write_lock(&lock, 0);
+	krw_write_unlock(&lock);
+	ck_assert_uint_eq(atomic_load(&lock.cpus), 3u);
+}
+END_TEST
+
+/* CPU 3 reads once (joins) while the main thread's CPU 0 reads all the time, and CPU 2
+ * writes: the join waits for CPU 0 as a writer would, and nobody is left out */
+static void *join_on_cpu3(void *arg)
+{
+	(void)arg;
+	host_set_current_cpu(3);
+	krw_read_lock(&lock, 0);
+	ck_assert(!krw_read_alone(&lock, 3));
+	krw_read_unlock(&lock);
+	return NULL;
+}
+
+START_TEST(test_join_waits_for_readers)
+{
+	pthread_t j;
+
+	ck_assert(other_cpu_can_read(1));
+	krw_read_lock(&lock, 0);
+	ck_assert_int_eq(pthread_create(&j, NULL, join_on_cpu3, NULL), 0);
+	/* the joiner has claimed the lock as a writer does: new readers are refused */
+	while (other_cpu_can_read(1))
+		;
+	krw_read_unlock(&lock);
+	pthread_join(j, NULL);
+	ck_assert_uint_eq(atomic_load(&lock.cpus), 1u | 2u | 8u);
+	krw_read_lock(&lock, 0);
+	ck_assert(!krw_read_alone(&lock, 0));
+	krw_read_unlock(&lock);
 }
 END_TEST
 
@@ -162,6 +222,8 @@ int main(void)
 	tcase_add_test(tc, test_writer_excludes_readers);
 	tcase_add_test(tc, test_readers_share);
 	tcase_add_test(tc, test_waiting_writer_keeps_new_readers_out);
+	tcase_add_test(tc, test_first_read_joins_alone);
+	tcase_add_test(tc, test_join_waits_for_readers);
 	tcase_add_test(tc, test_shared_twice_is_a_bug);
 	suite_add_tcase(s, tc);
 	return run_check_suite(s);

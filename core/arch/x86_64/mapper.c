@@ -376,9 +376,14 @@ static enum map_result remap_entry(pte_t *slot, unsigned level, page_flags_t fla
 	/* the frame stays (only the processor writes the entry meanwhile, and only A/D) */
 	base = pte_make_checked_leaf(pte_address(old, level), flags);
 	/* M7: keep whatever A/D the processor set, even while we swap the entry; A and D are
-	 * bits 5 and 6 of a leaf at every level */
-	while (!entry_cas(slot, &old, base | (old & (PTE_A | PTE_D))))
-		;
+	 * bits 5 and 6 of a leaf at every level. A processor sets A, and D only through a
+	 * writable entry: with A set, and D set or the entry read-only, it can change nothing
+	 * any more, and a plain store is exact (no locked instruction) */
+	if ((old & PTE_A) && (old & (PTE_D | PTE_RW)) != PTE_RW)
+		mapper_entry_overwrite(slot, base | (old & (PTE_A | PTE_D)));
+	else
+		while (!entry_cas(slot, &old, base | (old & (PTE_A | PTE_D))))
+			;
 	if (old_flags)
 		*old_flags = pte_flags(old, level);
 	return MAP_OK;
