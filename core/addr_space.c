@@ -10,10 +10,13 @@
  *   shared by a page fault, exclusively by mmap, munmap, mprotect, fork, exit, borrow,
  *   transfer, fserve, fmap and the views; it guards the grants, the tables' structure (no
  *   table is unlinked or freed under a shared holder), `dead` and the served file's range.
- *   It is a big-reader lock (klock.h): a fault writes only its own CPU's slot of it, and
- *   counts itself in its own CPU's statistics (struct as_percpu), so faults of one space on
- *   several CPUs share no lock word; mmap and the other writers pay by looking at every
- *   CPU's slot. Two spaces are taken by increasing
+ *   It is a big-reader lock (klock.h): a fault writes only its own CPU's slot of it, with no
+ *   locked instruction, and counts itself in its own CPU's statistics (struct as_percpu), so
+ *   faults of one space on several CPUs share no lock word; mmap and the other writers pay
+ *   with a barrier on the CPUs that ever read the space and a look at their slots. A CPU's
+ *   first read of a space joins its readers as a writer would (waiting for the readers
+ *   inside, at the read's place in this order): a fault alone in its space knows it
+ *   (as_read_alone) and needs no table lock (L4). Two spaces are taken by increasing
  *   creation order (seq): fork (parent, then its newer child), borrow and fmap (the
  *   destination exclusively, the source shared), transfer (both exclusively), the audit
  *   (all of them, oldest first, under L1).

@@ -30,6 +30,8 @@
  *   the entry is still what the fault saw (an empty entry by compare-and-exchange, a present
  *   one under its table's lock); the loser gives its frame back and looks again, so each
  *   page gets exactly one frame and each fault is counted once, in exactly one statistic.
+ *   A fault alone in its space (no other CPU ever read it: as_read_alone) has no one to
+ *   race: it stores the entry and takes no table lock.
  */
 #include "arch/x86_64/cpu_ops.h"
 #include "arch/x86_64/interrupts.h"
@@ -287,6 +289,9 @@ static enum install_result install_leaf(struct addr_space *as, pte_t *slot, uint
 		slot = &pt[pt_index(va, PT_LEVEL_PT)];
 	}
 	if (alone) {
+		/* unchanged unless this fault changed it (an eviction under a limit) */
+		if (mapper_entry_load(slot) != seen)
+			return INSTALL_LOST;
 		mapper_entry_overwrite(slot, leaf);
 		return INSTALL_OK;
 	}
@@ -580,11 +585,12 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 }
 
 /* The lock of the table of slot (ptl; NULL for a fault alone in its space, which needs
- * none), with the entry still e: true; false, with nothing held, if it changed. */
+ * none), with the entry still e: true; false, with nothing held, if it changed (alone, only
+ * this fault can have changed it: an eviction under a limit). */
 static bool entry_lock(struct kspin *ptl, const pte_t *slot, pte_t e)
 {
 	if (!ptl)
-		return true;
+		return mapper_entry_unchanged(slot, e);
 	kspin_lock(ptl);
 	if (mapper_entry_unchanged(slot, e))
 		return true;
