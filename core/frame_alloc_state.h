@@ -35,10 +35,12 @@
  * FRAME_CPU_CACHE_HI_CAPACITY blocks each, fewer where that many would hold more than
  * 1/FRAME_CPU_CACHE_HI_SHARE of the machine's frames (frame_alloc_state.hi_cap: none at all
  * for the large orders of a small machine). Order FRAME_MAX_ORDER is never cached: its blocks
- * neither split nor merge.
+ * neither split nor merge. A stack is refilled and drained by half its capacity, so the
+ * buddy lists see an order again only after a run of allocations or frees of that order
+ * about as long as the capacity (a random walk's: the larger, the rarer).
  */
 #define FRAME_CACHED_ORDERS FRAME_MAX_ORDER
-#define FRAME_CPU_CACHE_HI_CAPACITY 12
+#define FRAME_CPU_CACHE_HI_CAPACITY 28
 #define FRAME_CPU_CACHE_HI_SHARE 256
 /*
  * A cache's stop word: why its owner must leave the fast path. CACHE_FROZEN: a remote CPU
@@ -52,7 +54,7 @@
 #define CACHE_SLOW (1u << 31)
 
 /*
- * 2 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
+ * 4 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
  * busy: written by the owner only (1 while it works on the cache); stop: written under
  * drain_lock (CACHE_FROZEN while a remote CPU works on the cache, see above); count and
  * hi_count: written by whoever works on the cache, read by anyone (cached_frames). slots:
@@ -73,9 +75,9 @@ struct frame_cpu_cache {
 	 * their heads in hi_frame[k][0 .. hi_count[k]), oldest first */
 	_Atomic uint32_t hi_count[FRAME_CACHED_ORDERS];
 	paddr_t hi_frame[FRAME_CACHED_ORDERS][FRAME_CPU_CACHE_HI_CAPACITY];
-	uint8_t pad[2048 - 1024 - FRAME_CACHED_ORDERS * (4 + 8 * FRAME_CPU_CACHE_HI_CAPACITY)];
+	uint8_t pad[4096 - 1024 - FRAME_CACHED_ORDERS * (4 + 8 * FRAME_CPU_CACHE_HI_CAPACITY)];
 };
-_Static_assert(sizeof(struct frame_cpu_cache) == 2048, "per-CPU cache is 2 KiB");
+_Static_assert(sizeof(struct frame_cpu_cache) == 4096, "per-CPU cache is 4 KiB");
 
 struct frame_alloc_state {
 	struct kspin lock;       /* spin: the buddy lists; nothing allocated or waited for under it */

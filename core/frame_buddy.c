@@ -157,33 +157,35 @@ paddr_t buddy_take_lowest(unsigned order, struct page_info **r)
 static inline __attribute__((always_inline)) void merge_push(const struct dense *d, paddr_t f,
 							     struct page_info *r, unsigned order)
 {
-	for (; order < FRAME_MAX_ORDER; order++) {
-		paddr_t b = f ^ (PAGE_SIZE << order);
-		uint64_t i = (b >> PAGE_SHIFT) - d->first;
+	/* in frame numbers, the sizes and the record state wanted kept from level to level */
+	uint64_t pfn = f >> PAGE_SHIFT, step = 1ULL << order;
+	uint64_t want = PAGE_META(PAGE_STATE_FREE, order);
+
+	for (; order < FRAME_MAX_ORDER; order++, step <<= 1, want++) {
+		uint64_t bpfn = pfn ^ step, i = bpfn - d->first;
 		struct page_info *rb;
 
 		if (__builtin_expect(i < d->frames, 1)) {
 			rb = d->infos + i;
 		} else {
 			/* the buddy may lie outside managed memory: no record, no merge */
-			rb = buddy_rec_slow(b);
+			rb = buddy_rec_slow(bpfn << PAGE_SHIFT);
 			if (!rb)
 				break;
 		}
-		if ((rec_meta(rb) & (PAGE_META_STATE_MASK | PAGE_META_ORDER_MASK)) !=
-		    PAGE_META(PAGE_STATE_FREE, order))
+		if ((rec_meta(rb) & (PAGE_META_STATE_MASK | PAGE_META_ORDER_MASK)) != want)
 			break;
 		list_unlink(d, order, rb);
 		/* The upper head becomes interior; the lower one is rewritten by the push. Which
 		 * of the two is lower is a coin toss when frees come in random order, so it is
 		 * found by arithmetic, not a branch: a block and its buddy lie in one section,
 		 * whose records are consecutive (A6). */
-		paddr_t lower = f & b;
-		r -= (f - lower) >> PAGE_SHIFT;
-		f = lower;
-		rec_set(r + (1ULL << order), 0, 0);
+		uint64_t lower = pfn & bpfn;
+		r -= pfn - lower;
+		pfn = lower;
+		rec_set(r + step, 0, 0);
 	}
-	push_block(d, order, f, r);
+	push_block(d, order, pfn << PAGE_SHIFT, r);
 }
 
 void buddy_give(paddr_t f, struct page_info *r, unsigned order)

@@ -34,7 +34,7 @@ static inline struct frame_cpu_cache *fast_cpu_cache(void)
 	struct frame_cpu_cache *c = &frame_cpu_caches[plat_cpu_id() & (FRAME_MAX_CPUS - 1)];
 
 	/* Hide where c came from, so that the compiler addresses every field from one pointer
-	 * instead of recomputing array base + cpu * 2 KiB + field for each (Linux's RELOC_HIDE). */
+	 * instead of recomputing array base + cpu * 4 KiB + field for each (Linux's RELOC_HIDE). */
 	__asm__("" : "+r"(c));
 	return c;
 }

@@ -506,8 +506,8 @@ END_TEST
 
 /*
  * Orders 1 .. FRAME_CACHED_ORDERS - 1 have per-CPU stacks too. The 64 MiB machine allows a
- * CPU 1/256 of its 15616 frames per order: 12 blocks of order 1 and 2, 7 of order 3, 3 of
- * order 4, 1 of order 5 and none above.
+ * CPU 1/256 of its 15616 frames per order: 28 blocks of order 1 (the most a stack holds), 15
+ * of order 2, 7 of order 3, 3 of order 4, 1 of order 5 and none above.
  */
 START_TEST(test_hi_order_cpu_caches)
 {
@@ -515,25 +515,27 @@ START_TEST(test_hi_order_cpu_caches)
 	char buf[256];
 
 	snapshot_lists(&before);
-	ck_assert_uint_eq(frame_alloc_state.hi_cap[1], 12);
+	ck_assert_uint_eq(frame_alloc_state.hi_cap[1], FRAME_CPU_CACHE_HI_CAPACITY);
+	ck_assert_uint_eq(FRAME_CPU_CACHE_HI_CAPACITY, 28);
+	ck_assert_uint_eq(frame_alloc_state.hi_cap[2], 15);
 	ck_assert_uint_eq(frame_alloc_state.hi_cap[3], 7);
 	ck_assert_uint_eq(frame_alloc_state.hi_cap[5], 1);
 	ck_assert_uint_eq(frame_alloc_state.hi_cap[6], 0);
-	/* the first order-2 allocation takes half a stack (6 blocks) under one hold of the lock,
-	 * hands out the first and keeps 5 */
+	/* the first order-2 allocation takes half a stack (8 of 15 blocks) under one hold of the
+	 * lock, hands out the first and keeps 7 */
 	frame_t f = allocate_p2frame(2);
 	ck_assert(frame_is_aligned_to_order(f, 2));
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].hi_count[2]), 5);
-	ck_assert_uint_eq(cached_frames(), 5 * 4);
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].hi_count[2]), 7);
+	ck_assert_uint_eq(cached_frames(), 7 * 4);
 	ck_assert_uint_eq(used_frames(), META + 4);
 	ck_assert_uint_eq(free_frames(), TOTAL - META - 4);
-	paddr_t next = frame_cpu_caches[0].hi_frame[2][4];
+	paddr_t next = frame_cpu_caches[0].hi_frame[2][6];
 	ck_assert_int_eq(page_info_state(get_page_info((frame_t){ next })), PAGE_STATE_CACHED);
 	ck_assert_uint_eq(page_info_order(get_page_info((frame_t){ next })), 2);
 	audit_ok();
 	/* LIFO: a freed block comes back first, on its CPU */
 	deallocate_p2frame(f, 2);
-	ck_assert_uint_eq(cached_frames(), 6 * 4);
+	ck_assert_uint_eq(cached_frames(), 8 * 4);
 	ck_assert_int_eq(page_info_state(get_page_info(f)), PAGE_STATE_CACHED);
 	EXPECT_PANIC(deallocate_p2frame(f, 2), "double free");
 	ck_assert_uint_eq(allocate_p2frame(2).base, f.base);
@@ -541,21 +543,21 @@ START_TEST(test_hi_order_cpu_caches)
 	host_set_current_cpu(1);
 	frame_t g = allocate_p2frame(2);
 	ck_assert_uint_ne(g.base, f.base);
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].hi_count[2]), 5);
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].hi_count[2]), 7);
 	/* a full stack gives its oldest half back to the lists before taking the block */
-	frame_t h[13];
-	for (int i = 0; i < 13; i++)
+	frame_t h[29];
+	for (int i = 0; i < 29; i++)
 		h[i] = allocate_p2frame(1);
 	frame_alloc_drain_cpu_caches();
 	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].hi_count[1]), 0);
-	for (int i = 0; i < 12; i++)
+	for (int i = 0; i < 28; i++)
 		deallocate_p2frame(h[i], 1);
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].hi_count[1]), 12);
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].hi_count[1]), 28);
 	ck_assert_uint_eq(frame_cpu_caches[1].hi_frame[1][0], h[0].base);
-	deallocate_p2frame(h[12], 1);
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].hi_count[1]), 7);
-	ck_assert_uint_eq(frame_cpu_caches[1].hi_frame[1][0], h[6].base);
-	ck_assert_uint_eq(frame_cpu_caches[1].hi_frame[1][6], h[12].base);
+	deallocate_p2frame(h[28], 1);
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].hi_count[1]), 15);
+	ck_assert_uint_eq(frame_cpu_caches[1].hi_frame[1][0], h[14].base);
+	ck_assert_uint_eq(frame_cpu_caches[1].hi_frame[1][14], h[28].base);
 	deallocate_p2frame(g, 2);
 	audit_ok();
 	/* an order the machine does not cache goes straight to the lists */
