@@ -110,26 +110,21 @@ static __attribute__((noinline)) frame_t allocate_p2frame_slow(unsigned order)
 }
 
 /*
- * A block of exactly `order`: from this CPU's cache up to FRAME_CACHED_ORDERS - 1, else
- * straight from the buddy lists; allocate_p2frame_complex (its checks, the drain of the CPU
- * caches before giving up) only when neither has a block that large. Inline only the pop
- * of a non-empty stack (no trace to write: tracing sends every cache to the slow paths), the
- * rest a tail call, so that the common case runs as a leaf function.
+ * A block of exactly `order`: from this CPU's cache up to FRAME_CACHED_ORDERS - 1 (the inline
+ * fast path, frame_cpu_cache.h), else straight from the buddy lists; allocate_p2frame_complex
+ * (its checks, the drain of the CPU caches before giving up) only when neither has a block
+ * that large. Every way off the fast path is a tail call, so that the common case runs as a
+ * leaf function.
  */
 frame_t allocate_p2frame(unsigned order)
 {
+	paddr_t f;
+
 	if (order == 0)
 		return allocate_frame();
-	if (__builtin_expect(order >= FRAME_CACHED_ORDERS, 0))
+	if (__builtin_expect(order >= FRAME_CACHED_ORDERS || !frame_alloc_hi_fast(order, &f), 0))
 		return allocate_p2frame_slow(order);
-	struct frame_cpu_cache *c = fast_cpu_cache();
-	uint32_t stop = cache_claim(c);
-	uint32_t n = atomic_load_explicit(&c->hi_count[order], memory_order_relaxed);
-	if (__builtin_expect((stop & CACHE_SLOW) || n == 0, 0)) {
-		cache_leave(c);
-		return allocate_p2frame_slow(order);
-	}
-	return (frame_t){ hi_cache_pop(c, order, n - 1) };
+	return (frame_t){ f };
 }
 
 /* ---- deallocation --------------------------------------------------------------------- */
@@ -187,33 +182,16 @@ static __attribute__((noinline)) void deallocate_p2frame_slow(frame_t f, unsigne
 	kspin_unlock(&ST.lock);
 }
 
-/*
- * The fast path for orders 1 .. FRAME_CACHED_ORDERS - 1, as deallocate_frame's for order 0:
- * the checks that catch a double free, a wrong order and references left (the head must be
- * USED with this order and a count of 0), then a push on this CPU's stack of that order.
- */
+/* Orders 1 .. FRAME_CACHED_ORDERS - 1 as deallocate_frame's order 0: the inline fast path
+ * (frame_cpu_cache.h), anything else in deallocate_p2frame_slow. */
 void deallocate_p2frame(frame_t f, unsigned order)
 {
 	if (order == 0)
 		return deallocate_frame(f);
-	uint64_t i = (f.base >> PAGE_SHIFT) - frame_dense_first_pfn;
-	if (__builtin_expect(order >= FRAME_CACHED_ORDERS || i >= frame_dense_frames, 0))
-		return deallocate_p2frame_slow(f, order);
-	struct page_info *r = frame_dense_infos + i;
-	if (__builtin_expect(rec_meta(r) != PAGE_META(PAGE_STATE_USED, order) ||
-				     (rec_rc(r) & RC_COUNT_MASK),
+	if (__builtin_expect(order >= FRAME_CACHED_ORDERS ||
+				     !frame_free_hi_fast(f.base, f.base >> PAGE_SHIFT, order),
 			     0))
-		return deallocate_p2frame_slow(f, order);
-	struct frame_cpu_cache *c = fast_cpu_cache();
-	uint32_t stop = cache_claim(c);
-	uint32_t n = atomic_load_explicit(&c->hi_count[order], memory_order_relaxed);
-	if (__builtin_expect((stop & CACHE_SLOW) || n >= ST.hi_cap[order], 0)) {
-		cache_leave(c);
-		return deallocate_p2frame_slow(f, order);
-	}
-	/* drop a kind bit that outlived the last reference (the cached state wants RC_USED) */
-	atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
-	hi_cache_push(c, order, n, f.base, r);
+		deallocate_p2frame_slow(f, order);
 }
 
 /* deallocate_frame off its fast path: misuse (panics), a frozen cache, a full cache. */

@@ -231,6 +231,62 @@ static inline bool hi_cache_free(paddr_t f, struct page_info *r, unsigned k)
 	return true;
 }
 
+/*
+ * The fast paths of orders 1 .. FRAME_CACHED_ORDERS - 1, inline for the same reason as the
+ * order-0 ones (allocate_p2frame and deallocate_p2frame are made of them, and so is the
+ * benchmark's adapter). k must be in that range.
+ */
+
+/* Pop a block of order k off this CPU's stack of that order into *f; false, nothing done,
+ * if the cache is frozen or traced, the stack empty or its top block off the dense run (its
+ * record is then a section lookup away: the slow path, so that this one calls nothing). */
+static inline __attribute__((always_inline)) bool frame_alloc_hi_fast(unsigned k, paddr_t *f)
+{
+	struct frame_cpu_cache *c = fast_cpu_cache();
+	uint32_t stop = cache_claim(c);
+	uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
+	uint64_t i;
+
+	if (__builtin_expect((stop & CACHE_SLOW) || n == 0 ||
+				     (i = (c->hi_frame[k][n - 1] >> PAGE_SHIFT) - frame_dense_first_pfn) >=
+					     frame_dense_frames,
+			     0)) {
+		cache_leave(c);
+		return false;
+	}
+	*f = c->hi_frame[k][n - 1];
+	atomic_store_explicit(&frame_dense_infos[i].meta, PAGE_META(PAGE_STATE_USED, k), memory_order_relaxed);
+	atomic_store_explicit(&c->hi_count[k], n - 1, memory_order_relaxed);
+	cache_leave(c);
+	return true;
+}
+
+/* Push the block f (frame number pfn) of order k on this CPU's stack of that order after the
+ * checks that catch a double free, a wrong order and references left (the head must be USED
+ * with order k and a count of 0); false, nothing done, for anything else (misuse, a block off
+ * the dense run, a frozen or traced cache, a full stack). */
+static inline __attribute__((always_inline)) bool frame_free_hi_fast(paddr_t f, uint64_t pfn, unsigned k)
+{
+	uint64_t i = pfn - frame_dense_first_pfn;
+
+	if (__builtin_expect(i >= frame_dense_frames, 0))
+		return false;
+	struct page_info *r = frame_dense_infos + i;
+	if (__builtin_expect(((rec_meta(r) ^ PAGE_META(PAGE_STATE_USED, k)) | (rec_rc(r) & RC_COUNT_MASK)) != 0, 0))
+		return false;
+	struct frame_cpu_cache *c = fast_cpu_cache();
+	uint32_t stop = cache_claim(c);
+	uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
+	if (__builtin_expect((stop & CACHE_SLOW) || n >= frame_alloc_state.hi_cap[k], 0)) {
+		cache_leave(c);
+		return false;
+	}
+	/* drop a kind bit that outlived the last reference (the cached state wants RC_USED) */
+	atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
+	hi_cache_push(c, k, n, f, r);
+	return true;
+}
+
 /* The stop word of an unfrozen cache: CACHE_TRACED (and CACHE_SLOW) while tracing is on or
  * frame events are recorded (platform.h). */
 static inline uint32_t stop_word(bool traced)

@@ -4,11 +4,11 @@
  * address n * 4 KiB. Frame 0 stays out (physical address 0 is the kernel's "no frame"); the
  * allocator carves its section table and 16-byte records from the start of the arena.
  *
- * An order-0 operation is one call, as for the other allocators: the adapter is made of the
- * kernel's inline order-0 fast paths (frame_cpu_cache.h, the same ones allocate_frame and
- * deallocate_frame are made of, with every check of a free), converting between frame
- * numbers and physical addresses on the way; everything else goes through the kernel's
- * entry points.
+ * An operation is one call, as for the other allocators: the adapter is made of the kernel's
+ * inline fast paths (frame_cpu_cache.h: the per-CPU caches of orders 0 .. FRAME_CACHED_ORDERS
+ * - 1, the same code allocate_p2frame and deallocate_p2frame are made of, with every check of
+ * a free), converting between frame numbers and physical addresses on the way; everything
+ * else goes through the kernel's entry points.
  */
 #include <stdio.h>
 
@@ -39,23 +39,44 @@ static __attribute__((noinline)) uint64_t mmsim_alloc_slow(unsigned order)
 	return frame_is_none(f) ? FA_NONE : frame_number(f);
 }
 
+/* Orders above 0: a function of their own, so that the order-0 path stays a leaf with
+ * nothing to save. */
+static __attribute__((noinline)) uint64_t mmsim_alloc_hi(unsigned order)
+{
+	paddr_t f;
+
+	if (__builtin_expect(order < FRAME_CACHED_ORDERS && frame_alloc_hi_fast(order, &f), 1))
+		return f >> PAGE_SHIFT;
+	return mmsim_alloc_slow(order);
+}
+
+static __attribute__((noinline)) void mmsim_free_hi(uint64_t frame, unsigned order)
+{
+	frame_t f = { frame << PAGE_SHIFT };
+
+	if (__builtin_expect(order < FRAME_CACHED_ORDERS && frame_free_hi_fast(f.base, frame, order), 1))
+		return;
+	deallocate_p2frame(f, order);
+}
+
 static uint64_t mmsim_alloc(unsigned order)
 {
-	if (__builtin_expect(order == 0, 1)) {
-		paddr_t f;
-		if (__builtin_expect(frame_alloc_fast(&f), 1))
-			return f >> PAGE_SHIFT;
-	}
-	return mmsim_alloc_slow(order);
+	paddr_t f;
+
+	if (__builtin_expect(order != 0, 0))
+		return mmsim_alloc_hi(order);
+	if (__builtin_expect(frame_alloc_fast(&f), 1))
+		return f >> PAGE_SHIFT;
+	return mmsim_alloc_slow(0);
 }
 
 static void mmsim_free(uint64_t frame, unsigned order)
 {
-	frame_t f = { frame << PAGE_SHIFT };
-
-	if (__builtin_expect(order == 0 && frame_free_fast(f.base, frame), 1))
+	if (__builtin_expect(order != 0, 0))
+		return mmsim_free_hi(frame, order);
+	if (__builtin_expect(frame_free_fast(frame << PAGE_SHIFT, frame), 1))
 		return;
-	deallocate_p2frame(f, order);
+	deallocate_frame((frame_t){ frame << PAGE_SHIFT });
 }
 
 static void mmsim_attach(unsigned cpu)
