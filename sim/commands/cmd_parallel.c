@@ -1,6 +1,9 @@
 /*
  * `parallel ... end`: the commands of a block run at the same time, each from start to end
- * on the CPU its cpu= names (its CPU's host thread), released together by a barrier.
+ * on the CPU its cpu= names (its CPU's host thread), released together by a barrier. When
+ * the host has a core for each command, each CPU thread is pinned to a core of its own for
+ * the block: the host scheduler would otherwise often keep two of them on one core, taking
+ * turns (docs/performance.md).
  *
  * Parsing: the block is the `parallel` statement, its commands, and `end`; the `parallel`
  * statement's `nested` counts the commands, which the run loop then skips. Inside a block
@@ -178,6 +181,7 @@ struct block_cmd {
 	struct sim *sim;
 	const struct sc_stmt *st;
 	pthread_barrier_t *start;
+	int host_slot; /* the host core (of the process's) to pin the CPU thread to, or -1 */
 	struct sim_block_io io;
 	char *out_text, *err_text;
 	size_t out_len, err_len;
@@ -188,6 +192,7 @@ struct block_cmd {
 static void run_on_cpu(void *arg)
 {
 	struct block_cmd *c = arg;
+	bool pinned = c->host_slot >= 0 && cpu_threads_pin_self((unsigned)c->host_slot);
 
 	sim_block = &c->io;
 	host_set_thread_trace(c->io.trace);
@@ -197,6 +202,8 @@ static void run_on_cpu(void *arg)
 	fflush(c->io.err);
 	host_set_thread_trace(NULL);
 	sim_block = NULL;
+	if (pinned)
+		cpu_threads_unpin_self();
 }
 
 static void close_streams(struct block_cmd *c)
@@ -238,6 +245,7 @@ static enum sc_status exec_parallel(struct sim *sim, const struct sc_stmt *st)
 		cmds[k].sim = sim;
 		cmds[k].st = &st[1 + k];
 		cmds[k].start = &start;
+		cmds[k].host_slot = n <= cpu_threads_host_cores() ? (int)k : -1;
 		ok = ok && open_streams(sim, &cmds[k]);
 	}
 	if (!ok) {

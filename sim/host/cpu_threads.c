@@ -6,7 +6,9 @@
  *   takes the whole word with an exchange, so an IPI sent while its handler runs is taken
  *   again later, never lost; an interrupt window first only loads the words (an exchange
  *   per word and window cost every access four locked instructions);
- * - interrupt handlers run on the target CPU's own thread, with plat_cpu_id() = that CPU.
+ * - interrupt handlers run on the target CPU's own thread, with plat_cpu_id() = that CPU;
+ * - `host_cores` (the affinity the threads started with) is written by cpu_threads_start
+ *   before any thread exists and only read afterwards.
  */
 #include "host/cpu_threads.h"
 
@@ -38,6 +40,7 @@ static struct cpu_thread *cpus;
 static unsigned ncpus;
 /* arch_cpu_relax yields now and then (set when the CPUs start, before their threads) */
 static bool relax_yields = true;
+static cpu_set_t host_cores;
 static _Thread_local struct cpu_thread *self; /* the CPU this thread is, NULL on the driver */
 
 static void take_interrupts(struct cpu_thread *t)
@@ -98,13 +101,13 @@ static void *cpu_main(void *p)
 
 bool cpu_threads_start(unsigned count)
 {
-	cpu_set_t host;
-
 	cpus = calloc(count, sizeof(*cpus));
 	if (!cpus)
 		return false;
-	relax_yields = sched_getaffinity(0, sizeof(host), &host) != 0 ||
-		       count > (unsigned)CPU_COUNT(&host);
+	/* the threads inherit the driver's affinity; without it, placement stays the host's */
+	if (sched_getaffinity(0, sizeof(host_cores), &host_cores) != 0)
+		CPU_ZERO(&host_cores);
+	relax_yields = count > (unsigned)CPU_COUNT(&host_cores);
 	for (unsigned i = 0; i < count; i++) {
 		struct cpu_thread *t = &cpus[i];
 
@@ -190,6 +193,36 @@ void cpu_threads_run(unsigned cpu, void (*fn)(void *arg), void *arg)
 	}
 	cpu_threads_post(cpu, fn, arg);
 	cpu_threads_wait(cpu);
+}
+
+unsigned cpu_threads_host_cores(void)
+{
+	return (unsigned)CPU_COUNT(&host_cores);
+}
+
+bool cpu_threads_pin_self(unsigned slot)
+{
+	cpu_set_t one;
+	unsigned seen = 0;
+
+	if (!self)
+		return false;
+	for (int core = 0; core < CPU_SETSIZE; core++) {
+		if (!CPU_ISSET(core, &host_cores))
+			continue;
+		if (seen++ < slot)
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(core, &one);
+		return pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0;
+	}
+	return false;
+}
+
+void cpu_threads_unpin_self(void)
+{
+	if (self && CPU_COUNT(&host_cores) > 0)
+		(void)pthread_setaffinity_np(pthread_self(), sizeof(host_cores), &host_cores);
 }
 
 void cpu_threads_interrupt_window(void)

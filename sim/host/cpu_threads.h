@@ -28,6 +28,19 @@ void cpu_threads_wait(unsigned cpu);
 /* The CPU whose thread is calling, or -1 on a thread that is not a CPU (the driver). */
 int cpu_threads_self(void);
 
+/*
+ * Host placement. Left alone, the host scheduler may keep two busy CPU threads on one host
+ * core, where they take turns instead of running at once; a `parallel` block pins each of
+ * its CPU threads to a host core of its own for the block's length.
+ */
+/* How many host cores this process may run on (the affinity the CPU threads started with). */
+unsigned cpu_threads_host_cores(void);
+/* Keeps the calling CPU thread on the `slot`-th of those cores until cpu_threads_unpin_self;
+ * false (nothing changed) if there is no such core or the host refuses. CPU threads only. */
+bool cpu_threads_pin_self(unsigned slot);
+/* Lets the calling CPU thread run on every core of cpu_threads_host_cores again. */
+void cpu_threads_unpin_self(void);
+
 /* Takes the calling CPU's pending interrupts now (an interrupt window between instructions). */
 void cpu_threads_interrupt_window(void);
 

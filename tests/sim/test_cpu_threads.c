@@ -5,6 +5,7 @@
  */
 #include <check.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -125,6 +126,53 @@ START_TEST(two_cpus_waiting_for_each_other_finish)
 }
 END_TEST
 
+struct placement {
+	unsigned slot;
+	bool pinned;
+	int count_pinned, count_after;
+	bool on_slot;
+};
+
+/* Pins itself to one host core, reads its affinity back, then lets go. */
+static void pin_and_read(void *arg)
+{
+	struct placement *p = arg;
+	cpu_set_t set, all;
+
+	ck_assert_int_eq(pthread_getaffinity_np(pthread_self(), sizeof(all), &all), 0);
+	p->pinned = cpu_threads_pin_self(p->slot);
+	CPU_ZERO(&set);
+	ck_assert_int_eq(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
+	p->count_pinned = CPU_COUNT(&set);
+	/* the slot-th of the cores the thread had */
+	for (int core = 0, seen = 0; core < CPU_SETSIZE; core++)
+		if (CPU_ISSET(core, &all) && (unsigned)seen++ == p->slot)
+			p->on_slot = CPU_ISSET(core, &set);
+	cpu_threads_unpin_self();
+	ck_assert_int_eq(pthread_getaffinity_np(pthread_self(), sizeof(set), &set), 0);
+	p->count_after = CPU_COUNT(&set);
+}
+
+START_TEST(a_cpu_thread_pins_itself_and_lets_go)
+{
+	unsigned cores = cpu_threads_host_cores();
+	struct placement last = {.slot = cores - 1}, beyond = {.slot = cores};
+
+	ck_assert_uint_ge(cores, 1);
+	cpu_threads_run(1, pin_and_read, &last);
+	ck_assert(last.pinned);
+	ck_assert_int_eq(last.count_pinned, 1);
+	ck_assert(last.on_slot);
+	ck_assert_int_eq(last.count_after, (int)cores);
+	/* no such core: nothing changes */
+	cpu_threads_run(2, pin_and_read, &beyond);
+	ck_assert(!beyond.pinned);
+	ck_assert_int_eq(beyond.count_pinned, (int)cores);
+	/* the driver is no CPU thread: it is never pinned */
+	ck_assert(!cpu_threads_pin_self(0));
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("cpu_threads");
@@ -135,6 +183,7 @@ int main(void)
 	tcase_add_test(tc, work_runs_on_its_cpu);
 	tcase_add_test(tc, ipis_reach_their_targets);
 	tcase_add_test(tc, two_cpus_waiting_for_each_other_finish);
+	tcase_add_test(tc, a_cpu_thread_pins_itself_and_lets_go);
 	suite_add_tcase(s, tc);
 	return run_check_suite(s);
 }
