@@ -10,6 +10,7 @@
 
 #include "teach/quiz.h"
 #include "scenario/session.h"
+#include "scenario/sim.h"
 #include "../check_main.h"
 
 struct io {
@@ -117,6 +118,29 @@ START_TEST(quizzes_run)
 }
 END_TEST
 
+/* Each simulated CPU on cache lines of its own (x86_cpu.h): no two CPUs share one. */
+START_TEST(cpus_sit_on_lines_of_their_own)
+{
+	struct machine_cfg cfg;
+	struct sim_options opts;
+	struct sim sim;
+	struct io io;
+
+	machine_cfg_default(&cfg);
+	cfg.memory = 16ull << 20;
+	cfg.cpus = 3;
+	memset(&opts, 0, sizeof(opts));
+	io_open(&io);
+	ck_assert(sim_create(&sim, &cfg, &opts, "t", io.o, io.e));
+	ck_assert_uint_eq(_Alignof(struct x86_cpu), 64);
+	ck_assert_uint_eq(sizeof(struct x86_cpu) % 64, 0);
+	for (unsigned c = 0; c < cfg.cpus; c++)
+		ck_assert_uint_eq((uintptr_t)&sim.cpus[c] % 64, 0);
+	sim_destroy(&sim);
+	io_close(&io);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("session");
@@ -126,6 +150,7 @@ int main(void)
 	tcase_add_test(tc, lines_run_at_once_and_errors_do_not_end_the_session);
 	tcase_add_test(tc, a_rejected_machine_line_leaves_the_defaults);
 	tcase_add_test(tc, quizzes_run);
+	tcase_add_test(tc, cpus_sit_on_lines_of_their_own);
 	suite_add_tcase(s, tc);
 	return run_check_suite(s);
 }
