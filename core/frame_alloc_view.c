@@ -2,7 +2,9 @@
  * Views walk the allocator's own structures under its lock, so what they report is a
  * consistent snapshot. Interior frames of a block carry no state of their own (only heads
  * do), so the use of an interior frame is found from the head of the naturally aligned block
- * that contains it: at most FRAME_MAX_ORDER lookups.
+ * that contains it: at most FRAME_MAX_ORDER lookups. frame_alloc_is_referenced alone reads
+ * without the lock: a count word with RC_USED and a non-zero count belongs to a USED head
+ * only (page_info.h), whatever else changes around it.
  */
 #include "frame_alloc_view.h"
 
@@ -97,6 +99,20 @@ enum frame_use frame_alloc_use_of(frame_t f)
 	}
 	kspin_unlock(&frame_alloc_state.lock);
 	return use;
+}
+
+bool frame_alloc_is_referenced(frame_t f)
+{
+	struct page_info *info;
+	uint64_t rc;
+
+	if (!frame_alloc_state.ready)
+		return false;
+	info = get_page_info(f);
+	if (!info)
+		return false;
+	rc = atomic_load_explicit(&info->rc, memory_order_acquire);
+	return (rc & RC_USED) && (rc & RC_COUNT_MASK) != 0;
 }
 
 const char *frame_use_name(enum frame_use use)

@@ -5,6 +5,7 @@
 #ifndef MMSIM_CORE_FRAME_ALLOC_VIEW_H
 #define MMSIM_CORE_FRAME_ALLOC_VIEW_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,15 @@ enum frame_use {
 
 /* What frame f is used for. Takes the allocator lock to read free blocks consistently. */
 enum frame_use frame_alloc_use_of(frame_t f);
+
+/*
+ * True if f is the head of an allocated block with at least one reference (ONE, SHARED or
+ * COW), read from its count word alone without the allocator's lock: the answer for every
+ * frame a correct kernel's user page tables map, so a check made on every user access asks
+ * this first and frame_alloc_use_of (locked, exact) only when it says false. A frame freed
+ * or parked meanwhile reads false.
+ */
+bool frame_alloc_is_referenced(frame_t f);
 const char *frame_use_name(enum frame_use use);
 
 #endif

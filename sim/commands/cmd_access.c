@@ -56,8 +56,13 @@ struct access_work {
 /* Is this translation of a user access one a correct kernel could have produced? */
 static bool check_frame(struct access_work *w, const struct x86_walk_trace *t, uint64_t pa)
 {
-	enum frame_use use = frame_alloc_use_of(frame_containing(pa));
+	enum frame_use use;
 
+	/* the common answer without the allocator's lock, which the accesses of every CPU
+	 * would otherwise take in turn */
+	if (frame_alloc_is_referenced(frame_containing(pa)))
+		return true;
+	use = frame_alloc_use_of(frame_containing(pa));
 	if (use != FRAME_USE_FREE && use != FRAME_USE_CACHED && use != FRAME_USE_METADATA &&
 	    use != FRAME_USE_KERNEL)
 		return true;

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "frame_alloc.h"
+#include "frame_alloc_view.h"
 #include "frame_audit.h"
 #include "host/host_platform.h"
 #include "page_info.h"
@@ -262,6 +263,48 @@ START_TEST(test_get_page_info_unmanaged)
 }
 END_TEST
 
+/*
+ * The lockless view a check on every user access asks first: true exactly for a USED head
+ * with references, as frame_alloc_use_of (locked) says ONE, SHARED or COW.
+ */
+START_TEST(test_is_referenced_matches_use_of)
+{
+	frame_t f = allocate_frame();
+	struct page_info *info = get_page_info(f);
+	struct page_info *two;
+	frame_t f2;
+
+	ck_assert(!frame_alloc_is_referenced(f)); /* U0: kernel memory */
+	ck_assert_int_eq(frame_alloc_use_of(f), FRAME_USE_KERNEL);
+	page_info_set_refcount(info, REFCOUNT_ONE_INIT);
+	ck_assert(frame_alloc_is_referenced(f));
+	ck_assert_int_eq(frame_alloc_use_of(f), FRAME_USE_ONE);
+	ck_assert_int_eq(add_ref(info, REF_COW), ADD_REF_OK);
+	ck_assert(frame_alloc_is_referenced(f));
+	ck_assert_int_eq(frame_alloc_use_of(f), FRAME_USE_COW);
+	remove_ref(info);
+	remove_ref(info);
+	ck_assert(!frame_alloc_is_referenced(f)); /* back to U0 */
+	deallocate_frame(f);
+	ck_assert(!frame_alloc_is_referenced(f)); /* parked in the CPU's cache */
+	ck_assert_int_eq(frame_alloc_use_of(f), FRAME_USE_CACHED);
+
+	f2 = init_frame(REFCOUNT_SHARED2_INIT).frame;
+	two = get_page_info(f2);
+	ck_assert(frame_alloc_is_referenced(f2));
+	ck_assert_int_eq(frame_alloc_use_of(f2), FRAME_USE_SHARED);
+	remove_ref(two);
+	remove_ref(two);
+	deallocate_frame(f2);
+
+	/* interior frames of a free block and frames the allocator does not manage */
+	ck_assert(!frame_alloc_is_referenced((frame_t){ 16 * MiB - PAGE_SIZE }));
+	ck_assert(!frame_alloc_is_referenced((frame_t){ 0xb8000 }));
+	ck_assert(!frame_alloc_is_referenced((frame_t){ 1ULL << 40 }));
+	audit_ok();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("core-page-info");
@@ -276,6 +319,7 @@ int main(void)
 	tcase_add_test(tc, test_zero_frame);
 	tcase_add_test(tc, test_raii_frame);
 	tcase_add_test(tc, test_get_page_info_unmanaged);
+	tcase_add_test(tc, test_is_referenced_matches_use_of);
 	suite_add_tcase(s, tc);
 	return run_check_suite(s);
 }
