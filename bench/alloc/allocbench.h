@@ -145,6 +145,9 @@ void allocbench_timed(const struct workload *w, struct wl_thread *t);
 
 /* Run n threads of fn(arg_i) (on this thread when n == 1). */
 void run_threads(unsigned n, void *(*fn)(void *), void *args, size_t arg_size);
+/* Keep the calling thread on the i-th CPU it may run on (modulo their number); nothing with
+ * MMSIM_BENCH_PIN=0. */
+void ab_pin_thread(unsigned i);
 
 double ab_now_ns(void);
 uint64_t ab_rnd(uint64_t *state);

@@ -1,8 +1,10 @@
 /* allocbench's small helpers: the arena, anonymous memory, the clock, random numbers and
  * threads. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <time.h>
 
@@ -84,4 +86,24 @@ void run_threads(unsigned n, void *(*fn)(void *), void *args, size_t arg_size)
 		}
 	for (unsigned i = 0; i < n; i++)
 		pthread_join(t[i], NULL);
+}
+
+void ab_pin_thread(unsigned i)
+{
+	const char *pin = getenv("MMSIM_BENCH_PIN");
+	cpu_set_t allowed, one;
+	unsigned n = 0;
+
+	if ((pin && !strcmp(pin, "0")) || sched_getaffinity(0, sizeof(allowed), &allowed))
+		return;
+	unsigned k = i % (unsigned)CPU_COUNT(&allowed);
+	for (int c = 0; c < CPU_SETSIZE; c++) {
+		if (!CPU_ISSET(c, &allowed) || n++ != k)
+			continue;
+		CPU_ZERO(&one);
+		CPU_SET(c, &one);
+		if (sched_setaffinity(0, sizeof(one), &one))
+			fprintf(stderr, "allocbench: cannot pin thread %u to CPU %d\n", i, c);
+		return;
+	}
 }

@@ -328,6 +328,10 @@ static void *wl_thread_main(void *arg)
 	struct wl_job *j = arg;
 	struct wl_thread *t = &j->t;
 
+	/* each thread on a CPU of its own: left to the scheduler, two threads woken by the
+	 * barrier may start on one CPU and take turns there for much of a run */
+	if (t->threads > 1)
+		ab_pin_thread(t->cpu);
 	if (t->fa->thread_attach)
 		t->fa->thread_attach(t->cpu);
 	j->w->prepare(t);
