@@ -212,6 +212,14 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 		ST.hi_cap[k] = blocks < FRAME_CPU_CACHE_HI_CAPACITY ? (uint32_t)blocks
 								    : FRAME_CPU_CACHE_HI_CAPACITY;
 	}
+	/* the order-0 cache: the same share, within its bounds */
+	uint64_t cap = total / FRAME_CPU_CACHE_HI_SHARE;
+	cap = cap < FRAME_CPU_CACHE_MIN_CAPACITY ? FRAME_CPU_CACHE_MIN_CAPACITY
+		: cap > FRAME_CPU_CACHE_CAPACITY ? FRAME_CPU_CACHE_CAPACITY : cap;
+	ST.cache_cap = (uint32_t)cap;
+	ST.cache_batch = (uint32_t)(cap + 1) / 2;
+	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++)
+		frame_cpu_caches[i].full_bias = 0x80000000u - ST.cache_cap;
 	ST.metadata = meta_frames;
 	ST.metadata_base = meta_base;
 	ST.ready = true;

@@ -27,8 +27,16 @@
 #include "klock.h"
 #include "platform.h"
 
-#define FRAME_CPU_CACHE_CAPACITY 63
-#define FRAME_CPU_CACHE_BATCH 32
+/*
+ * The order-0 cache holds at most frame_alloc_state.cache_cap frames, refilled and drained
+ * by cache_batch = (cache_cap + 1) / 2 at a time under one hold of the global lock: 1/256
+ * (FRAME_CPU_CACHE_HI_SHARE) of the machine's frames, at least FRAME_CPU_CACHE_MIN_CAPACITY
+ * and at most FRAME_CPU_CACHE_CAPACITY (the array). A larger cache reaches the buddy lists
+ * less often (a run of frees or allocations has to be about as long as the cache), a
+ * small machine does not park much of its memory in it.
+ */
+#define FRAME_CPU_CACHE_CAPACITY 255
+#define FRAME_CPU_CACHE_MIN_CAPACITY 63
 /*
  * Orders 1 .. FRAME_CACHED_ORDERS - 1 have a small stack of blocks per CPU as well (the
  * mixed-order paths then take the global lock once per batch, not once per block). At most
@@ -54,7 +62,7 @@
 #define CACHE_SLOW (1u << 31)
 
 /*
- * 4 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
+ * 8 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
  * busy: written by the owner only (1 while it works on the cache); stop: written under
  * drain_lock (CACHE_FROZEN while a remote CPU works on the cache, see above); count and
  * hi_count: written by whoever works on the cache, read by anyone (cached_frames). slots:
@@ -64,7 +72,9 @@ struct frame_cpu_cache {
 	_Alignas(64) _Atomic uint32_t busy;
 	_Atomic uint32_t stop;
 	_Atomic uint32_t count;
-	uint32_t unused;
+	/* 2^31 - frame_alloc_state.cache_cap (set by frame_alloc_init): the order-0 free's fast
+	 * path finds the cache full when count + full_bias reaches bit 31 */
+	uint32_t full_bias;
 	/* slot i: a cached frame and its page-info record, through the direct map (so the
 	 * allocation path needs no lookup and no phys_to_virt; the caches are emptied by every
 	 * frame_alloc_init, and the direct map does not move in between); two arrays, so each
@@ -75,9 +85,10 @@ struct frame_cpu_cache {
 	 * their heads in hi_frame[k][0 .. hi_count[k]), oldest first */
 	_Atomic uint32_t hi_count[FRAME_CACHED_ORDERS];
 	paddr_t hi_frame[FRAME_CACHED_ORDERS][FRAME_CPU_CACHE_HI_CAPACITY];
-	uint8_t pad[4096 - 1024 - FRAME_CACHED_ORDERS * (4 + 8 * FRAME_CPU_CACHE_HI_CAPACITY)];
+	uint8_t pad[8192 - 16 - 16 * FRAME_CPU_CACHE_CAPACITY -
+		    FRAME_CACHED_ORDERS * (4 + 8 * FRAME_CPU_CACHE_HI_CAPACITY)];
 };
-_Static_assert(sizeof(struct frame_cpu_cache) == 4096, "per-CPU cache is 4 KiB");
+_Static_assert(sizeof(struct frame_cpu_cache) == 8192, "per-CPU cache is 8 KiB");
 
 struct frame_alloc_state {
 	struct kspin lock;       /* spin: the buddy lists; nothing allocated or waited for under it */
@@ -92,6 +103,8 @@ struct frame_alloc_state {
 	/* blocks a CPU cache may hold of each order (0 = that order is not cached), set by
 	 * frame_alloc_init from the machine's size */
 	uint32_t hi_cap[FRAME_CACHED_ORDERS];
+	/* frames the order-0 cache holds at most, and moves at a time (see above) */
+	uint32_t cache_cap, cache_batch;
 	paddr_t metadata_base;
 	bool ready;
 	bool locks_ready; /* lock and drain_lock initialised (by the first frame_alloc_init) */

@@ -187,9 +187,9 @@ static bool check_caches(struct audit *a)
 	for (cpu = 0; cpu < FRAME_MAX_CPUS && ok; cpu++) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[cpu];
 		uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-		if (n > FRAME_CPU_CACHE_CAPACITY) {
-			kformat(a->buf, a->len, "cache: cpu %u holds %u > %u frames", cpu, n,
-				FRAME_CPU_CACHE_CAPACITY);
+		if (n > ST.cache_cap || c->full_bias != 0x80000000u - ST.cache_cap) {
+			kformat(a->buf, a->len, "cache: cpu %u holds %u frames, full bias %#x, capacity %u",
+				cpu, n, c->full_bias, ST.cache_cap);
 			ok = false;
 			break;
 		}
@@ -248,8 +248,8 @@ static bool check_caches(struct audit *a)
 	for (unsigned c2 = 0; c2 < FRAME_MAX_CPUS; c2++) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[c2];
 		uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-		if (n > FRAME_CPU_CACHE_CAPACITY)
-			n = FRAME_CPU_CACHE_CAPACITY;
+		if (n > ST.cache_cap)
+			n = ST.cache_cap;
 		for (uint32_t i = 0; i < n; i++) {
 			struct page_info *r = frame_section_lookup(c->frame[i]);
 			if (r && ld(&r->meta) == PAGE_META(PAGE_STATE_CACHED, 0))

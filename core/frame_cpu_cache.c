@@ -59,8 +59,8 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 	uint32_t n = 0;
 
 	kspin_lock(&ST.lock);
-	while (n < FRAME_CPU_CACHE_BATCH && ST.nonempty) {
-		unsigned o = floor_log2(FRAME_CPU_CACHE_BATCH - n);
+	while (n < ST.cache_batch && ST.nonempty) {
+		unsigned o = floor_log2(ST.cache_batch - n);
 		if (!(ST.nonempty >> o))
 			o = floor_log2(ST.nonempty);
 		struct page_info *r = NULL;
@@ -196,7 +196,7 @@ paddr_t cache_alloc_slow(struct frame_cpu_cache *c)
 
 void cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
 {
-	cache_drain(c, FRAME_CPU_CACHE_BATCH);
+	cache_drain(c, ST.cache_batch);
 	cache_push(c, atomic_load_explicit(&c->count, memory_order_relaxed), f, r);
 }
 

@@ -34,7 +34,7 @@ static inline struct frame_cpu_cache *fast_cpu_cache(void)
 	struct frame_cpu_cache *c = &frame_cpu_caches[plat_cpu_id() & (FRAME_MAX_CPUS - 1)];
 
 	/* Hide where c came from, so that the compiler addresses every field from one pointer
-	 * instead of recomputing array base + cpu * 4 KiB + field for each (Linux's RELOC_HIDE). */
+	 * instead of recomputing array base + cpu * 8 KiB + field for each (Linux's RELOC_HIDE). */
 	__asm__("" : "+r"(c));
 	return c;
 }
@@ -100,7 +100,7 @@ static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_
 	while (__builtin_expect(!cache_enter(c), 0))
 		cache_wait_remote(c);
 	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-	if (__builtin_expect(n == FRAME_CPU_CACHE_CAPACITY, 0)) {
+	if (__builtin_expect(n >= frame_alloc_state.cache_cap, 0)) {
 		cache_free_slow(c, f, r);
 		return;
 	}
@@ -152,9 +152,9 @@ static inline __attribute__((always_inline)) bool frame_free_fast(paddr_t f, uin
 	uint32_t stop = cache_claim(c);
 	/* 64 bits wide, so that it indexes the slots without a zero extension */
 	uint64_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or full (n + 2^31 - CAPACITY reaches bit
+	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or full (n + 2^31 - cache_cap reaches bit
 	 * 31): one sign test */
-	if (__builtin_expect((int32_t)(((uint32_t)n + (0x80000000u - FRAME_CPU_CACHE_CAPACITY)) | stop) < 0, 0)) {
+	if (__builtin_expect((int32_t)(((uint32_t)n + c->full_bias) | stop) < 0, 0)) {
 		cache_leave(c);
 		return false;
 	}

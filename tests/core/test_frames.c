@@ -505,6 +505,60 @@ START_TEST(test_cpu_caches_and_drain)
 END_TEST
 
 /*
+ * The order-0 cache holds 1/256 of the machine's frames, between 63 and 255, and moves half
+ * of that at a time: 63 and 32 on the 64 MiB machine, 255 and 128 on a 1 GiB one.
+ */
+START_TEST(test_order0_cache_capacity)
+{
+	char buf[256];
+
+	ck_assert_uint_eq(frame_alloc_state.cache_cap, 63);
+	ck_assert_uint_eq(frame_alloc_state.cache_batch, 32);
+	test_machine_halt();
+	test_machine_boot(&(struct test_machine){ .memory = 1024 * MiB, .cpus = 2 });
+	ck_assert_uint_eq(frame_alloc_state.cache_cap, 255);
+	ck_assert_uint_eq(frame_alloc_state.cache_batch, 128);
+	ck_assert_uint_eq(frame_cpu_caches[1].full_bias, 0x80000000u - 255);
+	struct list_snapshot before;
+	snapshot_lists(&before);
+	uint64_t used = used_frames();
+	/* the first allocation refills 128 frames and hands one out */
+	frame_t *f = calloc(256, sizeof(*f));
+	f[0] = allocate_frame();
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].count), 127);
+	for (int i = 1; i < 256; i++)
+		f[i] = allocate_frame();
+	frame_alloc_drain_cpu_caches();
+	/* 255 frees fill the cache; the 256th drains the 128 oldest first */
+	for (int i = 0; i < 255; i++)
+		deallocate_frame(f[i]);
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].count), 255);
+	deallocate_frame(f[255]);
+	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].count), 128);
+	ck_assert_uint_eq(frame_cpu_caches[0].frame[0], f[128].base);
+	ck_assert_uint_eq(frame_cpu_caches[0].frame[127], f[255].base);
+	ck_assert_uint_eq(used_frames(), used);
+	audit_ok();
+	/* the audit checks the bias the fast path tests */
+	frame_cpu_caches[1].full_bias++;
+	ck_assert(!frame_audit(buf, sizeof(buf)));
+	ck_assert_msg(strstr(buf, "full bias"), "%s", buf);
+	frame_cpu_caches[1].full_bias--;
+	audit_ok();
+	/* drained, the lists are as before */
+	frame_alloc_drain_cpu_caches();
+	ck_assert_uint_eq(cached_frames(), 0);
+	ck_assert_uint_eq(used_frames(), used);
+	struct list_snapshot after;
+	snapshot_lists(&after);
+	ck_assert(snapshots_equal_as_sets(&before, &after));
+	snapshot_free(&before);
+	snapshot_free(&after);
+	free(f);
+}
+END_TEST
+
+/*
  * Orders 1 .. FRAME_CACHED_ORDERS - 1 have per-CPU stacks too. The 64 MiB machine allows a
  * CPU 1/256 of its 15616 frames per order: 28 blocks of order 1 (the most a stack holds), 15
  * of order 2, 7 of order 3, 3 of order 4, 1 of order 5 and none above.
@@ -781,6 +835,7 @@ int main(void)
 	tcase_add_test(tc, test_wrong_order_free_detected);
 	tcase_add_test(tc, test_split_block_page_by_page);
 	tcase_add_test(tc, test_cpu_caches_and_drain);
+	tcase_add_test(tc, test_order0_cache_capacity);
 	tcase_add_test(tc, test_hi_order_cpu_caches);
 	tcase_add_test(tc, test_cached_frames_never_cause_false_oom);
 	tcase_add_test(tc, test_audit_detects_corruption);
