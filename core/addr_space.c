@@ -16,7 +16,7 @@
  *   with a barrier on the CPUs that ever read the space and a look at their slots. A CPU's
  *   first read of a space joins its readers as a writer would (waiting for the readers
  *   inside, at the read's place in this order): a fault alone in its space knows it
- *   (as_read_alone) and needs no table lock (L4). Two spaces are taken by increasing
+ *   (krw_read_alone) and needs no table lock (L4). Two spaces are taken by increasing
  *   creation order (seq): fork (parent, then its newer child), borrow and fmap (the
  *   destination exclusively, the source shared), transfer (both exclusively), the audit
  *   (all of them, oldest first, under L1).

@@ -199,11 +199,16 @@ static void __attribute__((noinline)) read_wait(struct krwlock *l, struct krw_re
 void krw_read_lock(struct krwlock *l, uint64_t key)
 {
 	unsigned me = plat_cpu_id();
-	struct krw_reader *r = my_slot(l, me);
 
+	krw_read_lock_here(l, my_slot(l, me), me, key);
+}
+
+bool krw_read_lock_here(struct krwlock *l, struct krw_reader *r, unsigned me, uint64_t key)
+{
 	lockdep_acquire(l->cls, l, key, false);
 	if (!read_try(l, r, me, true))
 		read_wait(l, r, me);
+	return krw_read_alone(l, me);
 }
 
 bool krw_read_trylock(struct krwlock *l, uint64_t key)
@@ -219,12 +224,14 @@ bool krw_read_trylock(struct krwlock *l, uint64_t key)
 
 void krw_read_unlock(struct krwlock *l)
 {
-	unsigned me = plat_cpu_id();
-	struct krw_reader *r = my_slot(l, me);
+	krw_read_unlock_here(l, my_slot(l, plat_cpu_id()));
+}
 
+void krw_read_unlock_here(struct krwlock *l, struct krw_reader *r)
+{
 	lockdep_release(l);
 	KASSERT(atomic_load_explicit(&r->held, memory_order_relaxed),
-		"%s: shared release by cpu %u, which does not hold it", l->cls->name, me);
+		"%s: shared release by cpu %u, which does not hold it", l->cls->name, plat_cpu_id());
 	atomic_store_explicit(&r->held, 0, memory_order_release);
 }
 

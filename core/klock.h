@@ -88,6 +88,10 @@ void krw_read_lock(struct krwlock *l, uint64_t key);
  * waits. */
 bool krw_read_trylock(struct krwlock *l, uint64_t key);
 void krw_read_unlock(struct krwlock *l);
+/* The same for this CPU, me, whose slot r the caller has at hand (a fault, beside its
+ * statistics); the lock says whether me is alone in it (krw_read_alone). */
+bool krw_read_lock_here(struct krwlock *l, struct krw_reader *r, unsigned me, uint64_t key);
+void krw_read_unlock_here(struct krwlock *l, struct krw_reader *r);
 void krw_write_lock(struct krwlock *l, uint64_t key);
 void krw_write_unlock(struct krwlock *l);
 /* The same without telling the validator: for a caller that takes a whole set of locks of

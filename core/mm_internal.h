@@ -180,14 +180,6 @@ static inline struct as_percpu *as_this_cpu(struct addr_space *as)
 	return &as->percpu[me];
 }
 
-/* With as held shared by this CPU: no other CPU has ever read it, so none holds it until
- * this CPU lets go (krw_read_alone): its entries have no other writer but the processors,
- * which only set A/D bits in present entries (M7). */
-static inline bool as_read_alone(const struct addr_space *as)
-{
-	return krw_read_alone(&as->lock, plat_cpu_id());
-}
-
 static inline void as_stat_inc(uint64_t *counter)
 {
 	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + 1, __ATOMIC_RELAXED);

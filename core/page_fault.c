@@ -30,7 +30,7 @@
  *   the entry is still what the fault saw (an empty entry by compare-and-exchange, a present
  *   one under its table's lock); the loser gives its frame back and looks again, so each
  *   page gets exactly one frame and each fault is counted once, in exactly one statistic.
- *   A fault alone in its space (no other CPU ever read it: as_read_alone) has no one to
+ *   A fault alone in its space (no other CPU ever read it: krw_read_alone) has no one to
  *   race: it stores the entry and takes no table lock.
  */
 #include "arch/x86_64/cpu_ops.h"
@@ -113,7 +113,7 @@ struct fault_ctx {
 	unsigned nheld;
 	bool retry;
 	/* no other CPU holds held[0] (it is held exclusively, or shared by this CPU alone:
-	 * as_read_alone), so nothing but the processors writes its entries: an empty entry is
+	 * krw_read_alone), so nothing but the processors writes its entries: an empty entry is
 	 * filled by a plain store, a present one changed without its table's lock */
 	bool alone;
 	/* reclaim and swap (reclaim.h): a page read back from its slot needs only the space,
@@ -806,6 +806,7 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 	enum mm_access acc = (error_code & PF_ERR_ID)  ? MM_ACCESS_EXEC
 			     : (error_code & PF_ERR_W) ? MM_ACCESS_WRITE
 						       : MM_ACCESS_READ;
+	struct as_percpu *pc; /* this CPU's reader slot and statistics */
 	struct flusher fl;
 	enum pf_status r;
 
@@ -819,7 +820,8 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 		       (unsigned long long)cr2, error_code);
 		return PF_SEGV;
 	}
-	AS_STAT_INC(as, faults_total);
+	pc = as_this_cpu(as);
+	as_stat_inc(&pc->stats.faults_total);
 	unsigned tries = 0;
 	bool limit_full = false;
 	for (bool all = false;;) {
@@ -835,15 +837,14 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 			mm_lock_all();
 			ctx.alone = true;
 		} else {
-			as_lock_read(as);
-			ctx.alone = as_read_alone(as);
+			ctx.alone = krw_read_lock_here(&as->lock, &pc->reader, me, as->seq);
 		}
 		if (as->dead) {
 			/* killed while this CPU waited for the lock (it left the space meanwhile) */
 			if (all)
 				mm_unlock_all();
 			else
-				as_unlock_read(as);
+				krw_read_unlock_here(&as->lock, &pc->reader);
 			return PF_KILLED;
 		}
 		flusher_init(&fl, as);
@@ -852,7 +853,7 @@ enum pf_status page_fault_handler(uint32_t error_code, uint64_t cr2)
 		if (all)
 			mm_unlock_all();
 		else
-			as_unlock_read(as);
+			krw_read_unlock_here(&as->lock, &pc->reader);
 		limit_full = ctx.limit_full;
 		if (ctx.need_all) {
 			all = true; /* shared memory, the swap cache or a limit: every space locked */

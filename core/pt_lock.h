@@ -9,7 +9,7 @@
  * its table; so a CPU holding that lock and seeing the entry still in place knows the
  * entry's frame reference is alive. Empty entries are filled with a compare-and-exchange
  * instead (nothing to keep alive). A space locked exclusively needs no table lock, nor does
- * a space read by one CPU only (as_read_alone: no other CPU's kernel can touch its entries).
+ * a space read by one CPU only (krw_read_alone: no other CPU's kernel can touch its entries).
  *
  * Lock order: a page-table lock is a spin lock, taken last: after the address-space locks,
  * with no other page-table lock held, and nothing is allocated, freed or waited for under it.
