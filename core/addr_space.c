@@ -271,9 +271,10 @@ bool addr_space_is_alive(struct addr_space *as)
 	 * other CPUs are still leaving it */
 	if (atomic_load(&as->doomed))
 		return false;
-	as_lock_read(as);
-	alive = !as->dead;
-	as_unlock_read(as);
+	/* `dead` is set once, under the lock held exclusively, with a release store: read
+	 * without taking the lock shared, which would make the asking CPU one of the space's
+	 * readers for good and end its faults' as_read_alone path */
+	alive = !__atomic_load_n(&as->dead, __ATOMIC_ACQUIRE);
 	return alive;
 }
 
@@ -562,7 +563,7 @@ void addr_space_destroy(struct addr_space *as)
 	}
 	ug_destroy(ug);
 	as->fserve.active = false;
-	as->dead = true;
+	__atomic_store_n(&as->dead, true, __ATOMIC_RELEASE); /* addr_space_is_alive reads it unlocked */
 	as_unlock_write(as);
 	mm_registry_lock();
 	if (as->prev)

@@ -156,7 +156,9 @@ struct addr_space {
 	_Atomic uint64_t used_by; /* CPUs whose CR3 holds this space */
 	_Atomic uint64_t refs;    /* creator + holders + every EXTERNAL / FMAP grant here */
 	uint64_t holds;           /* addr_space_hold references (the process table's), L1 */
-	bool dead;                /* destroyed: no grants, no tables; kept while referenced */
+	bool dead;                /* destroyed: no grants, no tables; kept while referenced
+				   * (set under the lock held exclusively; addr_space_is_alive
+				   * reads it without the lock) */
 	uint64_t mmap_min;
 	struct file_server fserve;
 	char name[AS_NAME_MAX];

@@ -12,6 +12,7 @@
 
 #include "arch/x86_64/interrupts.h"
 #include "frame_alloc.h"
+#include "host/host_platform.h"
 #include "kheap.h"
 #include "mm_internal.h"
 #include "page_info.h"
@@ -1019,6 +1020,34 @@ START_TEST(test_cow_copy_on_dirty_frames)
 }
 END_TEST
 
+static void setup_two_cpus(void)
+{
+	test_machine_boot(&(struct test_machine){ .memory = ARENA, .user_mm = true, .cpus = 2 });
+	free0 = free_frames();
+}
+
+/*
+ * Asking whether a space is alive takes none of its locks: a CPU that only asks (the
+ * scenario runner asks before every command) never becomes one of the space's readers, so
+ * the faults of the CPU that runs it stay alone in it (as_read_alone).
+ */
+START_TEST(test_alive_check_takes_no_lock)
+{
+	struct addr_space *a = addr_space_create();
+
+	ck_assert_ptr_nonnull(a);
+	addr_space_hold(a);
+	host_set_current_cpu(1);
+	ck_assert(addr_space_is_alive(a));
+	host_set_current_cpu(0);
+	ck_assert_uint_eq(atomic_load(&a->lock.cpus) & 2, 0);
+	addr_space_destroy(a);
+	ck_assert(!addr_space_is_alive(a));
+	addr_space_release(a);
+	ck_assert_uint_eq(free_frames(), free0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("user_mm");
@@ -1048,6 +1077,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_protnone_shared_borrowed_transfer);
 	tcase_add_test(tc, test_protnone_audit);
 	tcase_add_test(tc, test_cow_copy_on_dirty_frames);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("two cpus");
+	tcase_add_checked_fixture(tc, setup_two_cpus, teardown);
+	tcase_add_test(tc, test_alive_check_takes_no_lock);
 	suite_add_tcase(s, tc);
 	return s;
 }
