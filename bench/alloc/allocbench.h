@@ -5,6 +5,7 @@
 #ifndef MMSIM_BENCH_ALLOCBENCH_H
 #define MMSIM_BENCH_ALLOCBENCH_H
 
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -145,9 +146,11 @@ void allocbench_timed(const struct workload *w, struct wl_thread *t);
 
 /* Run n threads of fn(arg_i) (on this thread when n == 1). */
 void run_threads(unsigned n, void *(*fn)(void *), void *args, size_t arg_size);
-/* Keep the calling thread on the i-th CPU it may run on (modulo their number); nothing with
- * MMSIM_BENCH_PIN=0. */
-void ab_pin_thread(unsigned i);
+/* Keep the calling thread on the i-th CPU it may run on (modulo their number), its previous
+ * set of CPUs in *saved; false, nothing done, with MMSIM_BENCH_PIN=0. */
+bool ab_pin_thread(unsigned i, cpu_set_t *saved);
+/* Give the calling thread back the CPUs ab_pin_thread saved. */
+void ab_unpin_thread(const cpu_set_t *saved);
 
 double ab_now_ns(void);
 uint64_t ab_rnd(uint64_t *state);

@@ -88,22 +88,29 @@ void run_threads(unsigned n, void *(*fn)(void *), void *args, size_t arg_size)
 		pthread_join(t[i], NULL);
 }
 
-void ab_pin_thread(unsigned i)
+bool ab_pin_thread(unsigned i, cpu_set_t *saved)
 {
 	const char *pin = getenv("MMSIM_BENCH_PIN");
-	cpu_set_t allowed, one;
+	cpu_set_t one;
 	unsigned n = 0;
 
-	if ((pin && !strcmp(pin, "0")) || sched_getaffinity(0, sizeof(allowed), &allowed))
-		return;
-	unsigned k = i % (unsigned)CPU_COUNT(&allowed);
+	if ((pin && !strcmp(pin, "0")) || sched_getaffinity(0, sizeof(*saved), saved))
+		return false;
+	unsigned k = i % (unsigned)CPU_COUNT(saved);
 	for (int c = 0; c < CPU_SETSIZE; c++) {
-		if (!CPU_ISSET(c, &allowed) || n++ != k)
+		if (!CPU_ISSET(c, saved) || n++ != k)
 			continue;
 		CPU_ZERO(&one);
 		CPU_SET(c, &one);
-		if (sched_setaffinity(0, sizeof(one), &one))
-			fprintf(stderr, "allocbench: cannot pin thread %u to CPU %d\n", i, c);
-		return;
+		if (!sched_setaffinity(0, sizeof(one), &one))
+			return true;
+		fprintf(stderr, "allocbench: cannot pin thread %u to CPU %d\n", i, c);
+		return false;
 	}
+	return false;
+}
+
+void ab_unpin_thread(const cpu_set_t *saved)
+{
+	sched_setaffinity(0, sizeof(*saved), saved);
 }

@@ -329,9 +329,11 @@ static void *wl_thread_main(void *arg)
 	struct wl_thread *t = &j->t;
 
 	/* each thread on a CPU of its own: left to the scheduler, two threads woken by the
-	 * barrier may start on one CPU and take turns there for much of a run */
-	if (t->threads > 1)
-		ab_pin_thread(t->cpu);
+	 * barrier may start on one CPU and take turns there for much of a run; a single thread
+	 * too, so that it runs on the same CPU as the first of several and from run to run (the
+	 * host's virtual CPUs are not always equally fast: docs/performance.md) */
+	cpu_set_t saved;
+	bool pinned = ab_pin_thread(t->cpu, &saved);
 	if (t->fa->thread_attach)
 		t->fa->thread_attach(t->cpu);
 	j->w->prepare(t);
@@ -345,6 +347,8 @@ static void *wl_thread_main(void *arg)
 	j->w->finish(t);
 	if (t->fa->thread_detach)
 		t->fa->thread_detach(t->cpu);
+	if (pinned && t->threads == 1) /* the main thread (run_threads): it goes on */
+		ab_unpin_thread(&saved);
 	return NULL;
 }
 
