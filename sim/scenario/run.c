@@ -41,6 +41,7 @@ bool sim_create(struct sim *sim, const struct machine_cfg *cfg, const struct sim
 	struct x86_phys phys;
 
 	memset(sim, 0, sizeof(*sim));
+	sim->swap.fd = -1; /* no swap file until boot opens one: sim_destroy must not close fd 0 */
 	sim->cfg = *cfg;
 	sim->opts = *opts;
 	sim->file = file;
