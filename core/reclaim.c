@@ -189,9 +189,23 @@ enum pf_status swap_in_page(struct addr_space *as, struct grant *g, uint64_t va,
 	 * with it, read-only, so that a clean eviction needs no write. A write makes the page
 	 * differ from the slot at once: no pair, and the slot goes with this entry. The pair is
 	 * made before the entry (a fault on the slot elsewhere finds the frame, never reads a
-	 * second copy to pair); if another space's swap-in paired its copy first, this one
-	 * stays unpaired and writable */
-	paired = acc != MM_ACCESS_WRITE && swap_cache_add(s, nf.frame);
+	 * second copy to pair). If another CPU's swap-in of the slot (in this space, whose
+	 * compare-and-exchange may still lose to this one's, or in another) paired its copy
+	 * first, this copy goes back and the fault is taken again with every space held: it
+	 * then finds the entry filled or maps the paired frame, so that a slot read by two CPUs
+	 * at once ends paired with the frame its entries map, whichever order they ran in */
+	paired = false;
+	if (acc != MM_ACCESS_WRITE) {
+		enum swap_pair p = swap_cache_add(s, nf.frame);
+
+		if (p == SWAP_PAIR_TAKEN && !all) {
+			remove_ref(get_page_info(nf.frame));
+			deallocate_frame(nf.frame);
+			*need_all = true;
+			return PF_NONFATAL_INTERNAL_ERROR;
+		}
+		paired = p == SWAP_PAIRED;
+	}
 	leaf = pte_make_leaf(nf.frame.base,
 			     mm_preset_ad(paired ? want & ~(page_flags_t)PG_WRITABLE : want, acc, touch),
 			     PT_LEVEL_PT);
@@ -231,7 +245,7 @@ bool evict_frame(frame_t f, const struct evict_map *m, unsigned n, const struct 
 			return false;
 		/* paired before any entry points at the slot: a fault on the new swap entry
 		 * finds the frame, never a slot not written yet */
-		if (!swap_cache_add(s, f)) {
+		if (swap_cache_add(s, f) != SWAP_PAIRED) {
 			swap_slot_unused(s);
 			return false;
 		}

@@ -219,27 +219,26 @@ bool swap_cache_slot_of(frame_t f, uint64_t *slot)
 	return true;
 }
 
-bool swap_cache_add(uint64_t slot, frame_t f)
+enum swap_pair swap_cache_add(uint64_t slot, frame_t f)
 {
 	uint64_t i;
 
 	check_slot(slot);
 	if (!frame_index(f, &i))
-		return false;
+		return SWAP_PAIR_UNINDEXED;
 	kspin_lock(&sw.lock);
 	KASSERT(!sw.slot_of[i] && sw.count[slot], "swap: pairing frame %#llx twice",
 		(unsigned long long)f.base);
 	if (sw.cached[slot]) {
-		/* another space's swap-in paired its own copy first: this one stays unpaired */
 		kspin_unlock(&sw.lock);
-		return false;
+		return SWAP_PAIR_TAKEN;
 	}
 	sw.count[slot]++;
 	__atomic_store_n(&sw.cached[slot], f.base + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&sw.slot_of[i], (uint32_t)(slot + 1), __ATOMIC_RELEASE);
 	__atomic_fetch_add(&swap_cache_pairs, 1, __ATOMIC_RELAXED);
 	kspin_unlock(&sw.lock);
-	return true;
+	return SWAP_PAIRED;
 }
 
 void swap_cache_forget(frame_t f)

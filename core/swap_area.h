@@ -77,10 +77,12 @@ static inline bool swap_cache_holds(frame_t f)
 
 	return __atomic_load_n(&swap_cache_pairs, __ATOMIC_RELAXED) && swap_cache_slot_of(f, &s);
 }
-/* Pair f with slot (count + 1). false if f cannot be paired (outside the frames the cache
- * indexes, or the slot is paired with another frame already: a swap-in of another space
- * that read the slot at the same time); nothing changed then. */
-bool swap_cache_add(uint64_t slot, frame_t f);
+/* Pair f with slot (count + 1): SWAP_PAIRED. Otherwise nothing changes: SWAP_PAIR_TAKEN if
+ * the slot is paired with another frame already (a swap-in on another CPU read the slot at
+ * the same time and paired its copy first), SWAP_PAIR_UNINDEXED if f is outside the frames
+ * the cache indexes. */
+enum swap_pair { SWAP_PAIRED, SWAP_PAIR_TAKEN, SWAP_PAIR_UNINDEXED };
+enum swap_pair swap_cache_add(uint64_t slot, frame_t f);
 /* Unpair f (its slot's count - 1): f is about to differ from the slot. No-op if unpaired. */
 void swap_cache_forget(frame_t f);
 /* f lost its last reference: unpair it. One load when nothing is paired. */

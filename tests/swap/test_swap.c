@@ -132,7 +132,7 @@ START_TEST(test_slot_map_and_cache)
 	ck_assert_uint_eq(swap_slot_count(s), 2);
 	f = allocate_frame();
 	ck_assert(!frame_is_none(f));
-	ck_assert(swap_cache_add(s, f));
+	ck_assert(swap_cache_add(s, f) == SWAP_PAIRED);
 	ck_assert_uint_eq(swap_slot_count(s), 3);
 	ck_assert(swap_cache_holds(f));
 	ck_assert(swap_cache_slot_of(f, &t));
