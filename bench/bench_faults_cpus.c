@@ -32,6 +32,7 @@
 #include <stdatomic.h>
 
 #include "host/cpu_threads.h"
+#include "host/host_pin.h"
 
 enum cphase { CP_DZ, CP_COW, CP_UNMAP, CP_COUNT };
 static const char *const cphase_name[CP_COUNT] = { "demand-zero faults", "CoW copy faults",
@@ -64,36 +65,27 @@ static void cbarrier(void)
 	}
 }
 
-/* The host CPUs this process may run on; simulated CPU (or host process) i runs on
- * host_cpu[i % nhost] (none pinned when nhost is 0). */
-static int host_cpu[CPU_SETSIZE];
-static unsigned nhost;
+/* The host CPUs this process may run on; simulated CPU (or host process) i runs on the
+ * (i mod their number)-th of them (none pinned when empty). */
+static cpu_set_t host_cpus;
 
 static void find_host_cpus(void)
 {
-	cpu_set_t set;
 	const char *pin = getenv("MMSIM_BENCH_PIN");
 
-	nhost = 0;
-	if ((pin && strcmp(pin, "0") == 0) || sched_getaffinity(0, sizeof(set), &set) != 0)
+	CPU_ZERO(&host_cpus);
+	if (pin && strcmp(pin, "0") == 0)
 		return;
-	for (int c = 0; c < CPU_SETSIZE; c++)
-		if (CPU_ISSET(c, &set))
-			host_cpu[nhost++] = c;
+	if (sched_getaffinity(0, sizeof(host_cpus), &host_cpus) != 0)
+		CPU_ZERO(&host_cpus);
 }
 
 /* The calling thread (a simulated CPU's, or host process i) stays on host CPU i's. */
 static void pin_to_host_cpu(unsigned i)
 {
-	cpu_set_t set;
-
-	if (!nhost)
-		return;
-	CPU_ZERO(&set);
-	CPU_SET(host_cpu[i % nhost], &set);
-	if (sched_setaffinity(0, sizeof(set), &set) != 0)
+	if (CPU_COUNT(&host_cpus) && !host_pin_thread(&host_cpus, i))
 		fprintf(stderr, "bench_faults: cannot pin cpu %u to host cpu %d\n", i,
-			host_cpu[i % nhost]);
+			host_core_nth(&host_cpus, i));
 }
 
 static void job_pin(void *arg)
@@ -442,7 +434,7 @@ static int cpus_main(bool quick, bool smoke, bool host)
 	printf("bench_faults --cpus %u: %" PRIu64 " MiB (%" PRIu64 " pages) per CPU, median of %d runs,"
 	       " faults (pages) per microsecond, all CPUs together, %s\n",
 	       ncpus, per_cpu_mb, per_cpu_pages, runs,
-	       nhost ? "each CPU pinned to a host CPU" : "not pinned");
+	       CPU_COUNT(&host_cpus) ? "each CPU pinned to a host CPU" : "not pinned");
 	printf("%-12s %-20s %12s %7u cpus %10s\n", "experiment", "phase", "1 cpu", ncpus, "speedup");
 	print_rows("independent", ind1, indn, CP_COUNT, ncpus);
 	print_rows("one space", one1, onen, CP_UNMAP, ncpus);

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "allocbench.h"
+#include "host/host_pin.h"
 
 void *ab_map(size_t bytes)
 {
@@ -91,22 +92,12 @@ void run_threads(unsigned n, void *(*fn)(void *), void *args, size_t arg_size)
 bool ab_pin_thread(unsigned i, cpu_set_t *saved)
 {
 	const char *pin = getenv("MMSIM_BENCH_PIN");
-	cpu_set_t one;
-	unsigned n = 0;
 
 	if ((pin && !strcmp(pin, "0")) || sched_getaffinity(0, sizeof(*saved), saved))
 		return false;
-	unsigned k = i % (unsigned)CPU_COUNT(saved);
-	for (int c = 0; c < CPU_SETSIZE; c++) {
-		if (!CPU_ISSET(c, saved) || n++ != k)
-			continue;
-		CPU_ZERO(&one);
-		CPU_SET(c, &one);
-		if (!sched_setaffinity(0, sizeof(one), &one))
-			return true;
-		fprintf(stderr, "allocbench: cannot pin thread %u to CPU %d\n", i, c);
-		return false;
-	}
+	if (host_pin_thread(saved, i))
+		return true;
+	fprintf(stderr, "allocbench: cannot pin thread %u to CPU %d\n", i, host_core_nth(saved, i));
 	return false;
 }
 

@@ -20,6 +20,7 @@
 
 #include "arch/x86_64/cpu_ops.h"
 #include "arch/x86_64/interrupts.h"
+#include "host/host_pin.h"
 #include "host/host_platform.h"
 #include "platform.h"
 
@@ -202,21 +203,9 @@ unsigned cpu_threads_host_cores(void)
 
 bool cpu_threads_pin_self(unsigned slot)
 {
-	cpu_set_t one;
-	unsigned seen = 0;
-
-	if (!self)
+	if (!self || slot >= (unsigned)CPU_COUNT(&host_cores))
 		return false;
-	for (int core = 0; core < CPU_SETSIZE; core++) {
-		if (!CPU_ISSET(core, &host_cores))
-			continue;
-		if (seen++ < slot)
-			continue;
-		CPU_ZERO(&one);
-		CPU_SET(core, &one);
-		return pthread_setaffinity_np(pthread_self(), sizeof(one), &one) == 0;
-	}
-	return false;
+	return host_pin_thread(&host_cores, slot);
 }
 
 void cpu_threads_unpin_self(void)
