@@ -7,9 +7,9 @@
  * - A1 heads[k] is the first block of the doubly linked list of free blocks of order k; bit k of
  *   nonempty is set iff heads[k] != 0.
  * - A5 buddy_free == sum over free blocks of 2^order; (caches) each cache's count == number
- *   of frames in frame[0..count), all distinct and in state CACHED (rc RC_USED), info[i] their
+ *   of frames in frame[0..count), all distinct and in state CACHED (count 0), info[i] their
  *   records; hi_count[k] <= hi_cap[k] blocks of order k in hi_frame[k], heads in state CACHED
- *   with order k (rc RC_USED, interior records zero).
+ *   with order k (count 0, interior records zero).
  * - A5 total == buddy_free + cached + allocated + metadata.
  * Locking: `lock` protects heads, nonempty, buddy_free and every FREE record. A CPU cache
  * belongs to its CPU, which uses it with plain loads and stores (busy/stop handshake, see

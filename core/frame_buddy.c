@@ -65,6 +65,19 @@ static inline __attribute__((always_inline)) struct page_info *drec(const struct
 	return rec_slow(pa);
 }
 
+/* Rewrite one link of the FREE record r (the other link, its order and state stay). */
+static inline void set_prev(struct page_info *r, paddr_t prev)
+{
+	rec_store(r, (rec_word(r) & ~(FRAME_LINK_MASK << PAGE_PREV_SHIFT)) |
+			     (prev >> PAGE_SHIFT) << PAGE_PREV_SHIFT);
+}
+
+static inline void set_next(struct page_info *r, paddr_t next)
+{
+	rec_store(r, (rec_word(r) & ~(FRAME_LINK_MASK << PAGE_NEXT_SHIFT)) |
+			     (next >> PAGE_SHIFT) << PAGE_NEXT_SHIFT);
+}
+
 /* Push free block f of order k, whose head record is r. Inlined into the merge loop: it runs
  * once per give. */
 static inline __attribute__((always_inline)) void push_block(const struct dense *d, unsigned k,
@@ -72,9 +85,9 @@ static inline __attribute__((always_inline)) void push_block(const struct dense 
 {
 	paddr_t head = ST.heads[k];
 
-	rec_set(r, 0, head | PAGE_META(PAGE_STATE_FREE, k));
+	rec_store(r, page_free_word(k, head, 0));
 	if (head)
-		atomic_store_explicit(&drec(d, head)->rc, f, memory_order_relaxed);
+		set_prev(drec(d, head), f);
 	else
 		ST.nonempty |= 1u << k;
 	ST.heads[k] = f;
@@ -91,19 +104,18 @@ void list_push(unsigned k, paddr_t f, struct page_info *r)
 static inline __attribute__((always_inline)) void list_unlink(const struct dense *d, unsigned k,
 							      struct page_info *r)
 {
-	paddr_t prev = rec_rc(r);
-	paddr_t next = rec_meta(r) & PAGE_META_LINK_MASK;
+	uint64_t w = rec_word(r);
+	paddr_t prev = page_word_prev(w), next = page_word_next(w);
 
 	if (prev) {
-		atomic_store_explicit(&drec(d, prev)->meta, next | PAGE_META(PAGE_STATE_FREE, k),
-				      memory_order_relaxed);
+		set_next(drec(d, prev), next);
 	} else {
 		ST.heads[k] = next;
 		if (!next)
 			ST.nonempty &= ~(1u << k);
 	}
 	if (next)
-		atomic_store_explicit(&drec(d, next)->rc, prev, memory_order_relaxed);
+		set_prev(drec(d, next), prev);
 }
 
 /* Remove free block f of order k from its list and split it down to `order`, keeping the low
@@ -142,7 +154,7 @@ paddr_t buddy_take_lowest(unsigned order, struct page_info **r)
 	unsigned best_k = 0;
 
 	for (unsigned k = order; k < FRAME_ORDER_COUNT; k++)
-		for (paddr_t f = ST.heads[k]; f; f = rec_meta(rec(f)) & PAGE_META_LINK_MASK)
+		for (paddr_t f = ST.heads[k]; f; f = page_word_next(rec_word(rec(f))))
 			if (!best || f < best) {
 				best = f;
 				best_k = k;
@@ -159,7 +171,7 @@ static inline __attribute__((always_inline)) void merge_push(const struct dense 
 {
 	/* in frame numbers, the sizes and the record state wanted kept from level to level */
 	uint64_t pfn = f >> PAGE_SHIFT, step = 1ULL << order;
-	uint64_t want = PAGE_META(PAGE_STATE_FREE, order);
+	uint64_t want = PAGE_WORD(PAGE_STATE_FREE, order);
 
 	for (; order < FRAME_MAX_ORDER; order++, step <<= 1, want++) {
 		uint64_t bpfn = pfn ^ step, i = bpfn - d->first;
@@ -173,7 +185,7 @@ static inline __attribute__((always_inline)) void merge_push(const struct dense 
 			if (!rb)
 				break;
 		}
-		if ((rec_meta(rb) & (PAGE_META_STATE_MASK | PAGE_META_ORDER_MASK)) != want)
+		if ((rec_word(rb) & PAGE_HEAD_MASK) != want)
 			break;
 		list_unlink(d, order, rb);
 		/* The upper head becomes interior; the lower one is rewritten by the push. Which
@@ -183,7 +195,7 @@ static inline __attribute__((always_inline)) void merge_push(const struct dense 
 		uint64_t lower = pfn & bpfn;
 		r -= pfn - lower;
 		pfn = lower;
-		rec_set(r + step, 0, 0);
+		rec_store(r + step, 0);
 	}
 	push_block(d, order, pfn << PAGE_SHIFT, r);
 }
@@ -202,9 +214,9 @@ void buddy_give_frames(const paddr_t *frame, struct page_info *const *info, uint
 
 	for (uint32_t i = 0; i < n; i++) {
 		struct page_info *r = info[i];
-		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
+		KASSERT(rec_word(r) == PAGE_WORD(PAGE_STATE_CACHED, 0),
 			"frame: cached frame %#llx has record %#llx", (unsigned long long)frame[i],
-			(unsigned long long)rec_meta(r));
+			(unsigned long long)rec_word(r));
 		merge_push(&d, frame[i], r, 0);
 	}
 	buddy_free_add(n);

@@ -36,20 +36,14 @@ static inline struct page_info *rec(paddr_t pa)
 	return rec_slow(pa);
 }
 
-static inline void rec_set(struct page_info *r, uint64_t rc, uint64_t meta)
+static inline void rec_store(struct page_info *r, uint64_t word)
 {
-	atomic_store_explicit(&r->rc, rc, memory_order_relaxed);
-	atomic_store_explicit(&r->meta, meta, memory_order_relaxed);
+	atomic_store_explicit(&r->word, word, memory_order_relaxed);
 }
 
-static inline uint64_t rec_rc(struct page_info *r)
+static inline uint64_t rec_word(struct page_info *r)
 {
-	return atomic_load_explicit(&r->rc, memory_order_relaxed);
-}
-
-static inline uint64_t rec_meta(struct page_info *r)
-{
-	return atomic_load_explicit(&r->meta, memory_order_relaxed);
+	return atomic_load_explicit(&r->word, memory_order_relaxed);
 }
 
 static inline unsigned floor_log2(uint32_t x)
@@ -81,11 +75,9 @@ _Noreturn void free_misuse(paddr_t f, unsigned order, struct page_info *r);
  * panics on every misuse. */
 static inline void check_free_target(paddr_t f, unsigned order, struct page_info *r)
 {
-	/* meta and count folded into one word: one branch instead of two (deallocate_frames runs
-	 * this once per frame) */
+	/* USED, this order, count 0 (a kind bit does not matter): one compare of the word */
 	if (__builtin_expect(!r || order > FRAME_MAX_ORDER ||
-				     ((rec_meta(r) ^ PAGE_META(PAGE_STATE_USED, order)) |
-				      (rec_rc(r) & RC_COUNT_MASK)),
+				     (rec_word(r) & ~RC_SHARED) != PAGE_WORD(PAGE_STATE_USED, order),
 			     0))
 		free_misuse(f, order, r);
 }

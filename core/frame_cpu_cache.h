@@ -59,11 +59,11 @@ static inline void cache_leave(struct frame_cpu_cache *c)
 	atomic_store_explicit(&c->busy, 0, memory_order_release);
 }
 
-/* Pop slot top (count - 1) of the caller's non-empty cache and mark its frame used (its rc
- * is already RC_USED: see page_info.h); leaves. */
+/* Pop slot top (count - 1) of the caller's non-empty cache and mark its frame used (U0);
+ * leaves. */
 static inline paddr_t cache_pop(struct frame_cpu_cache *c, uint64_t top)
 {
-	atomic_store_explicit(&c->info[top]->meta, PAGE_META(PAGE_STATE_USED, 0), memory_order_relaxed);
+	rec_store(c->info[top], PAGE_WORD(PAGE_STATE_USED, 0));
 	atomic_store_explicit(&c->count, (uint32_t)top, memory_order_relaxed);
 	paddr_t f = c->frame[top];
 	cache_leave(c);
@@ -82,11 +82,11 @@ static inline __attribute__((always_inline)) paddr_t cache_alloc(void)
 	return cache_pop(c, n - 1);
 }
 
-/* Push a frame whose record r is USED with rc exactly RC_USED on the caller's cache, which
- * has room; leaves. */
+/* Push a frame whose record r is USED with a count of 0 on the caller's cache, which has
+ * room; leaves. */
 static inline void cache_push(struct frame_cpu_cache *c, uint64_t n, paddr_t f, struct page_info *r)
 {
-	atomic_store_explicit(&r->meta, PAGE_META(PAGE_STATE_CACHED, 0), memory_order_relaxed);
+	rec_store(r, PAGE_WORD(PAGE_STATE_CACHED, 0));
 	c->frame[n] = f;
 	c->info[n] = r;
 	atomic_store_explicit(&c->count, (uint32_t)(n + 1), memory_order_relaxed);
@@ -95,8 +95,6 @@ static inline void cache_push(struct frame_cpu_cache *c, uint64_t n, paddr_t f, 
 
 static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
 {
-	/* drop a kind bit that outlived the last reference (cache_push wants exactly RC_USED) */
-	atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
 	while (__builtin_expect(!cache_enter(c), 0))
 		cache_wait_remote(c);
 	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
@@ -146,8 +144,8 @@ static inline __attribute__((always_inline)) bool frame_free_fast(paddr_t f, uin
 	if (__builtin_expect(i >= frame_dense_frames, 0))
 		return false;
 	struct page_info *r = frame_dense_infos + i;
-	/* USED, order 0, rc exactly RC_USED (count 0, no kind bit: what cache_push wants) */
-	if (__builtin_expect(((rec_meta(r) ^ PAGE_META(PAGE_STATE_USED, 0)) | (rec_rc(r) ^ RC_USED)) != 0, 0))
+	/* USED, order 0, count 0 (U0 has no kind bit: page_info.h) */
+	if (__builtin_expect(rec_word(r) != PAGE_WORD(PAGE_STATE_USED, 0), 0))
 		return false;
 	uint32_t stop = cache_claim(c);
 	/* 64 bits wide, so that it indexes the slots without a zero extension */
@@ -173,24 +171,23 @@ paddr_t hi_cache_alloc_slow(struct frame_cpu_cache *c, unsigned k);
  * k is not cached). Entered; leaves. */
 bool hi_cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r, unsigned k);
 
-/* Pop the order-k block at slot top of the caller's cache and mark it used (its rc is
- * already RC_USED); leaves. */
+/* Pop the order-k block at slot top of the caller's cache and mark it used (U0); leaves. */
 static inline paddr_t hi_cache_pop(struct frame_cpu_cache *c, unsigned k, uint32_t top)
 {
 	paddr_t f = c->hi_frame[k][top];
 
-	atomic_store_explicit(&rec(f)->meta, PAGE_META(PAGE_STATE_USED, k), memory_order_relaxed);
+	rec_store(rec(f), PAGE_WORD(PAGE_STATE_USED, k));
 	atomic_store_explicit(&c->hi_count[k], top, memory_order_relaxed);
 	cache_leave(c);
 	return f;
 }
 
-/* Push the order-k block f (record r: USED, rc exactly RC_USED) on the caller's cache, which
- * has room; leaves. */
+/* Push the order-k block f (record r: USED, count 0) on the caller's cache, which has room;
+ * leaves. */
 static inline void hi_cache_push(struct frame_cpu_cache *c, unsigned k, uint32_t n, paddr_t f,
 				 struct page_info *r)
 {
-	atomic_store_explicit(&r->meta, PAGE_META(PAGE_STATE_CACHED, k), memory_order_relaxed);
+	rec_store(r, PAGE_WORD(PAGE_STATE_CACHED, k));
 	c->hi_frame[k][n] = f;
 	atomic_store_explicit(&c->hi_count[k], n + 1, memory_order_relaxed);
 	cache_leave(c);
@@ -222,8 +219,6 @@ static inline bool hi_cache_free(paddr_t f, struct page_info *r, unsigned k)
 		cache_leave(c);
 		return false;
 	}
-	/* drop a kind bit that outlived the last reference (the cached state wants RC_USED) */
-	atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
 	uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
 	if (__builtin_expect(n >= frame_alloc_state.hi_cap[k], 0))
 		return hi_cache_free_slow(c, f, r, k);
@@ -255,7 +250,7 @@ static inline __attribute__((always_inline)) bool frame_alloc_hi_fast(unsigned k
 		return false;
 	}
 	*f = c->hi_frame[k][n - 1];
-	atomic_store_explicit(&frame_dense_infos[i].meta, PAGE_META(PAGE_STATE_USED, k), memory_order_relaxed);
+	rec_store(&frame_dense_infos[i], PAGE_WORD(PAGE_STATE_USED, k));
 	atomic_store_explicit(&c->hi_count[k], n - 1, memory_order_relaxed);
 	cache_leave(c);
 	return true;
@@ -272,7 +267,7 @@ static inline __attribute__((always_inline)) bool frame_free_hi_fast(paddr_t f, 
 	if (__builtin_expect(i >= frame_dense_frames, 0))
 		return false;
 	struct page_info *r = frame_dense_infos + i;
-	if (__builtin_expect(((rec_meta(r) ^ PAGE_META(PAGE_STATE_USED, k)) | (rec_rc(r) & RC_COUNT_MASK)) != 0, 0))
+	if (__builtin_expect((rec_word(r) & ~RC_SHARED) != PAGE_WORD(PAGE_STATE_USED, k), 0))
 		return false;
 	struct frame_cpu_cache *c = fast_cpu_cache();
 	uint32_t stop = cache_claim(c);
@@ -281,8 +276,6 @@ static inline __attribute__((always_inline)) bool frame_free_hi_fast(paddr_t f, 
 		cache_leave(c);
 		return false;
 	}
-	/* drop a kind bit that outlived the last reference (the cached state wants RC_USED) */
-	atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
 	hi_cache_push(c, k, n, f, r);
 	return true;
 }

@@ -1,32 +1,31 @@
 /*
- * Per-frame metadata (one 16-byte record per managed frame) and the reference-count state
+ * Per-frame metadata (one 8-byte record per managed frame) and the reference-count state
  * machine of the memory manager (docs/redox-mm-notes.md section 3). Free and used-unreferenced
  * are distinct states, and no interior record is ever stale.
  *
- * Record layout, two 64-bit atomic words:
+ * A record is one 64-bit atomic word, 8 bytes so that the records of a 4 GiB machine (8 MiB)
+ * stay in a processor's last-level cache: every free reads one, every merge its buddy's.
  *
- *   word `meta` (bits 0..3 order, bits 4..7 state, bits 12..63 next-link address):
+ *   bits 0..3 order, bits 4..6 state, and by state:
  *     PAGE_STATE_INTERIOR  not a block head: a frame inside a block whose head is elsewhere.
- *                          The record is all zero (meta == 0 and rc == 0).
- *     PAGE_STATE_FREE      head of a free block of 2^order frames on buddy list `order`;
- *                          bits 12..63 are the next link (0 = end of list).
+ *                          The whole word is 0.
+ *     PAGE_STATE_FREE      head of a free block of 2^order frames on buddy list `order`:
+ *                          bits 8..35 the frame number of the next block on the list, bits
+ *                          36..63 that of the previous one (0 = none: frame 0 is never
+ *                          managed). Frame numbers are below FRAME_LINK_LIMIT.
  *     PAGE_STATE_USED      head of an allocated block of 2^order frames (owned outside the
- *                          allocator). `rc` holds the reference count below.
+ *                          allocator): bit 7 RC_SHARED (the frame is Shared, not CoW), bits
+ *                          8..63 the reference count below.
  *     PAGE_STATE_CACHED    head of a block of 2^order frames held in a per-CPU cache of the
  *                          allocator (order < FRAME_CACHED_ORDERS): free for accounting, but
- *                          not on a buddy list and not allocatable by others.
+ *                          not on a buddy list and not allocatable by others. Count 0, so
+ *                          that the fast paths move a frame between its user (U0) and a CPU
+ *                          cache with one store of the whole word.
  *     PAGE_STATE_METADATA  a frame holding the allocator's own metadata (section table and
  *                          page-info arrays): permanently used, counted in used_frames().
  *     PAGE_STATE_ABSENT    a hole inside a section window (not RAM the allocator manages);
  *                          get_page_info() returns NULL for it.
- *
- *   word `rc`:
- *     FREE: the prev link address (0 = list head).
- *     USED: RC_USED | (RC_SHARED if the frame is Shared, not CoW) | count (bits 0..60).
- *     CACHED: RC_USED, what an unreferenced (U0) frame holds, so that the order-0 fast paths
- *             move a frame between its user and a CPU cache with one store (of `meta`).
- *             Nothing reads rc without checking the state first.
- *     every other state: 0.
+ *   Every state but FREE and USED has nothing above bit 6 (the audit's A2 and R6).
  *
  * Reference counts (only on USED heads):
  *   count 0  -> U0: allocated but unreferenced (page tables, kernel stacks, heap pages, and
@@ -35,21 +34,23 @@
  *   count n>=2 -> Shared(n) or Cow(n) according to RC_SHARED.
  *
  * Invariants kept here (R6, R7):
- * - add_ref and remove_ref never change the state bits, the RC_USED bit, or the order.
+ * - add_ref and remove_ref never change the state or the order.
  * - Overflow at RC_MAX returns ADD_REF_OVERFLOW and leaves the count unchanged.
  * - CowToShared / SharedToCow return their error and leave the state unchanged.
  * - remove_ref below One, add_ref on a free or U0 frame: kernel bug, plat_panic.
- * - RC_USED with a non-zero count is found in the rc word of a USED head only (audited as R6
- *   and A2 by frame_audit.c): the inline One steps of add_ref and remove_ref read rc alone.
+ * - A U0 record has no kind bit: One -> U0 clears it (the order-0 free's fast path compares
+ *   the whole word).
  *
- * Concurrency: the `meta` word and the FREE `rc` word change only under the allocator's lock
- * (CACHED <-> USED under the owning CPU cache's lock, which never produces or consumes a FREE
- * record, so the buddy merge that reads a sibling's state is never misled). Reference counts
- * of USED frames change without any lock, atomically: several spaces drop and take
- * references of one Cow or Shared frame at once (read-modify-write and compare-and-exchange
- * steps). Transitions out of One are plain stores and are safe only for the single owner of
- * a One frame: the one entry that maps it, changed only by a holder of its space's lock
- * exclusively or of its table's lock (pt_lock.h), as in Redox.
+ * Concurrency: the state, the order and the links of a record change only under the
+ * allocator's lock, or (CACHED <-> USED) under the owning CPU cache's protocol, and only
+ * while the frame has no reference; a FREE record is written only under the lock, so the
+ * buddy merge that reads a sibling's state is never misled. Reference counts of USED frames
+ * change without any lock, atomically: several spaces drop and take references of one Cow
+ * or Shared frame at once (read-modify-write and compare-and-exchange steps on the word,
+ * whose state and order nobody changes meanwhile). Transitions out of One are plain stores
+ * and are safe only for the single owner of a One frame: the one entry that maps it, changed
+ * only by a holder of its space's lock exclusively or of its table's lock (pt_lock.h), as in
+ * Redox.
  */
 #ifndef MMSIM_CORE_PAGE_INFO_H
 #define MMSIM_CORE_PAGE_INFO_H
@@ -62,10 +63,9 @@
 #include "frame.h"
 
 struct page_info {
-	_Atomic uint64_t rc;
-	_Atomic uint64_t meta;
+	_Atomic uint64_t word;
 };
-_Static_assert(sizeof(struct page_info) == 16, "page_info is two words");
+_Static_assert(sizeof(struct page_info) == 8, "page_info is one word");
 
 enum page_state {
 	PAGE_STATE_INTERIOR = 0,
@@ -76,31 +76,72 @@ enum page_state {
 	PAGE_STATE_ABSENT = 5,
 };
 
-#define PAGE_META_ORDER_MASK 0xfULL
-#define PAGE_META_STATE_SHIFT 4
-#define PAGE_META_STATE_MASK (0xfULL << PAGE_META_STATE_SHIFT)
-#define PAGE_META_LINK_MASK (~PAGE_MASK)
-#define PAGE_META(state, order) (((uint64_t)(state) << PAGE_META_STATE_SHIFT) | (uint64_t)(order))
+#define PAGE_ORDER_MASK 0xfULL
+#define PAGE_STATE_SHIFT 4
+#define PAGE_STATE_MASK (0x7ULL << PAGE_STATE_SHIFT)
+/* the state and the order: what a record says whatever its state */
+#define PAGE_HEAD_MASK (PAGE_STATE_MASK | PAGE_ORDER_MASK)
+/* The word of a record in `state` with `order` and nothing else (a U0 one for USED). */
+#define PAGE_WORD(state, order) (((uint64_t)(state) << PAGE_STATE_SHIFT) | (uint64_t)(order))
 
-#define RC_USED (1ULL << 63)
-#define RC_SHARED (1ULL << 62)
-#define RC_MAX (1ULL << 61)
-#define RC_COUNT_MASK (RC_SHARED - 1)
+/* USED: the kind bit and the count */
+#define RC_SHARED (1ULL << 7)
+#define RC_SHIFT 8
+#define RC_ONE (1ULL << RC_SHIFT)
+#define RC_MAX (1ULL << 55)
 
-static inline uint64_t page_info_meta(const struct page_info *info)
+/* FREE: the links, frame numbers of FRAME_LINK_BITS bits */
+#define FRAME_LINK_BITS 28
+#define FRAME_LINK_MASK ((1ULL << FRAME_LINK_BITS) - 1)
+#define PAGE_NEXT_SHIFT 8
+#define PAGE_PREV_SHIFT (PAGE_NEXT_SHIFT + FRAME_LINK_BITS)
+/* Managed memory ends below this physical address (1 TiB), so that a link fits. */
+#define FRAME_LINK_LIMIT (1ULL << (FRAME_LINK_BITS + PAGE_SHIFT))
+
+/* The word of the FREE head of an order-k block whose list neighbours are next and prev
+ * (physical addresses, 0 = none). */
+static inline uint64_t page_free_word(unsigned k, paddr_t next, paddr_t prev)
 {
-	return atomic_load_explicit(&((struct page_info *)info)->meta, memory_order_relaxed);
+	return PAGE_WORD(PAGE_STATE_FREE, k) | (next >> PAGE_SHIFT) << PAGE_NEXT_SHIFT |
+	       (prev >> PAGE_SHIFT) << PAGE_PREV_SHIFT;
+}
+
+/* The links of a FREE word, as physical addresses (0 = none). */
+static inline paddr_t page_word_next(uint64_t w)
+{
+	return ((w >> PAGE_NEXT_SHIFT) & FRAME_LINK_MASK) << PAGE_SHIFT;
+}
+
+static inline paddr_t page_word_prev(uint64_t w)
+{
+	return (w >> PAGE_PREV_SHIFT) << PAGE_SHIFT;
+}
+
+/* The count of a USED word. */
+static inline uint64_t page_word_count(uint64_t w)
+{
+	return w >> RC_SHIFT;
+}
+
+static inline enum page_state page_word_state(uint64_t w)
+{
+	return (enum page_state)((w & PAGE_STATE_MASK) >> PAGE_STATE_SHIFT);
+}
+
+static inline uint64_t page_info_word(const struct page_info *info)
+{
+	return atomic_load_explicit(&((struct page_info *)info)->word, memory_order_relaxed);
 }
 
 static inline enum page_state page_info_state(const struct page_info *info)
 {
-	return (enum page_state)((page_info_meta(info) & PAGE_META_STATE_MASK) >> PAGE_META_STATE_SHIFT);
+	return page_word_state(page_info_word(info));
 }
 
 /* The block order recorded in a FREE, USED or CACHED head. */
 static inline unsigned page_info_order(const struct page_info *info)
 {
-	return (unsigned)(page_info_meta(info) & PAGE_META_ORDER_MASK);
+	return (unsigned)(page_info_word(info) & PAGE_ORDER_MASK);
 }
 
 /*
@@ -189,15 +230,12 @@ enum add_ref_error add_ref_slow(struct page_info *info, enum ref_kind kind);
 struct refcount remove_ref_slow(struct page_info *info);
 
 /*
- * The count word alone tells a One frame: RC_USED with a count is found in a USED head only
- * (CACHED records hold RC_USED with count 0, FREE ones a physical address, below bit 52, and
- * every other state 0; the audit checks all three, R6 and A2). So the commonest steps, One ->
- * 2 and One -> U0, are taken inline without reading the state word: fork and munmap take one
- * a page.
+ * One, from the word alone: a USED head of any order with a count of 1, either kind. The
+ * commonest steps, One -> 2 and One -> U0, are taken inline: fork and munmap take one a page.
  */
 static inline bool page_info_rc_is_one(uint64_t raw)
 {
-	return (raw & ~RC_SHARED) == (RC_USED | 1);
+	return (raw & ~(RC_SHARED | PAGE_ORDER_MASK)) == (PAGE_WORD(PAGE_STATE_USED, 0) | RC_ONE);
 }
 
 /*
@@ -210,11 +248,12 @@ static inline enum add_ref_error add_ref(struct page_info *info, enum ref_kind k
 {
 	/* acquire: a borrower that takes a One frame and writes it comes after the copies the
 	 * holders that dropped their references made of it (their drops release) */
-	uint64_t raw = atomic_load_explicit(&info->rc, memory_order_acquire);
+	uint64_t raw = atomic_load_explicit(&info->word, memory_order_acquire);
 
 	if (__builtin_expect(!page_info_rc_is_one(raw), 0))
 		return add_ref_slow(info, kind);
-	atomic_store_explicit(&info->rc, RC_USED | (kind == REF_SHARED ? RC_SHARED : 0) | 2,
+	atomic_store_explicit(&info->word,
+			      (raw & PAGE_HEAD_MASK) | (kind == REF_SHARED ? RC_SHARED : 0) | 2 * RC_ONE,
 			      memory_order_relaxed);
 	return ADD_REF_OK;
 }
@@ -227,11 +266,11 @@ static inline struct refcount remove_ref(struct page_info *info)
 {
 	/* acquire: a frame freed after its last drop must come after every access of the
 	 * spaces that dropped earlier (their drops release) */
-	uint64_t raw = atomic_load_explicit(&info->rc, memory_order_acquire);
+	uint64_t raw = atomic_load_explicit(&info->word, memory_order_acquire);
 
 	if (__builtin_expect(!page_info_rc_is_one(raw), 0))
 		return remove_ref_slow(info);
-	atomic_store_explicit(&info->rc, RC_USED, memory_order_relaxed);
+	atomic_store_explicit(&info->word, raw & PAGE_HEAD_MASK, memory_order_relaxed);
 	return (struct refcount){ REFCOUNT_U0, 0 };
 }
 

@@ -23,10 +23,10 @@ static bool check_reserve_frame(char *buf, size_t len, paddr_t pa)
 			(unsigned long long)pa);
 		return false;
 	}
-	rc = atomic_load_explicit(&r->rc, memory_order_relaxed);
-	if (rc & RC_COUNT_MASK) {
+	rc = page_word_count(page_info_word(r));
+	if (rc) {
 		kformat(buf, len, "PR1: reserve frame %#llx has %llu references",
-			(unsigned long long)pa, (unsigned long long)(rc & RC_COUNT_MASK));
+			(unsigned long long)pa, (unsigned long long)rc);
 		return false;
 	}
 	return true;

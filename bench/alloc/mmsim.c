@@ -2,7 +2,7 @@
  * mmsim's own frame allocator (core/frame_alloc.c) behind the interface, called out of line
  * like any other: the arena is its physical memory (the direct map), frame n is physical
  * address n * 4 KiB. Frame 0 stays out (physical address 0 is the kernel's "no frame"); the
- * allocator carves its section table and 16-byte records from the start of the arena.
+ * allocator carves its section table and 8-byte records from the start of the arena.
  *
  * An operation is one call, as for the other allocators: the adapter is made of the kernel's
  * inline fast paths (frame_cpu_cache.h: the per-CPU caches of orders 0 .. FRAME_CACHED_ORDERS

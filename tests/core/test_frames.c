@@ -15,12 +15,12 @@
 
 /*
  * 64 MiB default machine: free area [3 MiB, 64 MiB) = 15616 frames; one section; metadata =
- * 16 B table + 15616 * 16 B infos = 249872 B -> 62 frames at [0x300000, 0x33e000). Free run
- * [0x33e000, 0x4000000): order 1 at 0x33e000, order 6 at 0x340000, order 7 at 0x380000, and
- * 15 order-10 blocks from 0x400000.
+ * 16 B table + 15616 * 8 B infos = 124944 B -> 31 frames at [0x300000, 0x31f000). Free run
+ * [0x31f000, 0x4000000): order 0 at 0x31f000, order 5 at 0x320000, order 6 at 0x340000,
+ * order 7 at 0x380000, and 15 order-10 blocks from 0x400000.
  */
 #define TOTAL 15616u
-#define META 62u
+#define META 31u
 
 static void setup(void)
 {
@@ -39,11 +39,13 @@ START_TEST(test_init_layout)
 	ck_assert_uint_eq(used_frames(), META);
 	ck_assert_uint_eq(free_frames(), TOTAL - META);
 	ck_assert_uint_eq(frame_section_table_pa, 0x300000);
-	ck_assert_uint_eq(frame_alloc_state.heads[1], 0x33e000);
+	ck_assert_uint_eq(frame_alloc_state.heads[0], 0x31f000);
+	ck_assert_uint_eq(frame_alloc_state.heads[5], 0x320000);
 	ck_assert_uint_eq(frame_alloc_state.heads[6], 0x340000);
 	ck_assert_uint_eq(frame_alloc_state.heads[7], 0x380000);
 	ck_assert_uint_eq(frame_alloc_state.heads[10], 0x400000);
-	ck_assert_uint_eq(frame_alloc_state.nonempty, (1u << 1) | (1u << 6) | (1u << 7) | (1u << 10));
+	ck_assert_uint_eq(frame_alloc_state.nonempty,
+			  (1u << 0) | (1u << 5) | (1u << 6) | (1u << 7) | (1u << 10));
 	struct list_snapshot s;
 	snapshot_lists(&s);
 	ck_assert_uint_eq(s.count[10], 15);
@@ -56,7 +58,8 @@ START_TEST(test_init_layout)
 	ck_assert_ptr_null(get_page_info((frame_t){ 0x1000 }));
 	ck_assert_ptr_nonnull(get_page_info((frame_t){ 0x300000 }));
 	ck_assert_ptr_eq(get_page_info((frame_t){ 0x3ff000 }), get_page_info((frame_t){ 0x3fe000 }) + 1);
-	ck_assert_int_eq(page_info_state(get_page_info((frame_t){ 0x33d000 })), PAGE_STATE_METADATA);
+	ck_assert_int_eq(page_info_state(get_page_info((frame_t){ 0x31e000 })), PAGE_STATE_METADATA);
+	ck_assert_int_eq(page_info_state(get_page_info((frame_t){ 0x31f000 })), PAGE_STATE_FREE);
 	audit_ok();
 }
 END_TEST
@@ -64,11 +67,12 @@ END_TEST
 START_TEST(test_order0_fast_path_addresses)
 {
 	frame_t a = allocate_frame(), b = allocate_frame();
-	ck_assert_uint_eq(a.base, 0x340000);
-	ck_assert_uint_eq(b.base, 0x341000);
-	/* the refill took 32 frames (half of the order-6 block) into cpu 0's cache */
+	ck_assert_uint_eq(a.base, 0x320000);
+	ck_assert_uint_eq(b.base, 0x321000);
+	/* the refill took 32 frames (the order-5 block, whole) into cpu 0's cache */
 	ck_assert_uint_eq(cached_frames(), 30);
-	ck_assert_uint_eq(frame_alloc_state.heads[5], 0x360000);
+	ck_assert_uint_eq(frame_alloc_state.heads[5], 0);
+	ck_assert_uint_eq(frame_alloc_state.heads[6], 0x340000);
 	ck_assert_uint_eq(used_frames(), META + 2);
 	ck_assert_uint_eq(free_frames() + used_frames(), total_frames());
 	struct page_info *ia = get_page_info(a);
@@ -79,8 +83,8 @@ START_TEST(test_order0_fast_path_addresses)
 	deallocate_frame(a);
 	ck_assert_uint_eq(cached_frames(), 32);
 	/* LIFO: the last freed comes back first */
-	ck_assert_uint_eq(allocate_frame().base, 0x340000);
-	ck_assert_uint_eq(allocate_frame().base, 0x341000);
+	ck_assert_uint_eq(allocate_frame().base, 0x320000);
+	ck_assert_uint_eq(allocate_frame().base, 0x321000);
 	audit_ok();
 }
 END_TEST
@@ -89,14 +93,17 @@ START_TEST(test_lowest_strategy)
 {
 	unsigned got = 99;
 	frame_t f = allocate_p2frame_complex(0, 0, FRAME_STRATEGY_LOWEST, 0, &got);
-	ck_assert_uint_eq(f.base, 0x33e000);
+	ck_assert_uint_eq(f.base, 0x31f000);
 	ck_assert_uint_eq(got, 0);
 	ck_assert_uint_eq(cached_frames(), 0);
-	ck_assert_uint_eq(allocate_p2frame_complex(0, 0, FRAME_STRATEGY_LOWEST, 0, NULL).base, 0x33f000);
-	ck_assert_uint_eq(allocate_p2frame_complex(2, 0, FRAME_STRATEGY_LOWEST, 2, &got).base, 0x340000);
+	/* the lowest block is now the order-5 one at 0x320000: split, its first frame */
+	ck_assert_uint_eq(allocate_p2frame_complex(0, 0, FRAME_STRATEGY_LOWEST, 0, NULL).base, 0x320000);
+	/* its halves left free: 0x321000 (order 0), 0x322000 (1), 0x324000 (2), ... */
+	ck_assert_uint_eq(allocate_p2frame_complex(2, 0, FRAME_STRATEGY_LOWEST, 2, &got).base, 0x324000);
 	ck_assert_uint_eq(got, 2);
-	/* FAST order 2 pops the smallest sufficient list: order 2 block at 0x344000 split off */
-	ck_assert_uint_eq(allocate_p2frame(2).base, 0x344000);
+	/* FAST order 2 takes from the smallest sufficient list: the order-3 block at 0x328000,
+	 * split */
+	ck_assert_uint_eq(allocate_p2frame(2).base, 0x328000);
 	audit_ok();
 }
 END_TEST
@@ -664,18 +671,18 @@ START_TEST(test_audit_detects_corruption)
 	char buf[256];
 	frame_t f = allocate_p2frame(2);
 	struct page_info *r = get_page_info(frame_add(f, 1));
-	atomic_store(&r->meta, PAGE_META(PAGE_STATE_FREE, 0)); /* stale interior record */
+	atomic_store(&r->word, PAGE_WORD(PAGE_STATE_FREE, 0)); /* stale interior record */
 	ck_assert(!frame_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "A2") && strstr(buf, "inside used block"), "%s", buf);
-	atomic_store(&r->meta, 0);
+	atomic_store(&r->word, 0);
 	audit_ok();
 	/* break a prev link on the order-10 list */
 	struct page_info *second = frame_section_lookup(0x800000);
-	uint64_t saved = atomic_load(&second->rc);
-	atomic_store(&second->rc, 0x1234000);
+	uint64_t saved = atomic_load(&second->word);
+	atomic_store(&second->word, page_free_word(10, page_word_next(saved), 0x1234000));
 	ck_assert(!frame_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "A1: list 10 element 0x800000 has prev 0x1234000"), "%s", buf);
-	atomic_store(&second->rc, saved);
+	atomic_store(&second->word, saved);
 	/* a counter that lies */
 	frame_alloc_state.buddy_free++;
 	ck_assert(!frame_audit(buf, sizeof(buf)));
@@ -695,11 +702,13 @@ START_TEST(test_audit_detects_corruption)
 	c->frame[n - 2] = saved_frame;
 	c->info[n - 2] = saved_info;
 	audit_ok();
-	/* a cached record holds exactly RC_USED: the fast paths move frames with one store */
-	atomic_store(&c->info[n - 1]->rc, 0);
+	/* a cached record holds its state and order alone: the fast paths move frames with one
+	 * store of the word */
+	atomic_store(&c->info[n - 1]->word, PAGE_WORD(PAGE_STATE_CACHED, 0) | RC_SHARED);
 	ck_assert(!frame_audit(buf, sizeof(buf)));
-	ck_assert_msg(strstr(buf, "A2") && strstr(buf, "rc 0x0 meta 0x30"), "%s", buf);
-	atomic_store(&c->info[n - 1]->rc, RC_USED);
+	ck_assert_msg(strstr(buf, "A2") && strstr(buf, "cached frame") && strstr(buf, "record 0xb0"),
+		      "%s", buf);
+	atomic_store(&c->info[n - 1]->word, PAGE_WORD(PAGE_STATE_CACHED, 0));
 	audit_ok();
 	deallocate_p2frame(f, 2);
 	audit_ok();
@@ -713,6 +722,9 @@ START_TEST(test_init_errors)
 	struct boot_area unaligned[] = { { 0x400800, 0x100000 } };
 	ck_assert_int_eq(frame_alloc_init(unaligned, 1), FRAME_INIT_BAD_AREAS);
 	ck_assert_int_eq(frame_alloc_init(unsorted, 0), FRAME_INIT_NO_AREAS);
+	/* a free list links frame numbers of 28 bits: memory ends at 1 TiB */
+	struct boot_area past_link[] = { { 0x400000, 0x100000 }, { FRAME_LINK_LIMIT - 0x1000, 0x2000 } };
+	ck_assert_int_eq(frame_alloc_init(past_link, 2), FRAME_INIT_BAD_AREAS);
 	/* 800 windows need a 4-frame table: no 1-frame area can hold it */
 	struct boot_area tiny[] = { { 0x400000, 0x1000 }, { 100ULL << 30, 0x1000 } };
 	ck_assert_int_eq(frame_alloc_init(tiny, 2), FRAME_INIT_NO_ROOM_FOR_METADATA);
@@ -779,8 +791,9 @@ START_TEST(test_trace_lines)
 	deallocate_p2frame(f, 1);
 	host_set_trace(NULL, false);
 	fclose(mem);
-	ck_assert_msg(strstr(text, "frame: alloc 0x33e000 order 1\n"), "%s", text);
-	ck_assert_msg(strstr(text, "frame: free 0x33e000 order 1\n"), "%s", text);
+	/* the lowest block that holds order 1 is the order-5 block at 0x320000 */
+	ck_assert_msg(strstr(text, "frame: alloc 0x320000 order 1\n"), "%s", text);
+	ck_assert_msg(strstr(text, "frame: free 0x320000 order 1\n"), "%s", text);
 	free(text);
 }
 END_TEST

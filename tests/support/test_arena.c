@@ -69,13 +69,13 @@ void snapshot_lists(struct list_snapshot *s)
 	for (unsigned k = 0; k < FRAME_ORDER_COUNT; k++) {
 		uint64_t n = 0;
 		for (paddr_t f = frame_alloc_state.heads[k]; f;
-		     f = atomic_load(&frame_section_lookup(f)->meta) & PAGE_META_LINK_MASK)
+		     f = page_word_next(page_info_word(frame_section_lookup(f))))
 			n++;
 		s->count[k] = n;
 		s->blocks[k] = calloc(n ? n : 1, sizeof(uint64_t));
 		n = 0;
 		for (paddr_t f = frame_alloc_state.heads[k]; f;
-		     f = atomic_load(&frame_section_lookup(f)->meta) & PAGE_META_LINK_MASK)
+		     f = page_word_next(page_info_word(frame_section_lookup(f))))
 			s->blocks[k][n++] = f;
 	}
 }
