@@ -82,7 +82,7 @@ frame_t allocate_frame(void)
 {
 	paddr_t f;
 
-	if (__builtin_expect(!frame_alloc_fast(&f), 0))
+	if (__builtin_expect(!frame_alloc_fast(0, &f), 0))
 		return allocate_frame_slow();
 	return (frame_t){ f };
 }
@@ -96,6 +96,8 @@ frame_t allocate_zeroed_frame(void)
  * frozen or empty stack, exhaustion, a bad order (panics in allocate_p2frame_complex). */
 static __attribute__((noinline)) frame_t allocate_p2frame_slow(unsigned order)
 {
+	if (order == 0)
+		return allocate_frame_slow();
 	if (__builtin_expect(order <= FRAME_MAX_ORDER, 1)) {
 		paddr_t f = order < FRAME_CACHED_ORDERS ? hi_cache_alloc(order) : 0;
 		if (!f)
@@ -120,9 +122,7 @@ frame_t allocate_p2frame(unsigned order)
 {
 	paddr_t f;
 
-	if (order == 0)
-		return allocate_frame();
-	if (__builtin_expect(order >= FRAME_CACHED_ORDERS || !frame_alloc_hi_fast(order, &f), 0))
+	if (__builtin_expect(order >= FRAME_CACHED_ORDERS || !frame_alloc_fast(order, &f), 0))
 		return allocate_p2frame_slow(order);
 	return (frame_t){ f };
 }
@@ -183,14 +183,12 @@ static __attribute__((noinline)) void deallocate_p2frame_slow(frame_t f, unsigne
 	kspin_unlock(&ST.lock);
 }
 
-/* Orders 1 .. FRAME_CACHED_ORDERS - 1 as deallocate_frame's order 0: the inline fast path
- * (frame_cpu_cache.h), anything else in deallocate_p2frame_slow. */
+/* The inline fast path of every cached order (frame_cpu_cache.h), anything else in
+ * deallocate_p2frame_slow. */
 void deallocate_p2frame(frame_t f, unsigned order)
 {
-	if (order == 0)
-		return deallocate_frame(f);
 	if (__builtin_expect(order >= FRAME_CACHED_ORDERS ||
-				     !frame_free_hi_fast(f.base, f.base >> PAGE_SHIFT, order),
+				     !frame_free_fast(f.base, f.base >> PAGE_SHIFT, order),
 			     0))
 		deallocate_p2frame_slow(f, order);
 }
@@ -209,7 +207,7 @@ static __attribute__((noinline)) void deallocate_frame_slow(frame_t f)
  * deallocate_frame_slow. */
 void deallocate_frame(frame_t f)
 {
-	if (__builtin_expect(!frame_free_fast(f.base, f.base >> PAGE_SHIFT), 0))
+	if (__builtin_expect(!frame_free_fast(f.base, f.base >> PAGE_SHIFT, 0), 0))
 		deallocate_frame_slow(f);
 }
 

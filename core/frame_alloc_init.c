@@ -167,9 +167,8 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 	ST.nonempty = 0;
 	atomic_store_explicit(&ST.buddy_free, 0, memory_order_relaxed);
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
-		atomic_store_explicit(&frame_cpu_caches[i].count, 0, memory_order_relaxed);
 		for (unsigned k = 0; k < FRAME_CACHED_ORDERS; k++)
-			atomic_store_explicit(&frame_cpu_caches[i].hi_count[k], 0, memory_order_relaxed);
+			atomic_store_explicit(&frame_cpu_caches[i].count[k], 0, memory_order_relaxed);
 		atomic_store_explicit(&frame_cpu_caches[i].busy, 0, memory_order_relaxed);
 		atomic_store_explicit(&frame_cpu_caches[i].stop, stop_word(plat_trace_on || plat_frame_events),
 				      memory_order_relaxed);
@@ -206,20 +205,16 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 	page_info_boot_reset();
 	ST.total = total;
 	/* a CPU cache holds at most 1/FRAME_CPU_CACHE_HI_SHARE of the frames in each order */
-	ST.hi_cap[0] = 0;
 	for (unsigned k = 1; k < FRAME_CACHED_ORDERS; k++) {
 		uint64_t blocks = (total / FRAME_CPU_CACHE_HI_SHARE) >> k;
-		ST.hi_cap[k] = blocks < FRAME_CPU_CACHE_HI_CAPACITY ? (uint32_t)blocks
-								    : FRAME_CPU_CACHE_HI_CAPACITY;
+		ST.cap[k] = blocks < FRAME_CPU_CACHE_HI_CAPACITY ? (uint32_t)blocks
+								 : FRAME_CPU_CACHE_HI_CAPACITY;
 	}
-	/* the order-0 cache: the same share, within its bounds */
+	/* order 0: the same share, within its bounds */
 	uint64_t cap = total / FRAME_CPU_CACHE_HI_SHARE;
 	cap = cap < FRAME_CPU_CACHE_MIN_CAPACITY ? FRAME_CPU_CACHE_MIN_CAPACITY
 		: cap > FRAME_CPU_CACHE_CAPACITY ? FRAME_CPU_CACHE_CAPACITY : cap;
-	ST.cache_cap = (uint32_t)cap;
-	ST.cache_batch = (uint32_t)(cap + 1) / 2;
-	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++)
-		frame_cpu_caches[i].full_bias = 0x80000000u - ST.cache_cap;
+	ST.cap[0] = (uint32_t)cap;
 	ST.metadata = meta_frames;
 	ST.metadata_base = meta_base;
 	ST.ready = true;

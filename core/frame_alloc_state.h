@@ -6,10 +6,9 @@
  * Invariants (checked by frame_audit; docs/invariants.md names them):
  * - A1 heads[k] is the first block of the doubly linked list of free blocks of order k; bit k of
  *   nonempty is set iff heads[k] != 0.
- * - A5 buddy_free == sum over free blocks of 2^order; (caches) each cache's count == number
- *   of frames in frame[0..count), all distinct and in state CACHED (count 0), info[i] their
- *   records; hi_count[k] <= hi_cap[k] blocks of order k in hi_frame[k], heads in state CACHED
- *   with order k (count 0, interior records zero).
+ * - A5 buddy_free == sum over free blocks of 2^order; (caches) each cache holds count[k] <=
+ *   cap[k] blocks of order k in its order-k stack, all distinct, heads in state CACHED with
+ *   order k (count 0, interior records zero).
  * - A5 total == buddy_free + cached + allocated + metadata.
  * Locking: `lock` protects heads, nonempty, buddy_free and every FREE record. A CPU cache
  * belongs to its CPU, which uses it with plain loads and stores (busy/stop handshake, see
@@ -28,21 +27,22 @@
 #include "platform.h"
 
 /*
- * The order-0 cache holds at most frame_alloc_state.cache_cap frames, refilled and drained
- * by cache_batch = (cache_cap + 1) / 2 at a time under one hold of the global lock: 1/256
- * (FRAME_CPU_CACHE_HI_SHARE) of the machine's frames, at least FRAME_CPU_CACHE_MIN_CAPACITY
- * and at most FRAME_CPU_CACHE_CAPACITY (the array). A larger cache reaches the buddy lists
- * less often (a run of frees or allocations has to be about as long as the cache), a
- * small machine does not park much of its memory in it.
+ * A CPU cache keeps a stack of blocks for each order 0 .. FRAME_CACHED_ORDERS - 1, refilled
+ * and drained by half its capacity (frame_alloc_state.cap[k]) at a time under one hold of
+ * the global lock. The order-0 stack holds 1/256 (FRAME_CPU_CACHE_HI_SHARE) of the
+ * machine's frames, at least FRAME_CPU_CACHE_MIN_CAPACITY and at most
+ * FRAME_CPU_CACHE_CAPACITY. A larger cache reaches the buddy lists less often (a run of
+ * frees or allocations has to be about as long as the cache), a small machine does not park
+ * much of its memory in it.
  */
 #define FRAME_CPU_CACHE_CAPACITY 255
 #define FRAME_CPU_CACHE_MIN_CAPACITY 63
 /*
- * Orders 1 .. FRAME_CACHED_ORDERS - 1 have a small stack of blocks per CPU as well (the
- * mixed-order paths then take the global lock once per batch, not once per block). At most
+ * Orders 1 .. FRAME_CACHED_ORDERS - 1 have a small stack each (the mixed-order paths then
+ * take the global lock once per batch, not once per block). At most
  * FRAME_CPU_CACHE_HI_CAPACITY blocks each, fewer where that many would hold more than
- * 1/FRAME_CPU_CACHE_HI_SHARE of the machine's frames (frame_alloc_state.hi_cap: none at all
- * for the large orders of a small machine). Order FRAME_MAX_ORDER is never cached: its blocks
+ * 1/FRAME_CPU_CACHE_HI_SHARE of the machine's frames (cap 0: none at all for the large
+ * orders of a small machine). Order FRAME_MAX_ORDER is never cached: its blocks
  * neither split nor merge. A stack is refilled and drained by half its capacity, so the
  * buddy lists see an order again only after a run of allocations or frees of that order
  * about as long as the capacity (a random walk's: the larger, the rarer).
@@ -50,6 +50,13 @@
 #define FRAME_CACHED_ORDERS FRAME_MAX_ORDER
 #define FRAME_CPU_CACHE_HI_CAPACITY 28
 #define FRAME_CPU_CACHE_HI_SHARE 256
+/* The stacks lie one after another in a cache's slots: order 0's first, then each higher
+ * order's. frame_cache_stack_base[k] is where the order-k stack starts (frame_cpu_cache.c):
+ * a table, so that the fast paths find any order's stack without a branch on the order. */
+#define FRAME_CACHE_STACK_BASE(k) \
+	((k) ? FRAME_CPU_CACHE_CAPACITY + ((k) - 1) * FRAME_CPU_CACHE_HI_CAPACITY : 0)
+#define FRAME_CPU_CACHE_SLOTS FRAME_CACHE_STACK_BASE(FRAME_CACHED_ORDERS)
+extern const uint16_t frame_cache_stack_base[FRAME_CACHED_ORDERS];
 /*
  * A cache's stop word: why its owner must leave the fast path. CACHE_FROZEN: a remote CPU
  * has the cache (frame_cpu_caches_freeze). CACHE_TRACED: tracing is on; the fast paths do
@@ -64,29 +71,18 @@
 /*
  * 8 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
  * busy: written by the owner only (1 while it works on the cache); stop: written under
- * drain_lock (CACHE_FROZEN while a remote CPU works on the cache, see above); count and
- * hi_count: written by whoever works on the cache, read by anyone (cached_frames). slots:
- * touched only by whoever works on it.
+ * drain_lock (CACHE_FROZEN while a remote CPU works on the cache, see above); count: written
+ * by whoever works on the cache, read by anyone (cached_frames). slots: touched only by
+ * whoever works on it.
  */
 struct frame_cpu_cache {
 	_Alignas(64) _Atomic uint32_t busy;
 	_Atomic uint32_t stop;
-	_Atomic uint32_t count;
-	/* 2^31 - frame_alloc_state.cache_cap (set by frame_alloc_init): the order-0 free's fast
-	 * path finds the cache full when count + full_bias reaches bit 31 */
-	uint32_t full_bias;
-	/* slot i: a cached frame and its page-info record, through the direct map (so the
-	 * allocation path needs no lookup and no phys_to_virt; the caches are emptied by every
-	 * frame_alloc_init, and the direct map does not move in between); two arrays, so each
-	 * access is one move */
-	paddr_t frame[FRAME_CPU_CACHE_CAPACITY];
-	struct page_info *info[FRAME_CPU_CACHE_CAPACITY];
-	/* orders 1 .. FRAME_CACHED_ORDERS - 1 (index 0 unused): hi_count[k] blocks of order k,
-	 * their heads in hi_frame[k][0 .. hi_count[k]), oldest first */
-	_Atomic uint32_t hi_count[FRAME_CACHED_ORDERS];
-	paddr_t hi_frame[FRAME_CACHED_ORDERS][FRAME_CPU_CACHE_HI_CAPACITY];
-	uint8_t pad[8192 - 16 - 16 * FRAME_CPU_CACHE_CAPACITY -
-		    FRAME_CACHED_ORDERS * (4 + 8 * FRAME_CPU_CACHE_HI_CAPACITY)];
+	/* count[k] blocks of order k, their heads in slot[frame_cache_stack_base[k] + 0 ..
+	 * count[k]), oldest first */
+	_Atomic uint32_t count[FRAME_CACHED_ORDERS];
+	paddr_t slot[FRAME_CPU_CACHE_SLOTS];
+	uint8_t pad[8192 - 8 - 4 * FRAME_CACHED_ORDERS - 8 * FRAME_CPU_CACHE_SLOTS];
 };
 _Static_assert(sizeof(struct frame_cpu_cache) == 8192, "per-CPU cache is 8 KiB");
 
@@ -101,10 +97,8 @@ struct frame_alloc_state {
 	uint64_t total;
 	uint64_t metadata;
 	/* blocks a CPU cache may hold of each order (0 = that order is not cached), set by
-	 * frame_alloc_init from the machine's size */
-	uint32_t hi_cap[FRAME_CACHED_ORDERS];
-	/* frames the order-0 cache holds at most, and moves at a time (see above) */
-	uint32_t cache_cap, cache_batch;
+	 * frame_alloc_init from the machine's size; it moves (cap[k] + 1) / 2 at a time */
+	uint32_t cap[FRAME_CACHED_ORDERS];
 	paddr_t metadata_base;
 	bool ready;
 	bool locks_ready; /* lock and drain_lock initialised (by the first frame_alloc_init) */

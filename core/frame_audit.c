@@ -175,54 +175,25 @@ static bool check_lists(struct audit *a)
 	return true;
 }
 
-/* Marks each cached frame's record while checking, then always clears the marks. */
+/* Marks each cached block's record while checking, then always clears the marks. */
 static bool check_caches(struct audit *a)
 {
 	bool ok = true;
 	uint64_t total = 0;
-	unsigned cpu = 0, idx = 0;
 
-	for (cpu = 0; cpu < FRAME_MAX_CPUS && ok; cpu++) {
+	for (unsigned cpu = 0; cpu < FRAME_MAX_CPUS && ok; cpu++) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[cpu];
-		uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-		if (n > ST.cache_cap || c->full_bias != 0x80000000u - ST.cache_cap) {
-			kformat(a->buf, a->len, "cache: cpu %u holds %u frames, full bias %#x, capacity %u",
-				cpu, n, c->full_bias, ST.cache_cap);
-			ok = false;
-			break;
-		}
-		for (idx = 0; idx < n; idx++) {
-			paddr_t f = c->frame[idx];
-			struct page_info *r = frame_section_lookup(f);
-			if (!r || (ld(r) & ~AUDIT_MARK) != PAGE_WORD(PAGE_STATE_CACHED, 0) ||
-			    c->info[idx] != r) {
-				kformat(a->buf, a->len, "cache: cpu %u slot %u holds %#llx which is not a cached frame",
-					cpu, idx, (ull)f);
-				ok = false;
-				break;
-			}
-			if (ld(r) & AUDIT_MARK) {
-				kformat(a->buf, a->len, "cache: frame %#llx is cached twice (cpu %u slot %u)",
-					(ull)f, cpu, idx);
-				ok = false;
-				break;
-			}
-			atomic_store_explicit(&r->word, ld(r) | AUDIT_MARK, memory_order_relaxed);
-			total++;
-		}
-	}
-	for (cpu = 0; cpu < FRAME_MAX_CPUS && ok; cpu++) {
-		struct frame_cpu_cache *c = &frame_cpu_caches[cpu];
-		for (unsigned k = 1; k < FRAME_CACHED_ORDERS && ok; k++) {
-			uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
-			if (n > ST.hi_cap[k]) {
+		for (unsigned k = 0; k < FRAME_CACHED_ORDERS && ok; k++) {
+			uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
+			const paddr_t *stack = c->slot + frame_cache_stack_base[k];
+			if (n > ST.cap[k]) {
 				kformat(a->buf, a->len, "cache: cpu %u holds %u > %u blocks of order %u", cpu,
-					n, ST.hi_cap[k], k);
+					n, ST.cap[k], k);
 				ok = false;
 				break;
 			}
-			for (idx = 0; idx < n; idx++) {
-				paddr_t f = c->hi_frame[k][idx];
+			for (uint32_t idx = 0; idx < n; idx++) {
+				paddr_t f = stack[idx];
 				struct page_info *r = frame_section_lookup(f);
 				if (!r || (ld(r) & ~AUDIT_MARK) != PAGE_WORD(PAGE_STATE_CACHED, k)) {
 					kformat(a->buf, a->len,
@@ -243,22 +214,15 @@ static bool check_caches(struct audit *a)
 		}
 	}
 	/* take the marks off again */
-	for (unsigned c2 = 0; c2 < FRAME_MAX_CPUS; c2++) {
-		struct frame_cpu_cache *c = &frame_cpu_caches[c2];
-		uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-		if (n > ST.cache_cap)
-			n = ST.cache_cap;
-		for (uint32_t i = 0; i < n; i++) {
-			struct page_info *r = frame_section_lookup(c->frame[i]);
-			if (r && ld(r) == (PAGE_WORD(PAGE_STATE_CACHED, 0) | AUDIT_MARK))
-				atomic_store_explicit(&r->word, PAGE_WORD(PAGE_STATE_CACHED, 0), memory_order_relaxed);
-		}
-		for (unsigned k = 1; k < FRAME_CACHED_ORDERS; k++) {
-			n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
-			if (n > FRAME_CPU_CACHE_HI_CAPACITY)
-				n = FRAME_CPU_CACHE_HI_CAPACITY;
+	for (unsigned cpu = 0; cpu < FRAME_MAX_CPUS; cpu++) {
+		struct frame_cpu_cache *c = &frame_cpu_caches[cpu];
+		for (unsigned k = 0; k < FRAME_CACHED_ORDERS; k++) {
+			uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
+			const paddr_t *stack = c->slot + frame_cache_stack_base[k];
+			if (n > ST.cap[k])
+				n = ST.cap[k];
 			for (uint32_t i = 0; i < n; i++) {
-				struct page_info *r = frame_section_lookup(c->hi_frame[k][i]);
+				struct page_info *r = frame_section_lookup(stack[i]);
 				if (r && ld(r) == (PAGE_WORD(PAGE_STATE_CACHED, k) | AUDIT_MARK))
 					atomic_store_explicit(&r->word, PAGE_WORD(PAGE_STATE_CACHED, k),
 							      memory_order_relaxed);

@@ -20,7 +20,7 @@
  * - A6: frame_section_lookup/get_page_info give record i for frame first + i of each section,
  *   NULL for holes and just outside sections; sections lie in the metadata frames.
  * - Per-CPU caches: every cached entry is a distinct CACHED block of its stack's order (at
- *   most hi_cap[k] of order k), and the CACHED blocks are exactly the cache contents.
+ *   most cap[k] of order k), and the CACHED blocks are exactly the cache contents.
  * - R5/R6: USED records carry a count <= RC_MAX, and no kind bit at count 0 (U0); CACHED,
  *   METADATA and ABSENT records hold their state and order and nothing else, FREE ones their
  *   links besides; the zero frame is USED, referenced, and reads as zero; live raii_frame

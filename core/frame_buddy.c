@@ -208,12 +208,12 @@ void buddy_give(paddr_t f, struct page_info *r, unsigned order)
 	merge_push(&d, f, r, order);
 }
 
-void buddy_give_frames(const paddr_t *frame, struct page_info *const *info, uint32_t n)
+void buddy_give_frames(const paddr_t *frame, uint32_t n)
 {
 	struct dense d = dense_now();
 
 	for (uint32_t i = 0; i < n; i++) {
-		struct page_info *r = info[i];
+		struct page_info *r = drec(&d, frame[i]);
 		KASSERT(rec_word(r) == PAGE_WORD(PAGE_STATE_CACHED, 0),
 			"frame: cached frame %#llx has record %#llx", (unsigned long long)frame[i],
 			(unsigned long long)rec_word(r));

@@ -62,9 +62,9 @@ paddr_t buddy_take_lowest(unsigned order, struct page_info **r);
 /* Give the block (f, order), whose head record is r, back and merge it with free buddies.
  * The head record may hold anything (USED, CACHED): it is cleared here. */
 void buddy_give(paddr_t f, struct page_info *r, unsigned order);
-/* Give n order-0 frames back (frame[i], record info[i], each checked CACHED), one
- * buddy_give each: a drain of a CPU cache. */
-void buddy_give_frames(const paddr_t *frame, struct page_info *const *info, uint32_t n);
+/* Give n order-0 frames back (frame[i], each checked CACHED), one buddy_give each: a drain
+ * of a CPU cache. */
+void buddy_give_frames(const paddr_t *frame, uint32_t n);
 
 /* ---- checks of a free (frame_alloc.c) ---- */
 

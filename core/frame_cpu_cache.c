@@ -49,6 +49,14 @@
 
 struct frame_cpu_cache frame_cpu_caches[FRAME_MAX_CPUS];
 
+_Static_assert(FRAME_CACHED_ORDERS == 10, "one stack base per cached order below");
+const uint16_t frame_cache_stack_base[FRAME_CACHED_ORDERS] = {
+	FRAME_CACHE_STACK_BASE(0), FRAME_CACHE_STACK_BASE(1), FRAME_CACHE_STACK_BASE(2),
+	FRAME_CACHE_STACK_BASE(3), FRAME_CACHE_STACK_BASE(4), FRAME_CACHE_STACK_BASE(5),
+	FRAME_CACHE_STACK_BASE(6), FRAME_CACHE_STACK_BASE(7), FRAME_CACHE_STACK_BASE(8),
+	FRAME_CACHE_STACK_BASE(9),
+};
+
 #define ST frame_alloc_state
 
 
@@ -56,11 +64,12 @@ struct frame_cpu_cache frame_cpu_caches[FRAME_MAX_CPUS];
  * on the cache (its owner inside the fast path, or a remote that froze it). */
 static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c)
 {
-	uint32_t n = 0;
+	uint32_t n = 0, batch = (ST.cap[0] + 1) / 2;
+	paddr_t *stack = cache_stack(c, 0);
 
 	kspin_lock(&ST.lock);
-	while (n < ST.cache_batch && ST.nonempty) {
-		unsigned o = floor_log2(ST.cache_batch - n);
+	while (n < batch && ST.nonempty) {
+		unsigned o = floor_log2(batch - n);
 		if (!(ST.nonempty >> o))
 			o = floor_log2(ST.nonempty);
 		struct page_info *r = NULL;
@@ -68,11 +77,10 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 		/* push high to low so that pops hand out ascending addresses */
 		for (uint64_t i = 1ULL << o; i-- > 0;) {
 			rec_store(r + i, PAGE_WORD(PAGE_STATE_CACHED, 0));
-			c->frame[n] = f + i * PAGE_SIZE;
-			c->info[n++] = r + i;
+			stack[n++] = f + i * PAGE_SIZE;
 		}
 	}
-	atomic_store_explicit(&c->count, n, memory_order_relaxed);
+	atomic_store_explicit(&c->count[0], n, memory_order_relaxed);
 	kspin_unlock(&ST.lock);
 	return n;
 }
@@ -80,18 +88,17 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 /* Return the `how_many` oldest frames of a cache the caller works on to the buddy lists. */
 static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uint32_t how_many)
 {
-	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	uint32_t n = atomic_load_explicit(&c->count[0], memory_order_relaxed);
 	uint32_t m = how_many < n ? how_many : n;
+	paddr_t *stack = cache_stack(c, 0);
 
 	if (!m)
 		return;
 	kspin_lock(&ST.lock);
-	buddy_give_frames(c->frame, c->info, m);
-	for (uint32_t i = m; i < n; i++) {
-		c->frame[i - m] = c->frame[i];
-		c->info[i - m] = c->info[i];
-	}
-	atomic_store_explicit(&c->count, n - m, memory_order_relaxed);
+	buddy_give_frames(stack, m);
+	for (uint32_t i = m; i < n; i++)
+		stack[i - m] = stack[i];
+	atomic_store_explicit(&c->count[0], n - m, memory_order_relaxed);
 	kspin_unlock(&ST.lock);
 }
 
@@ -101,7 +108,8 @@ static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uin
  * (at least one block); returns how many it got. */
 static uint32_t hi_refill(struct frame_cpu_cache *c, unsigned k)
 {
-	uint32_t want = (ST.hi_cap[k] + 1) / 2, n = 0;
+	uint32_t want = (ST.cap[k] + 1) / 2, n = 0;
+	paddr_t *stack = cache_stack(c, k);
 
 	kspin_lock(&ST.lock);
 	for (; n < want; n++) {
@@ -110,15 +118,15 @@ static uint32_t hi_refill(struct frame_cpu_cache *c, unsigned k)
 		if (!f)
 			break;
 		rec_store(r, PAGE_WORD(PAGE_STATE_CACHED, k));
-		c->hi_frame[k][n] = f;
+		stack[n] = f;
 	}
 	/* the first block taken on top: pops hand them out in the order the lists gave them */
 	for (uint32_t i = 0; i < n / 2; i++) {
-		paddr_t t = c->hi_frame[k][i];
-		c->hi_frame[k][i] = c->hi_frame[k][n - 1 - i];
-		c->hi_frame[k][n - 1 - i] = t;
+		paddr_t t = stack[i];
+		stack[i] = stack[n - 1 - i];
+		stack[n - 1 - i] = t;
 	}
-	atomic_store_explicit(&c->hi_count[k], n, memory_order_relaxed);
+	atomic_store_explicit(&c->count[k], n, memory_order_relaxed);
 	kspin_unlock(&ST.lock);
 	return n;
 }
@@ -126,54 +134,55 @@ static uint32_t hi_refill(struct frame_cpu_cache *c, unsigned k)
 /* Return the `how_many` oldest order-k blocks of a cache the caller works on. */
 static void hi_drain(struct frame_cpu_cache *c, unsigned k, uint32_t how_many)
 {
-	uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
+	uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
 	uint32_t m = how_many < n ? how_many : n;
+	paddr_t *stack = cache_stack(c, k);
 
 	if (!m)
 		return;
 	kspin_lock(&ST.lock);
 	for (uint32_t i = 0; i < m; i++) {
-		struct page_info *r = rec(c->hi_frame[k][i]);
+		struct page_info *r = rec(stack[i]);
 		KASSERT(rec_word(r) == PAGE_WORD(PAGE_STATE_CACHED, k),
 			"frame: cached block %#llx order %u has record %#llx",
-			(unsigned long long)c->hi_frame[k][i], k, (unsigned long long)rec_word(r));
-		buddy_give(c->hi_frame[k][i], r, k);
+			(unsigned long long)stack[i], k, (unsigned long long)rec_word(r));
+		buddy_give(stack[i], r, k);
 	}
 	for (uint32_t i = m; i < n; i++)
-		c->hi_frame[k][i - m] = c->hi_frame[k][i];
-	atomic_store_explicit(&c->hi_count[k], n - m, memory_order_relaxed);
+		stack[i - m] = stack[i];
+	atomic_store_explicit(&c->count[k], n - m, memory_order_relaxed);
 	kspin_unlock(&ST.lock);
 }
 
 paddr_t hi_cache_alloc_slow(struct frame_cpu_cache *c, unsigned k)
 {
-	uint32_t n = ST.hi_cap[k] ? hi_refill(c, k) : 0;
+	uint32_t n = ST.cap[k] ? hi_refill(c, k) : 0;
 
 	if (!n) {
 		cache_leave(c);
 		return 0;
 	}
-	return hi_cache_pop(c, k, n - 1);
+	return cache_pop(c, k, n - 1);
 }
 
 bool hi_cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r, unsigned k)
 {
-	if (!ST.hi_cap[k]) {
+	if (!ST.cap[k]) {
 		cache_leave(c);
 		return false;
 	}
-	hi_drain(c, k, (ST.hi_cap[k] + 1) / 2);
-	hi_cache_push(c, k, atomic_load_explicit(&c->hi_count[k], memory_order_relaxed), f, r);
+	hi_drain(c, k, (ST.cap[k] + 1) / 2);
+	cache_push(c, k, atomic_load_explicit(&c->count[k], memory_order_relaxed), f, r);
 	return true;
 }
 
 /* Frames a cache holds, all orders. */
 static uint64_t cache_frames(struct frame_cpu_cache *c)
 {
-	uint64_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	uint64_t n = 0;
 
-	for (unsigned k = 1; k < FRAME_CACHED_ORDERS; k++)
-		n += (uint64_t)atomic_load_explicit(&c->hi_count[k], memory_order_relaxed) << k;
+	for (unsigned k = 0; k < FRAME_CACHED_ORDERS; k++)
+		n += (uint64_t)atomic_load_explicit(&c->count[k], memory_order_relaxed) << k;
 	return n;
 }
 
@@ -191,13 +200,13 @@ paddr_t cache_alloc_slow(struct frame_cpu_cache *c)
 		cache_leave(c);
 		return 0;
 	}
-	return cache_pop(c, n - 1);
+	return cache_pop(c, 0, n - 1);
 }
 
 void cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
 {
-	cache_drain(c, ST.cache_batch);
-	cache_push(c, atomic_load_explicit(&c->count, memory_order_relaxed), f, r);
+	cache_drain(c, (ST.cap[0] + 1) / 2);
+	cache_push(c, 0, atomic_load_explicit(&c->count[0], memory_order_relaxed), f, r);
 }
 
 uint64_t free_frames_estimate(void)

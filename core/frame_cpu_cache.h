@@ -1,7 +1,7 @@
 /*
  * The owner's side of the per-CPU cache protocol (see frame_cpu_cache.c), inlined into the
- * allocator's order-0 paths. Shared by the frame allocator's files and, for the order-0 fast
- * paths alone, the allocator benchmark's adapter (bench/alloc/mmsim.c); nobody else.
+ * allocator's paths. Shared by the frame allocator's files and, for the fast paths alone,
+ * the allocator benchmark's adapter (bench/alloc/mmsim.c); nobody else.
  */
 #ifndef MMSIM_CORE_FRAME_CPU_CACHE_H
 #define MMSIM_CORE_FRAME_CPU_CACHE_H
@@ -59,111 +59,62 @@ static inline void cache_leave(struct frame_cpu_cache *c)
 	atomic_store_explicit(&c->busy, 0, memory_order_release);
 }
 
-/* Pop slot top (count - 1) of the caller's non-empty cache and mark its frame used (U0);
- * leaves. */
-static inline paddr_t cache_pop(struct frame_cpu_cache *c, uint64_t top)
+/* Where a cache's order-k stack starts. */
+static inline paddr_t *cache_stack(struct frame_cpu_cache *c, unsigned k)
 {
-	rec_store(c->info[top], PAGE_WORD(PAGE_STATE_USED, 0));
-	atomic_store_explicit(&c->count, (uint32_t)top, memory_order_relaxed);
-	paddr_t f = c->frame[top];
+	return c->slot + frame_cache_stack_base[k];
+}
+
+/* Pop slot top (count[k] - 1) of the caller's non-empty order-k stack and mark its block
+ * used (U0); leaves. */
+static inline paddr_t cache_pop(struct frame_cpu_cache *c, unsigned k, uint32_t top)
+{
+	paddr_t f = cache_stack(c, k)[top];
+
+	rec_store(rec(f), PAGE_WORD(PAGE_STATE_USED, k));
+	atomic_store_explicit(&c->count[k], top, memory_order_relaxed);
 	cache_leave(c);
 	return f;
 }
 
-static inline __attribute__((always_inline)) paddr_t cache_alloc(void)
+/* Push the order-k block f, whose record r is USED with a count of 0, on the caller's stack
+ * of that order, which has room; leaves. */
+static inline void cache_push(struct frame_cpu_cache *c, unsigned k, uint32_t n, paddr_t f,
+			      struct page_info *r)
+{
+	rec_store(r, PAGE_WORD(PAGE_STATE_CACHED, k));
+	cache_stack(c, k)[n] = f;
+	atomic_store_explicit(&c->count[k], n + 1, memory_order_relaxed);
+	cache_leave(c);
+}
+
+/* An order-0 frame from this CPU's cache (refilled from the lists if empty; a frozen cache
+ * is waited for), or 0. */
+static inline paddr_t cache_alloc(void)
 {
 	struct frame_cpu_cache *c = this_cpu_cache();
 
 	while (__builtin_expect(!cache_enter(c), 0))
 		cache_wait_remote(c);
-	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
+	uint32_t n = atomic_load_explicit(&c->count[0], memory_order_relaxed);
 	if (__builtin_expect(n == 0, 0))
 		return cache_alloc_slow(c);
-	return cache_pop(c, n - 1);
+	return cache_pop(c, 0, n - 1);
 }
 
-/* Push a frame whose record r is USED with a count of 0 on the caller's cache, which has
- * room; leaves. */
-static inline void cache_push(struct frame_cpu_cache *c, uint64_t n, paddr_t f, struct page_info *r)
-{
-	rec_store(r, PAGE_WORD(PAGE_STATE_CACHED, 0));
-	c->frame[n] = f;
-	c->info[n] = r;
-	atomic_store_explicit(&c->count, (uint32_t)(n + 1), memory_order_relaxed);
-	cache_leave(c);
-}
-
+/* Park the checked order-0 frame f (record r) on this CPU's cache, draining its oldest batch
+ * first if it is full. */
 static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
 {
 	while (__builtin_expect(!cache_enter(c), 0))
 		cache_wait_remote(c);
-	uint32_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-	if (__builtin_expect(n >= frame_alloc_state.cache_cap, 0)) {
+	uint32_t n = atomic_load_explicit(&c->count[0], memory_order_relaxed);
+	if (__builtin_expect(n >= frame_alloc_state.cap[0], 0)) {
 		cache_free_slow(c, f, r);
 		return;
 	}
-	cache_push(c, n, f, r);
+	cache_push(c, 0, n, f, r);
 }
-
-/*
- * The order-0 fast paths, inline: allocate_frame and deallocate_frame are made of them, and
- * so is the allocator benchmark's adapter (bench/alloc/mmsim.c), where an operation is then
- * one call, as for any other allocator.
- */
-
-/* Pop a frame off this CPU's cache into *f; false, nothing done, if the cache is frozen,
- * traced or empty (the caller takes the slow path). */
-static inline __attribute__((always_inline)) bool frame_alloc_fast(paddr_t *f)
-{
-	struct frame_cpu_cache *c = fast_cpu_cache();
-	uint32_t stop = cache_claim(c);
-	/* 64 bits wide, so that it indexes the slots without a zero extension */
-	uint64_t top = (uint64_t)atomic_load_explicit(&c->count, memory_order_relaxed) - 1;
-
-	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or empty (top wraps to all ones): one
-	 * sign test */
-	if (__builtin_expect((int32_t)((uint32_t)top | stop) < 0, 0)) {
-		cache_leave(c);
-		return false;
-	}
-	*f = cache_pop(c, top);
-	return true;
-}
-
-/*
- * Push the frame f (frame number pfn) on this CPU's cache after the checks that catch a
- * double free (the head must be USED with order 0: a FREE, CACHED or INTERIOR record fails)
- * and a free with references left; false, nothing done, for anything else (misuse, a frame
- * off the dense run, a frozen, traced or full cache): the caller takes the slow path.
- */
-static inline __attribute__((always_inline)) bool frame_free_fast(paddr_t f, uint64_t pfn)
-{
-	struct frame_cpu_cache *c = fast_cpu_cache();
-	uint64_t i = pfn - frame_dense_first_pfn;
-
-	if (__builtin_expect(i >= frame_dense_frames, 0))
-		return false;
-	struct page_info *r = frame_dense_infos + i;
-	/* USED, order 0, count 0 (U0 has no kind bit: page_info.h) */
-	if (__builtin_expect(rec_word(r) != PAGE_WORD(PAGE_STATE_USED, 0), 0))
-		return false;
-	uint32_t stop = cache_claim(c);
-	/* 64 bits wide, so that it indexes the slots without a zero extension */
-	uint64_t n = atomic_load_explicit(&c->count, memory_order_relaxed);
-	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or full (n + 2^31 - cache_cap reaches bit
-	 * 31): one sign test */
-	if (__builtin_expect((int32_t)(((uint32_t)n + c->full_bias) | stop) < 0, 0)) {
-		cache_leave(c);
-		return false;
-	}
-	cache_push(c, n, f, r);
-	return true;
-}
-
-/* ---- orders 1 .. FRAME_CACHED_ORDERS - 1 ----
- * The same handshake. A traced or frozen cache is not used at these orders at all: the
- * caller takes the global lock instead (no wait for the remote, and the trace shows every
- * block as the buddy lists hand it out). */
 
 /* The order-k stack was empty: refill it (if order k is cached) and pop. Entered; leaves. */
 paddr_t hi_cache_alloc_slow(struct frame_cpu_cache *c, unsigned k);
@@ -171,30 +122,11 @@ paddr_t hi_cache_alloc_slow(struct frame_cpu_cache *c, unsigned k);
  * k is not cached). Entered; leaves. */
 bool hi_cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r, unsigned k);
 
-/* Pop the order-k block at slot top of the caller's cache and mark it used (U0); leaves. */
-static inline paddr_t hi_cache_pop(struct frame_cpu_cache *c, unsigned k, uint32_t top)
-{
-	paddr_t f = c->hi_frame[k][top];
+/* Orders 1 .. FRAME_CACHED_ORDERS - 1 off the fast paths. A traced or frozen cache is not
+ * used at these orders at all: the caller takes the global lock instead (no wait for the
+ * remote, and the trace shows every block as the buddy lists hand it out). */
 
-	rec_store(rec(f), PAGE_WORD(PAGE_STATE_USED, k));
-	atomic_store_explicit(&c->hi_count[k], top, memory_order_relaxed);
-	cache_leave(c);
-	return f;
-}
-
-/* Push the order-k block f (record r: USED, count 0) on the caller's cache, which has room;
- * leaves. */
-static inline void hi_cache_push(struct frame_cpu_cache *c, unsigned k, uint32_t n, paddr_t f,
-				 struct page_info *r)
-{
-	rec_store(r, PAGE_WORD(PAGE_STATE_CACHED, k));
-	c->hi_frame[k][n] = f;
-	atomic_store_explicit(&c->hi_count[k], n + 1, memory_order_relaxed);
-	cache_leave(c);
-}
-
-/* A block of order k (1 <= k < FRAME_CACHED_ORDERS) from this CPU's cache, or 0: the caller
- * goes to the buddy lists. */
+/* A block of order k from this CPU's cache, or 0: the caller goes to the buddy lists. */
 static inline paddr_t hi_cache_alloc(unsigned k)
 {
 	struct frame_cpu_cache *c = fast_cpu_cache();
@@ -203,10 +135,10 @@ static inline paddr_t hi_cache_alloc(unsigned k)
 		cache_leave(c);
 		return 0;
 	}
-	uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
+	uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
 	if (__builtin_expect(n == 0, 0))
 		return hi_cache_alloc_slow(c, k);
-	return hi_cache_pop(c, k, n - 1);
+	return cache_pop(c, k, n - 1);
 }
 
 /* Park the checked block (f, k), record r, on this CPU's cache; false if it was not taken
@@ -219,64 +151,75 @@ static inline bool hi_cache_free(paddr_t f, struct page_info *r, unsigned k)
 		cache_leave(c);
 		return false;
 	}
-	uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
-	if (__builtin_expect(n >= frame_alloc_state.hi_cap[k], 0))
+	uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
+	if (__builtin_expect(n >= frame_alloc_state.cap[k], 0))
 		return hi_cache_free_slow(c, f, r, k);
-	hi_cache_push(c, k, n, f, r);
+	cache_push(c, k, n, f, r);
 	return true;
 }
 
 /*
- * The fast paths of orders 1 .. FRAME_CACHED_ORDERS - 1, inline for the same reason as the
- * order-0 ones (allocate_p2frame and deallocate_p2frame are made of them, and so is the
- * benchmark's adapter). k must be in that range.
+ * The fast paths, inline, one for every cached order (0 .. FRAME_CACHED_ORDERS - 1) with no
+ * branch on the order: a caller whose orders vary at random (a mix of sizes) would
+ * mispredict one. allocate_frame, allocate_p2frame, deallocate_frame and deallocate_p2frame
+ * are made of them, and so is the allocator benchmark's adapter (bench/alloc/mmsim.c), where
+ * an operation is then one call, as for any other allocator.
  */
 
 /* Pop a block of order k off this CPU's stack of that order into *f; false, nothing done,
  * if the cache is frozen or traced, the stack empty or its top block off the dense run (its
  * record is then a section lookup away: the slow path, so that this one calls nothing). */
-static inline __attribute__((always_inline)) bool frame_alloc_hi_fast(unsigned k, paddr_t *f)
+static inline __attribute__((always_inline)) bool frame_alloc_fast(unsigned k, paddr_t *f)
 {
 	struct frame_cpu_cache *c = fast_cpu_cache();
 	uint32_t stop = cache_claim(c);
-	uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
+	paddr_t *stack = cache_stack(c, k);
+	uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
 	uint64_t i;
 
-	if (__builtin_expect((stop & CACHE_SLOW) || n == 0 ||
-				     (i = (c->hi_frame[k][n - 1] >> PAGE_SHIFT) - frame_dense_first_pfn) >=
+	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or empty (n - 1 wraps to all ones): one
+	 * sign test */
+	if (__builtin_expect((int32_t)((n - 1) | stop) < 0 ||
+				     (i = (stack[n - 1] >> PAGE_SHIFT) - frame_dense_first_pfn) >=
 					     frame_dense_frames,
 			     0)) {
 		cache_leave(c);
 		return false;
 	}
-	*f = c->hi_frame[k][n - 1];
+	*f = stack[n - 1];
 	rec_store(&frame_dense_infos[i], PAGE_WORD(PAGE_STATE_USED, k));
-	atomic_store_explicit(&c->hi_count[k], n - 1, memory_order_relaxed);
+	atomic_store_explicit(&c->count[k], n - 1, memory_order_relaxed);
 	cache_leave(c);
 	return true;
 }
 
-/* Push the block f (frame number pfn) of order k on this CPU's stack of that order after the
- * checks that catch a double free, a wrong order and references left (the head must be USED
- * with order k and a count of 0); false, nothing done, for anything else (misuse, a block off
- * the dense run, a frozen or traced cache, a full stack). */
-static inline __attribute__((always_inline)) bool frame_free_hi_fast(paddr_t f, uint64_t pfn, unsigned k)
+/*
+ * Push the block f (frame number pfn) of order k on this CPU's stack of that order after
+ * the checks that catch a double free (the head must be USED: a FREE, CACHED or INTERIOR
+ * record fails), a wrong order and references left (count 0); false, nothing done, for
+ * anything else (misuse, a block off the dense run, a frozen or traced cache, a full stack,
+ * an order this machine does not cache): the caller takes the slow path.
+ */
+static inline __attribute__((always_inline)) bool frame_free_fast(paddr_t f, uint64_t pfn, unsigned k)
 {
 	uint64_t i = pfn - frame_dense_first_pfn;
 
 	if (__builtin_expect(i >= frame_dense_frames, 0))
 		return false;
 	struct page_info *r = frame_dense_infos + i;
+	/* a kind bit does not matter: the push rewrites the whole word */
 	if (__builtin_expect((rec_word(r) & ~RC_SHARED) != PAGE_WORD(PAGE_STATE_USED, k), 0))
 		return false;
 	struct frame_cpu_cache *c = fast_cpu_cache();
 	uint32_t stop = cache_claim(c);
-	uint32_t n = atomic_load_explicit(&c->hi_count[k], memory_order_relaxed);
-	if (__builtin_expect((stop & CACHE_SLOW) || n >= frame_alloc_state.hi_cap[k], 0)) {
+	uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
+	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or full (n - cap >= 0, so its complement
+	 * is negative; an order not cached has cap 0): one sign test */
+	if (__builtin_expect((int32_t)(~(n - frame_alloc_state.cap[k]) | stop) < 0, 0)) {
 		cache_leave(c);
 		return false;
 	}
-	hi_cache_push(c, k, n, f, r);
+	cache_push(c, k, n, f, r);
 	return true;
 }
 

@@ -32,51 +32,31 @@ static int mmsim_init(const struct fa_arena *a)
 	return frame_alloc_init(&area, 1) == FRAME_INIT_OK ? 0 : 1;
 }
 
-/* Everything but the order-0 fast path: the kernel's entry points. */
+/* Everything but the fast path: the kernel's entry points. */
 static __attribute__((noinline)) uint64_t mmsim_alloc_slow(unsigned order)
 {
-	frame_t f = order ? allocate_p2frame(order) : allocate_frame();
+	frame_t f = allocate_p2frame(order);
 	return frame_is_none(f) ? FA_NONE : frame_number(f);
 }
 
-/* Orders above 0: a function of their own, so that the order-0 path stays a leaf with
- * nothing to save. */
-static __attribute__((noinline)) uint64_t mmsim_alloc_hi(unsigned order)
-{
-	paddr_t f;
-
-	if (__builtin_expect(order < FRAME_CACHED_ORDERS && frame_alloc_hi_fast(order, &f), 1))
-		return f >> PAGE_SHIFT;
-	return mmsim_alloc_slow(order);
-}
-
-static __attribute__((noinline)) void mmsim_free_hi(uint64_t frame, unsigned order)
-{
-	frame_t f = { frame << PAGE_SHIFT };
-
-	if (__builtin_expect(order < FRAME_CACHED_ORDERS && frame_free_hi_fast(f.base, frame, order), 1))
-		return;
-	deallocate_p2frame(f, order);
-}
-
+/* One path for every cached order, with no branch on the order (frame_cpu_cache.h): a mix
+ * of orders would mispredict one. */
 static uint64_t mmsim_alloc(unsigned order)
 {
 	paddr_t f;
 
-	if (__builtin_expect(order != 0, 0))
-		return mmsim_alloc_hi(order);
-	if (__builtin_expect(frame_alloc_fast(&f), 1))
+	if (__builtin_expect(order < FRAME_CACHED_ORDERS && frame_alloc_fast(order, &f), 1))
 		return f >> PAGE_SHIFT;
-	return mmsim_alloc_slow(0);
+	return mmsim_alloc_slow(order);
 }
 
 static void mmsim_free(uint64_t frame, unsigned order)
 {
-	if (__builtin_expect(order != 0, 0))
-		return mmsim_free_hi(frame, order);
-	if (__builtin_expect(frame_free_fast(frame << PAGE_SHIFT, frame), 1))
+	if (__builtin_expect(order < FRAME_CACHED_ORDERS &&
+				     frame_free_fast(frame << PAGE_SHIFT, frame, order),
+			     1))
 		return;
-	deallocate_frame((frame_t){ frame << PAGE_SHIFT });
+	deallocate_p2frame((frame_t){ frame << PAGE_SHIFT }, order);
 }
 
 static void mmsim_attach(unsigned cpu)
