@@ -58,4 +58,12 @@ static inline void arch_pause(void)
 	__builtin_ia32_pause();
 }
 
+/* PREFETCHT0: ask for the cache line of p (a hint: it never faults, and changes nothing).
+ * An asm statement: GCC 12 was seen to drop __builtin_prefetch calls guarded by a bounds
+ * check. */
+static inline void arch_prefetch(const void *p)
+{
+	__asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
+}
+
 #endif
