@@ -23,7 +23,7 @@ static paddr_t alloc_from_buddy(unsigned order, enum frame_strategy strategy)
 	paddr_t f = strategy == FRAME_STRATEGY_LOWEST ? buddy_take_lowest(order, &r)
 						      : buddy_take(order, &r);
 	if (f)
-		rec_store(r, PAGE_WORD(PAGE_STATE_USED, order));
+		rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, order));
 	kspin_unlock(&ST.lock);
 	return f;
 }
@@ -132,9 +132,9 @@ frame_t allocate_p2frame(unsigned order)
 static const char *const state_names[] = { "interior", "free", "used", "cached", "metadata",
 					   "absent" };
 
-static const char *state_name(uint64_t word)
+static const char *state_name(uint32_t meta)
 {
-	unsigned s = page_word_state(word);
+	unsigned s = (meta & PAGE_META_STATE_MASK) >> PAGE_META_STATE_SHIFT;
 	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "corrupt";
 }
 
@@ -143,11 +143,11 @@ _Noreturn __attribute__((noinline, cold)) void free_misuse(paddr_t f, unsigned o
 {
 	if (!r || order > FRAME_MAX_ORDER)
 		plat_panic("frame: free of unmanaged frame %#llx (order %u)", (unsigned long long)f, order);
-	uint64_t w = rec_word(r);
-	enum page_state state = page_word_state(w);
-	if (state == PAGE_STATE_USED && (w & PAGE_ORDER_MASK) != order)
+	uint32_t w = rec_meta(r);
+	enum page_state state = (enum page_state)((w & PAGE_META_STATE_MASK) >> PAGE_META_STATE_SHIFT);
+	if (state == PAGE_STATE_USED && (w & PAGE_META_ORDER_MASK) != order)
 		plat_panic("frame: wrong-order free of %#llx: allocated order %u, freed as order %u",
-			   (unsigned long long)f, (unsigned)(w & PAGE_ORDER_MASK), order);
+			   (unsigned long long)f, (unsigned)(w & PAGE_META_ORDER_MASK), order);
 	if (state == PAGE_STATE_FREE || state == PAGE_STATE_CACHED)
 		plat_panic("frame: double free of %#llx order %u (frame is %s)", (unsigned long long)f,
 			   order, state_name(w));
@@ -157,7 +157,7 @@ _Noreturn __attribute__((noinline, cold)) void free_misuse(paddr_t f, unsigned o
 			   (unsigned long long)f, order);
 	if (state == PAGE_STATE_USED)
 		plat_panic("frame: free of %#llx which still has %llu references", (unsigned long long)f,
-			   (unsigned long long)page_word_count(w));
+			   (unsigned long long)(rec_rc(r) & RC_COUNT_MASK));
 	plat_panic("frame: free of %s frame %#llx order %u", state_name(w), (unsigned long long)f,
 		   order);
 }
@@ -177,7 +177,7 @@ static __attribute__((noinline)) void deallocate_p2frame_slow(frame_t f, unsigne
 	if (order < FRAME_CACHED_ORDERS && hi_cache_free(f.base, r, order))
 		return;
 	kspin_lock(&ST.lock);
-	KASSERT((rec_word(r) & PAGE_HEAD_MASK) == PAGE_WORD(PAGE_STATE_USED, order),
+	KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_USED, order),
 		"frame: concurrent double free of %#llx", (unsigned long long)f.base);
 	buddy_give(f.base, r, order);
 	kspin_unlock(&ST.lock);
@@ -216,11 +216,11 @@ void frame_split_block(frame_t f, unsigned order)
 	struct page_info *r = checked_free_target(f.base, order);
 
 	for (uint64_t i = 1; i < (1ULL << order); i++) {
-		KASSERT(rec_word(r + i) == 0, "frame: stale interior record in block %#llx",
+		KASSERT(rec_meta(r + i) == 0, "frame: stale interior record in block %#llx",
 			(unsigned long long)f.base);
-		rec_store(r + i, PAGE_WORD(PAGE_STATE_USED, 0));
+		rec_set(r + i, RC_USED, PAGE_META(PAGE_STATE_USED, 0));
 	}
-	rec_store(r, PAGE_WORD(PAGE_STATE_USED, 0));
+	rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, 0));
 	KTRACE("frame: split %#llx order %u into %llu frames", (unsigned long long)f.base, order,
 	       (unsigned long long)(1ULL << order));
 	KFRAME_EVENT(FRAME_EVENT_SPLIT, f.base, order);

@@ -59,7 +59,7 @@ enum frame_init_error {
 	FRAME_INIT_OK = 0,
 	FRAME_INIT_NO_AREAS,            /* no free area given */
 	FRAME_INIT_BAD_AREAS,           /* unaligned, empty, unsorted, overlapping, or
-					 * ending past FRAME_LINK_LIMIT (1 TiB) */
+					 * ending past FRAME_LINK_LIMIT (64 GiB) */
 	FRAME_INIT_NO_ROOM_FOR_METADATA,/* no area can hold the section table + page infos */
 	FRAME_INIT_TOO_MANY_CPUS,       /* plat_cpu_count() > FRAME_MAX_CPUS */
 };

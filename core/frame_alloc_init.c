@@ -104,10 +104,10 @@ static void find_dense_run(const struct frame_section *table, uint64_t windows)
 	frame_dense_infos = (struct page_info *)phys_to_virt(best_pa);
 }
 
-static void set_records(paddr_t s, paddr_t e, uint64_t word)
+static void set_records(paddr_t s, paddr_t e, uint32_t meta)
 {
 	for (paddr_t p = s; p < e; p += PAGE_SIZE)
-		rec_store(rec(p), word);
+		rec_set(rec(p), 0, meta);
 }
 
 /* Push the maximal aligned blocks of [s, e) from the top down, so lists end up ascending. */
@@ -188,7 +188,7 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 	for (uint64_t w = 0; w < windows; w++) {
 		struct page_info *r = (struct page_info *)phys_to_virt(table[w].infos_pa);
 		for (uint32_t i = 0; i < table[w].count; i++)
-			rec_store(&r[i], PAGE_WORD(PAGE_STATE_ABSENT, 0));
+			rec_set(&r[i], 0, PAGE_META(PAGE_STATE_ABSENT, 0));
 	}
 	uint64_t total = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -196,7 +196,7 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 		total += areas[i].size >> PAGE_SHIFT;
 	}
 	paddr_t meta_end = meta_base + (meta_frames << PAGE_SHIFT);
-	set_records(meta_base, meta_end, PAGE_WORD(PAGE_STATE_METADATA, 0));
+	set_records(meta_base, meta_end, PAGE_META(PAGE_STATE_METADATA, 0));
 	for (size_t i = n; i-- > 0;) {
 		paddr_t s = i == home ? meta_end : areas[i].base;
 		free_run(s, areas[i].base + areas[i].size);

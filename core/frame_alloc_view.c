@@ -3,7 +3,8 @@
  * consistent snapshot. Interior frames of a block carry no state of their own (only heads
  * do), so the use of an interior frame is found from the head of the naturally aligned block
  * that contains it: at most FRAME_MAX_ORDER lookups. frame_alloc_is_referenced alone reads
- * without the lock: one load of a record gives its state and count together.
+ * without the lock: an rc word with RC_USED and a non-zero count belongs to a USED head
+ * only (page_info.h), whatever else changes around it.
  */
 #include "frame_alloc_view.h"
 
@@ -21,7 +22,7 @@ void frame_alloc_free_counts(uint64_t counts[FRAME_ORDER_COUNT])
 			struct page_info *info = frame_section_lookup(b);
 
 			n++;
-			b = info ? page_word_next(page_info_word(info)) : 0;
+			b = info ? page_meta_next(page_info_meta(info)) << PAGE_SHIFT : 0;
 		}
 		counts[k] = n;
 	}
@@ -39,7 +40,7 @@ size_t frame_alloc_free_list(unsigned order, paddr_t *out, size_t max)
 		struct page_info *info = frame_section_lookup(b);
 
 		out[n++] = b;
-		b = info ? page_word_next(page_info_word(info)) : 0;
+		b = info ? page_meta_next(page_info_meta(info)) << PAGE_SHIFT : 0;
 	}
 	kspin_unlock(&frame_alloc_state.lock);
 	return n;
@@ -103,15 +104,15 @@ enum frame_use frame_alloc_use_of(frame_t f)
 bool frame_alloc_is_referenced(frame_t f)
 {
 	struct page_info *info;
-	uint64_t w;
+	uint32_t rc;
 
 	if (!frame_alloc_state.ready)
 		return false;
 	info = get_page_info(f);
 	if (!info)
 		return false;
-	w = atomic_load_explicit(&info->word, memory_order_acquire);
-	return page_word_state(w) == PAGE_STATE_USED && page_word_count(w) != 0;
+	rc = atomic_load_explicit(&info->rc, memory_order_acquire);
+	return (rc & RC_USED) && (rc & RC_COUNT_MASK) != 0;
 }
 
 const char *frame_use_name(enum frame_use use)

@@ -6,8 +6,8 @@
 #include "page_info.h"
 
 #define ST frame_alloc_state
-/* set in the count of a CACHED record while check_caches has seen it in a cache */
-#define AUDIT_MARK RC_ONE
+/* the rc of a CACHED record while check_caches has seen it in a cache (RC_USED otherwise) */
+#define AUDIT_MARK 1u
 
 struct audit {
 	char *buf;
@@ -25,9 +25,9 @@ struct audit {
 
 typedef unsigned long long ull;
 
-static uint64_t ld(const struct page_info *r)
+static uint32_t ld(_Atomic uint32_t *w)
 {
-	return page_info_word(r);
+	return atomic_load_explicit(w, memory_order_relaxed);
 }
 
 static bool check_block(struct audit *a, const struct page_info *infos, uint64_t i, uint64_t count,
@@ -42,10 +42,10 @@ static bool check_block(struct audit *a, const struct page_info *infos, uint64_t
 		     order);
 	for (uint64_t j = 1; j < (1ULL << order); j++) {
 		struct page_info *r = (struct page_info *)&infos[i + j];
-		if (ld(r))
-			FAIL(a, "A2: frame %#llx inside %s block %#llx order %u has record %#llx"
+		if (ld(&r->meta) || ld(&r->rc))
+			FAIL(a, "A2: frame %#llx inside %s block %#llx order %u has record rc %#x meta %#x"
 				" (expected interior, all zero)",
-			     (ull)(pa + j * PAGE_SIZE), what, (ull)pa, order, (ull)ld(r));
+			     (ull)(pa + j * PAGE_SIZE), what, (ull)pa, order, ld(&r->rc), ld(&r->meta));
 	}
 	return true;
 }
@@ -71,9 +71,9 @@ static bool scan_section(struct audit *a, uint64_t w, const struct frame_section
 	for (uint64_t i = 0; i < s->count;) {
 		paddr_t pa = win + (s->first + i) * PAGE_SIZE;
 		struct page_info *r = (struct page_info *)&infos[i];
-		uint64_t word = ld(r);
-		enum page_state st = page_word_state(word);
-		unsigned order = (unsigned)(word & PAGE_ORDER_MASK);
+		uint32_t meta = ld(&r->meta), rc = ld(&r->rc);
+		enum page_state st = (enum page_state)((meta & PAGE_META_STATE_MASK) >> PAGE_META_STATE_SHIFT);
+		unsigned order = meta & PAGE_META_ORDER_MASK;
 
 		if (frame_section_lookup(pa) != r)
 			FAIL(a, "A6: lookup of %#llx does not give record %llu of section %llu", (ull)pa,
@@ -82,23 +82,23 @@ static bool scan_section(struct audit *a, uint64_t w, const struct frame_section
 			FAIL(a, "A6: get_page_info(%#llx) is %s for a %s frame", (ull)pa,
 			     get_page_info((frame_t){ pa }) ? "set" : "NULL",
 			     st == PAGE_STATE_ABSENT ? "absent" : "managed");
+		if (st != PAGE_STATE_USED && st != PAGE_STATE_CACHED && (rc & RC_USED))
+			FAIL(a, "R6: frame %#llx is not used but its rc %#x has the used bit", (ull)pa, rc);
 		switch (st) {
 		case PAGE_STATE_INTERIOR:
 			FAIL(a, "A2: frame %#llx has an interior record but belongs to no block", (ull)pa);
 		case PAGE_STATE_CACHED:
-			if (order >= FRAME_CACHED_ORDERS || word != PAGE_WORD(st, order))
-				FAIL(a, "A2: cached frame %#llx has record %#llx (a count or kind bit, or an"
-					" order that is not cached)",
-				     (ull)pa, (ull)word);
+			if (order >= FRAME_CACHED_ORDERS || meta != PAGE_META(st, order) || rc != RC_USED)
+				FAIL(a, "A2: cached frame %#llx has record rc %#x meta %#x", (ull)pa, rc, meta);
 			if (!check_block(a, infos, i, s->count, pa, order, "cached"))
 				return false;
 			a->cached += 1ULL << order;
 			break;
 		case PAGE_STATE_ABSENT:
 		case PAGE_STATE_METADATA:
-			if (word != PAGE_WORD(st, 0))
-				FAIL(a, "A2: frame %#llx state %d has record %#llx", (ull)pa, (int)st,
-				     (ull)word);
+			if (meta != PAGE_META(st, 0) || rc != 0)
+				FAIL(a, "A2: frame %#llx state %d has record rc %#x meta %#x", (ull)pa, (int)st,
+				     rc, meta);
 			if (st == PAGE_STATE_METADATA) {
 				if (pa < meta_lo || pa >= meta_hi)
 					FAIL(a, "A5: metadata frame %#llx outside the metadata range", (ull)pa);
@@ -113,7 +113,7 @@ static bool scan_section(struct audit *a, uint64_t w, const struct frame_section
 				return false;
 			if (order < FRAME_MAX_ORDER) {
 				struct page_info *b = frame_section_lookup(pa ^ (PAGE_SIZE << order));
-				if (b && (ld(b) & PAGE_HEAD_MASK) == PAGE_WORD(PAGE_STATE_FREE, order))
+				if (b && (ld(&b->meta) & PAGE_META_HEAD_MASK) == PAGE_META(PAGE_STATE_FREE, order))
 					FAIL(a, "A3: free block %#llx order %u and its buddy %#llx are both free",
 					     (ull)pa, order, (ull)(pa ^ (PAGE_SIZE << order)));
 			}
@@ -123,17 +123,16 @@ static bool scan_section(struct audit *a, uint64_t w, const struct frame_section
 		case PAGE_STATE_USED:
 			if (!check_block(a, infos, i, s->count, pa, order, "used"))
 				return false;
-			if (page_word_count(word) > RC_MAX)
-				FAIL(a, "R6: used frame %#llx has record %#llx (count > RC_MAX)", (ull)pa,
-				     (ull)word);
-			if (!page_word_count(word) && (word & RC_SHARED))
-				FAIL(a, "R6: unreferenced (U0) frame %#llx has the kind bit (record %#llx)",
-				     (ull)pa, (ull)word);
+			if (meta & ~PAGE_META_HEAD_MASK)
+				FAIL(a, "A2: used frame %#llx has link bits in meta %#x", (ull)pa, meta);
+			if (!(rc & RC_USED) || (rc & RC_COUNT_MASK) > RC_MAX)
+				FAIL(a, "R6: used frame %#llx has rc %#x (used bit clear or count > RC_MAX)",
+				     (ull)pa, rc);
 			a->used_frames += 1ULL << order;
-			a->references += page_word_count(word);
+			a->references += rc & RC_COUNT_MASK;
 			break;
 		default:
-			FAIL(a, "A2: frame %#llx has a corrupt record %#llx", (ull)pa, (ull)word);
+			FAIL(a, "A2: frame %#llx has a corrupt record (rc %#x meta %#x)", (ull)pa, rc, meta);
 		}
 		a->managed += 1ULL << order;
 		i += 1ULL << order;
@@ -157,16 +156,17 @@ static bool check_lists(struct audit *a)
 			struct page_info *r = frame_section_lookup(f);
 			if (!r)
 				FAIL(a, "A1: list %u element %#llx has no page info", k, (ull)f);
-			uint64_t word = ld(r);
-			/* bit 7, the kind bit of a USED record, is unused in a FREE one */
-			if ((word & PAGE_HEAD_MASK) != PAGE_WORD(PAGE_STATE_FREE, k) || (word & RC_SHARED))
-				FAIL(a, "A1: list %u element %#llx has record %#llx (not free order %u)", k,
-				     (ull)f, (ull)word, k);
-			if (page_word_prev(word) != prev)
+			uint32_t meta = ld(&r->meta);
+			paddr_t rprev = (paddr_t)ld(&r->rc) << PAGE_SHIFT;
+			/* bit 7 is zero in every meta word */
+			if ((meta & (PAGE_META_HEAD_MASK | 0x80u)) != PAGE_META(PAGE_STATE_FREE, k))
+				FAIL(a, "A1: list %u element %#llx has meta %#x (not free order %u)", k,
+				     (ull)f, meta, k);
+			if (rprev != prev)
 				FAIL(a, "A1: list %u element %#llx has prev %#llx, expected %#llx", k, (ull)f,
-				     (ull)page_word_prev(word), (ull)prev);
+				     (ull)rprev, (ull)prev);
 			prev = f;
-			f = page_word_next(word);
+			f = page_meta_next(meta) << PAGE_SHIFT;
 		}
 		if (n != a->free_heads[k])
 			FAIL(a, "A1: list %u holds %llu blocks but %llu free heads of order %u exist", k,
@@ -195,25 +195,25 @@ static bool check_caches(struct audit *a)
 			for (uint32_t idx = 0; idx < n; idx++) {
 				paddr_t f = stack[idx];
 				struct page_info *r = frame_section_lookup(f);
-				if (!r || (ld(r) & ~AUDIT_MARK) != PAGE_WORD(PAGE_STATE_CACHED, k)) {
+				if (!r || ld(&r->meta) != PAGE_META(PAGE_STATE_CACHED, k)) {
 					kformat(a->buf, a->len,
 						"cache: cpu %u order %u slot %u holds %#llx which is not a cached block of that order",
 						cpu, k, idx, (ull)f);
 					ok = false;
 					break;
 				}
-				if (ld(r) & AUDIT_MARK) {
+				if (ld(&r->rc) == AUDIT_MARK) {
 					kformat(a->buf, a->len, "cache: block %#llx is cached twice (cpu %u order %u slot %u)",
 						(ull)f, cpu, k, idx);
 					ok = false;
 					break;
 				}
-				atomic_store_explicit(&r->word, ld(r) | AUDIT_MARK, memory_order_relaxed);
+				atomic_store_explicit(&r->rc, AUDIT_MARK, memory_order_relaxed);
 				total += 1ULL << k;
 			}
 		}
 	}
-	/* take the marks off again */
+	/* put back the rc the marks replaced (RC_USED: the scan checked every CACHED record) */
 	for (unsigned cpu = 0; cpu < FRAME_MAX_CPUS; cpu++) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[cpu];
 		for (unsigned k = 0; k < FRAME_CACHED_ORDERS; k++) {
@@ -223,9 +223,8 @@ static bool check_caches(struct audit *a)
 				n = ST.cap[k];
 			for (uint32_t i = 0; i < n; i++) {
 				struct page_info *r = frame_section_lookup(stack[i]);
-				if (r && ld(r) == (PAGE_WORD(PAGE_STATE_CACHED, k) | AUDIT_MARK))
-					atomic_store_explicit(&r->word, PAGE_WORD(PAGE_STATE_CACHED, k),
-							      memory_order_relaxed);
+				if (r && ld(&r->meta) == PAGE_META(PAGE_STATE_CACHED, k))
+					atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
 			}
 		}
 	}
@@ -243,7 +242,7 @@ static bool check_zero_frame(struct audit *a)
 	struct page_info *r = get_page_info(z);
 	if (!r || page_info_state(r) != PAGE_STATE_USED || page_info_order(r) != 0)
 		FAIL(a, "R5: zero frame %#llx is not a used order-0 frame", (ull)z.base);
-	if (!page_word_count(ld(r)))
+	if (!(ld(&r->rc) & RC_COUNT_MASK))
 		FAIL(a, "R5: zero frame %#llx has no reference", (ull)z.base);
 	const uint64_t *p = (const uint64_t *)phys_to_virt(z.base);
 	for (unsigned i = 0; i < PAGE_SIZE / 8; i++)

@@ -21,10 +21,9 @@
  *   NULL for holes and just outside sections; sections lie in the metadata frames.
  * - Per-CPU caches: every cached entry is a distinct CACHED block of its stack's order (at
  *   most cap[k] of order k), and the CACHED blocks are exactly the cache contents.
- * - R5/R6: USED records carry a count <= RC_MAX, and no kind bit at count 0 (U0); CACHED,
- *   METADATA and ABSENT records hold their state and order and nothing else, FREE ones their
- *   links besides; the zero frame is USED, referenced, and reads as zero; live raii_frame
- *   holders do not exceed the references.
+ * - R5/R6: USED records carry RC_USED and a count <= RC_MAX, CACHED records exactly RC_USED;
+ *   no other record has the bit; the zero frame is USED, referenced, and reads as zero; live
+ *   raii_frame holders do not exceed the references.
  */
 #ifndef MMSIM_CORE_FRAME_AUDIT_H
 #define MMSIM_CORE_FRAME_AUDIT_H

@@ -57,27 +57,21 @@ static inline struct dense dense_now(void)
 	return (struct dense){ frame_dense_first_pfn, frame_dense_frames, frame_dense_infos };
 }
 
-/* rec() with the dense run in locals. */
-static inline __attribute__((always_inline)) struct page_info *drec(const struct dense *d, paddr_t pa)
+/* rec() of frame number pfn, with the dense run in locals. */
+static inline __attribute__((always_inline)) struct page_info *drec_pfn(const struct dense *d,
+									 uint64_t pfn)
 {
-	uint64_t i = (pa >> PAGE_SHIFT) - d->first;
+	uint64_t i = pfn - d->first;
 
 	if (__builtin_expect(i < d->frames, 1))
 		return d->infos + i;
-	return rec_slow(pa);
+	return rec_slow(pfn << PAGE_SHIFT);
 }
 
-/* Rewrite one link of the FREE record r (the other link, its order and state stay). */
-static inline void set_prev(struct page_info *r, paddr_t prev)
+/* rec() with the dense run in locals. */
+static inline __attribute__((always_inline)) struct page_info *drec(const struct dense *d, paddr_t pa)
 {
-	rec_store(r, (rec_word(r) & ~(FRAME_LINK_MASK << PAGE_PREV_SHIFT)) |
-			     (prev >> PAGE_SHIFT) << PAGE_PREV_SHIFT);
-}
-
-static inline void set_next(struct page_info *r, paddr_t next)
-{
-	rec_store(r, (rec_word(r) & ~(FRAME_LINK_MASK << PAGE_NEXT_SHIFT)) |
-			     (next >> PAGE_SHIFT) << PAGE_NEXT_SHIFT);
+	return drec_pfn(d, pa >> PAGE_SHIFT);
 }
 
 /* Push free block f of order k, whose head record is r. Inlined into the merge loop: it runs
@@ -87,9 +81,9 @@ static inline __attribute__((always_inline)) void push_block(const struct dense 
 {
 	paddr_t head = ST.heads[k];
 
-	rec_store(r, page_free_word(k, head, 0));
+	rec_set(r, 0, page_free_meta(k, head >> PAGE_SHIFT));
 	if (head)
-		set_prev(drec(d, head), f);
+		rec_set_rc(drec(d, head), (uint32_t)(f >> PAGE_SHIFT));
 	else
 		ST.nonempty |= 1u << k;
 	ST.heads[k] = f;
@@ -102,22 +96,22 @@ void list_push(unsigned k, paddr_t f, struct page_info *r)
 	push_block(&d, k, f, r);
 }
 
-/* Take the free block whose head record is r off list k (its record is left as is). */
+/* Take the free block whose head record is r off list k (its record is left as is). The
+ * neighbours' link words are stored, not read first (page_info.h). */
 static inline __attribute__((always_inline)) void list_unlink(const struct dense *d, unsigned k,
 							      struct page_info *r)
 {
-	uint64_t w = rec_word(r);
-	paddr_t prev = page_word_prev(w), next = page_word_next(w);
+	uint64_t prev = rec_rc(r), next = page_meta_next(rec_meta(r));
 
 	if (prev) {
-		set_next(drec(d, prev), next);
+		rec_set_meta(drec_pfn(d, prev), page_free_meta(k, next));
 	} else {
-		ST.heads[k] = next;
+		ST.heads[k] = next << PAGE_SHIFT;
 		if (!next)
 			ST.nonempty &= ~(1u << k);
 	}
 	if (next)
-		set_prev(drec(d, next), prev);
+		rec_set_rc(drec_pfn(d, next), (uint32_t)prev);
 }
 
 /* Remove free block f of order k from its list and split it down to `order`, keeping the low
@@ -156,7 +150,7 @@ paddr_t buddy_take_lowest(unsigned order, struct page_info **r)
 	unsigned best_k = 0;
 
 	for (unsigned k = order; k < FRAME_ORDER_COUNT; k++)
-		for (paddr_t f = ST.heads[k]; f; f = page_word_next(rec_word(rec(f))))
+		for (paddr_t f = ST.heads[k]; f; f = page_meta_next(rec_meta(rec(f))) << PAGE_SHIFT)
 			if (!best || f < best) {
 				best = f;
 				best_k = k;
@@ -173,7 +167,7 @@ static inline __attribute__((always_inline)) void merge_push(const struct dense 
 {
 	/* in frame numbers, the sizes and the record state wanted kept from level to level */
 	uint64_t pfn = f >> PAGE_SHIFT, step = 1ULL << order;
-	uint64_t want = PAGE_WORD(PAGE_STATE_FREE, order);
+	uint32_t want = PAGE_META(PAGE_STATE_FREE, order);
 
 	for (; order < FRAME_MAX_ORDER; order++, step <<= 1, want++) {
 		uint64_t bpfn = pfn ^ step, i = bpfn - d->first;
@@ -187,7 +181,7 @@ static inline __attribute__((always_inline)) void merge_push(const struct dense 
 			if (!rb)
 				break;
 		}
-		if ((rec_word(rb) & PAGE_HEAD_MASK) != want)
+		if ((rec_meta(rb) & PAGE_META_HEAD_MASK) != want)
 			break;
 		list_unlink(d, order, rb);
 		/* The upper head becomes interior; the lower one is rewritten by the push. Which
@@ -197,7 +191,7 @@ static inline __attribute__((always_inline)) void merge_push(const struct dense 
 		uint64_t lower = pfn & bpfn;
 		r -= pfn - lower;
 		pfn = lower;
-		rec_store(r + step, 0);
+		rec_set(r + step, 0, 0);
 	}
 	push_block(d, order, pfn << PAGE_SHIFT, r);
 }
@@ -238,9 +232,9 @@ void buddy_give_frames(const paddr_t *frame, uint32_t n)
 		if (i + GIVE_PREFETCH_AHEAD < n)
 			prefetch_buddies(&d, frame[i + GIVE_PREFETCH_AHEAD]);
 		struct page_info *r = drec(&d, frame[i]);
-		KASSERT(rec_word(r) == PAGE_WORD(PAGE_STATE_CACHED, 0),
-			"frame: cached frame %#llx has record %#llx", (unsigned long long)frame[i],
-			(unsigned long long)rec_word(r));
+		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
+			"frame: cached frame %#llx has record meta %#x", (unsigned long long)frame[i],
+			rec_meta(r));
 		merge_push(&d, frame[i], r, 0);
 	}
 	buddy_free_add(n);

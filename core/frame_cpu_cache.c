@@ -76,7 +76,7 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 		paddr_t f = buddy_take(o, &r);
 		/* push high to low so that pops hand out ascending addresses */
 		for (uint64_t i = 1ULL << o; i-- > 0;) {
-			rec_store(r + i, PAGE_WORD(PAGE_STATE_CACHED, 0));
+			rec_set(r + i, RC_USED, PAGE_META(PAGE_STATE_CACHED, 0));
 			stack[n++] = f + i * PAGE_SIZE;
 		}
 	}
@@ -117,7 +117,7 @@ static uint32_t hi_refill(struct frame_cpu_cache *c, unsigned k)
 		paddr_t f = buddy_take(k, &r);
 		if (!f)
 			break;
-		rec_store(r, PAGE_WORD(PAGE_STATE_CACHED, k));
+		rec_set(r, RC_USED, PAGE_META(PAGE_STATE_CACHED, k));
 		stack[n] = f;
 	}
 	/* the first block taken on top: pops hand them out in the order the lists gave them */
@@ -143,9 +143,9 @@ static void hi_drain(struct frame_cpu_cache *c, unsigned k, uint32_t how_many)
 	kspin_lock(&ST.lock);
 	for (uint32_t i = 0; i < m; i++) {
 		struct page_info *r = rec(stack[i]);
-		KASSERT(rec_word(r) == PAGE_WORD(PAGE_STATE_CACHED, k),
-			"frame: cached block %#llx order %u has record %#llx",
-			(unsigned long long)stack[i], k, (unsigned long long)rec_word(r));
+		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, k),
+			"frame: cached block %#llx order %u has record meta %#x",
+			(unsigned long long)stack[i], k, rec_meta(r));
 		buddy_give(stack[i], r, k);
 	}
 	for (uint32_t i = m; i < n; i++)

@@ -66,23 +66,23 @@ static inline paddr_t *cache_stack(struct frame_cpu_cache *c, unsigned k)
 }
 
 /* Pop slot top (count[k] - 1) of the caller's non-empty order-k stack and mark its block
- * used (U0); leaves. */
+ * used (its rc is already RC_USED: see page_info.h); leaves. */
 static inline paddr_t cache_pop(struct frame_cpu_cache *c, unsigned k, uint32_t top)
 {
 	paddr_t f = cache_stack(c, k)[top];
 
-	rec_store(rec(f), PAGE_WORD(PAGE_STATE_USED, k));
+	rec_set_meta(rec(f), PAGE_META(PAGE_STATE_USED, k));
 	atomic_store_explicit(&c->count[k], top, memory_order_relaxed);
 	cache_leave(c);
 	return f;
 }
 
-/* Push the order-k block f, whose record r is USED with a count of 0, on the caller's stack
- * of that order, which has room; leaves. */
+/* Push the order-k block f, whose record r is USED with rc exactly RC_USED, on the caller's
+ * stack of that order, which has room; leaves. */
 static inline void cache_push(struct frame_cpu_cache *c, unsigned k, uint32_t n, paddr_t f,
 			      struct page_info *r)
 {
-	rec_store(r, PAGE_WORD(PAGE_STATE_CACHED, k));
+	rec_set_meta(r, PAGE_META(PAGE_STATE_CACHED, k));
 	cache_stack(c, k)[n] = f;
 	atomic_store_explicit(&c->count[k], n + 1, memory_order_relaxed);
 	cache_leave(c);
@@ -106,6 +106,8 @@ static inline paddr_t cache_alloc(void)
  * first if it is full. */
 static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
 {
+	/* drop a kind bit that outlived the last reference (cache_push wants exactly RC_USED) */
+	rec_set_rc(r, RC_USED);
 	while (__builtin_expect(!cache_enter(c), 0))
 		cache_wait_remote(c);
 	uint32_t n = atomic_load_explicit(&c->count[0], memory_order_relaxed);
@@ -151,6 +153,8 @@ static inline bool hi_cache_free(paddr_t f, struct page_info *r, unsigned k)
 		cache_leave(c);
 		return false;
 	}
+	/* drop a kind bit that outlived the last reference (cache_push wants exactly RC_USED) */
+	rec_set_rc(r, RC_USED);
 	uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
 	if (__builtin_expect(n >= frame_alloc_state.cap[k], 0))
 		return hi_cache_free_slow(c, f, r, k);
@@ -187,7 +191,7 @@ static inline __attribute__((always_inline)) bool frame_alloc_fast(unsigned k, p
 		return false;
 	}
 	*f = stack[n - 1];
-	rec_store(&frame_dense_infos[i], PAGE_WORD(PAGE_STATE_USED, k));
+	rec_set_meta(&frame_dense_infos[i], PAGE_META(PAGE_STATE_USED, k));
 	atomic_store_explicit(&c->count[k], n - 1, memory_order_relaxed);
 	cache_leave(c);
 	return true;
@@ -207,8 +211,9 @@ static inline __attribute__((always_inline)) bool frame_free_fast(paddr_t f, uin
 	if (__builtin_expect(i >= frame_dense_frames, 0))
 		return false;
 	struct page_info *r = frame_dense_infos + i;
-	/* a kind bit does not matter: the push rewrites the whole word */
-	if (__builtin_expect((rec_word(r) & ~RC_SHARED) != PAGE_WORD(PAGE_STATE_USED, k), 0))
+	/* USED, order k, rc exactly RC_USED (count 0, no kind bit: what cache_push wants) */
+	if (__builtin_expect(((rec_meta(r) ^ PAGE_META(PAGE_STATE_USED, k)) | (rec_rc(r) ^ RC_USED)) != 0,
+			     0))
 		return false;
 	struct frame_cpu_cache *c = fast_cpu_cache();
 	uint32_t stop = cache_claim(c);

@@ -59,7 +59,7 @@ void frame_free_run(struct frame_free_batch *b, frame_t first, size_t n)
 			checked_free_target(h + (len - 1) * PAGE_SIZE, 0);
 			for (size_t j = 1; j < len; j++) {
 				check_free_target(h + j * PAGE_SIZE, 0, r + j);
-				rec_store(r + j, 0);
+				rec_set(r + j, 0, 0);
 			}
 			for (size_t j = 0; j < len && (plat_trace_on || plat_frame_events); j++) {
 				KTRACE("frame: free %#llx order 0", (unsigned long long)(h + j * PAGE_SIZE));

@@ -657,7 +657,7 @@ static enum pf_status correct_present(struct addr_space *as, struct grant *g, ui
 		 * Shared references and other spaces letting a Cow frame go, which do not make a
 		 * reuse of a One frame wrong */
 		reuse = acc == MM_ACCESS_WRITE && g->kind == PROVIDER_ALLOCATED && info &&
-			page_info_rc_is_one(page_info_word(info));
+			page_info_rc_is_one(page_info_rc(info));
 		entry_unlock(ptl);
 		mm_local_invlpg(as, va);
 		if (reuse) {

@@ -1,8 +1,8 @@
 /*
  * The reference-count state machine (docs/redox-mm-notes.md 3.2) over USED page-info records, the zero
  * frame, init_frame and the owned-frame handle. Invariants are listed in page_info.h; the
- * ones this file enforces: every transition keeps the state and the order; errors (kind
- * mismatch, overflow) leave the count unchanged; underflow panics.
+ * ones this file enforces: every transition keeps RC_USED and the `meta` word untouched;
+ * errors (kind mismatch, overflow) leave the count unchanged; underflow panics.
  */
 #include "page_info.h"
 
@@ -18,9 +18,9 @@ static _Atomic uint64_t raii_holders;
 
 /* acquire: a decision taken on the count (a One frame is written in place) comes after
  * everything the holders that dropped their references did with the frame (a copy) */
-static inline uint64_t rc_load(const struct page_info *info)
+static inline uint32_t rc_load(const struct page_info *info)
 {
-	return atomic_load_explicit(&((struct page_info *)info)->word, memory_order_acquire);
+	return atomic_load_explicit(&((struct page_info *)info)->rc, memory_order_acquire);
 }
 
 bool page_info_is_used(const struct page_info *info)
@@ -34,11 +34,11 @@ bool page_info_is_free(const struct page_info *info)
 	return s == PAGE_STATE_FREE || s == PAGE_STATE_CACHED || s == PAGE_STATE_INTERIOR;
 }
 
-static struct refcount decode(uint64_t raw)
+static struct refcount decode(uint32_t raw)
 {
-	uint64_t n = page_word_count(raw);
+	uint64_t n = raw & RC_COUNT_MASK;
 
-	if (page_word_state(raw) != PAGE_STATE_USED)
+	if (!(raw & RC_USED))
 		return (struct refcount){ REFCOUNT_FREE, 0 };
 	if (n == 0)
 		return (struct refcount){ REFCOUNT_U0, 0 };
@@ -49,38 +49,39 @@ static struct refcount decode(uint64_t raw)
 
 struct refcount page_info_refcount(const struct page_info *info)
 {
+	if (!page_info_is_used(info))
+		return (struct refcount){ REFCOUNT_FREE, 0 };
 	return decode(rc_load(info));
 }
 
 /* Out of line, so that the reference-count operations stay small enough to inline. */
 static __attribute__((noinline, cold, noreturn)) void not_referenced(const struct page_info *info,
-								     uint64_t raw, const char *what)
+								     uint32_t raw, const char *what)
 {
-	if (page_word_state(raw) != PAGE_STATE_USED)
+	if (!page_info_is_used(info) || !(raw & RC_USED))
 		plat_panic("page_info: %s on a free frame (record %p)", what, (const void *)info);
 	plat_panic("page_info: %s on an unreferenced (U0) frame (record %p)", what,
 		   (const void *)info);
 }
 
 /* The raw word of a referenced frame; panics (with `what`) on free or U0. */
-static inline uint64_t referenced_raw(const struct page_info *info, const char *what)
+static inline uint32_t referenced_raw(const struct page_info *info, const char *what)
 {
-	uint64_t raw = rc_load(info);
+	uint32_t raw = rc_load(info);
 
-	if (__builtin_expect(page_word_state(raw) != PAGE_STATE_USED || !page_word_count(raw), 0))
+	if (__builtin_expect(!page_info_is_used(info) || !(raw & RC_USED) || !(raw & RC_COUNT_MASK), 0))
 		not_referenced(info, raw, what);
 	return raw;
 }
 
 enum add_ref_error add_ref_slow(struct page_info *info, enum ref_kind kind)
 {
-	uint64_t raw = referenced_raw(info, "add_ref");
-	uint64_t n = page_word_count(raw);
+	uint32_t raw = referenced_raw(info, "add_ref");
+	uint32_t n = raw & RC_COUNT_MASK;
 
 	if (n == 1) {
 		/* One -> Cow(2) / Shared(2): the single owner chooses the kind afresh. */
-		atomic_store_explicit(&info->word,
-				      (raw & PAGE_HEAD_MASK) | (kind == REF_SHARED ? RC_SHARED : 0) | 2 * RC_ONE,
+		atomic_store_explicit(&info->rc, RC_USED | (kind == REF_SHARED ? RC_SHARED : 0) | 2,
 				      memory_order_relaxed);
 		return ADD_REF_OK;
 	}
@@ -89,9 +90,9 @@ enum add_ref_error add_ref_slow(struct page_info *info, enum ref_kind kind)
 		return ADD_REF_SHARED_TO_COW;
 	if (!shared && kind == REF_SHARED)
 		return ADD_REF_COW_TO_SHARED;
-	uint64_t old = atomic_fetch_add_explicit(&info->word, RC_ONE, memory_order_relaxed);
-	if (page_word_count(old) >= RC_MAX) {
-		atomic_fetch_sub_explicit(&info->word, RC_ONE, memory_order_relaxed);
+	uint32_t old = atomic_fetch_add_explicit(&info->rc, 1, memory_order_relaxed);
+	if ((old & RC_COUNT_MASK) >= RC_MAX) {
+		atomic_fetch_sub_explicit(&info->rc, 1, memory_order_relaxed);
 		return ADD_REF_OVERFLOW;
 	}
 	return ADD_REF_OK;
@@ -99,16 +100,16 @@ enum add_ref_error add_ref_slow(struct page_info *info, enum ref_kind kind)
 
 struct refcount remove_ref_slow(struct page_info *info)
 {
-	uint64_t raw = referenced_raw(info, "remove_ref");
+	uint32_t raw = referenced_raw(info, "remove_ref");
 
 	/* spaces sharing a frame drop their references at the same time: one exchange per
 	 * step, so two drops from Cow(2) make One then U0, never a count below One */
 	for (;;) {
-		uint64_t n = page_word_count(raw), next = n == 1 ? raw & PAGE_HEAD_MASK : raw - RC_ONE;
+		uint32_t n = raw & RC_COUNT_MASK, next = n == 1 ? RC_USED : raw - 1;
 
-		KASSERT(page_word_state(raw) == PAGE_STATE_USED && n >= 1,
-			"page_info: remove_ref raced below One (%#llx)", (unsigned long long)raw);
-		if (atomic_compare_exchange_weak_explicit(&info->word, &raw, next, memory_order_acq_rel,
+		KASSERT((raw & RC_USED) && n >= 1, "page_info: remove_ref raced below One (%#llx)",
+			(unsigned long long)raw);
+		if (atomic_compare_exchange_weak_explicit(&info->rc, &raw, next, memory_order_acq_rel,
 							  memory_order_acquire))
 			return n == 1 ? (struct refcount){ REFCOUNT_U0, 0 } : decode(next);
 	}
@@ -116,28 +117,28 @@ struct refcount remove_ref_slow(struct page_info *info)
 
 bool allows_writable(const struct page_info *info)
 {
-	uint64_t raw = referenced_raw(info, "allows_writable");
-	return page_word_count(raw) == 1 || (raw & RC_SHARED);
+	uint32_t raw = referenced_raw(info, "allows_writable");
+	return (raw & RC_COUNT_MASK) == 1 || (raw & RC_SHARED);
 }
 
 void page_info_set_refcount(struct page_info *info, struct refcount rc)
 {
-	uint64_t raw = rc_load(info);
+	uint32_t raw = rc_load(info);
 
-	KASSERT((raw & ~PAGE_ORDER_MASK) == PAGE_WORD(PAGE_STATE_USED, 0),
-		"page_info: set_refcount on a frame that is not U0 (record %p, word %#llx)",
+	KASSERT(page_info_is_used(info) && raw == RC_USED,
+		"page_info: set_refcount on a frame that is not U0 (record %p, rc %#llx)",
 		(const void *)info, (unsigned long long)raw);
 	switch (rc.kind) {
 	case REFCOUNT_ONE:
 		KASSERT(rc.count == 1, "page_info: One with count %llu", (unsigned long long)rc.count);
-		atomic_store_explicit(&info->word, raw | RC_ONE, memory_order_relaxed);
+		atomic_store_explicit(&info->rc, RC_USED | 1, memory_order_relaxed);
 		return;
 	case REFCOUNT_SHARED:
 	case REFCOUNT_COW:
 		KASSERT(rc.count >= 2 && rc.count <= RC_MAX, "page_info: bad count %llu",
 			(unsigned long long)rc.count);
-		atomic_store_explicit(&info->word,
-				      raw | (rc.kind == REFCOUNT_SHARED ? RC_SHARED : 0) | rc.count << RC_SHIFT,
+		atomic_store_explicit(&info->rc,
+				      RC_USED | (rc.kind == REFCOUNT_SHARED ? RC_SHARED : 0) | (uint32_t)rc.count,
 				      memory_order_relaxed);
 		return;
 	case REFCOUNT_FREE:

@@ -3,29 +3,37 @@
  * machine of the memory manager (docs/redox-mm-notes.md section 3). Free and used-unreferenced
  * are distinct states, and no interior record is ever stale.
  *
- * A record is one 64-bit atomic word, 8 bytes so that the records of a 4 GiB machine (8 MiB)
- * stay in a processor's last-level cache: every free reads one, every merge its buddy's.
+ * 8 bytes, so that the records of a 4 GiB machine (8 MiB) stay in a processor's last-level
+ * cache: every free reads one, every merge its buddy's. Two 32-bit atomic words:
  *
- *   bits 0..3 order, bits 4..6 state, and by state:
+ *   word `meta` (bits 0..3 order, bits 4..6 state, bit 7 zero, bits 8..31 next link):
  *     PAGE_STATE_INTERIOR  not a block head: a frame inside a block whose head is elsewhere.
- *                          The whole word is 0.
- *     PAGE_STATE_FREE      head of a free block of 2^order frames on buddy list `order`:
- *                          bits 8..35 the frame number of the next block on the list, bits
- *                          36..63 that of the previous one (0 = none: frame 0 is never
- *                          managed). Frame numbers are below FRAME_LINK_LIMIT.
+ *                          The record is all zero (meta == 0 and rc == 0).
+ *     PAGE_STATE_FREE      head of a free block of 2^order frames on buddy list `order`;
+ *                          bits 8..31 are the frame number of the next block (0 = end of
+ *                          list: frame 0 is never managed).
  *     PAGE_STATE_USED      head of an allocated block of 2^order frames (owned outside the
- *                          allocator): bit 7 RC_SHARED (the frame is Shared, not CoW), bits
- *                          8..63 the reference count below.
+ *                          allocator). `rc` holds the reference count below.
  *     PAGE_STATE_CACHED    head of a block of 2^order frames held in a per-CPU cache of the
  *                          allocator (order < FRAME_CACHED_ORDERS): free for accounting, but
- *                          not on a buddy list and not allocatable by others. Count 0, so
- *                          that the fast paths move a frame between its user (U0) and a CPU
- *                          cache with one store of the whole word.
+ *                          not on a buddy list and not allocatable by others.
  *     PAGE_STATE_METADATA  a frame holding the allocator's own metadata (section table and
  *                          page-info arrays): permanently used, counted in used_frames().
  *     PAGE_STATE_ABSENT    a hole inside a section window (not RAM the allocator manages);
  *                          get_page_info() returns NULL for it.
- *   Every state but FREE and USED has nothing above bit 6 (the audit's A2 and R6).
+ *
+ *   word `rc`:
+ *     FREE: the frame number of the previous block on the list (0 = list head).
+ *     USED: RC_USED | (RC_SHARED if the frame is Shared, not CoW) | count (bits 0..29).
+ *     CACHED: RC_USED, what an unreferenced (U0) frame holds, so that the fast paths move a
+ *             frame between its user and a CPU cache with one store (of `meta`).
+ *             Nothing reads rc without checking the state first.
+ *     every other state: 0.
+ *
+ * A link is a frame number of FRAME_LINK_BITS bits, so managed memory ends at
+ * FRAME_LINK_LIMIT (64 GiB, the largest machine). Each link lies in a word of its own with
+ * nothing but the list's order and state beside it, so taking a block off its list stores
+ * its neighbours' words without reading them (a read would wait for a miss).
  *
  * Reference counts (only on USED heads):
  *   count 0  -> U0: allocated but unreferenced (page tables, kernel stacks, heap pages, and
@@ -34,23 +42,22 @@
  *   count n>=2 -> Shared(n) or Cow(n) according to RC_SHARED.
  *
  * Invariants kept here (R6, R7):
- * - add_ref and remove_ref never change the state or the order.
+ * - add_ref and remove_ref never change the state bits, the RC_USED bit, or the order.
  * - Overflow at RC_MAX returns ADD_REF_OVERFLOW and leaves the count unchanged.
  * - CowToShared / SharedToCow return their error and leave the state unchanged.
  * - remove_ref below One, add_ref on a free or U0 frame: kernel bug, plat_panic.
- * - A U0 record has no kind bit: One -> U0 clears it (the order-0 free's fast path compares
- *   the whole word).
+ * - RC_USED is found in the rc word of a USED or CACHED head only (audited as R6 and A2 by
+ *   frame_audit.c; a link is below bit 24): the inline One steps of add_ref and remove_ref
+ *   read rc alone.
  *
- * Concurrency: the state, the order and the links of a record change only under the
- * allocator's lock, or (CACHED <-> USED) under the owning CPU cache's protocol, and only
- * while the frame has no reference; a FREE record is written only under the lock, so the
- * buddy merge that reads a sibling's state is never misled. Reference counts of USED frames
- * change without any lock, atomically: several spaces drop and take references of one Cow
- * or Shared frame at once (read-modify-write and compare-and-exchange steps on the word,
- * whose state and order nobody changes meanwhile). Transitions out of One are plain stores
- * and are safe only for the single owner of a One frame: the one entry that maps it, changed
- * only by a holder of its space's lock exclusively or of its table's lock (pt_lock.h), as in
- * Redox.
+ * Concurrency: the `meta` word and the FREE `rc` word change only under the allocator's lock
+ * (CACHED <-> USED under the owning CPU cache's protocol, which never produces or consumes a
+ * FREE record, so the buddy merge that reads a sibling's state is never misled). Reference
+ * counts of USED frames change without any lock, atomically: several spaces drop and take
+ * references of one Cow or Shared frame at once (read-modify-write and compare-and-exchange
+ * steps). Transitions out of One are plain stores and are safe only for the single owner of
+ * a One frame: the one entry that maps it, changed only by a holder of its space's lock
+ * exclusively or of its table's lock (pt_lock.h), as in Redox.
  */
 #ifndef MMSIM_CORE_PAGE_INFO_H
 #define MMSIM_CORE_PAGE_INFO_H
@@ -63,9 +70,10 @@
 #include "frame.h"
 
 struct page_info {
-	_Atomic uint64_t word;
+	_Atomic uint32_t meta;
+	_Atomic uint32_t rc;
 };
-_Static_assert(sizeof(struct page_info) == 8, "page_info is one word");
+_Static_assert(sizeof(struct page_info) == 8, "page_info is two 32-bit words");
 
 enum page_state {
 	PAGE_STATE_INTERIOR = 0,
@@ -76,72 +84,55 @@ enum page_state {
 	PAGE_STATE_ABSENT = 5,
 };
 
-#define PAGE_ORDER_MASK 0xfULL
-#define PAGE_STATE_SHIFT 4
-#define PAGE_STATE_MASK (0x7ULL << PAGE_STATE_SHIFT)
-/* the state and the order: what a record says whatever its state */
-#define PAGE_HEAD_MASK (PAGE_STATE_MASK | PAGE_ORDER_MASK)
-/* The word of a record in `state` with `order` and nothing else (a U0 one for USED). */
-#define PAGE_WORD(state, order) (((uint64_t)(state) << PAGE_STATE_SHIFT) | (uint64_t)(order))
+#define PAGE_META_ORDER_MASK 0xfu
+#define PAGE_META_STATE_SHIFT 4
+#define PAGE_META_STATE_MASK (0x7u << PAGE_META_STATE_SHIFT)
+/* the state and the order */
+#define PAGE_META_HEAD_MASK (PAGE_META_STATE_MASK | PAGE_META_ORDER_MASK)
+#define PAGE_META(state, order) (((uint32_t)(state) << PAGE_META_STATE_SHIFT) | (uint32_t)(order))
 
-/* USED: the kind bit and the count */
-#define RC_SHARED (1ULL << 7)
-#define RC_SHIFT 8
-#define RC_ONE (1ULL << RC_SHIFT)
-#define RC_MAX (1ULL << 55)
-
-/* FREE: the links, frame numbers of FRAME_LINK_BITS bits */
-#define FRAME_LINK_BITS 28
-#define FRAME_LINK_MASK ((1ULL << FRAME_LINK_BITS) - 1)
-#define PAGE_NEXT_SHIFT 8
-#define PAGE_PREV_SHIFT (PAGE_NEXT_SHIFT + FRAME_LINK_BITS)
-/* Managed memory ends below this physical address (1 TiB), so that a link fits. */
+#define FRAME_LINK_BITS 24
+#define PAGE_META_NEXT_SHIFT 8
+/* Managed memory ends at this physical address (64 GiB), so that a link fits. */
 #define FRAME_LINK_LIMIT (1ULL << (FRAME_LINK_BITS + PAGE_SHIFT))
 
-/* The word of the FREE head of an order-k block whose list neighbours are next and prev
- * (physical addresses, 0 = none). */
-static inline uint64_t page_free_word(unsigned k, paddr_t next, paddr_t prev)
+/* The meta word of the FREE head of an order-k block whose next block is frame `next`. */
+static inline uint32_t page_free_meta(unsigned k, uint64_t next)
 {
-	return PAGE_WORD(PAGE_STATE_FREE, k) | (next >> PAGE_SHIFT) << PAGE_NEXT_SHIFT |
-	       (prev >> PAGE_SHIFT) << PAGE_PREV_SHIFT;
+	return (uint32_t)next << PAGE_META_NEXT_SHIFT | PAGE_META(PAGE_STATE_FREE, k);
 }
 
-/* The links of a FREE word, as physical addresses (0 = none). */
-static inline paddr_t page_word_next(uint64_t w)
+/* The next link of a FREE meta word: a frame number, 0 for none. */
+static inline uint64_t page_meta_next(uint32_t meta)
 {
-	return ((w >> PAGE_NEXT_SHIFT) & FRAME_LINK_MASK) << PAGE_SHIFT;
+	return meta >> PAGE_META_NEXT_SHIFT;
 }
 
-static inline paddr_t page_word_prev(uint64_t w)
-{
-	return (w >> PAGE_PREV_SHIFT) << PAGE_SHIFT;
-}
+#define RC_USED (1u << 31)
+#define RC_SHARED (1u << 30)
+#define RC_MAX (1u << 29)
+#define RC_COUNT_MASK (RC_SHARED - 1)
 
-/* The count of a USED word. */
-static inline uint64_t page_word_count(uint64_t w)
+static inline uint32_t page_info_meta(const struct page_info *info)
 {
-	return w >> RC_SHIFT;
-}
-
-static inline enum page_state page_word_state(uint64_t w)
-{
-	return (enum page_state)((w & PAGE_STATE_MASK) >> PAGE_STATE_SHIFT);
-}
-
-static inline uint64_t page_info_word(const struct page_info *info)
-{
-	return atomic_load_explicit(&((struct page_info *)info)->word, memory_order_relaxed);
+	return atomic_load_explicit(&((struct page_info *)info)->meta, memory_order_relaxed);
 }
 
 static inline enum page_state page_info_state(const struct page_info *info)
 {
-	return page_word_state(page_info_word(info));
+	return (enum page_state)((page_info_meta(info) & PAGE_META_STATE_MASK) >> PAGE_META_STATE_SHIFT);
 }
 
 /* The block order recorded in a FREE, USED or CACHED head. */
 static inline unsigned page_info_order(const struct page_info *info)
 {
-	return (unsigned)(page_info_word(info) & PAGE_ORDER_MASK);
+	return page_info_meta(info) & PAGE_META_ORDER_MASK;
+}
+
+/* The rc word (relaxed). */
+static inline uint32_t page_info_rc(const struct page_info *info)
+{
+	return atomic_load_explicit(&((struct page_info *)info)->rc, memory_order_relaxed);
 }
 
 /*
@@ -230,12 +221,14 @@ enum add_ref_error add_ref_slow(struct page_info *info, enum ref_kind kind);
 struct refcount remove_ref_slow(struct page_info *info);
 
 /*
- * One, from the word alone: a USED head of any order with a count of 1, either kind. The
- * commonest steps, One -> 2 and One -> U0, are taken inline: fork and munmap take one a page.
+ * The count word alone tells a One frame: RC_USED with a count is found in a USED head only
+ * (CACHED records hold RC_USED with count 0, FREE ones a link, below bit 24, and every other
+ * state 0; the audit checks all three, R6 and A2). So the commonest steps, One -> 2 and One
+ * -> U0, are taken inline without reading the state word: fork and munmap take one a page.
  */
-static inline bool page_info_rc_is_one(uint64_t raw)
+static inline bool page_info_rc_is_one(uint32_t raw)
 {
-	return (raw & ~(RC_SHARED | PAGE_ORDER_MASK)) == (PAGE_WORD(PAGE_STATE_USED, 0) | RC_ONE);
+	return (raw & ~RC_SHARED) == (RC_USED | 1);
 }
 
 /*
@@ -248,12 +241,11 @@ static inline enum add_ref_error add_ref(struct page_info *info, enum ref_kind k
 {
 	/* acquire: a borrower that takes a One frame and writes it comes after the copies the
 	 * holders that dropped their references made of it (their drops release) */
-	uint64_t raw = atomic_load_explicit(&info->word, memory_order_acquire);
+	uint32_t raw = atomic_load_explicit(&info->rc, memory_order_acquire);
 
 	if (__builtin_expect(!page_info_rc_is_one(raw), 0))
 		return add_ref_slow(info, kind);
-	atomic_store_explicit(&info->word,
-			      (raw & PAGE_HEAD_MASK) | (kind == REF_SHARED ? RC_SHARED : 0) | 2 * RC_ONE,
+	atomic_store_explicit(&info->rc, RC_USED | (kind == REF_SHARED ? RC_SHARED : 0) | 2,
 			      memory_order_relaxed);
 	return ADD_REF_OK;
 }
@@ -266,11 +258,11 @@ static inline struct refcount remove_ref(struct page_info *info)
 {
 	/* acquire: a frame freed after its last drop must come after every access of the
 	 * spaces that dropped earlier (their drops release) */
-	uint64_t raw = atomic_load_explicit(&info->word, memory_order_acquire);
+	uint32_t raw = atomic_load_explicit(&info->rc, memory_order_acquire);
 
 	if (__builtin_expect(!page_info_rc_is_one(raw), 0))
 		return remove_ref_slow(info);
-	atomic_store_explicit(&info->word, raw & PAGE_HEAD_MASK, memory_order_relaxed);
+	atomic_store_explicit(&info->rc, RC_USED, memory_order_relaxed);
 	return (struct refcount){ REFCOUNT_U0, 0 };
 }
 

@@ -23,7 +23,7 @@ static bool check_reserve_frame(char *buf, size_t len, paddr_t pa)
 			(unsigned long long)pa);
 		return false;
 	}
-	rc = page_word_count(page_info_word(r));
+	rc = page_info_rc(r) & RC_COUNT_MASK;
 	if (rc) {
 		kformat(buf, len, "PR1: reserve frame %#llx has %llu references",
 			(unsigned long long)pa, (unsigned long long)rc);

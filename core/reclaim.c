@@ -351,7 +351,7 @@ static bool clock_step_shared(struct addr_space *as, uint64_t va, pte_t *slot)
 	if (!pte_present(e) || frame_eq(f, zero_frame()))
 		return false;
 	info = get_page_info(f);
-	if (!info || page_info_rc_is_one(page_info_word(info)) ||
+	if (!info || page_info_rc_is_one(page_info_rc(info)) ||
 	    !anon_grant(ug_find(&as->grants, va)))
 		return false;
 	n = family_mappings(as, va, f, m, EVICT_MAX_MAPS, &accessed);
@@ -514,7 +514,7 @@ static void scan_range(struct evict_batch *b, uint64_t from, uint64_t to, uint64
 			info = get_page_info(f);
 			if (!info)
 				continue;
-			if (!page_info_rc_is_one(page_info_word(info))) {
+			if (!page_info_rc_is_one(page_info_rc(info))) {
 				r->shared++;
 				if (scan_done(r, want)) {
 					va += PAGE_SIZE;

@@ -669,18 +669,18 @@ START_TEST(test_audit_detects_corruption)
 	char buf[256];
 	frame_t f = allocate_p2frame(2);
 	struct page_info *r = get_page_info(frame_add(f, 1));
-	atomic_store(&r->word, PAGE_WORD(PAGE_STATE_FREE, 0)); /* stale interior record */
+	atomic_store(&r->meta, PAGE_META(PAGE_STATE_FREE, 0)); /* stale interior record */
 	ck_assert(!frame_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "A2") && strstr(buf, "inside used block"), "%s", buf);
-	atomic_store(&r->word, 0);
+	atomic_store(&r->meta, 0);
 	audit_ok();
 	/* break a prev link on the order-10 list */
 	struct page_info *second = frame_section_lookup(0x800000);
-	uint64_t saved = atomic_load(&second->word);
-	atomic_store(&second->word, page_free_word(10, page_word_next(saved), 0x1234000));
+	uint32_t saved = atomic_load(&second->rc);
+	atomic_store(&second->rc, 0x1234);
 	ck_assert(!frame_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "A1: list 10 element 0x800000 has prev 0x1234000"), "%s", buf);
-	atomic_store(&second->word, saved);
+	atomic_store(&second->rc, saved);
 	/* a counter that lies */
 	frame_alloc_state.buddy_free++;
 	ck_assert(!frame_audit(buf, sizeof(buf)));
@@ -698,14 +698,12 @@ START_TEST(test_audit_detects_corruption)
 	ck_assert_msg(strstr(buf, "cached twice"), "%s", buf);
 	stack[n - 2] = saved_frame;
 	audit_ok();
-	/* a cached record holds its state and order alone: the fast paths move frames with one
-	 * store of the word */
+	/* a cached record holds exactly RC_USED: the fast paths move frames with one store */
 	struct page_info *top = get_page_info((frame_t){ stack[n - 1] });
-	atomic_store(&top->word, PAGE_WORD(PAGE_STATE_CACHED, 0) | RC_SHARED);
+	atomic_store(&top->rc, 0);
 	ck_assert(!frame_audit(buf, sizeof(buf)));
-	ck_assert_msg(strstr(buf, "A2") && strstr(buf, "cached frame") && strstr(buf, "record 0xb0"),
-		      "%s", buf);
-	atomic_store(&top->word, PAGE_WORD(PAGE_STATE_CACHED, 0));
+	ck_assert_msg(strstr(buf, "A2") && strstr(buf, "rc 0x0 meta 0x30"), "%s", buf);
+	atomic_store(&top->rc, RC_USED);
 	audit_ok();
 	deallocate_p2frame(f, 2);
 	audit_ok();
@@ -719,11 +717,11 @@ START_TEST(test_init_errors)
 	struct boot_area unaligned[] = { { 0x400800, 0x100000 } };
 	ck_assert_int_eq(frame_alloc_init(unaligned, 1), FRAME_INIT_BAD_AREAS);
 	ck_assert_int_eq(frame_alloc_init(unsorted, 0), FRAME_INIT_NO_AREAS);
-	/* a free list links frame numbers of 28 bits: memory ends at 1 TiB */
+	/* a free list links frame numbers of 24 bits: memory ends at 64 GiB */
 	struct boot_area past_link[] = { { 0x400000, 0x100000 }, { FRAME_LINK_LIMIT - 0x1000, 0x2000 } };
 	ck_assert_int_eq(frame_alloc_init(past_link, 2), FRAME_INIT_BAD_AREAS);
-	/* 800 windows need a 4-frame table: no 1-frame area can hold it */
-	struct boot_area tiny[] = { { 0x400000, 0x1000 }, { 100ULL << 30, 0x1000 } };
+	/* 480 windows need a 2-frame table: no 1-frame area can hold it */
+	struct boot_area tiny[] = { { 0x400000, 0x1000 }, { 60ULL << 30, 0x1000 } };
 	ck_assert_int_eq(frame_alloc_init(tiny, 2), FRAME_INIT_NO_ROOM_FOR_METADATA);
 	host_set_cpu_count(FRAME_MAX_CPUS + 1);
 	ck_assert_int_eq(frame_alloc_init(boot_memory_areas(), boot_memory_area_count()),

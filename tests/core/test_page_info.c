@@ -33,10 +33,11 @@ static void expect_rc(struct page_info *info, enum refcount_kind kind, uint64_t 
 	struct refcount rc = page_info_refcount(info);
 	ck_assert_int_eq(rc.kind, kind);
 	ck_assert_uint_eq(rc.count, count);
-	/* R6: never flips the state or the order, and the count is where the word keeps it */
+	/* R6: never flips the state or the used bit */
 	if (kind != REFCOUNT_FREE) {
 		ck_assert_int_eq(page_info_state(info), PAGE_STATE_USED);
-		ck_assert_uint_eq(page_word_count(atomic_load(&info->word)), count);
+		ck_assert(atomic_load(&info->rc) & RC_USED);
+		ck_assert_uint_eq(atomic_load(&info->rc) & RC_COUNT_MASK, count);
 	}
 }
 
@@ -93,9 +94,9 @@ START_TEST(test_n_transitions_and_errors)
 	ck_assert_int_eq(add_ref(c, REF_COW), ADD_REF_OK);
 	ck_assert_int_eq(add_ref(c, REF_COW), ADD_REF_OK);
 	expect_rc(c, REFCOUNT_COW, 3);
-	uint64_t raw = atomic_load(&c->word);
+	uint64_t raw = atomic_load(&c->rc);
 	ck_assert_int_eq(add_ref(c, REF_SHARED), ADD_REF_COW_TO_SHARED);
-	ck_assert_uint_eq(atomic_load(&c->word), raw); /* unchanged */
+	ck_assert_uint_eq(atomic_load(&c->rc), raw); /* unchanged */
 	expect_rc(c, REFCOUNT_COW, 3);
 
 	struct page_info *s = one_frame();
@@ -103,9 +104,9 @@ START_TEST(test_n_transitions_and_errors)
 	ck_assert_int_eq(add_ref(s, REF_SHARED), ADD_REF_OK);
 	ck_assert_int_eq(add_ref(s, REF_SHARED), ADD_REF_OK);
 	expect_rc(s, REFCOUNT_SHARED, 4);
-	raw = atomic_load(&s->word);
+	raw = atomic_load(&s->rc);
 	ck_assert_int_eq(add_ref(s, REF_COW), ADD_REF_SHARED_TO_COW);
-	ck_assert_uint_eq(atomic_load(&s->word), raw);
+	ck_assert_uint_eq(atomic_load(&s->rc), raw);
 
 	struct refcount r = remove_ref(s);
 	ck_assert_int_eq(r.kind, REFCOUNT_SHARED);
@@ -132,9 +133,9 @@ START_TEST(test_overflow_guard)
 	page_info_set_refcount(info, (struct refcount){ REFCOUNT_COW, RC_MAX - 1 });
 	ck_assert_int_eq(add_ref(info, REF_COW), ADD_REF_OK);
 	expect_rc(info, REFCOUNT_COW, RC_MAX);
-	uint64_t raw = atomic_load(&info->word);
+	uint64_t raw = atomic_load(&info->rc);
 	ck_assert_int_eq(add_ref(info, REF_COW), ADD_REF_OVERFLOW);
-	ck_assert_uint_eq(atomic_load(&info->word), raw);
+	ck_assert_uint_eq(atomic_load(&info->rc), raw);
 	expect_rc(info, REFCOUNT_COW, RC_MAX);
 	struct refcount r = remove_ref(info);
 	ck_assert_int_eq(r.kind, REFCOUNT_COW);
@@ -145,7 +146,7 @@ START_TEST(test_overflow_guard)
 	page_info_set_refcount(gi, (struct refcount){ REFCOUNT_SHARED, RC_MAX });
 	ck_assert_int_eq(add_ref(gi, REF_SHARED), ADD_REF_OVERFLOW);
 	expect_rc(gi, REFCOUNT_SHARED, RC_MAX);
-	ck_assert(atomic_load(&gi->word) & RC_SHARED);
+	ck_assert(atomic_load(&gi->rc) & RC_SHARED);
 	char buf[256];
 	ck_assert_msg(frame_audit(buf, sizeof(buf)), "%s", buf);
 }

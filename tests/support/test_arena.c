@@ -69,13 +69,13 @@ void snapshot_lists(struct list_snapshot *s)
 	for (unsigned k = 0; k < FRAME_ORDER_COUNT; k++) {
 		uint64_t n = 0;
 		for (paddr_t f = frame_alloc_state.heads[k]; f;
-		     f = page_word_next(page_info_word(frame_section_lookup(f))))
+		     f = page_meta_next(page_info_meta(frame_section_lookup(f))) << PAGE_SHIFT)
 			n++;
 		s->count[k] = n;
 		s->blocks[k] = calloc(n ? n : 1, sizeof(uint64_t));
 		n = 0;
 		for (paddr_t f = frame_alloc_state.heads[k]; f;
-		     f = page_word_next(page_info_word(frame_section_lookup(f))))
+		     f = page_meta_next(page_info_meta(frame_section_lookup(f))) << PAGE_SHIFT)
 			s->blocks[k][n++] = f;
 	}
 }
