@@ -224,18 +224,59 @@ static inline void prefetch_buddies(const struct dense *d, paddr_t f)
 /* How many frames ahead buddy_give_frames prefetches: enough for a miss to arrive. */
 #define GIVE_PREFETCH_AHEAD 8
 
+/* r, the record of frame f being drained, must be CACHED with order 0. */
+static inline void check_cached(paddr_t f, struct page_info *r)
+{
+	KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
+		"frame: cached frame %#llx has record meta %#x", (unsigned long long)f, rec_meta(r));
+}
+
+/*
+ * Give back the run of n > 1 consecutive cached frames from f as its maximal naturally
+ * aligned blocks: one merge per block instead of one per frame. Frames freed in address
+ * order (an exit, an munmap) come to a drain as such runs. The result is the one the frames
+ * one at a time would give: merging is order-blind.
+ */
+static void give_run(const struct dense *d, paddr_t f, uint32_t n)
+{
+	while (n) {
+		unsigned k = aligned_block_order(f, n);
+		uint64_t len = 1ULL << k;
+		struct page_info *r = drec(d, f);
+
+		check_cached(f, r);
+		/* a block lies inside one section, whose records are consecutive (A6) */
+		for (uint64_t j = 1; j < len; j++) {
+			check_cached(f + j * PAGE_SIZE, r + j);
+			rec_set(r + j, 0, 0);
+		}
+		merge_push(d, f, r, k);
+		f += len << PAGE_SHIFT;
+		n -= (uint32_t)len;
+	}
+}
+
 void buddy_give_frames(const paddr_t *frame, uint32_t n)
 {
 	struct dense d = dense_now();
 
-	for (uint32_t i = 0; i < n; i++) {
+	for (uint32_t i = 0; i < n;) {
+		paddr_t f = frame[i];
+		uint32_t run = 1;
+
 		if (i + GIVE_PREFETCH_AHEAD < n)
 			prefetch_buddies(&d, frame[i + GIVE_PREFETCH_AHEAD]);
-		struct page_info *r = drec(&d, frame[i]);
-		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, 0),
-			"frame: cached frame %#llx has record meta %#x", (unsigned long long)frame[i],
-			rec_meta(r));
-		merge_push(&d, frame[i], r, 0);
+		while (i + run < n && frame[i + run] == f + ((paddr_t)run << PAGE_SHIFT))
+			run++;
+		if (__builtin_expect(run > 1, 0)) {
+			give_run(&d, f, run);
+		} else {
+			struct page_info *r = drec(&d, f);
+
+			check_cached(f, r);
+			merge_push(&d, f, r, 0);
+		}
+		i += run;
 	}
 	buddy_free_add(n);
 }

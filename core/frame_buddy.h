@@ -67,6 +67,18 @@ static inline unsigned floor_log2(uint32_t x)
 	return 31u - (unsigned)__builtin_clz(x);
 }
 
+/* The largest order of a naturally aligned block at frame f with at most n frames. */
+static inline unsigned aligned_block_order(paddr_t f, size_t n)
+{
+	const size_t max_block = (size_t)1 << FRAME_MAX_ORDER;
+	uint64_t pfn = f >> PAGE_SHIFT;
+	unsigned k = floor_log2((uint32_t)(n < max_block ? n : max_block));
+
+	if (pfn && (unsigned)__builtin_ctzll(pfn) < k)
+		k = (unsigned)__builtin_ctzll(pfn);
+	return k;
+}
+
 /* ---- buddy lists (frame_buddy.c; global lock held) ---- */
 
 /* Push free block f of order k, whose head record is r. */
@@ -78,8 +90,9 @@ paddr_t buddy_take_lowest(unsigned order, struct page_info **r);
 /* Give the block (f, order), whose head record is r, back and merge it with free buddies.
  * The head record may hold anything (USED, CACHED): it is cleared here. */
 void buddy_give(paddr_t f, struct page_info *r, unsigned order);
-/* Give n order-0 frames back (frame[i], each checked CACHED), one buddy_give each: a drain
- * of a CPU cache. */
+/* Give n order-0 frames back (frame[i], each checked CACHED): a drain of a CPU cache. A run of
+ * consecutive frames goes back as its maximal aligned blocks, anything else a frame at a
+ * time. */
 void buddy_give_frames(const paddr_t *frame, uint32_t n);
 
 /* ---- checks of a free (frame_alloc.c) ---- */

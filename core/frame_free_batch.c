@@ -25,18 +25,6 @@ void frame_free_batch_finish(struct frame_free_batch *b)
 	b->n = 0;
 }
 
-/* The largest order of a naturally aligned block at frame f with at most n frames. */
-static unsigned aligned_block_order(paddr_t f, size_t n)
-{
-	const size_t max_block = (size_t)1 << FRAME_MAX_ORDER;
-	uint64_t pfn = f >> PAGE_SHIFT;
-	unsigned k = floor_log2((uint32_t)(n < max_block ? n : max_block));
-
-	if (pfn && (unsigned)__builtin_ctzll(pfn) < k)
-		k = (unsigned)__builtin_ctzll(pfn);
-	return k;
-}
-
 void frame_free_run(struct frame_free_batch *b, frame_t first, size_t n)
 {
 	paddr_t h = first.base;
