@@ -97,8 +97,10 @@ struct frame_alloc_state {
 	uint64_t total;
 	uint64_t metadata;
 	/* blocks a CPU cache may hold of each order (0 = that order is not cached), set by
-	 * frame_alloc_init from the machine's size; it moves (cap[k] + 1) / 2 at a time */
-	uint32_t cap[FRAME_CACHED_ORDERS];
+	 * frame_alloc_init from the machine's size; it moves (cap[k] + 1) / 2 at a time. Every
+	 * free's fast path reads it: a cache line of its own, away from buddy_free and the
+	 * lists, which another CPU's refill or drain writes */
+	_Alignas(64) uint32_t cap[FRAME_CACHED_ORDERS];
 	paddr_t metadata_base;
 	bool ready;
 	bool locks_ready; /* lock and drain_lock initialised (by the first frame_alloc_init) */
