@@ -205,10 +205,10 @@ void buddy_give(paddr_t f, struct page_info *r, unsigned order)
 }
 
 /*
- * Ask for the records of the order-3, 4 and 5 buddies of frame f (8, 16 and 32 records away:
- * other cache lines than f's own, which holds those of orders 0..2) before the merge reads
- * them. A drain knows its frames in advance, and one of frames freed in random order would
- * otherwise wait for a miss at each level it merges.
+ * Ask for the records of the order-3, 4 and 5 buddies of frame f (64, 128 and 256 bytes from
+ * f's record: other cache lines; those of orders 0..2 lie within 56 bytes of it) before the
+ * merge reads them. A drain knows its frames in advance, and one of frames freed in random
+ * order would otherwise wait for a miss at each level it merges.
  */
 static inline void prefetch_buddies(const struct dense *d, paddr_t f)
 {
