@@ -4,7 +4,7 @@
  * The section table has one entry per 128 MiB window from physical address 0 up to the end of
  * the highest managed frame. Entry w describes window [w << 27, (w + 1) << 27): the managed
  * frames of the window lie in [window + first, window + first + count) frames, and their
- * 16-byte records are consecutive at physical address infos_pa. A window without managed
+ * 8-byte records are consecutive at physical address infos_pa. A window without managed
  * frames has count 0. Frames inside that range that are not RAM (holes between boot areas)
  * have records in state ABSENT.
  *
