@@ -127,6 +127,31 @@ static inline struct krw_reader *my_slot(struct krwlock *l, unsigned me)
 }
 
 /*
+ * With the writer word claimed: make the CPUs in `others` (readers of l, not the caller)
+ * execute a barrier, so that every slot they set before the claim is visible, and wait
+ * until none of them holds l. wait false: give up at the first one inside instead (false).
+ */
+static bool wait_readers(struct krwlock *l, uint64_t others, bool wait)
+{
+	unsigned spins = 0;
+
+	if (!others)
+		return true;
+	lockdep_might_wait("the all-cpu barrier");
+	plat_barrier_all_cpus();
+	for (; others; others &= others - 1) {
+		struct krw_reader *r = reader_slot(l, (unsigned)__builtin_ctzll(others));
+
+		while (atomic_load_explicit(&r->held, memory_order_acquire)) {
+			if (!wait)
+				return false;
+			kspin_wait_step(&spins);
+		}
+	}
+	return true;
+}
+
+/*
  * This CPU's first read of l: it joins cpus as a writer would take the lock (the writer
  * word claimed, the readers inside waited for), so that the set changes only while no CPU
  * reads: a reader that finds itself alone in cpus stays alone until it lets go
@@ -136,27 +161,16 @@ static inline struct krw_reader *my_slot(struct krwlock *l, unsigned me)
 static __attribute__((noinline)) bool read_try_first(struct krwlock *l, struct krw_reader *r,
 						      unsigned me, bool wait)
 {
-	unsigned expected = 0, spins = 0;
+	unsigned expected = 0;
 	uint64_t others;
 
 	if (!atomic_compare_exchange_strong_explicit(&l->writer, &expected, me + 1,
 						     memory_order_seq_cst, memory_order_relaxed))
 		return false;
 	others = atomic_load_explicit(&l->cpus, memory_order_seq_cst);
-	if (others) {
-		lockdep_might_wait("the all-cpu barrier");
-		plat_barrier_all_cpus();
-	}
-	for (uint64_t m = others; m; m &= m - 1) {
-		struct krw_reader *o = reader_slot(l, (unsigned)__builtin_ctzll(m));
-
-		while (atomic_load_explicit(&o->held, memory_order_acquire)) {
-			if (!wait) {
-				atomic_store_explicit(&l->writer, 0, memory_order_release);
-				return false;
-			}
-			kspin_wait_step(&spins);
-		}
+	if (!wait_readers(l, others, wait)) {
+		atomic_store_explicit(&l->writer, 0, memory_order_release);
+		return false;
 	}
 	/* the next writer's claim reads the release below: it sees both stores */
 	atomic_store_explicit(&l->cpus, others | 1ull << me, memory_order_relaxed);
@@ -263,16 +277,7 @@ void krw_write_lock_untracked(struct krwlock *l)
 	others = atomic_load_explicit(&l->cpus, memory_order_seq_cst);
 	if (me < KRW_MAX_CPUS)
 		others &= ~(1ull << me);
-	if (!others)
-		return;
-	lockdep_might_wait("the all-cpu barrier");
-	plat_barrier_all_cpus();
-	for (; others; others &= others - 1) {
-		struct krw_reader *r = reader_slot(l, (unsigned)__builtin_ctzll(others));
-
-		while (atomic_load_explicit(&r->held, memory_order_acquire))
-			kspin_wait_step(&spins);
-	}
+	wait_readers(l, others, true);
 }
 
 void krw_write_unlock(struct krwlock *l)
