@@ -67,12 +67,6 @@ static frame_t copy_frame(frame_t src)
 	return nf.frame;
 }
 
-static void drop_fresh(frame_t f)
-{
-	remove_ref(get_page_info(f));
-	deallocate_frame(f);
-}
-
 /* A private protnone entry of the parent at va: the child gets the same frame with one more
  * Cow reference, or a private copy if the frame is Shared (borrowed), as for present pages. */
 static bool clone_private_protnone(struct addr_space *parent, struct addr_space *child,
@@ -102,7 +96,7 @@ static bool clone_private_protnone(struct addr_space *parent, struct addr_space 
 	if (frame_is_none(copy))
 		return false;
 	if (mapper_map_protnone(&child->mapper, va, copy, flags) != MAP_OK) {
-		drop_fresh(copy);
+		mm_free_fresh(copy);
 		return false;
 	}
 	return true;
@@ -221,7 +215,7 @@ static bool clone_shared_protnone(struct addr_space *parent, struct addr_space *
 				return false;
 			kept = (struct mapped_leaf){ nf.frame, PG_USER | PG_WRITABLE, PT_LEVEL_PT };
 			if (mapper_map_protnone(&parent->mapper, va, nf.frame, kept.flags) != MAP_OK) {
-				drop_fresh(nf.frame);
+				mm_free_fresh(nf.frame);
 				return false;
 			}
 		}

@@ -18,6 +18,7 @@
 
 #include "arch/x86_64/mapper.h"
 #include "frame.h"
+#include "frame_alloc.h"
 #include "klock.h"
 #include "page_info.h"
 #include "platform.h"
@@ -317,6 +318,14 @@ void mm_unmap_range(struct addr_space *as, uint64_t start, uint64_t end, struct 
 enum mm_access { MM_ACCESS_READ, MM_ACCESS_WRITE, MM_ACCESS_EXEC };
 enum pf_status mm_correct_page(struct addr_space *as, uint64_t addr, enum mm_access acc,
 			       bool touch, bool all, struct flusher *fl);
+/* A fresh frame (count One, from init_frame) that nothing maps goes back: its reference is
+ * dropped and it is freed. */
+static inline void mm_free_fresh(frame_t f)
+{
+	remove_ref(get_page_info(f));
+	deallocate_frame(f);
+}
+
 /* flags for the entry a fault makes for an access acc that touches the page now (touch: the
  * processor retries the access, or a populate stands for it), with the accessed bit, and the
  * dirty bit for a write to a writable page, set already (as Linux does): the retried access

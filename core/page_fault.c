@@ -250,13 +250,6 @@ static frame_t copy_of(frame_t old, size_t hot)
 	return r.frame;
 }
 
-/* A fresh frame nobody saw goes back. */
-static void give_back(frame_t f)
-{
-	remove_ref(get_page_info(f));
-	deallocate_frame(f);
-}
-
 /* Drop a reference this fault took (a pin, or a borrowed frame it could not map): the
  * entry it came from may have gone meanwhile, so it may be the last one. */
 static void drop_ref(frame_t f, struct page_info *info)
@@ -363,7 +356,7 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 								PT_LEVEL_PT),
 						  ctx_alone(ctx, src));
 				if (ir != INSTALL_OK) {
-					give_back(nf.frame);
+					mm_free_fresh(nf.frame);
 					if (ir == INSTALL_OOM) {
 						r = PF_OOM;
 						break;
@@ -429,7 +422,7 @@ static enum pf_status share_source_page(struct addr_space *src, uint64_t src_va,
 		if (!mapper_entry_unchanged(slot, e)) {
 			kspin_unlock(ptl);
 			remove_ref(get_page_info(copy));
-			give_back(copy);
+			mm_free_fresh(copy);
 			if (pinned)
 				drop_ref(f, info);
 			continue;
@@ -556,7 +549,7 @@ static enum pf_status correct_absent(struct addr_space *as, struct grant *g, uin
 				  pte_make_leaf(nf.frame.base, preset_ad(want, acc, touch), PT_LEVEL_PT),
 				  alone);
 		if (ir != INSTALL_OK) {
-			give_back(nf.frame);
+			mm_free_fresh(nf.frame);
 			return ir == INSTALL_OOM ? PF_OOM : PF_AGAIN;
 		}
 		AS_STAT_INC(as, faults_demand_zero);
@@ -688,7 +681,7 @@ static enum pf_status correct_present(struct addr_space *as, struct grant *g, ui
 		return PF_OOM;
 	}
 	if (!entry_lock(ptl, slot, e)) {
-		give_back(copy);
+		mm_free_fresh(copy);
 		if (pinned)
 			drop_ref(f, info);
 		return PF_AGAIN;

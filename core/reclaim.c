@@ -84,8 +84,7 @@ static enum pf_status swap_in_shared(struct addr_space *as, struct grant *g, uin
 		return PF_OOM;
 	KASSERT(frame_is_none(swap_cache_lookup(s)), "swap-in: a shared page's slot is paired");
 	if (!swap_read_page(s, nf.frame)) {
-		remove_ref(get_page_info(nf.frame));
-		deallocate_frame(nf.frame);
+		mm_free_fresh(nf.frame);
 		return PF_NONFATAL_INTERNAL_ERROR;
 	}
 	AS_STAT_INC(as, faults_major);
@@ -181,8 +180,7 @@ enum pf_status swap_in_page(struct addr_space *as, struct grant *g, uint64_t va,
 	if (nf.error != MM_OK)
 		return PF_OOM;
 	if (!swap_read_page(s, nf.frame)) {
-		remove_ref(get_page_info(nf.frame));
-		deallocate_frame(nf.frame);
+		mm_free_fresh(nf.frame);
 		return PF_NONFATAL_INTERNAL_ERROR;
 	}
 	/* read back and not written: the slot keeps the contents and the frame stays paired
@@ -199,8 +197,7 @@ enum pf_status swap_in_page(struct addr_space *as, struct grant *g, uint64_t va,
 		enum swap_pair p = swap_cache_add(s, nf.frame);
 
 		if (p == SWAP_PAIR_TAKEN && !all) {
-			remove_ref(get_page_info(nf.frame));
-			deallocate_frame(nf.frame);
+			mm_free_fresh(nf.frame);
 			*need_all = true;
 			return PF_NONFATAL_INTERNAL_ERROR;
 		}
@@ -212,8 +209,7 @@ enum pf_status swap_in_page(struct addr_space *as, struct grant *g, uint64_t va,
 	if (!mapper_entry_cas(slot, e, leaf)) {
 		if (paired)
 			swap_cache_forget(nf.frame);
-		remove_ref(get_page_info(nf.frame));
-		deallocate_frame(nf.frame);
+		mm_free_fresh(nf.frame);
 		return PF_OK; /* another CPU of the space won: look again */
 	}
 	__atomic_fetch_sub(&as->swapped, 1, __ATOMIC_RELAXED);
