@@ -134,7 +134,7 @@ static const char *const state_names[] = { "interior", "free", "used", "cached",
 
 static const char *state_name(uint32_t meta)
 {
-	unsigned s = (meta & PAGE_META_STATE_MASK) >> PAGE_META_STATE_SHIFT;
+	unsigned s = page_meta_state(meta);
 	return s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "corrupt";
 }
 
@@ -144,7 +144,7 @@ _Noreturn __attribute__((noinline, cold)) void free_misuse(paddr_t f, unsigned o
 	if (!r || order > FRAME_MAX_ORDER)
 		plat_panic("frame: free of unmanaged frame %#llx (order %u)", (unsigned long long)f, order);
 	uint32_t w = rec_meta(r);
-	enum page_state state = (enum page_state)((w & PAGE_META_STATE_MASK) >> PAGE_META_STATE_SHIFT);
+	enum page_state state = page_meta_state(w);
 	if (state == PAGE_STATE_USED && (w & PAGE_META_ORDER_MASK) != order)
 		plat_panic("frame: wrong-order free of %#llx: allocated order %u, freed as order %u",
 			   (unsigned long long)f, (unsigned)(w & PAGE_META_ORDER_MASK), order);

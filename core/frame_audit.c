@@ -72,7 +72,7 @@ static bool scan_section(struct audit *a, uint64_t w, const struct frame_section
 		paddr_t pa = win + (s->first + i) * PAGE_SIZE;
 		struct page_info *r = (struct page_info *)&infos[i];
 		uint32_t meta = ld(&r->meta), rc = ld(&r->rc);
-		enum page_state st = (enum page_state)((meta & PAGE_META_STATE_MASK) >> PAGE_META_STATE_SHIFT);
+		enum page_state st = page_meta_state(meta);
 		unsigned order = meta & PAGE_META_ORDER_MASK;
 
 		if (frame_section_lookup(pa) != r)

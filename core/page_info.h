@@ -118,9 +118,15 @@ static inline uint32_t page_info_meta(const struct page_info *info)
 	return atomic_load_explicit(&((struct page_info *)info)->meta, memory_order_relaxed);
 }
 
+/* The state a meta word records. */
+static inline enum page_state page_meta_state(uint32_t meta)
+{
+	return (enum page_state)((meta & PAGE_META_STATE_MASK) >> PAGE_META_STATE_SHIFT);
+}
+
 static inline enum page_state page_info_state(const struct page_info *info)
 {
-	return (enum page_state)((page_info_meta(info) & PAGE_META_STATE_MASK) >> PAGE_META_STATE_SHIFT);
+	return page_meta_state(page_info_meta(info));
 }
 
 /* The block order recorded in a FREE, USED or CACHED head. */
