@@ -80,11 +80,11 @@ static __attribute__((noinline)) frame_t allocate_frame_slow(void)
  * over, so the common case runs as a leaf function (no callee-saved registers, no frame). */
 frame_t allocate_frame(void)
 {
-	paddr_t f;
+	uint64_t pfn;
 
-	if (__builtin_expect(!frame_alloc_fast(0, &f), 0))
+	if (__builtin_expect(!frame_alloc_fast(0, &pfn), 0))
 		return allocate_frame_slow();
-	return (frame_t){ f };
+	return (frame_t){ pfn << PAGE_SHIFT };
 }
 
 frame_t allocate_zeroed_frame(void)
@@ -120,11 +120,11 @@ static __attribute__((noinline)) frame_t allocate_p2frame_slow(unsigned order)
  */
 frame_t allocate_p2frame(unsigned order)
 {
-	paddr_t f;
+	uint64_t pfn;
 
-	if (__builtin_expect(order >= FRAME_CACHED_ORDERS || !frame_alloc_fast(order, &f), 0))
+	if (__builtin_expect(order > FRAME_MAX_ORDER || !frame_alloc_fast(order, &pfn), 0))
 		return allocate_p2frame_slow(order);
-	return (frame_t){ f };
+	return (frame_t){ pfn << PAGE_SHIFT };
 }
 
 /* ---- deallocation --------------------------------------------------------------------- */
@@ -187,8 +187,7 @@ static __attribute__((noinline)) void deallocate_p2frame_slow(frame_t f, unsigne
  * deallocate_p2frame_slow. */
 void deallocate_p2frame(frame_t f, unsigned order)
 {
-	if (__builtin_expect(order >= FRAME_CACHED_ORDERS ||
-				     !frame_free_fast(f.base, f.base >> PAGE_SHIFT, order),
+	if (__builtin_expect(order > FRAME_MAX_ORDER || !frame_free_fast(f.base >> PAGE_SHIFT, order),
 			     0))
 		deallocate_p2frame_slow(f, order);
 }
@@ -207,7 +206,7 @@ static __attribute__((noinline)) void deallocate_frame_slow(frame_t f)
  * deallocate_frame_slow. */
 void deallocate_frame(frame_t f)
 {
-	if (__builtin_expect(!frame_free_fast(f.base, f.base >> PAGE_SHIFT, 0), 0))
+	if (__builtin_expect(!frame_free_fast(f.base >> PAGE_SHIFT, 0), 0))
 		deallocate_frame_slow(f);
 }
 

@@ -167,8 +167,11 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 	ST.nonempty = 0;
 	atomic_store_explicit(&ST.buddy_free, 0, memory_order_relaxed);
 	for (unsigned i = 0; i < FRAME_MAX_CPUS; i++) {
-		for (unsigned k = 0; k < FRAME_CACHED_ORDERS; k++)
-			atomic_store_explicit(&frame_cpu_caches[i].count[k], 0, memory_order_relaxed);
+		for (unsigned k = 0; k < FRAME_ORDER_COUNT; k++) {
+			/* an empty stack above its sentinel */
+			frame_cpu_caches[i].slot[FRAME_CACHE_STACK_BASE(k) - 1] = FRAME_CACHE_SENTINEL;
+			cache_set_count(&frame_cpu_caches[i], k, 0);
+		}
 		atomic_store_explicit(&frame_cpu_caches[i].busy, 0, memory_order_relaxed);
 		atomic_store_explicit(&frame_cpu_caches[i].stop, stop_word(plat_trace_on || plat_frame_events),
 				      memory_order_relaxed);
@@ -207,14 +210,15 @@ enum frame_init_error frame_alloc_init(const struct boot_area *areas, size_t n)
 	/* a CPU cache holds at most 1/FRAME_CPU_CACHE_HI_SHARE of the frames in each order */
 	for (unsigned k = 1; k < FRAME_CACHED_ORDERS; k++) {
 		uint64_t blocks = (total / FRAME_CPU_CACHE_HI_SHARE) >> k;
-		ST.cap[k] = blocks < FRAME_CPU_CACHE_HI_CAPACITY ? (uint32_t)blocks
-								 : FRAME_CPU_CACHE_HI_CAPACITY;
+		cache_set_cap(k, blocks < FRAME_CPU_CACHE_HI_CAPACITY ? (uint32_t)blocks
+								     : FRAME_CPU_CACHE_HI_CAPACITY);
 	}
+	cache_set_cap(FRAME_MAX_ORDER, 0);
 	/* order 0: the same share, within its bounds */
 	uint64_t cap = total / FRAME_CPU_CACHE_HI_SHARE;
 	cap = cap < FRAME_CPU_CACHE_MIN_CAPACITY ? FRAME_CPU_CACHE_MIN_CAPACITY
 		: cap > FRAME_CPU_CACHE_CAPACITY ? FRAME_CPU_CACHE_CAPACITY : cap;
-	ST.cap[0] = (uint32_t)cap;
+	cache_set_cap(0, (uint32_t)cap);
 	ST.metadata = meta_frames;
 	ST.metadata_base = meta_base;
 	ST.ready = true;

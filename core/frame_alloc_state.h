@@ -6,9 +6,9 @@
  * Invariants (checked by frame_audit; docs/invariants.md names them):
  * - A1 heads[k] is the first block of the doubly linked list of free blocks of order k; bit k of
  *   nonempty is set iff heads[k] != 0.
- * - A5 buddy_free == sum over free blocks of 2^order; (caches) each cache holds count[k] <=
- *   cap[k] blocks of order k in its order-k stack, all distinct, heads in state CACHED with
- *   order k (count 0, interior records zero).
+ * - A5 buddy_free == sum over free blocks of 2^order; (caches) each cache holds at most
+ *   cache_cap(k) blocks of order k in its order-k stack, all distinct, heads in state CACHED
+ *   with order k (count 0, interior records zero), and a sentinel below each stack.
  * - A5 total == buddy_free + cached + allocated + metadata.
  * Locking: `lock` protects heads, nonempty, buddy_free and every FREE record. A CPU cache
  * belongs to its CPU, which uses it with plain loads and stores (busy/stop handshake, see
@@ -28,7 +28,7 @@
 
 /*
  * A CPU cache keeps a stack of blocks for each order 0 .. FRAME_CACHED_ORDERS - 1, refilled
- * and drained by half its capacity (frame_alloc_state.cap[k]) at a time under one hold of
+ * and drained by half its capacity (cache_cap(k)) at a time under one hold of
  * the global lock. The order-0 stack holds 1/256 (FRAME_CPU_CACHE_HI_SHARE) of the
  * machine's frames, at least FRAME_CPU_CACHE_MIN_CAPACITY and at most
  * FRAME_CPU_CACHE_CAPACITY. A larger cache reaches the buddy lists less often (a run of
@@ -50,13 +50,19 @@
 #define FRAME_CACHED_ORDERS FRAME_MAX_ORDER
 #define FRAME_CPU_CACHE_HI_CAPACITY 28
 #define FRAME_CPU_CACHE_HI_SHARE 256
-/* The stacks lie one after another in a cache's slots: order 0's first, then each higher
- * order's. frame_cache_stack_base[k] is where the order-k stack starts (frame_cpu_cache.c):
- * a table, so that the fast paths find any order's stack without a branch on the order. */
-#define FRAME_CACHE_STACK_BASE(k) \
-	((k) ? FRAME_CPU_CACHE_CAPACITY + ((k) - 1) * FRAME_CPU_CACHE_HI_CAPACITY : 0)
-#define FRAME_CPU_CACHE_SLOTS FRAME_CACHE_STACK_BASE(FRAME_CACHED_ORDERS)
-extern const uint16_t frame_cache_stack_base[FRAME_CACHED_ORDERS];
+/*
+ * A cache has a stack for every order 0 .. FRAME_MAX_ORDER (order FRAME_MAX_ORDER's has
+ * room for none), one after another in its slot array, order 0's first, each right above a
+ * sentinel slot (FRAME_CACHE_SENTINEL). A stack holds frame numbers (below 2^24, see
+ * FRAME_LINK_LIMIT: 32 bits are enough). Popping an empty stack reads its sentinel, which
+ * is no frame of the dense run: the fast path's range test on the popped frame is its test
+ * for an empty stack too, and no order needs a table of where its stack starts.
+ */
+#define FRAME_CACHE_STACK_BASE(k)                                                    \
+	((k) ? 1 + FRAME_CPU_CACHE_CAPACITY + 1 + ((k) - 1) * (FRAME_CPU_CACHE_HI_CAPACITY + 1) \
+	     : 1)
+#define FRAME_CPU_CACHE_SLOTS FRAME_CACHE_STACK_BASE(FRAME_MAX_ORDER)
+#define FRAME_CACHE_SENTINEL UINT32_MAX
 /*
  * A cache's stop word: why its owner must leave the fast path. CACHE_FROZEN: a remote CPU
  * has the cache (frame_cpu_caches_freeze). CACHE_TRACED: tracing is on; the fast paths do
@@ -69,22 +75,21 @@ extern const uint16_t frame_cache_stack_base[FRAME_CACHED_ORDERS];
 #define CACHE_SLOW (1u << 31)
 
 /*
- * 8 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
+ * 4 KiB per CPU, cache-line aligned, so indexing is a shift and CPUs share no line.
  * busy: written by the owner only (1 while it works on the cache); stop: written under
- * drain_lock (CACHE_FROZEN while a remote CPU works on the cache, see above); count: written
+ * drain_lock (CACHE_FROZEN while a remote CPU works on the cache, see above); top: written
  * by whoever works on the cache, read by anyone (cached_frames). slots: touched only by
  * whoever works on it.
  */
 struct frame_cpu_cache {
 	_Alignas(64) _Atomic uint32_t busy;
 	_Atomic uint32_t stop;
-	/* count[k] blocks of order k, their heads in slot[frame_cache_stack_base[k] + 0 ..
-	 * count[k]), oldest first */
-	_Atomic uint32_t count[FRAME_CACHED_ORDERS];
-	paddr_t slot[FRAME_CPU_CACHE_SLOTS];
-	uint8_t pad[8192 - 8 - 4 * FRAME_CACHED_ORDERS - 8 * FRAME_CPU_CACHE_SLOTS];
+	/* the order-k stack is slot[FRAME_CACHE_STACK_BASE(k) .. top[k]), oldest first */
+	_Atomic uint32_t top[FRAME_ORDER_COUNT];
+	uint32_t slot[FRAME_CPU_CACHE_SLOTS];
+	uint8_t pad[4096 - 8 - 4 * FRAME_ORDER_COUNT - 4 * FRAME_CPU_CACHE_SLOTS];
 };
-_Static_assert(sizeof(struct frame_cpu_cache) == 8192, "per-CPU cache is 8 KiB");
+_Static_assert(sizeof(struct frame_cpu_cache) == 4096, "per-CPU cache is 4 KiB");
 
 struct frame_alloc_state {
 	struct kspin lock;       /* spin: the buddy lists; nothing allocated or waited for under it */
@@ -96,11 +101,12 @@ struct frame_alloc_state {
 				      * without it only by free_frames_estimate */
 	uint64_t total;
 	uint64_t metadata;
-	/* blocks a CPU cache may hold of each order (0 = that order is not cached), set by
-	 * frame_alloc_init from the machine's size; it moves (cap[k] + 1) / 2 at a time. Every
-	 * free's fast path reads it: a cache line of its own, away from buddy_free and the
-	 * lists, which another CPU's refill or drain writes */
-	_Alignas(64) uint32_t cap[FRAME_CACHED_ORDERS];
+	/* lim[k]: where the order-k stack ends, FRAME_CACHE_STACK_BASE(k) + the blocks a CPU
+	 * cache may hold of that order (none: lim[k] is the base, as for FRAME_MAX_ORDER), set
+	 * by frame_alloc_init from the machine's size (cache_cap); a stack moves half its
+	 * capacity, rounded up, at a time. Every free's fast path reads it: a cache line of its
+	 * own, away from buddy_free and the lists, which another CPU's refill or drain writes */
+	_Alignas(64) uint32_t lim[FRAME_ORDER_COUNT];
 	paddr_t metadata_base;
 	bool ready;
 	bool locks_ready; /* lock and drain_lock initialised (by the first frame_alloc_init) */
@@ -108,6 +114,42 @@ struct frame_alloc_state {
 
 extern struct frame_alloc_state frame_alloc_state;
 extern struct frame_cpu_cache frame_cpu_caches[FRAME_MAX_CPUS];
+
+/* Where a cache's order-k stack starts, and how many blocks it holds. */
+static inline uint32_t *cache_stack(struct frame_cpu_cache *c, unsigned k)
+{
+	return c->slot + FRAME_CACHE_STACK_BASE(k);
+}
+
+static inline uint32_t cache_count(struct frame_cpu_cache *c, unsigned k)
+{
+	return atomic_load_explicit(&c->top[k], memory_order_relaxed) - FRAME_CACHE_STACK_BASE(k);
+}
+
+static inline void cache_set_count(struct frame_cpu_cache *c, unsigned k, uint32_t n)
+{
+	atomic_store_explicit(&c->top[k], FRAME_CACHE_STACK_BASE(k) + n, memory_order_relaxed);
+}
+
+static inline uint32_t cache_top(struct frame_cpu_cache *c, unsigned k)
+{
+	return atomic_load_explicit(&c->top[k], memory_order_relaxed);
+}
+
+/* Blocks of order k a CPU cache may hold, and setting it (frame_alloc_init; white-box tests). */
+static inline uint32_t cache_cap(unsigned k)
+{
+	return frame_alloc_state.lim[k] - FRAME_CACHE_STACK_BASE(k);
+}
+
+static inline void cache_set_cap(unsigned k, uint32_t cap)
+{
+	KASSERT(cap <= (k == 0			  ? FRAME_CPU_CACHE_CAPACITY
+			: k < FRAME_CACHED_ORDERS ? FRAME_CPU_CACHE_HI_CAPACITY
+						  : 0),
+		"frame: cache capacity %u for order %u exceeds its stack", cap, k);
+	frame_alloc_state.lim[k] = FRAME_CACHE_STACK_BASE(k) + cap;
+}
 
 /*
  * Take every CPU cache (all of them with all=true, else only those holding frames) away from

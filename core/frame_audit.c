@@ -183,17 +183,24 @@ static bool check_caches(struct audit *a)
 
 	for (unsigned cpu = 0; cpu < FRAME_MAX_CPUS && ok; cpu++) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[cpu];
-		for (unsigned k = 0; k < FRAME_CACHED_ORDERS && ok; k++) {
-			uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
-			const paddr_t *stack = c->slot + frame_cache_stack_base[k];
-			if (n > ST.cap[k]) {
+		for (unsigned k = 0; k < FRAME_ORDER_COUNT && ok; k++) {
+			uint32_t n = cache_count(c, k);
+			const uint32_t *stack = cache_stack(c, k);
+			if (stack[-1] != FRAME_CACHE_SENTINEL) {
+				kformat(a->buf, a->len,
+					"cache: cpu %u order %u: the sentinel below the stack is %#x", cpu, k,
+					stack[-1]);
+				ok = false;
+				break;
+			}
+			if (n > cache_cap(k)) {
 				kformat(a->buf, a->len, "cache: cpu %u holds %u > %u blocks of order %u", cpu,
-					n, ST.cap[k], k);
+					n, cache_cap(k), k);
 				ok = false;
 				break;
 			}
 			for (uint32_t idx = 0; idx < n; idx++) {
-				paddr_t f = stack[idx];
+				paddr_t f = (paddr_t)stack[idx] << PAGE_SHIFT;
 				struct page_info *r = frame_section_lookup(f);
 				if (!r || ld(&r->meta) != PAGE_META(PAGE_STATE_CACHED, k)) {
 					kformat(a->buf, a->len,
@@ -216,13 +223,13 @@ static bool check_caches(struct audit *a)
 	/* put back the rc the marks replaced (RC_USED: the scan checked every CACHED record) */
 	for (unsigned cpu = 0; cpu < FRAME_MAX_CPUS; cpu++) {
 		struct frame_cpu_cache *c = &frame_cpu_caches[cpu];
-		for (unsigned k = 0; k < FRAME_CACHED_ORDERS; k++) {
-			uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
-			const paddr_t *stack = c->slot + frame_cache_stack_base[k];
-			if (n > ST.cap[k])
-				n = ST.cap[k];
+		for (unsigned k = 0; k < FRAME_ORDER_COUNT; k++) {
+			uint32_t n = cache_count(c, k);
+			const uint32_t *stack = cache_stack(c, k);
+			if (n > cache_cap(k))
+				n = cache_cap(k);
 			for (uint32_t i = 0; i < n; i++) {
-				struct page_info *r = frame_section_lookup(stack[i]);
+				struct page_info *r = frame_section_lookup((paddr_t)stack[i] << PAGE_SHIFT);
 				if (r && ld(&r->meta) == PAGE_META(PAGE_STATE_CACHED, k))
 					atomic_store_explicit(&r->rc, RC_USED, memory_order_relaxed);
 			}

@@ -20,7 +20,8 @@
  * - A6: frame_section_lookup/get_page_info give record i for frame first + i of each section,
  *   NULL for holes and just outside sections; sections lie in the metadata frames.
  * - Per-CPU caches: every cached entry is a distinct CACHED block of its stack's order (at
- *   most cap[k] of order k), and the CACHED blocks are exactly the cache contents.
+ *   most cache_cap(k) of order k), the CACHED blocks are exactly the cache contents, and
+ *   every stack lies above its sentinel.
  * - R5/R6: USED records carry RC_USED and a count <= RC_MAX, CACHED records exactly RC_USED;
  *   no other record has the bit; the zero frame is USED, referenced, and reads as zero; live
  *   raii_frame holders do not exceed the references.

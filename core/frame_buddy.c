@@ -256,17 +256,17 @@ static void give_run(const struct dense *d, paddr_t f, uint32_t n)
 	}
 }
 
-void buddy_give_frames(const paddr_t *frame, uint32_t n)
+void buddy_give_frames(const uint32_t *pfn, uint32_t n)
 {
 	struct dense d = dense_now();
 
 	for (uint32_t i = 0; i < n;) {
-		paddr_t f = frame[i];
+		paddr_t f = (paddr_t)pfn[i] << PAGE_SHIFT;
 		uint32_t run = 1;
 
 		if (i + GIVE_PREFETCH_AHEAD < n)
-			prefetch_buddies(&d, frame[i + GIVE_PREFETCH_AHEAD]);
-		while (i + run < n && frame[i + run] == f + ((paddr_t)run << PAGE_SHIFT))
+			prefetch_buddies(&d, (paddr_t)pfn[i + GIVE_PREFETCH_AHEAD] << PAGE_SHIFT);
+		while (i + run < n && pfn[i + run] == pfn[i] + run)
 			run++;
 		if (__builtin_expect(run > 1, 0)) {
 			give_run(&d, f, run);

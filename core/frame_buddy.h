@@ -90,10 +90,10 @@ paddr_t buddy_take_lowest(unsigned order, struct page_info **r);
 /* Give the block (f, order), whose head record is r, back and merge it with free buddies.
  * The head record may hold anything (USED, CACHED): it is cleared here. */
 void buddy_give(paddr_t f, struct page_info *r, unsigned order);
-/* Give n order-0 frames back (frame[i], each checked CACHED): a drain of a CPU cache. A run of
- * consecutive frames goes back as its maximal aligned blocks, anything else a frame at a
- * time. */
-void buddy_give_frames(const paddr_t *frame, uint32_t n);
+/* Give n order-0 frames back (frame numbers pfn[i], each checked CACHED): a drain of a CPU
+ * cache. A run of consecutive frames goes back as its maximal aligned blocks, anything else a
+ * frame at a time. */
+void buddy_give_frames(const uint32_t *pfn, uint32_t n);
 
 /* ---- checks of a free (frame_alloc.c) ---- */
 

@@ -49,23 +49,14 @@
 
 struct frame_cpu_cache frame_cpu_caches[FRAME_MAX_CPUS];
 
-_Static_assert(FRAME_CACHED_ORDERS == 10, "one stack base per cached order below");
-const uint16_t frame_cache_stack_base[FRAME_CACHED_ORDERS] = {
-	FRAME_CACHE_STACK_BASE(0), FRAME_CACHE_STACK_BASE(1), FRAME_CACHE_STACK_BASE(2),
-	FRAME_CACHE_STACK_BASE(3), FRAME_CACHE_STACK_BASE(4), FRAME_CACHE_STACK_BASE(5),
-	FRAME_CACHE_STACK_BASE(6), FRAME_CACHE_STACK_BASE(7), FRAME_CACHE_STACK_BASE(8),
-	FRAME_CACHE_STACK_BASE(9),
-};
-
 #define ST frame_alloc_state
-
 
 /* Fill an empty cache with up to a batch of frames, largest blocks first. The caller works
  * on the cache (its owner inside the fast path, or a remote that froze it). */
 static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c)
 {
-	uint32_t n = 0, batch = (ST.cap[0] + 1) / 2;
-	paddr_t *stack = cache_stack(c, 0);
+	uint32_t n = 0, batch = (cache_cap(0) + 1) / 2;
+	uint32_t *stack = cache_stack(c, 0);
 
 	kspin_lock(&ST.lock);
 	while (n < batch && ST.nonempty) {
@@ -77,10 +68,10 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 		/* push high to low so that pops hand out ascending addresses */
 		for (uint64_t i = 1ULL << o; i-- > 0;) {
 			rec_set(r + i, RC_USED, PAGE_META(PAGE_STATE_CACHED, 0));
-			stack[n++] = f + i * PAGE_SIZE;
+			stack[n++] = (uint32_t)((f >> PAGE_SHIFT) + i);
 		}
 	}
-	atomic_store_explicit(&c->count[0], n, memory_order_relaxed);
+	cache_set_count(c, 0, n);
 	kspin_unlock(&ST.lock);
 	return n;
 }
@@ -88,9 +79,9 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 /* Return the `how_many` oldest frames of a cache the caller works on to the buddy lists. */
 static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uint32_t how_many)
 {
-	uint32_t n = atomic_load_explicit(&c->count[0], memory_order_relaxed);
+	uint32_t n = cache_count(c, 0);
 	uint32_t m = how_many < n ? how_many : n;
-	paddr_t *stack = cache_stack(c, 0);
+	uint32_t *stack = cache_stack(c, 0);
 
 	if (!m)
 		return;
@@ -98,7 +89,7 @@ static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uin
 	buddy_give_frames(stack, m);
 	for (uint32_t i = m; i < n; i++)
 		stack[i - m] = stack[i];
-	atomic_store_explicit(&c->count[0], n - m, memory_order_relaxed);
+	cache_set_count(c, 0, n - m);
 	kspin_unlock(&ST.lock);
 }
 
@@ -108,8 +99,8 @@ static __attribute__((noinline)) void cache_drain(struct frame_cpu_cache *c, uin
  * (at least one block); returns how many it got. */
 static uint32_t hi_refill(struct frame_cpu_cache *c, unsigned k)
 {
-	uint32_t want = (ST.cap[k] + 1) / 2, n = 0;
-	paddr_t *stack = cache_stack(c, k);
+	uint32_t want = (cache_cap(k) + 1) / 2, n = 0;
+	uint32_t *stack = cache_stack(c, k);
 
 	kspin_lock(&ST.lock);
 	for (; n < want; n++) {
@@ -118,15 +109,15 @@ static uint32_t hi_refill(struct frame_cpu_cache *c, unsigned k)
 		if (!f)
 			break;
 		rec_set(r, RC_USED, PAGE_META(PAGE_STATE_CACHED, k));
-		stack[n] = f;
+		stack[n] = (uint32_t)(f >> PAGE_SHIFT);
 	}
 	/* the first block taken on top: pops hand them out in the order the lists gave them */
 	for (uint32_t i = 0; i < n / 2; i++) {
-		paddr_t t = stack[i];
+		uint32_t t = stack[i];
 		stack[i] = stack[n - 1 - i];
 		stack[n - 1 - i] = t;
 	}
-	atomic_store_explicit(&c->count[k], n, memory_order_relaxed);
+	cache_set_count(c, k, n);
 	kspin_unlock(&ST.lock);
 	return n;
 }
@@ -134,45 +125,46 @@ static uint32_t hi_refill(struct frame_cpu_cache *c, unsigned k)
 /* Return the `how_many` oldest order-k blocks of a cache the caller works on. */
 static void hi_drain(struct frame_cpu_cache *c, unsigned k, uint32_t how_many)
 {
-	uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
+	uint32_t n = cache_count(c, k);
 	uint32_t m = how_many < n ? how_many : n;
-	paddr_t *stack = cache_stack(c, k);
+	uint32_t *stack = cache_stack(c, k);
 
 	if (!m)
 		return;
 	kspin_lock(&ST.lock);
 	for (uint32_t i = 0; i < m; i++) {
-		struct page_info *r = rec(stack[i]);
+		paddr_t f = (paddr_t)stack[i] << PAGE_SHIFT;
+		struct page_info *r = rec(f);
 		KASSERT(rec_meta(r) == PAGE_META(PAGE_STATE_CACHED, k),
-			"frame: cached block %#llx order %u has record meta %#x",
-			(unsigned long long)stack[i], k, rec_meta(r));
-		buddy_give(stack[i], r, k);
+			"frame: cached block %#llx order %u has record meta %#x", (unsigned long long)f,
+			k, rec_meta(r));
+		buddy_give(f, r, k);
 	}
 	for (uint32_t i = m; i < n; i++)
 		stack[i - m] = stack[i];
-	atomic_store_explicit(&c->count[k], n - m, memory_order_relaxed);
+	cache_set_count(c, k, n - m);
 	kspin_unlock(&ST.lock);
 }
 
 paddr_t hi_cache_alloc_slow(struct frame_cpu_cache *c, unsigned k)
 {
-	uint32_t n = ST.cap[k] ? hi_refill(c, k) : 0;
+	uint32_t n = cache_cap(k) ? hi_refill(c, k) : 0;
 
 	if (!n) {
 		cache_leave(c);
 		return 0;
 	}
-	return cache_pop(c, k, n - 1);
+	return cache_pop(c, k, FRAME_CACHE_STACK_BASE(k) + n - 1);
 }
 
 bool hi_cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r, unsigned k)
 {
-	if (!ST.cap[k]) {
+	if (!cache_cap(k)) {
 		cache_leave(c);
 		return false;
 	}
-	hi_drain(c, k, (ST.cap[k] + 1) / 2);
-	cache_push(c, k, atomic_load_explicit(&c->count[k], memory_order_relaxed), f, r);
+	hi_drain(c, k, (cache_cap(k) + 1) / 2);
+	cache_push(c, k, cache_top(c, k), f, r);
 	return true;
 }
 
@@ -182,7 +174,7 @@ static uint64_t cache_frames(struct frame_cpu_cache *c)
 	uint64_t n = 0;
 
 	for (unsigned k = 0; k < FRAME_CACHED_ORDERS; k++)
-		n += (uint64_t)atomic_load_explicit(&c->count[k], memory_order_relaxed) << k;
+		n += (uint64_t)cache_count(c, k) << k;
 	return n;
 }
 
@@ -200,13 +192,13 @@ paddr_t cache_alloc_slow(struct frame_cpu_cache *c)
 		cache_leave(c);
 		return 0;
 	}
-	return cache_pop(c, 0, n - 1);
+	return cache_pop(c, 0, FRAME_CACHE_STACK_BASE(0) + n - 1);
 }
 
 void cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)
 {
-	cache_drain(c, (ST.cap[0] + 1) / 2);
-	cache_push(c, 0, atomic_load_explicit(&c->count[0], memory_order_relaxed), f, r);
+	cache_drain(c, (cache_cap(0) + 1) / 2);
+	cache_push(c, 0, cache_top(c, 0), f, r);
 }
 
 uint64_t free_frames_estimate(void)

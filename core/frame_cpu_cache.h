@@ -24,7 +24,7 @@ static inline struct frame_cpu_cache *this_cpu_cache(void)
 }
 
 /*
- * this_cpu_cache for the order-0 fast paths. frame_alloc_init refuses more CPUs than
+ * this_cpu_cache for the fast paths. frame_alloc_init refuses more CPUs than
  * caches, so plat_cpu_id() < FRAME_MAX_CPUS by the platform's contract; the mask (one
  * instruction instead of a compare and a branch) keeps even a broken platform's id inside
  * the array.
@@ -34,7 +34,7 @@ static inline struct frame_cpu_cache *fast_cpu_cache(void)
 	struct frame_cpu_cache *c = &frame_cpu_caches[plat_cpu_id() & (FRAME_MAX_CPUS - 1)];
 
 	/* Hide where c came from, so that the compiler addresses every field from one pointer
-	 * instead of recomputing array base + cpu * 8 KiB + field for each (Linux's RELOC_HIDE). */
+	 * instead of recomputing array base + cpu * 4 KiB + field for each (Linux's RELOC_HIDE). */
 	__asm__("" : "+r"(c));
 	return c;
 }
@@ -59,32 +59,26 @@ static inline void cache_leave(struct frame_cpu_cache *c)
 	atomic_store_explicit(&c->busy, 0, memory_order_release);
 }
 
-/* Where a cache's order-k stack starts. */
-static inline paddr_t *cache_stack(struct frame_cpu_cache *c, unsigned k)
+/* Pop slot t (top[k] - 1) of the caller's non-empty order-k stack and mark its block used
+ * (its rc is already RC_USED: see page_info.h); leaves. */
+static inline paddr_t cache_pop(struct frame_cpu_cache *c, unsigned k, uint32_t t)
 {
-	return c->slot + frame_cache_stack_base[k];
-}
-
-/* Pop slot top (count[k] - 1) of the caller's non-empty order-k stack and mark its block
- * used (its rc is already RC_USED: see page_info.h); leaves. */
-static inline paddr_t cache_pop(struct frame_cpu_cache *c, unsigned k, uint32_t top)
-{
-	paddr_t f = cache_stack(c, k)[top];
+	paddr_t f = (paddr_t)c->slot[t] << PAGE_SHIFT;
 
 	rec_set_meta(rec(f), PAGE_META(PAGE_STATE_USED, k));
-	atomic_store_explicit(&c->count[k], top, memory_order_relaxed);
+	atomic_store_explicit(&c->top[k], t, memory_order_relaxed);
 	cache_leave(c);
 	return f;
 }
 
-/* Push the order-k block f, whose record r is USED with rc exactly RC_USED, on the caller's
- * stack of that order, which has room; leaves. */
-static inline void cache_push(struct frame_cpu_cache *c, unsigned k, uint32_t n, paddr_t f,
+/* Push the order-k block f, whose record r is USED with rc exactly RC_USED, in slot t
+ * (top[k], below lim[k]) of the caller's stack of that order; leaves. */
+static inline void cache_push(struct frame_cpu_cache *c, unsigned k, uint32_t t, paddr_t f,
 			      struct page_info *r)
 {
 	rec_set_meta(r, PAGE_META(PAGE_STATE_CACHED, k));
-	cache_stack(c, k)[n] = f;
-	atomic_store_explicit(&c->count[k], n + 1, memory_order_relaxed);
+	c->slot[t] = (uint32_t)(f >> PAGE_SHIFT);
+	atomic_store_explicit(&c->top[k], t + 1, memory_order_relaxed);
 	cache_leave(c);
 }
 
@@ -96,10 +90,10 @@ static inline paddr_t cache_alloc(void)
 
 	while (__builtin_expect(!cache_enter(c), 0))
 		cache_wait_remote(c);
-	uint32_t n = atomic_load_explicit(&c->count[0], memory_order_relaxed);
-	if (__builtin_expect(n == 0, 0))
+	uint32_t t = cache_top(c, 0);
+	if (__builtin_expect(t == FRAME_CACHE_STACK_BASE(0), 0))
 		return cache_alloc_slow(c);
-	return cache_pop(c, 0, n - 1);
+	return cache_pop(c, 0, t - 1);
 }
 
 /* Park the checked order-0 frame f (record r) on this CPU's cache, draining its oldest batch
@@ -110,12 +104,12 @@ static inline void cache_free(struct frame_cpu_cache *c, paddr_t f, struct page_
 	rec_set_rc(r, RC_USED);
 	while (__builtin_expect(!cache_enter(c), 0))
 		cache_wait_remote(c);
-	uint32_t n = atomic_load_explicit(&c->count[0], memory_order_relaxed);
-	if (__builtin_expect(n >= frame_alloc_state.cap[0], 0)) {
+	uint32_t t = cache_top(c, 0);
+	if (__builtin_expect(t >= frame_alloc_state.lim[0], 0)) {
 		cache_free_slow(c, f, r);
 		return;
 	}
-	cache_push(c, 0, n, f, r);
+	cache_push(c, 0, t, f, r);
 }
 
 /* The order-k stack was empty: refill it (if order k is cached) and pop. Entered; leaves. */
@@ -137,10 +131,10 @@ static inline paddr_t hi_cache_alloc(unsigned k)
 		cache_leave(c);
 		return 0;
 	}
-	uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
-	if (__builtin_expect(n == 0, 0))
+	uint32_t t = cache_top(c, k);
+	if (__builtin_expect(t == FRAME_CACHE_STACK_BASE(k), 0))
 		return hi_cache_alloc_slow(c, k);
-	return cache_pop(c, k, n - 1);
+	return cache_pop(c, k, t - 1);
 }
 
 /* Park the checked block (f, k), record r, on this CPU's cache; false if it was not taken
@@ -155,76 +149,79 @@ static inline bool hi_cache_free(paddr_t f, struct page_info *r, unsigned k)
 	}
 	/* drop a kind bit that outlived the last reference (cache_push wants exactly RC_USED) */
 	rec_set_rc(r, RC_USED);
-	uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
-	if (__builtin_expect(n >= frame_alloc_state.cap[k], 0))
+	uint32_t t = cache_top(c, k);
+	if (__builtin_expect(t >= frame_alloc_state.lim[k], 0))
 		return hi_cache_free_slow(c, f, r, k);
-	cache_push(c, k, n, f, r);
+	cache_push(c, k, t, f, r);
 	return true;
 }
 
 /*
- * The fast paths, inline, one for every cached order (0 .. FRAME_CACHED_ORDERS - 1) with no
- * branch on the order: a caller whose orders vary at random (a mix of sizes) would
- * mispredict one. allocate_frame, allocate_p2frame, deallocate_frame and deallocate_p2frame
- * are made of them, and so is the allocator benchmark's adapter (bench/alloc/mmsim.c), where
- * an operation is then one call, as for any other allocator.
+ * The fast paths, inline, one for every order 0 .. FRAME_MAX_ORDER with no branch on the
+ * order: a caller whose orders vary at random (a mix of sizes) would mispredict one. An
+ * order that is not cached has an empty stack with no room. allocate_frame,
+ * allocate_p2frame, deallocate_frame and deallocate_p2frame are made of them, and so is the
+ * allocator benchmark's adapter (bench/alloc/mmsim.c), where an operation is then one call,
+ * as for any other allocator. They take and give frame numbers, what the stacks hold.
+ * The caller makes sure that k <= FRAME_MAX_ORDER.
  */
 
-/* Pop a block of order k off this CPU's stack of that order into *f; false, nothing done,
+/* Pop a block of order k off this CPU's stack of that order into *pfn; false, nothing done,
  * if the cache is frozen or traced, the stack empty or its top block off the dense run (its
  * record is then a section lookup away: the slow path, so that this one calls nothing). */
-static inline __attribute__((always_inline)) bool frame_alloc_fast(unsigned k, paddr_t *f)
+static inline __attribute__((always_inline)) bool frame_alloc_fast(unsigned k, uint64_t *pfn)
 {
 	struct frame_cpu_cache *c = fast_cpu_cache();
-	uint32_t stop = cache_claim(c);
-	paddr_t *stack = cache_stack(c, k);
-	uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
-	uint64_t i;
+	/* sign-extended: CACHE_SLOW (bit 31) sets every bit from 31 up */
+	uint64_t stop = (uint64_t)(int64_t)(int32_t)cache_claim(c);
+	uint32_t t = atomic_load_explicit(&c->top[k], memory_order_relaxed);
+	uint64_t p = c->slot[t - 1];
+	uint64_t i = p - frame_dense_first_pfn;
 
-	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or empty (n - 1 wraps to all ones): one
-	 * sign test */
-	if (__builtin_expect((int32_t)((n - 1) | stop) < 0 ||
-				     (i = (stack[n - 1] >> PAGE_SHIFT) - frame_dense_first_pfn) >=
-					     frame_dense_frames,
-			     0)) {
+	/* frozen or traced (stop), empty (the sentinel, 2^32 - 1, is beyond any frame number)
+	 * or off the dense run: one compare */
+	if (__builtin_expect((i | stop) >= frame_dense_frames, 0)) {
 		cache_leave(c);
 		return false;
 	}
-	*f = stack[n - 1];
 	rec_set_meta(&frame_dense_infos[i], PAGE_META(PAGE_STATE_USED, k));
-	atomic_store_explicit(&c->count[k], n - 1, memory_order_relaxed);
+	atomic_store_explicit(&c->top[k], t - 1, memory_order_relaxed);
 	cache_leave(c);
+	*pfn = p;
 	return true;
 }
 
 /*
- * Push the block f (frame number pfn) of order k on this CPU's stack of that order after
+ * Push the block of frame number pfn and order k on this CPU's stack of that order after
  * the checks that catch a double free (the head must be USED: a FREE, CACHED or INTERIOR
  * record fails), a wrong order and references left (count 0); false, nothing done, for
  * anything else (misuse, a block off the dense run, a frozen or traced cache, a full stack,
  * an order this machine does not cache): the caller takes the slow path.
  */
-static inline __attribute__((always_inline)) bool frame_free_fast(paddr_t f, uint64_t pfn, unsigned k)
+static inline __attribute__((always_inline)) bool frame_free_fast(uint64_t pfn, unsigned k)
 {
 	uint64_t i = pfn - frame_dense_first_pfn;
 
 	if (__builtin_expect(i >= frame_dense_frames, 0))
 		return false;
 	struct page_info *r = frame_dense_infos + i;
-	/* USED, order k, rc exactly RC_USED (count 0, no kind bit: what cache_push wants) */
-	if (__builtin_expect(((rec_meta(r) ^ PAGE_META(PAGE_STATE_USED, k)) | (rec_rc(r) ^ RC_USED)) != 0,
-			     0))
+	/* rc exactly RC_USED (count 0, no kind bit: what cache_push wants), USED with order k */
+	if (__builtin_expect(rec_rc(r) != RC_USED, 0) ||
+	    __builtin_expect(rec_meta(r) != PAGE_META(PAGE_STATE_USED, k), 0))
 		return false;
 	struct frame_cpu_cache *c = fast_cpu_cache();
 	uint32_t stop = cache_claim(c);
-	uint32_t n = atomic_load_explicit(&c->count[k], memory_order_relaxed);
-	/* frozen or traced (CACHE_SLOW, bit 31 of stop) or full (n - cap >= 0, so its complement
-	 * is negative; an order not cached has cap 0): one sign test */
-	if (__builtin_expect((int32_t)(~(n - frame_alloc_state.cap[k]) | stop) < 0, 0)) {
+	uint32_t t = atomic_load_explicit(&c->top[k], memory_order_relaxed);
+	/* frozen or traced (CACHE_SLOW, bit 31 of stop, is above any lim) or full (an order
+	 * not cached has no room): one compare */
+	if (__builtin_expect((t | stop) >= frame_alloc_state.lim[k], 0)) {
 		cache_leave(c);
 		return false;
 	}
-	cache_push(c, k, n, f, r);
+	rec_set_meta(r, PAGE_META(PAGE_STATE_CACHED, k));
+	c->slot[t] = (uint32_t)pfn;
+	atomic_store_explicit(&c->top[k], t + 1, memory_order_relaxed);
+	cache_leave(c);
 	return true;
 }
 

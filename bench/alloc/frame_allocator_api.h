@@ -50,7 +50,8 @@ struct frame_allocator {
 	int (*init)(const struct fa_arena *arena);
 	/* Forget everything (optional: NULL). */
 	void (*fini)(void);
-	/* The first frame of a free block of 2^order frames, now allocated, or FA_NONE. */
+	/* The first frame of a free block of 2^order frames (order <= max_order: the bench asks
+	 * for no more), now allocated, or FA_NONE. */
 	uint64_t (*alloc)(unsigned order);
 	/* Give back a block alloc returned, with the order it was allocated with. */
 	void (*free)(uint64_t frame, unsigned order);

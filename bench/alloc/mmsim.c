@@ -5,10 +5,9 @@
  * allocator carves its section table and 8-byte records from the start of the arena.
  *
  * An operation is one call, as for the other allocators: the adapter is made of the kernel's
- * inline fast paths (frame_cpu_cache.h: the per-CPU caches of orders 0 .. FRAME_CACHED_ORDERS
- * - 1, the same code allocate_p2frame and deallocate_p2frame are made of, with every check of
- * a free), converting between frame numbers and physical addresses on the way; everything
- * else goes through the kernel's entry points.
+ * inline fast paths (frame_cpu_cache.h: the per-CPU caches, the same code allocate_p2frame
+ * and deallocate_p2frame are made of, with every check of a free), which take and give frame
+ * numbers as the interface does; everything else goes through the kernel's entry points.
  */
 #include <stdio.h>
 
@@ -39,24 +38,22 @@ static __attribute__((noinline)) uint64_t mmsim_alloc_slow(unsigned order)
 	return frame_is_none(f) ? FA_NONE : frame_number(f);
 }
 
-/* One path for every cached order, with no branch on the order (frame_cpu_cache.h): a mix
- * of orders would mispredict one. */
+/* One path for every order, with no branch on the order (frame_cpu_cache.h): a mix of
+ * orders would mispredict one. The interface asks for orders up to max_order alone, which
+ * the fast paths take. */
 static uint64_t mmsim_alloc(unsigned order)
 {
-	paddr_t f;
+	uint64_t pfn;
 
-	if (__builtin_expect(order < FRAME_CACHED_ORDERS && frame_alloc_fast(order, &f), 1))
-		return f >> PAGE_SHIFT;
+	if (__builtin_expect(frame_alloc_fast(order, &pfn), 1))
+		return pfn;
 	return mmsim_alloc_slow(order);
 }
 
 static void mmsim_free(uint64_t frame, unsigned order)
 {
-	if (__builtin_expect(order < FRAME_CACHED_ORDERS &&
-				     frame_free_fast(frame << PAGE_SHIFT, frame, order),
-			     1))
-		return;
-	deallocate_p2frame((frame_t){ frame << PAGE_SHIFT }, order);
+	if (__builtin_expect(!frame_free_fast(frame, order), 0))
+		deallocate_p2frame((frame_t){ frame << PAGE_SHIFT }, order);
 }
 
 static void mmsim_attach(unsigned cpu)

@@ -507,8 +507,8 @@ START_TEST(test_cpu_caches_and_drain)
 	ck_assert_uint_eq(used_frames(), META);
 	audit_ok();
 	drain_back_to(&before);
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].count[0]), 0);
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].count[0]), 0);
+	ck_assert_uint_eq(cache_count(&frame_cpu_caches[0], 0), 0);
+	ck_assert_uint_eq(cache_count(&frame_cpu_caches[1], 0), 0);
 }
 END_TEST
 
@@ -520,35 +520,35 @@ START_TEST(test_order0_cache_capacity)
 {
 	char buf[256];
 
-	ck_assert_uint_eq(frame_alloc_state.cap[0], 63);
+	ck_assert_uint_eq(cache_cap(0), 63);
 	test_machine_halt();
 	test_machine_boot(&(struct test_machine){ .memory = 1024 * MiB, .cpus = 2 });
-	ck_assert_uint_eq(frame_alloc_state.cap[0], 255);
+	ck_assert_uint_eq(cache_cap(0), 255);
 	struct list_snapshot before;
 	snapshot_lists(&before);
 	uint64_t used = used_frames();
 	/* the first allocation refills 128 frames and hands one out */
 	frame_t *f = calloc(256, sizeof(*f));
 	f[0] = allocate_frame();
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].count[0]), 127);
+	ck_assert_uint_eq(cache_count(&frame_cpu_caches[0], 0), 127);
 	for (int i = 1; i < 256; i++)
 		f[i] = allocate_frame();
 	frame_alloc_drain_cpu_caches();
 	/* 255 frees fill the cache; the 256th drains the 128 oldest first */
 	for (int i = 0; i < 255; i++)
 		deallocate_frame(f[i]);
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].count[0]), 255);
+	ck_assert_uint_eq(cache_count(&frame_cpu_caches[0], 0), 255);
 	deallocate_frame(f[255]);
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].count[0]), 128);
-	ck_assert_uint_eq(cache_stack(&frame_cpu_caches[0], 0)[0], f[128].base);
-	ck_assert_uint_eq(cache_stack(&frame_cpu_caches[0], 0)[127], f[255].base);
+	ck_assert_uint_eq(cache_count(&frame_cpu_caches[0], 0), 128);
+	ck_assert_uint_eq(cache_stack(&frame_cpu_caches[0], 0)[0], f[128].base >> PAGE_SHIFT);
+	ck_assert_uint_eq(cache_stack(&frame_cpu_caches[0], 0)[127], f[255].base >> PAGE_SHIFT);
 	ck_assert_uint_eq(used_frames(), used);
 	audit_ok();
 	/* the audit checks every stack against the capacity the fast path tests */
-	frame_alloc_state.cap[0] = 100;
+	cache_set_cap(0, 100);
 	ck_assert(!frame_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "cpu 0 holds 128 > 100 blocks of order 0"), "%s", buf);
-	frame_alloc_state.cap[0] = 255;
+	cache_set_cap(0, 255);
 	audit_ok();
 	/* drained, the lists are as before */
 	frame_alloc_drain_cpu_caches();
@@ -574,21 +574,21 @@ START_TEST(test_hi_order_cpu_caches)
 	char buf[256];
 
 	snapshot_lists(&before);
-	ck_assert_uint_eq(frame_alloc_state.cap[1], FRAME_CPU_CACHE_HI_CAPACITY);
+	ck_assert_uint_eq(cache_cap(1), FRAME_CPU_CACHE_HI_CAPACITY);
 	ck_assert_uint_eq(FRAME_CPU_CACHE_HI_CAPACITY, 28);
-	ck_assert_uint_eq(frame_alloc_state.cap[2], 15);
-	ck_assert_uint_eq(frame_alloc_state.cap[3], 7);
-	ck_assert_uint_eq(frame_alloc_state.cap[5], 1);
-	ck_assert_uint_eq(frame_alloc_state.cap[6], 0);
+	ck_assert_uint_eq(cache_cap(2), 15);
+	ck_assert_uint_eq(cache_cap(3), 7);
+	ck_assert_uint_eq(cache_cap(5), 1);
+	ck_assert_uint_eq(cache_cap(6), 0);
 	/* the first order-2 allocation takes half a stack (8 of 15 blocks) under one hold of the
 	 * lock, hands out the first and keeps 7 */
 	frame_t f = allocate_p2frame(2);
 	ck_assert(frame_is_aligned_to_order(f, 2));
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[0].count[2]), 7);
+	ck_assert_uint_eq(cache_count(&frame_cpu_caches[0], 2), 7);
 	ck_assert_uint_eq(cached_frames(), 7 * 4);
 	ck_assert_uint_eq(used_frames(), META + 4);
 	ck_assert_uint_eq(free_frames(), TOTAL - META - 4);
-	paddr_t next = cache_stack(&frame_cpu_caches[0], 2)[6];
+	paddr_t next = (paddr_t)cache_stack(&frame_cpu_caches[0], 2)[6] << PAGE_SHIFT;
 	ck_assert_int_eq(page_info_state(get_page_info((frame_t){ next })), PAGE_STATE_CACHED);
 	ck_assert_uint_eq(page_info_order(get_page_info((frame_t){ next })), 2);
 	audit_ok();
@@ -602,21 +602,21 @@ START_TEST(test_hi_order_cpu_caches)
 	host_set_current_cpu(1);
 	frame_t g = allocate_p2frame(2);
 	ck_assert_uint_ne(g.base, f.base);
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].count[2]), 7);
+	ck_assert_uint_eq(cache_count(&frame_cpu_caches[1], 2), 7);
 	/* a full stack gives its oldest half back to the lists before taking the block */
 	frame_t h[29];
 	for (int i = 0; i < 29; i++)
 		h[i] = allocate_p2frame(1);
 	frame_alloc_drain_cpu_caches();
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].count[1]), 0);
+	ck_assert_uint_eq(cache_count(&frame_cpu_caches[1], 1), 0);
 	for (int i = 0; i < 28; i++)
 		deallocate_p2frame(h[i], 1);
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].count[1]), 28);
-	ck_assert_uint_eq(cache_stack(&frame_cpu_caches[1], 1)[0], h[0].base);
+	ck_assert_uint_eq(cache_count(&frame_cpu_caches[1], 1), 28);
+	ck_assert_uint_eq(cache_stack(&frame_cpu_caches[1], 1)[0], h[0].base >> PAGE_SHIFT);
 	deallocate_p2frame(h[28], 1);
-	ck_assert_uint_eq(atomic_load(&frame_cpu_caches[1].count[1]), 15);
-	ck_assert_uint_eq(cache_stack(&frame_cpu_caches[1], 1)[0], h[14].base);
-	ck_assert_uint_eq(cache_stack(&frame_cpu_caches[1], 1)[14], h[28].base);
+	ck_assert_uint_eq(cache_count(&frame_cpu_caches[1], 1), 15);
+	ck_assert_uint_eq(cache_stack(&frame_cpu_caches[1], 1)[0], h[14].base >> PAGE_SHIFT);
+	ck_assert_uint_eq(cache_stack(&frame_cpu_caches[1], 1)[14], h[28].base >> PAGE_SHIFT);
 	deallocate_p2frame(g, 2);
 	audit_ok();
 	/* an order the machine does not cache goes straight to the lists */
@@ -626,8 +626,8 @@ START_TEST(test_hi_order_cpu_caches)
 	ck_assert_uint_eq(cached_frames(), cached);
 	/* the audit sees a stack slot that is not a cached block of its order */
 	struct frame_cpu_cache *c = &frame_cpu_caches[1];
-	paddr_t saved = cache_stack(c, 2)[0];
-	cache_stack(c, 2)[0] = f.base; /* allocated on cpu 0 */
+	uint32_t saved = cache_stack(c, 2)[0];
+	cache_stack(c, 2)[0] = (uint32_t)(f.base >> PAGE_SHIFT); /* allocated on cpu 0 */
 	ck_assert(!frame_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "not a cached block of that order"), "%s", buf);
 	cache_stack(c, 2)[0] = saved;
@@ -690,16 +690,22 @@ START_TEST(test_audit_detects_corruption)
 	frame_t g = allocate_frame();
 	deallocate_frame(g);
 	struct frame_cpu_cache *c = &frame_cpu_caches[0];
-	uint32_t n = atomic_load(&c->count[0]);
-	paddr_t *stack = cache_stack(c, 0);
-	paddr_t saved_frame = stack[n - 2];
+	uint32_t n = cache_count(c, 0);
+	uint32_t *stack = cache_stack(c, 0);
+	uint32_t saved_frame = stack[n - 2];
 	stack[n - 2] = stack[n - 1];
 	ck_assert(!frame_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "cached twice"), "%s", buf);
 	stack[n - 2] = saved_frame;
 	audit_ok();
+	/* the sentinel below a stack, what an empty stack pops on the fast path */
+	cache_stack(c, 3)[-1] = 0;
+	ck_assert(!frame_audit(buf, sizeof(buf)));
+	ck_assert_msg(strstr(buf, "cpu 0 order 3: the sentinel below the stack is 0"), "%s", buf);
+	cache_stack(c, 3)[-1] = FRAME_CACHE_SENTINEL;
+	audit_ok();
 	/* a cached record holds exactly RC_USED: the fast paths move frames with one store */
-	struct page_info *top = get_page_info((frame_t){ stack[n - 1] });
+	struct page_info *top = get_page_info((frame_t){ (paddr_t)stack[n - 1] << PAGE_SHIFT });
 	atomic_store(&top->rc, 0);
 	ck_assert(!frame_audit(buf, sizeof(buf)));
 	ck_assert_msg(strstr(buf, "A2") && strstr(buf, "rc 0x0 meta 0x30"), "%s", buf);
