@@ -19,10 +19,10 @@
 static paddr_t alloc_from_buddy(unsigned order, enum frame_strategy strategy)
 {
 	kspin_lock(&ST.lock);
-	struct page_info *r = NULL;
-	paddr_t f = strategy == FRAME_STRATEGY_LOWEST ? buddy_take_lowest(order, &r)
-						      : buddy_take(order, &r);
-	if (f)
+	paddr_t f = 0;
+	struct page_info *r = strategy == FRAME_STRATEGY_LOWEST ? buddy_take_lowest(order, &f)
+								 : buddy_take(order, &f);
+	if (r)
 		rec_set(r, RC_USED, PAGE_META(PAGE_STATE_USED, order));
 	kspin_unlock(&ST.lock);
 	return f;

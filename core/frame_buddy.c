@@ -132,19 +132,17 @@ static struct page_info *take_block(unsigned k, paddr_t f, unsigned order)
 	return r;
 }
 
-/* Take a block of `order` (0 if there is none) and its record (*r). */
-paddr_t buddy_take(unsigned order, struct page_info **r)
+struct page_info *buddy_take(unsigned order, paddr_t *f)
 {
 	uint32_t avail = ST.nonempty >> order;
 	if (!avail)
-		return 0;
+		return NULL;
 	unsigned k = order + (unsigned)__builtin_ctz(avail);
-	paddr_t f = ST.heads[k];
-	*r = take_block(k, f, order);
-	return f;
+	*f = ST.heads[k];
+	return take_block(k, *f, order);
 }
 
-paddr_t buddy_take_lowest(unsigned order, struct page_info **r)
+struct page_info *buddy_take_lowest(unsigned order, paddr_t *f)
 {
 	paddr_t best = 0;
 	unsigned best_k = 0;
@@ -155,9 +153,10 @@ paddr_t buddy_take_lowest(unsigned order, struct page_info **r)
 				best = f;
 				best_k = k;
 			}
-	if (best)
-		*r = take_block(best_k, best, order);
-	return best;
+	if (!best)
+		return NULL;
+	*f = best;
+	return take_block(best_k, best, order);
 }
 
 /* Merge the block (f, order), head record r, with its free buddies and push the result; the

@@ -83,10 +83,10 @@ static inline unsigned aligned_block_order(paddr_t f, size_t n)
 
 /* Push free block f of order k, whose head record is r. */
 void list_push(unsigned k, paddr_t f, struct page_info *r);
-/* Take a block of `order` (0 if there is none) and its record (*r). */
-paddr_t buddy_take(unsigned order, struct page_info **r);
+/* Take a block of `order`: its head record, and the block in *f; NULL if there is none. */
+struct page_info *buddy_take(unsigned order, paddr_t *f);
 /* The lowest-addressed block that can hold `order` (FRAME_STRATEGY_LOWEST). */
-paddr_t buddy_take_lowest(unsigned order, struct page_info **r);
+struct page_info *buddy_take_lowest(unsigned order, paddr_t *f);
 /* Give the block (f, order), whose head record is r, back and merge it with free buddies.
  * The head record may hold anything (USED, CACHED): it is cleared here. */
 void buddy_give(paddr_t f, struct page_info *r, unsigned order);

@@ -63,8 +63,8 @@ static __attribute__((noinline)) uint32_t cache_refill(struct frame_cpu_cache *c
 		unsigned o = floor_log2(batch - n);
 		if (!(ST.nonempty >> o))
 			o = floor_log2(ST.nonempty);
-		struct page_info *r = NULL;
-		paddr_t f = buddy_take(o, &r);
+		paddr_t f;
+		struct page_info *r = buddy_take(o, &f);
 		/* push high to low so that pops hand out ascending addresses */
 		for (uint64_t i = 1ULL << o; i-- > 0;) {
 			rec_set(r + i, RC_USED, PAGE_META(PAGE_STATE_CACHED, 0));
@@ -104,9 +104,9 @@ static uint32_t hi_refill(struct frame_cpu_cache *c, unsigned k)
 
 	kspin_lock(&ST.lock);
 	for (; n < want; n++) {
-		struct page_info *r = NULL;
-		paddr_t f = buddy_take(k, &r);
-		if (!f)
+		paddr_t f;
+		struct page_info *r = buddy_take(k, &f);
+		if (!r)
 			break;
 		rec_set(r, RC_USED, PAGE_META(PAGE_STATE_CACHED, k));
 		stack[n] = (uint32_t)(f >> PAGE_SHIFT);

@@ -74,6 +74,11 @@ static inline uint32_t referenced_raw(const struct page_info *info, const char *
 	return raw;
 }
 
+void page_info_missing(const char *op)
+{
+	plat_panic("page info: %s of a frame the allocator does not manage", op);
+}
+
 enum add_ref_error add_ref_slow(struct page_info *info, enum ref_kind kind)
 {
 	uint32_t raw = referenced_raw(info, "add_ref");

@@ -225,6 +225,9 @@ struct refcount page_info_refcount(const struct page_info *info);
  * One that another owner's drop made of a Cow(2) or Shared(2) between the two loads. */
 enum add_ref_error add_ref_slow(struct page_info *info, enum ref_kind kind);
 struct refcount remove_ref_slow(struct page_info *info);
+/* A reference taken or dropped through no record (get_page_info said the frame is not
+ * managed): a kernel bug, reported as such instead of a host crash. */
+_Noreturn __attribute__((cold)) void page_info_missing(const char *op);
 
 /*
  * The count word alone tells a One frame: RC_USED with a count is found in a USED head only
@@ -245,6 +248,8 @@ static inline bool page_info_rc_is_one(uint32_t raw)
  */
 static inline enum add_ref_error add_ref(struct page_info *info, enum ref_kind kind)
 {
+	if (__builtin_expect(!info, 0))
+		page_info_missing("add_ref");
 	/* acquire: a borrower that takes a One frame and writes it comes after the copies the
 	 * holders that dropped their references made of it (their drops release) */
 	uint32_t raw = atomic_load_explicit(&info->rc, memory_order_acquire);
@@ -262,6 +267,8 @@ static inline enum add_ref_error add_ref(struct page_info *info, enum ref_kind k
  */
 static inline struct refcount remove_ref(struct page_info *info)
 {
+	if (__builtin_expect(!info, 0))
+		page_info_missing("remove_ref");
 	/* acquire: a frame freed after its last drop must come after every access of the
 	 * spaces that dropped earlier (their drops release) */
 	uint32_t raw = atomic_load_explicit(&info->rc, memory_order_acquire);

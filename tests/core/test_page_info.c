@@ -55,6 +55,11 @@ START_TEST(test_free_vs_u0)
 	EXPECT_PANIC(add_ref(info, REF_COW), "free frame");
 	EXPECT_PANIC(remove_ref(info), "free frame");
 	EXPECT_PANIC(allows_writable(info), "free frame");
+	/* a frame with no record (get_page_info's NULL) is a kernel bug too, not a host crash */
+	EXPECT_PANIC(add_ref(get_page_info(FRAME_NONE), REF_COW),
+		     "add_ref of a frame the allocator does not manage");
+	EXPECT_PANIC(remove_ref(get_page_info(FRAME_NONE)),
+		     "remove_ref of a frame the allocator does not manage");
 	frame_t g = allocate_frame();
 	struct page_info *volatile gi = get_page_info(g); /* read again after each longjmp */
 	EXPECT_PANIC(add_ref(gi, REF_SHARED), "U0");
@@ -130,6 +135,7 @@ START_TEST(test_overflow_guard)
 {
 	frame_t f = allocate_frame();
 	struct page_info *info = get_page_info(f);
+	ck_assert_ptr_nonnull(info);
 	page_info_set_refcount(info, (struct refcount){ REFCOUNT_COW, RC_MAX - 1 });
 	ck_assert_int_eq(add_ref(info, REF_COW), ADD_REF_OK);
 	expect_rc(info, REFCOUNT_COW, RC_MAX);
