@@ -57,6 +57,22 @@ static inline uint32_t rec_rc(struct page_info *r)
 	return atomic_load_explicit(&r->rc, memory_order_relaxed);
 }
 
+/* A record's two words as one (page_info.word), e.g. to store or compare with one access. */
+static inline uint64_t rec_word(uint32_t rc, uint32_t meta)
+{
+	return (uint64_t)rc << 32 | meta;
+}
+
+static inline void rec_set_word(struct page_info *r, uint64_t word)
+{
+	atomic_store_explicit(&r->word, word, memory_order_relaxed);
+}
+
+static inline uint64_t rec_load_word(struct page_info *r)
+{
+	return atomic_load_explicit(&r->word, memory_order_relaxed);
+}
+
 static inline uint32_t rec_meta(struct page_info *r)
 {
 	return atomic_load_explicit(&r->meta, memory_order_relaxed);

@@ -184,7 +184,9 @@ static inline __attribute__((always_inline)) bool frame_alloc_fast(unsigned k, u
 		cache_leave(c);
 		return false;
 	}
-	rec_set_meta(&frame_dense_infos[i], PAGE_META(PAGE_STATE_USED, k));
+	/* both words (the rc is RC_USED already): the free that comes next, often the very
+	 * next operation, reads them in one load, which a store of one word could not forward */
+	rec_set_word(&frame_dense_infos[i], rec_word(RC_USED, PAGE_META(PAGE_STATE_USED, k)));
 	atomic_store_explicit(&c->top[k], t - 1, memory_order_relaxed);
 	cache_leave(c);
 	*pfn = p;
@@ -205,9 +207,8 @@ static inline __attribute__((always_inline)) bool frame_free_fast(uint64_t pfn, 
 	if (__builtin_expect(i >= frame_dense_frames, 0))
 		return false;
 	struct page_info *r = frame_dense_infos + i;
-	/* rc exactly RC_USED (count 0, no kind bit: what cache_push wants), USED with order k */
-	if (__builtin_expect(rec_rc(r) != RC_USED, 0) ||
-	    __builtin_expect(rec_meta(r) != PAGE_META(PAGE_STATE_USED, k), 0))
+	/* USED with order k, rc exactly RC_USED (count 0, no kind bit: what cache_push wants) */
+	if (__builtin_expect(rec_load_word(r) != rec_word(RC_USED, PAGE_META(PAGE_STATE_USED, k)), 0))
 		return false;
 	struct frame_cpu_cache *c = fast_cpu_cache();
 	uint32_t stop = cache_claim(c);

@@ -70,10 +70,18 @@
 #include "frame.h"
 
 struct page_info {
-	_Atomic uint32_t meta;
-	_Atomic uint32_t rc;
+	union {
+		struct {
+			_Atomic uint32_t meta;
+			_Atomic uint32_t rc;
+		};
+		/* both words at once, meta in the low half: what the allocator's fast paths
+		 * write on an allocation and test on a free (frame_cpu_cache.h) */
+		_Atomic uint64_t word;
+	};
 };
 _Static_assert(sizeof(struct page_info) == 8, "page_info is two 32-bit words");
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "page_info.word has meta in its low half");
 
 enum page_state {
 	PAGE_STATE_INTERIOR = 0,
