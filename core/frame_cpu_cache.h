@@ -172,15 +172,17 @@ static inline bool hi_cache_free(paddr_t f, struct page_info *r, unsigned k)
 static inline __attribute__((always_inline)) bool frame_alloc_fast(unsigned k, uint64_t *pfn)
 {
 	struct frame_cpu_cache *c = fast_cpu_cache();
-	/* sign-extended: CACHE_SLOW (bit 31) sets every bit from 31 up */
-	uint64_t stop = (uint64_t)(int64_t)(int32_t)cache_claim(c);
+	/* all ones if CACHE_SLOW (bit 31) is set, else 0 */
+	uint64_t slow = (uint64_t)((int64_t)(int32_t)cache_claim(c) >> 63);
 	uint32_t t = atomic_load_explicit(&c->top[k], memory_order_relaxed);
-	uint64_t p = c->slot[t - 1];
+	/* A frozen or traced cache pops slot 0 instead, order 0's sentinel, which nobody writes
+	 * after boot: a frozen cache's stacks are a remote CPU's to change meanwhile. */
+	uint64_t p = c->slot[(uint64_t)(t - 1) & ~slow];
 	uint64_t i = p - frame_dense_first_pfn;
 
-	/* frozen or traced (stop), empty (the sentinel, 2^32 - 1, is beyond any frame number)
-	 * or off the dense run: one compare */
-	if (__builtin_expect((i | stop) >= frame_dense_frames, 0)) {
+	/* frozen or traced, empty (a sentinel, 2^32 - 1, is beyond any frame number) or off the
+	 * dense run: one compare */
+	if (__builtin_expect(i >= frame_dense_frames, 0)) {
 		cache_leave(c);
 		return false;
 	}
