@@ -121,11 +121,6 @@ static inline uint32_t *cache_stack(struct frame_cpu_cache *c, unsigned k)
 	return c->slot + FRAME_CACHE_STACK_BASE(k);
 }
 
-static inline uint32_t cache_count(struct frame_cpu_cache *c, unsigned k)
-{
-	return atomic_load_explicit(&c->top[k], memory_order_relaxed) - FRAME_CACHE_STACK_BASE(k);
-}
-
 static inline void cache_set_count(struct frame_cpu_cache *c, unsigned k, uint32_t n)
 {
 	atomic_store_explicit(&c->top[k], FRAME_CACHE_STACK_BASE(k) + n, memory_order_relaxed);
@@ -134,6 +129,11 @@ static inline void cache_set_count(struct frame_cpu_cache *c, unsigned k, uint32
 static inline uint32_t cache_top(struct frame_cpu_cache *c, unsigned k)
 {
 	return atomic_load_explicit(&c->top[k], memory_order_relaxed);
+}
+
+static inline uint32_t cache_count(struct frame_cpu_cache *c, unsigned k)
+{
+	return cache_top(c, k) - FRAME_CACHE_STACK_BASE(k);
 }
 
 /* Blocks of order k a CPU cache may hold, and setting it (frame_alloc_init; white-box tests). */

@@ -154,7 +154,7 @@ paddr_t hi_cache_alloc_slow(struct frame_cpu_cache *c, unsigned k)
 		cache_leave(c);
 		return 0;
 	}
-	return cache_pop(c, k, FRAME_CACHE_STACK_BASE(k) + n - 1);
+	return cache_pop(c, k, cache_top(c, k) - 1);
 }
 
 bool hi_cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r, unsigned k)
@@ -192,7 +192,7 @@ paddr_t cache_alloc_slow(struct frame_cpu_cache *c)
 		cache_leave(c);
 		return 0;
 	}
-	return cache_pop(c, 0, FRAME_CACHE_STACK_BASE(0) + n - 1);
+	return cache_pop(c, 0, cache_top(c, 0) - 1);
 }
 
 void cache_free_slow(struct frame_cpu_cache *c, paddr_t f, struct page_info *r)

@@ -174,7 +174,7 @@ static inline __attribute__((always_inline)) bool frame_alloc_fast(unsigned k, u
 	struct frame_cpu_cache *c = fast_cpu_cache();
 	/* all ones if CACHE_SLOW (bit 31) is set, else 0 */
 	uint64_t slow = (uint64_t)((int64_t)(int32_t)cache_claim(c) >> 63);
-	uint32_t t = atomic_load_explicit(&c->top[k], memory_order_relaxed);
+	uint32_t t = cache_top(c, k);
 	/* A frozen or traced cache pops slot 0 instead, order 0's sentinel, which nobody writes
 	 * after boot: a frozen cache's stacks are a remote CPU's to change meanwhile. */
 	uint64_t p = c->slot[(uint64_t)(t - 1) & ~slow];
@@ -214,7 +214,7 @@ static inline __attribute__((always_inline)) bool frame_free_fast(uint64_t pfn, 
 		return false;
 	struct frame_cpu_cache *c = fast_cpu_cache();
 	uint32_t stop = cache_claim(c);
-	uint32_t t = atomic_load_explicit(&c->top[k], memory_order_relaxed);
+	uint32_t t = cache_top(c, k);
 	/* frozen or traced (CACHE_SLOW, bit 31 of stop, is above any lim) or full (an order
 	 * not cached has no room): one compare */
 	if (__builtin_expect((t | stop) >= frame_alloc_state.lim[k], 0)) {
